@@ -1,0 +1,94 @@
+# Mobius — top-level Makefile.
+#
+# Each component keeps its own rules in DIR/rules.mk (included below), so a
+# component is added without touching this file.  Everything is built under
+# $(BUILD); `make SAN=1` builds an ASan+UBSan tree under build/san.
+
+PREFIX  ?= /usr
+DESTDIR ?=
+SAN     ?=
+BUILD   ?= $(if $(SAN),build/san,build)
+
+CC      ?= cc
+PKGS    := libcrypto libcjson libmosquitto libsystemd libseccomp libgpiod libmodbus
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
+ifeq ($(SAN),)
+OPT     := -O2 -g -D_FORTIFY_SOURCE=2
+else
+OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fstack-protector-strong -fPIC \
+           -Ilib $(PKG_CFLAGS) -MMD -MP
+LDFLAGS += $(if $(SAN),-fsanitize=address,undefined) -Wl,-z,relro,-z,now
+EXE_LDFLAGS := -pie
+LIBMOB  := $(BUILD)/libmobius.a
+LIBS    := $(LIBMOB) $(PKG_LIBS) -lpthread
+
+# objs: map sources to objects in $(BUILD)
+objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+PROGRAMS :=
+PLUGINS  :=
+TESTS    :=
+BENCHES  :=
+FUZZERS  :=
+INSTALL_BIN :=
+
+.PHONY: all check check-normal check-san run bench bench-build fuzz install clean deps
+all: $(LIBMOB)
+
+LIB_SRCS := $(wildcard lib/*.c)
+$(LIBMOB): $(call objs,$(LIB_SRCS))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+include $(sort $(wildcard */rules.mk))
+
+all: $(PROGRAMS) $(PLUGINS) $(TESTS)
+
+# Install the Debian packages listed in debian-deps.txt that are missing.
+deps:
+	@scripts/deps.sh debian-deps.txt
+
+check: deps
+	$(MAKE) check-normal
+	$(MAKE) check-san
+
+check-normal: all
+	scripts/run-tests.sh $(BUILD) $(TESTS)
+
+check-san:
+	$(MAKE) SAN=1 all
+	scripts/run-tests.sh build/san $(patsubst build/%,build/san/%,$(TESTS))
+
+# Sub-makes so pkg-config runs after deps has installed the packages.
+run: deps
+	$(MAKE) all
+	scripts/run-node.sh $(BUILD)
+
+bench: deps
+	$(MAKE) all bench-build
+	scripts/run-bench.sh $(BENCHES)
+
+bench-build: $(BENCHES)
+
+fuzz: deps
+	$(MAKE) -f fuzz/Makefile.fuzz
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/mobius
+	$(foreach p,$(INSTALL_BIN),install -m 0755 $(p) $(DESTDIR)$(PREFIX)/bin/;)
+	$(foreach p,$(PLUGINS),install -m 0644 $(p) $(DESTDIR)$(PREFIX)/lib/mobius/;)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

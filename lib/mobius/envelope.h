@@ -1,0 +1,92 @@
+/*
+ * The message envelope (docs/protocol.md): every payload on mob/# is a JWS
+ * with header {"alg","kid":"HID/SID"} and claims
+ * {"iss":"HID/SID","top":TOPIC,"iat":unix_ms,"seq":u64,"dat":VALUE}.
+ *
+ * Verification order: size cap → parse → key lookup by kid → signature
+ * (constant time) → iss == kid → (expected identity) → top == topic →
+ * iat window → replay.  Freshness and replay are checked only after the
+ * signature verifies so forgeries cannot poison the replay window.
+ */
+#ifndef MOBIUS_ENVELOPE_H
+#define MOBIUS_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mobius/key.h"
+
+struct cJSON;
+
+#define MOB_WINDOW_MS_DEFAULT	10000
+#define MOB_REPLAY_WINDOW	64	/* seqs below the highest still accepted once */
+
+/* Wall clock in unix milliseconds. */
+int64_t mob_now_ms(void);
+
+/* --- signing ---------------------------------------------------------- */
+
+struct mob_signer;
+
+/* key is copied (reference kept valid by the signer); seq starts at now µs. */
+int mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **out);
+void mob_signer_free(struct mob_signer *s);
+const char *mob_signer_kid(const struct mob_signer *s);
+
+/*
+ * Sign dat_json (the JSON text of the "dat" value; NULL means null) for
+ * topic.  *out is NUL-terminated, free() it; *outlen may be NULL.
+ */
+int mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
+    char **out, size_t *outlen);
+
+/* --- verifying -------------------------------------------------------- */
+
+/*
+ * Key lookup: return the idx-th usable key for kid (idx = 0, 1, ... for a
+ * key and its predecessors in rotation grace), or NULL when there are no
+ * more.  Revoked keys and keys whose grace is over must not be returned.
+ */
+typedef const struct mob_key *(*mob_key_lookup_fn)(void *ctx, const char *kid, size_t idx);
+
+struct mob_verifier_cfg {
+	int64_t window_ms;	/* |now - iat| allowed; 0 → MOB_WINDOW_MS_DEFAULT */
+	size_t max_len;		/* token cap; 0 → MOB_JWS_MAX_DEFAULT */
+};
+
+struct mob_verifier;
+
+int mob_verifier_new(mob_key_lookup_fn lookup, void *ctx,
+    const struct mob_verifier_cfg *cfg, struct mob_verifier **out);
+void mob_verifier_free(struct mob_verifier *v);
+/* Forget replay state of one sender (e.g. its key was rotated) or all (NULL). */
+void mob_verifier_forget(struct mob_verifier *v, const char *kid);
+
+struct mob_env {
+	char iss[16];
+	int64_t iat;
+	uint64_t seq;
+	struct cJSON *claims;		/* owned; freed by mob_env_clear */
+	const struct cJSON *dat;	/* points into claims; never NULL on success */
+};
+
+/*
+ * Verify msg (len bytes, need not be NUL-terminated) received on topic.
+ * expect_kid, when not NULL, is the identity the message must be signed by
+ * (the hub passes the connection's authenticated HID/SID).
+ * now_ms is the receiver's clock (mob_now_ms()).
+ */
+int mob_env_verify(struct mob_verifier *v, const char *topic,
+    const char *expect_kid, const char *msg, size_t len, int64_t now_ms,
+    struct mob_env *out);
+void mob_env_clear(struct mob_env *env);
+
+/* Sliding replay window, exposed for the hub's nonce-free uses and tests. */
+struct mob_replay {
+	uint64_t top;		/* highest accepted seq; 0 = none yet */
+	uint64_t bitmap;	/* bit i set: top - i was accepted */
+};
+/* 0 and records seq if fresh; MOB_EREPLAY if seen or too old. */
+int mob_replay_check(struct mob_replay *r, uint64_t seq);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * JWS compact serialization (RFC 7515) for HS256 and EdDSA (RFC 8037).
+ *
+ * Strict: the token is capped at max bytes before anything is decoded;
+ * exactly three base64url parts with canonical encoding; the header is a
+ * JSON object with "alg" (required), "kid" and "typ" (optional, strings)
+ * and nothing else; duplicate members anywhere in header or payload are
+ * rejected (MOB_EHDRDUP); "none" is never accepted.
+ */
+#ifndef MOBIUS_JWS_H
+#define MOBIUS_JWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mobius/key.h"
+
+#define MOB_JWS_MAX_DEFAULT	65536
+#define MOB_KID_MAX		32
+
+struct mob_jws {
+	enum mob_alg alg;
+	char kid[MOB_KID_MAX];		/* "" when absent */
+	char *payload;			/* decoded, NUL-terminated, owned */
+	size_t payload_len;
+	const char *signing_input;	/* points into the caller's token */
+	size_t signing_input_len;
+	uint8_t sig[MOB_SIG_MAX];
+	size_t sig_len;
+};
+
+/* Sign payload; *out is a NUL-terminated token, free() it.  kid may be NULL. */
+int mob_jws_sign(const struct mob_key *key, const char *kid,
+    const char *payload, size_t payload_len, char **out);
+
+/* Parse without verifying.  max 0 means MOB_JWS_MAX_DEFAULT. */
+int mob_jws_parse(const char *tok, size_t len, size_t max, struct mob_jws *out);
+
+/* Verify a parsed token with key: alg must match the key type. */
+int mob_jws_verify(const struct mob_jws *jws, const struct mob_key *key);
+
+void mob_jws_clear(struct mob_jws *jws);
+
+struct cJSON;
+/* Reject a parsed cJSON tree with duplicate object members at any depth
+ * (cJSON keeps duplicates as siblings): MOB_EHDRDUP. */
+int mob_json_check_unique(const struct cJSON *json);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * MQTT password tokens (DESIGN §6): a JWS signed with the service's key,
+ * header {"alg","kid":"HID/SID"}, claims
+ * {"iss":"HID/SID","sub":"SPID/SID","iat":unix_ms,"nonce":"<22 b64url>"}.
+ */
+#ifndef MOBIUS_TOKEN_H
+#define MOBIUS_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mobius/envelope.h"
+
+/* Mint a token for identity id ("HID/SID") and username sub ("SPID/SID"). */
+int mob_token_mint(const struct mob_key *key, const char *id, const char *sub,
+    int64_t now_ms, char **out);
+
+struct mob_token {
+	char iss[16];
+	char sub[16];
+	char nonce[64];
+	int64_t iat;
+};
+
+/*
+ * Verify: parse, key lookup by kid, signature, iss == kid, iss == client_id
+ * (if not NULL), sub == username (if not NULL), iat within window_ms.
+ * Nonce single-use is checked by mob_nonce_check() after this succeeds.
+ */
+int mob_token_verify(const char *tok, size_t len, mob_key_lookup_fn lookup,
+    void *ctx, const char *client_id, const char *username, int64_t window_ms,
+    int64_t now_ms, struct mob_token *out);
+
+/* Bounded set of nonces seen within the validity window. */
+struct mob_nonce_cache;
+int mob_nonce_cache_new(size_t capacity, int64_t window_ms, struct mob_nonce_cache **out);
+void mob_nonce_cache_free(struct mob_nonce_cache *c);
+/* 0 and remembers nonce until iat + window; MOB_EREPLAY if already seen. */
+int mob_nonce_check(struct mob_nonce_cache *c, const char *nonce, int64_t iat, int64_t now_ms);
+
+#endif

@@ -1,0 +1,8 @@
+# Every tests/test_*.c is one Criterion binary, linked with the harness.
+TEST_SRCS := $(wildcard tests/test_*.c)
+TESTS     += $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+TH_OBJS   := $(call objs,$(wildcard tests/support/*.c))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TH_OBJS) $(LIBMOB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $< $(TH_OBJS) $(LIBS) -lcriterion

@@ -1,0 +1,57 @@
+/*
+ * Test harness: real processes in a temporary directory, cleaned up.
+ * Used by the integration tests (hub, services, CLI).  Binaries are taken
+ * from $MOBIUS_BUILD (default "build"): $MOBIUS_BUILD/bin/NAME.
+ */
+#ifndef MOBIUS_TEST_HARNESS_H
+#define MOBIUS_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "mobius/keyring.h"
+
+struct th_proc {
+	pid_t pid;
+	char name[64];
+	char log[512];		/* stdout+stderr of the process */
+};
+
+/* New directory under $TMPDIR (or /tmp); abort the test on failure. */
+void th_tmpdir(char *out, size_t len);
+void th_rmtree(const char *path);
+/* Path of a built program or plugin: $MOBIUS_BUILD/<rel>. */
+void th_path(const char *rel, char *out, size_t len);
+
+/* Start argv (argv[0] a path) with extra "K=V" env entries (NULL-terminated
+ * list, may be NULL); output goes to logfile.  0 or -errno. */
+int th_spawn(struct th_proc *p, char *const argv[], char *const env[], const char *logfile);
+/* Send sig, wait up to timeout_ms, SIGKILL after; returns wait status. */
+int th_stop(struct th_proc *p, int sig, int timeout_ms);
+/* Run argv to completion capturing stdout into out (may be NULL);
+ * returns the exit code (or 128+signal). */
+int th_run(char *const argv[], char *const env[], char *out, size_t outlen, int timeout_ms);
+/* Poll until path exists (socket, file), 0 or -ETIMEDOUT. */
+int th_wait_path(const char *path, int timeout_ms);
+/* Poll until the file contains needle, 0 or -ETIMEDOUT. */
+int th_wait_log(const char *path, const char *needle, int timeout_ms);
+/* A free TCP port on 127.0.0.1. */
+int th_free_port(void);
+
+/* A whole node: keys made with mobius-keytool, hub on a Unix socket. */
+struct th_node {
+	char dir[256];		/* temp dir, removed by th_node_stop */
+	char keys[300];		/* keytool --dir */
+	char sock[300];		/* hub socket */
+	char hid[7];
+	enum mob_mode mode;
+	struct th_proc hub;
+};
+
+/* keytool init in the given mode, then start mobius-hub, wait for its socket. */
+void th_node_start(struct th_node *n, enum mob_mode mode);
+/* keytool add SPID/SID; path of the service's key file into keyfile. */
+void th_node_add(struct th_node *n, const char *spid_sid, char *keyfile, size_t len);
+void th_node_stop(struct th_node *n);
+
+#endif
