@@ -41,7 +41,7 @@ INSTALL_BIN :=
 .PHONY: all check check-normal check-san run bench bench-build fuzz install clean deps
 all: $(LIBMOB)
 
-LIB_SRCS := $(wildcard lib/*.c)
+LIB_SRCS := $(wildcard lib/*.c sandbox/*.c)
 $(LIBMOB): $(call objs,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
