@@ -52,7 +52,9 @@
 	X(MOB_EOFFLINE,       -39,  "offline",         "device or service is offline") \
 	X(MOB_EDEVICE,        -40,  "device",          "device reported an error") \
 	X(MOB_EPROTO,         -41,  "protocol",        "protocol error") \
-	X(MOB_ECONFIG,        -42,  "config",          "invalid configuration")
+	X(MOB_ECONFIG,        -42,  "config",          "invalid configuration") \
+	X(MOB_EMBADDR,        -43,  "illegal_address", "device refused: illegal data address (Modbus exception 2)") \
+	X(MOB_EMBVALUE,       -44,  "illegal_value",   "device refused: illegal data value (Modbus exception 3)")
 
 enum mob_err {
 #define MOB_ERR_ENUM(name, value, shortname, msg) name = value,
@@ -60,7 +62,7 @@ enum mob_err {
 #undef MOB_ERR_ENUM
 };
 
-#define MOB_ERR_MIN MOB_ECONFIG
+#define MOB_ERR_MIN MOB_EMBVALUE
 
 /* Message in plain words; never NULL. */
 const char *mob_strerror(int err);
