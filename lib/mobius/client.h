@@ -1,0 +1,173 @@
+/*
+ * The MQTT connection to the hub, shared by every service and the
+ * `mobius` CLI (libmosquitto underneath).
+ *
+ * A client:
+ *  - connects over the hub's Unix socket (default) or TCP (+TLS),
+ *    username "SPID/SID", client id "HID/SID", password a fresh token
+ *    (mob_token_mint) signed with the key from the client's key file;
+ *  - subscribes to mob/key/HID/SID and mob/rsp/HID/SID/+ and keeps the
+ *    peer keys the hub distributes (lib/keydist.h);
+ *  - signs every publish (mob_env_sign) and verifies every incoming
+ *    message (mob_env_verify): failures are dropped and counted, never
+ *    handed to the caller;
+ *  - reconnects with exponential backoff (0.1 s doubling to 5 s) with a
+ *    freshly minted token, resubscribes and calls the connect handler so
+ *    the owner can republish its state.
+ *
+ * Event loop: nothing runs in a background thread.  The owner either
+ * calls mob_client_loop() or puts mob_client_pollfd() into its own poll()
+ * set and calls mob_client_process() after it (see mob_client_timeout()).
+ * Callbacks run from inside mob_client_loop / mob_client_process /
+ * mob_client_connect / mob_client_request.
+ *
+ * The key file is in keyring format (lib/mobius/keyring.h): the client
+ * uses its HID, the one SERVICE entry that holds a signing key (its own
+ * identity and SPID), and a HUB entry when present (to verify the hub's
+ * key distribution and state messages).
+ */
+#ifndef MOBIUS_CLIENT_H
+#define MOBIUS_CLIENT_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mobius/envelope.h"
+#include "mobius/uri.h"
+
+struct cJSON;
+
+#define MOB_HUB_SOCKET_DEFAULT	"/run/mobius/hub.sock"
+#define MOB_CLIENT_KEEPALIVE	30	/* seconds */
+
+struct mob_client_cfg {
+	const char *keyfile;	/* required: the client's key file */
+	const char *socket;	/* hub Unix socket; NULL → MOB_HUB_SOCKET_DEFAULT */
+	const char *host;	/* TCP instead of the socket when not NULL */
+	int port;		/* TCP port (1883 / 8883 when 0) */
+	const char *cafile;	/* TLS (TCP only) when not NULL: CA to verify the hub */
+	int64_t window_ms;	/* envelope iat window; 0 → MOB_WINDOW_MS_DEFAULT */
+	int keepalive;		/* seconds; 0 → MOB_CLIENT_KEEPALIVE */
+};
+
+struct mob_client;
+
+/*
+ * A verified message.  topic is the MQTT topic; env->iss is the signer,
+ * env->dat the payload (never NULL).  Valid only during the call.
+ */
+typedef void (*mob_client_msg_fn)(struct mob_client *c, const char *topic,
+    const struct mob_env *env, void *arg);
+/*
+ * Connection state changed.  connected = 1 after CONNACK, resubscription
+ * and (re)reception of the key distribution: republish retained state
+ * here.  connected = 0 when the link was lost (reconnection is automatic).
+ */
+typedef void (*mob_client_conn_fn)(struct mob_client *c, int connected, void *arg);
+
+/* Load the key file, create the client; does not connect yet. */
+int mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out);
+/* Disconnects cleanly if connected; accepts NULL. */
+void mob_client_free(struct mob_client *c);
+
+/* Identity from the key file: "HID/SID", "HID", "SID", "SPID". */
+const char *mob_client_id(const struct mob_client *c);
+const char *mob_client_hid(const struct mob_client *c);
+const char *mob_client_sid(const struct mob_client *c);
+const char *mob_client_spid(const struct mob_client *c);
+
+/* Handlers may be NULL; arg is passed to both. */
+void mob_client_set_handlers(struct mob_client *c, mob_client_msg_fn msg,
+    mob_client_conn_fn conn, void *arg);
+
+/*
+ * Connect and wait up to timeout_ms for CONNACK and the key distribution.
+ * MOB_EDENIED if the hub refused the credentials, MOB_ETIMEOUT, MOB_ESYS
+ * (socket missing, connection refused).  After a successful connect, lost
+ * connections are re-established automatically by the loop functions.
+ */
+int mob_client_connect(struct mob_client *c, int timeout_ms);
+/* 1 while connected and keys are in place. */
+int mob_client_connected(const struct mob_client *c);
+
+/*
+ * Subscriptions are remembered and renewed after every reconnect.
+ * filter is a full MQTT filter ("mob/cov/000001/+/#").  QoS 0..2.
+ */
+int mob_client_subscribe(struct mob_client *c, const char *filter, int qos);
+int mob_client_unsubscribe(struct mob_client *c, const char *filter);
+
+/*
+ * Sign and publish dat_json (JSON text of the payload; NULL → null) on
+ * topic.  While disconnected: MOB_EOFFLINE (nothing is queued; owners
+ * republish state from their connect handler).
+ */
+int mob_client_publish(struct mob_client *c, const char *topic,
+    const char *dat_json, int qos, int retain);
+/* As above with a cJSON payload (not consumed). */
+int mob_client_publish_json(struct mob_client *c, const char *topic,
+    const struct cJSON *dat, int qos, int retain);
+
+/*
+ * Request / response (docs/services.md).  req is the request object
+ * without "id" ({"op":"read","uri":...}); the client adds a fresh "id",
+ * publishes it (QoS 1) on mob/req/<target HID/SID> and waits for the
+ * answer on mob/rsp/MYHID/MYSID/<id> signed by the target.
+ *
+ * Blocking form: runs the loop (other messages still reach the message
+ * handler) until the response arrives or timeout_ms passes (MOB_ETIMEOUT).
+ * On success *rsp is the whole response object ({"id","ok",...}), free
+ * with cJSON_Delete; a response with "ok":false still returns 0 — see
+ * mob_client_rsp_error().
+ */
+int mob_client_request(struct mob_client *c, const char *target,
+    const struct cJSON *req, int timeout_ms, struct cJSON **rsp);
+
+/*
+ * Asynchronous form: cb is called exactly once from the loop with err = 0
+ * and the response (owned by the client, valid during the call), or with
+ * err = MOB_ETIMEOUT / MOB_EOFFLINE and rsp = NULL.
+ */
+typedef void (*mob_client_rsp_fn)(struct mob_client *c, int err,
+    const struct cJSON *rsp, void *arg);
+int mob_client_request_async(struct mob_client *c, const char *target,
+    const struct cJSON *req, int timeout_ms, mob_client_rsp_fn cb, void *arg);
+
+/*
+ * 0 for an "ok":true response; otherwise the MOB_E* code named by
+ * error.code (MOB_EPROTO when missing or unknown) and, if msg is not NULL,
+ * the message.
+ */
+int mob_client_rsp_error(const struct cJSON *rsp, const char **msg);
+
+/* --- event loop ------------------------------------------------------- */
+
+/*
+ * Fill pfd for poll(): the MQTT socket with POLLIN (and POLLOUT while
+ * output is pending).  While disconnected pfd->fd is -1 (poll ignores it)
+ * and only the timeout matters.
+ */
+void mob_client_pollfd(struct mob_client *c, struct pollfd *pfd);
+/*
+ * Milliseconds until mob_client_process must run even without socket
+ * activity (keepalive, reconnect backoff, request timeouts); -1 = never.
+ */
+int mob_client_timeout(const struct mob_client *c);
+/* After poll(): revents of the pollfd (0 on a timeout).  0 or error. */
+int mob_client_process(struct mob_client *c, short revents);
+/* poll the client alone for at most timeout_ms, then process.  0 or error. */
+int mob_client_loop(struct mob_client *c, int timeout_ms);
+
+/* --- counters --------------------------------------------------------- */
+
+struct mob_client_stats {
+	uint64_t rx;		/* messages received and verified */
+	uint64_t rx_dropped;	/* dropped: failed verification or malformed */
+	uint64_t tx;		/* messages published */
+	uint64_t reconnects;	/* successful reconnections after a loss */
+	int last_drop;		/* MOB_E* of the most recent drop */
+};
+void mob_client_stats(const struct mob_client *c, struct mob_client_stats *out);
+
+#endif
