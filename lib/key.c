@@ -182,6 +182,24 @@ mob_key_generate(enum mob_alg alg, struct mob_key **out)
 	}
 }
 
+int
+mob_key_dup(const struct mob_key *key, struct mob_key **out)
+{
+	*out = NULL;
+	if (key == NULL)
+		return MOB_EINVAL;
+	switch (key->alg) {
+	case MOB_ALG_HS256:
+		return mob_key_from_secret(key->secret, key->secret_len, out);
+	case MOB_ALG_EDDSA:
+		if (EVP_PKEY_up_ref(key->pkey) != 1)
+			return MOB_ECRYPTO;
+		return key_from_pkey(key->pkey, key->can_sign, out);
+	default:
+		return MOB_EINVAL;
+	}
+}
+
 enum mob_alg
 mob_key_alg(const struct mob_key *key)
 {

@@ -17,6 +17,7 @@
 
 #define MOB_JWS_MAX_DEFAULT	65536
 #define MOB_KID_MAX		32
+#define MOB_JWS_HDR_MAX		512	/* decoded header bytes (MOB_ETOOLONG above) */
 
 struct mob_jws {
 	enum mob_alg alg;
@@ -42,6 +43,24 @@ int mob_jws_verify(const struct mob_jws *jws, const struct mob_key *key);
 void mob_jws_clear(struct mob_jws *jws);
 
 struct cJSON;
+
+/*
+ * Parse exactly len bytes of JSON text (need not be NUL-terminated):
+ * trailing non-whitespace, NUL bytes and "\u0000" escapes give MOB_EJSON.
+ * Does not check duplicates (mob_json_check_unique).
+ */
+int mob_json_parse_strict(const char *s, size_t len, struct cJSON **out);
+
+/* Base64url-encoded protected header {"alg","kid"} for key into out;
+ * returns its length or an error.  outsz >= MOB_B64URL_LEN(MOB_JWS_HDR_MAX)+1
+ * is always enough. */
+int mob_jws_header(const struct mob_key *key, const char *kid, char *out,
+    size_t outsz);
+/* Sign with a ready encoded header (callers that sign often cache it). */
+int mob_jws_sign_b64hdr(const struct mob_key *key, const char *hdr,
+    size_t hdrlen, const char *payload, size_t payload_len, char **out,
+    size_t *outlen);
+
 /* Reject a parsed cJSON tree with duplicate object members at any depth
  * (cJSON keeps duplicates as siblings): MOB_EHDRDUP. */
 int mob_json_check_unique(const struct cJSON *json);

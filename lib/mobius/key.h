@@ -33,6 +33,8 @@ int mob_key_from_secret(const uint8_t *sec, size_t len, struct mob_key **out);
 int mob_key_from_ed25519_public(const uint8_t *pub, size_t len, struct mob_key **out);
 int mob_key_from_ed25519_private(const uint8_t *priv, size_t len, struct mob_key **out);
 void mob_key_free(struct mob_key *key);
+/* An independent copy (Ed25519 keys share the immutable EVP_PKEY). */
+int mob_key_dup(const struct mob_key *key, struct mob_key **out);
 
 enum mob_alg mob_key_alg(const struct mob_key *key);
 /* 1 if the key can sign (HS256 secret or Ed25519 private). */
