@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "mobius/key.h"
 #include "mobius/uri.h"
@@ -72,5 +73,61 @@ void mob_keyring_unlock(int fd);
 
 /* Write buf to path atomically (0600): tmp, fsync, rename, fsync dir. */
 int mob_file_write_atomic(const char *path, const void *buf, size_t len, int mode);
+
+/* --- additions ------------------------------------------------------- */
+
+#define MOB_KEYRING_MAX		(1024 * 1024)	/* file size cap */
+#define MOB_KEYRING_LINE_MAX	1024		/* line length cap */
+#define MOB_FPR_LEN		16		/* hex chars of a fingerprint */
+
+/* An empty keyring for node hid ("000001"). */
+int mob_keyring_new(const char *hid, enum mob_mode mode, struct mob_keyring **out);
+/*
+ * Parse len bytes of keyring text; name labels error messages ("name:line:
+ * message").  No permission check: for public material (import-peer) and
+ * fuzzing.
+ */
+int mob_keyring_parse(const char *buf, size_t len, const char *name,
+    struct mob_keyring **out, char *err, size_t errlen);
+/* The text of kr; *out is NUL-terminated, free it with mob_keyring_text_free. */
+int mob_keyring_format(const struct mob_keyring *kr, char **out, size_t *outlen);
+/* Cleanses (the text may hold secrets) and frees; accepts NULL. */
+void mob_keyring_text_free(char *text, size_t len);
+/* As mob_keyring_save, the file owned by uid:gid ((uid_t)-1 keeps ours). */
+int mob_keyring_save_owned(const struct mob_keyring *kr, const char *path,
+    uid_t uid, gid_t gid);
+/* Remove grace entries whose not_after is <= now; returns how many. */
+size_t mob_keyring_prune(struct mob_keyring *kr, int64_t now);
+/* Remove entry i (its key is freed). */
+void mob_keyring_remove(struct mob_keyring *kr, size_t i);
+/* Entry name as written in the file: "service", "hub", "peer". */
+const char *mob_kr_kind_name(enum mob_entry_kind kind);
+const char *mob_kr_state_name(enum mob_key_state state);
+/* Fingerprint: first 8 bytes of SHA-256 of the public key (EdDSA) or of
+ * the secret (HS256), as 16 lower-case hex chars + NUL. */
+int mob_kr_fingerprint(const struct mob_key *key, char out[MOB_FPR_LEN + 1]);
+/* RFC 3339 UTC "2026-11-22T04:00:00Z" <-> unix seconds. */
+int mob_time_parse(const char *s, int64_t *out);
+int mob_time_format(int64_t t, char *buf, size_t len);
+
+/*
+ * A service's own key file (DIR/<SID>.key): load it (permission checked)
+ * and return the one active entry that can sign, with its key; free
+ * out->key with mob_key_free.  MOB_ENOTFOUND if there is none (err says).
+ */
+int mob_keyfile_load_own(const char *path, struct mob_kr_entry *out,
+    char *err, size_t errlen);
+
+/*
+ * The two halves of mob_file_write_atomic, apart for callers that must do
+ * something in between and for the crash test: write buf into a new temp
+ * file next to path (mode, owner uid:gid unless (uid_t)-1, fsync), its
+ * name in tmp; then rename it over path and fsync the directory.
+ */
+int mob_file_write_temp(const char *path, const void *buf, size_t len, int mode,
+    uid_t uid, gid_t gid, char *tmp, size_t tmplen);
+int mob_file_commit(const char *tmp, const char *path);
+int mob_file_write_atomic_owned(const char *path, const void *buf, size_t len,
+    int mode, uid_t uid, gid_t gid);
 
 #endif
