@@ -20,6 +20,7 @@ struct cJSON;
 
 #define MOB_WINDOW_MS_DEFAULT	10000
 #define MOB_REPLAY_WINDOW	64	/* seqs below the highest still accepted once */
+#define MOB_REPLAY_SENDERS_DEFAULT 4096	/* senders with replay state per verifier */
 
 /* Wall clock in unix milliseconds. */
 int64_t mob_now_ms(void);
@@ -52,6 +53,13 @@ typedef const struct mob_key *(*mob_key_lookup_fn)(void *ctx, const char *kid, s
 struct mob_verifier_cfg {
 	int64_t window_ms;	/* |now - iat| allowed; 0 → MOB_WINDOW_MS_DEFAULT */
 	size_t max_len;		/* token cap; 0 → MOB_JWS_MAX_DEFAULT */
+	/*
+	 * Replay state is kept for at most this many senders (0 →
+	 * MOB_REPLAY_SENDERS_DEFAULT).  When full, the sender heard from least
+	 * recently is dropped and, to fail closed, a sender without state is
+	 * then accepted only with an iat above that sender's last iat.
+	 */
+	size_t max_senders;
 };
 
 struct mob_verifier;

@@ -1,0 +1,500 @@
+/*
+ * The message envelope (docs/protocol.md): a JWS whose claims bind the
+ * payload to its sender (iss), its topic (top), a time (iat) and a
+ * per-sender sequence number (seq).
+ *
+ * Verification does the cheap structural checks, then the signature, and
+ * only then touches replay state, so a forger cannot move anybody's window.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "mobius/b64.h"
+#include "mobius/envelope.h"
+#include "mobius/err.h"
+#include "mobius/jws.h"
+#include "mobius/uri.h"
+
+/* JSON numbers are doubles in cJSON: integers are exact up to 2^53. */
+#define ENV_INT_MAX	9007199254740992.0
+
+#define ENV_KID_MAX	16	/* sizeof(struct mob_env.iss) */
+
+int64_t
+mob_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* --- signing ---------------------------------------------------------- */
+
+struct mob_signer {
+	struct mob_key *key;
+	char kid[MOB_ID_MAX];
+	uint64_t seq;			/* last used */
+	char hdr[MOB_B64URL_LEN(MOB_JWS_HDR_MAX) + 1];	/* encoded, cached */
+	size_t hdrlen;
+};
+
+int
+mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **out)
+{
+	struct mob_signer *s;
+	int r;
+
+	*out = NULL;
+	if (key == NULL || kid == NULL || !mob_key_can_sign(key) ||
+	    !mob_id_valid(kid))
+		return MOB_EINVAL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return MOB_ENOMEM;
+	if ((r = mob_key_dup(key, &s->key)) != 0)
+		goto fail;
+	memcpy(s->kid, kid, strlen(kid) + 1);
+	if ((r = mob_jws_header(s->key, s->kid, s->hdr, sizeof(s->hdr))) < 0)
+		goto fail;
+	s->hdrlen = (size_t)r;
+	/* Rising across restarts without storage (DESIGN §5). */
+	s->seq = now_us();
+	*out = s;
+	return 0;
+ fail:
+	mob_signer_free(s);
+	return r;
+}
+
+void
+mob_signer_free(struct mob_signer *s)
+{
+	if (s == NULL)
+		return;
+	mob_key_free(s->key);
+	free(s);
+}
+
+const char *
+mob_signer_kid(const struct mob_signer *s)
+{
+	return s->kid;
+}
+
+int
+mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
+    char **out, size_t *outlen)
+{
+	cJSON *claims = NULL, *dat = NULL;
+	char *txt = NULL;
+	uint64_t seq;
+	int r;
+
+	*out = NULL;
+	if (outlen != NULL)
+		*outlen = 0;
+	if (s == NULL || topic == NULL || strlen(topic) >= MOB_TOPIC_MAX)
+		return MOB_EINVAL;
+	/* Never repeat a seq, even if the clock stepped back. */
+	seq = s->seq + 1;
+	if ((double)seq > ENV_INT_MAX)
+		return MOB_ERANGE;
+	if (dat_json == NULL)
+		dat = cJSON_CreateNull();
+	else if ((r = mob_json_parse_strict(dat_json, strlen(dat_json),
+	    &dat)) != 0)
+		return r;
+	if (dat == NULL || (claims = cJSON_CreateObject()) == NULL) {
+		r = MOB_ENOMEM;
+		goto out;
+	}
+	if (cJSON_AddStringToObject(claims, "iss", s->kid) == NULL ||
+	    cJSON_AddStringToObject(claims, "top", topic) == NULL ||
+	    cJSON_AddNumberToObject(claims, "iat", (double)mob_now_ms()) == NULL ||
+	    cJSON_AddNumberToObject(claims, "seq", (double)seq) == NULL) {
+		r = MOB_ENOMEM;
+		goto out;
+	}
+	cJSON_AddItemToObject(claims, "dat", dat);
+	dat = NULL;
+	if ((txt = cJSON_PrintUnformatted(claims)) == NULL) {
+		r = MOB_ENOMEM;
+		goto out;
+	}
+	if ((r = mob_jws_sign_b64hdr(s->key, s->hdr, s->hdrlen, txt,
+	    strlen(txt), out, outlen)) != 0)
+		goto out;
+	s->seq = seq;
+ out:
+	cJSON_free(txt);
+	cJSON_Delete(claims);
+	cJSON_Delete(dat);
+	return r;
+}
+
+/* --- replay ----------------------------------------------------------- */
+
+int
+mob_replay_check(struct mob_replay *r, uint64_t seq)
+{
+	uint64_t d;
+
+	if (seq > r->top) {
+		d = seq - r->top;
+		r->bitmap = d >= MOB_REPLAY_WINDOW ? 1 : (r->bitmap << d) | 1;
+		r->top = seq;
+		return 0;
+	}
+	d = r->top - seq;
+	if (d >= MOB_REPLAY_WINDOW || (r->bitmap & ((uint64_t)1 << d)) != 0)
+		return MOB_EREPLAY;
+	r->bitmap |= (uint64_t)1 << d;
+	return 0;
+}
+
+/* --- verifying -------------------------------------------------------- */
+
+/* Keys tried per kid: the active key and a few in rotation grace. */
+#define KEY_IDX_MAX	8
+
+struct sender {
+	char kid[ENV_KID_MAX];		/* "" = free slot */
+	struct mob_replay r;
+	int64_t last_iat;
+};
+
+struct mob_verifier {
+	mob_key_lookup_fn lookup;
+	void *ctx;
+	int64_t window_ms;
+	size_t max_len;
+	size_t max_senders;
+	/* Open addressing, linear probing, load <= 1/2. */
+	struct sender *tab;
+	size_t cap;			/* power of two */
+	size_t n;
+	/*
+	 * Highest last_iat of any sender evicted to stay within max_senders.
+	 * A sender without state is accepted only above it, so eviction can
+	 * never reopen a replay.
+	 */
+	int64_t floor_iat;
+};
+
+/* FNV-1a; kids are authenticated before they reach the table. */
+static size_t
+kid_hash(const char *kid)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *kid != '\0'; kid++)
+		h = (h ^ (unsigned char)*kid) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static struct sender *
+sender_find(struct mob_verifier *v, const char *kid)
+{
+	size_t mask = v->cap - 1, i;
+
+	if (v->tab == NULL)
+		return NULL;
+	for (i = kid_hash(kid) & mask; v->tab[i].kid[0] != '\0';
+	    i = (i + 1) & mask)
+		if (strcmp(v->tab[i].kid, kid) == 0)
+			return &v->tab[i];
+	return NULL;
+}
+
+/* Backward-shift deletion keeps probe chains intact without tombstones. */
+static void
+sender_del(struct mob_verifier *v, struct sender *e)
+{
+	size_t mask = v->cap - 1, i = (size_t)(e - v->tab), j, k;
+
+	for (;;) {
+		memset(&v->tab[i], 0, sizeof(v->tab[i]));
+		for (j = (i + 1) & mask;; j = (j + 1) & mask) {
+			if (v->tab[j].kid[0] == '\0')
+				goto done;
+			k = kid_hash(v->tab[j].kid) & mask;
+			/* stays if its home k lies cyclically in (i, j] */
+			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+				continue;
+			v->tab[i] = v->tab[j];
+			i = j;
+			break;
+		}
+	}
+ done:
+	v->n--;
+}
+
+static struct sender *
+sender_slot(struct sender *tab, size_t cap, const char *kid)
+{
+	size_t i;
+
+	for (i = kid_hash(kid) & (cap - 1); tab[i].kid[0] != '\0';
+	    i = (i + 1) & (cap - 1))
+		;
+	return &tab[i];
+}
+
+static int
+sender_grow(struct mob_verifier *v)
+{
+	size_t ncap = v->cap == 0 ? 16 : v->cap * 2;
+	struct sender *ntab;
+
+	if ((ntab = calloc(ncap, sizeof(*ntab))) == NULL)
+		return MOB_ENOMEM;
+	for (size_t i = 0; i < v->cap; i++)
+		if (v->tab[i].kid[0] != '\0')
+			*sender_slot(ntab, ncap, v->tab[i].kid) = v->tab[i];
+	free(v->tab);
+	v->tab = ntab;
+	v->cap = ncap;
+	return 0;
+}
+
+static int
+sender_add(struct mob_verifier *v, const char *kid, struct sender **out)
+{
+	struct sender *e, *old = NULL;
+	int r;
+
+	if (v->n >= v->max_senders) {
+		/* Evict the sender heard from least recently. */
+		for (size_t i = 0; i < v->cap; i++)
+			if (v->tab[i].kid[0] != '\0' &&
+			    (old == NULL || v->tab[i].last_iat < old->last_iat))
+				old = &v->tab[i];
+		if (old->last_iat > v->floor_iat)
+			v->floor_iat = old->last_iat;
+		sender_del(v, old);
+	}
+	if ((v->n + 1) * 2 > v->cap && (r = sender_grow(v)) != 0)
+		return r;
+	e = sender_slot(v->tab, v->cap, kid);
+	memcpy(e->kid, kid, strlen(kid) + 1);
+	v->n++;
+	*out = e;
+	return 0;
+}
+
+int
+mob_verifier_new(mob_key_lookup_fn lookup, void *ctx,
+    const struct mob_verifier_cfg *cfg, struct mob_verifier **out)
+{
+	struct mob_verifier *v;
+
+	*out = NULL;
+	if (lookup == NULL)
+		return MOB_EINVAL;
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return MOB_ENOMEM;
+	v->lookup = lookup;
+	v->ctx = ctx;
+	v->window_ms = MOB_WINDOW_MS_DEFAULT;
+	v->max_len = MOB_JWS_MAX_DEFAULT;
+	v->max_senders = MOB_REPLAY_SENDERS_DEFAULT;
+	if (cfg != NULL) {
+		if (cfg->window_ms > 0)
+			v->window_ms = cfg->window_ms;
+		if (cfg->max_len > 0)
+			v->max_len = cfg->max_len;
+		if (cfg->max_senders > 0)
+			v->max_senders = cfg->max_senders;
+	}
+	*out = v;
+	return 0;
+}
+
+void
+mob_verifier_free(struct mob_verifier *v)
+{
+	if (v == NULL)
+		return;
+	free(v->tab);
+	free(v);
+}
+
+void
+mob_verifier_forget(struct mob_verifier *v, const char *kid)
+{
+	struct sender *e;
+
+	if (v == NULL)
+		return;
+	if (kid == NULL) {
+		if (v->tab != NULL)
+			memset(v->tab, 0, v->cap * sizeof(*v->tab));
+		v->n = 0;
+	} else if ((e = sender_find(v, kid)) != NULL)
+		sender_del(v, e);
+}
+
+/* An integer claim: a JSON number, integral, 0..2^53. */
+static int
+claim_int(const cJSON *c, double *out)
+{
+	double d;
+
+	if (c == NULL || !cJSON_IsNumber(c))
+		return MOB_ECLAIM;
+	d = c->valuedouble;
+	if (!(d >= 0 && d <= ENV_INT_MAX) || (double)(int64_t)d != d)
+		return MOB_ECLAIM;
+	*out = d;
+	return 0;
+}
+
+static int
+claims_parse(const struct mob_jws *jws, struct mob_env *out)
+{
+	const cJSON *c, *iss = NULL, *top = NULL, *iat = NULL, *seq = NULL,
+	    *dat = NULL;
+	cJSON *claims;
+	double d;
+	int r;
+
+	if ((r = mob_json_parse_strict(jws->payload, jws->payload_len,
+	    &claims)) != 0)
+		return r;
+	out->claims = claims;
+	if (!cJSON_IsObject(claims))
+		return MOB_ECLAIM;
+	if ((r = mob_json_check_unique(claims)) != 0)
+		return r;
+	for (c = claims->child; c != NULL; c = c->next) {
+		if (strcmp(c->string, "iss") == 0)
+			iss = c;
+		else if (strcmp(c->string, "top") == 0)
+			top = c;
+		else if (strcmp(c->string, "iat") == 0)
+			iat = c;
+		else if (strcmp(c->string, "seq") == 0)
+			seq = c;
+		else if (strcmp(c->string, "dat") == 0)
+			dat = c;
+		else
+			return MOB_ECLAIM;
+	}
+	if (!cJSON_IsString(iss) || !cJSON_IsString(top) || dat == NULL ||
+	    strlen(iss->valuestring) >= sizeof(out->iss))
+		return MOB_ECLAIM;
+	memcpy(out->iss, iss->valuestring, strlen(iss->valuestring) + 1);
+	if ((r = claim_int(iat, &d)) != 0)
+		return r;
+	out->iat = (int64_t)d;
+	if ((r = claim_int(seq, &d)) != 0)
+		return r;
+	out->seq = (uint64_t)d;
+	out->dat = dat;
+	/* the caller compares top against the arrival topic */
+	return 0;
+}
+
+int
+mob_env_verify(struct mob_verifier *v, const char *topic,
+    const char *expect_kid, const char *msg, size_t len, int64_t now_ms,
+    struct mob_env *out)
+{
+	struct mob_jws jws;
+	const struct mob_key *key;
+	const cJSON *top;
+	struct sender *e;
+	int r, rk;
+
+	memset(out, 0, sizeof(*out));
+	if (v == NULL || topic == NULL || msg == NULL)
+		return MOB_EINVAL;
+	if (len > v->max_len)
+		return MOB_ETOOLONG;
+	if ((r = mob_jws_parse(msg, len, v->max_len, &jws)) != 0)
+		return r;
+	if (jws.kid[0] == '\0') {
+		r = MOB_EHDRMISSING;
+		goto out;
+	}
+	/* Try the active key, then keys in rotation grace. */
+	r = MOB_EKIDUNKNOWN;
+	for (size_t idx = 0; idx < KEY_IDX_MAX; idx++) {
+		if ((key = v->lookup(v->ctx, jws.kid, idx)) == NULL)
+			break;
+		if ((rk = mob_jws_verify(&jws, key)) == 0) {
+			r = 0;
+			break;
+		}
+		/* a bad signature says more than a key of the other type */
+		if (rk != MOB_EALGMISMATCH || r == MOB_EKIDUNKNOWN)
+			r = rk;
+	}
+	if (r != 0)
+		goto out;
+
+	/* Authentic from here on. */
+	if ((r = claims_parse(&jws, out)) != 0)
+		goto out;
+	if (strcmp(out->iss, jws.kid) != 0) {
+		r = MOB_EISSMISMATCH;
+		goto out;
+	}
+	if (expect_kid != NULL && strcmp(jws.kid, expect_kid) != 0) {
+		r = MOB_EIDENTITY;
+		goto out;
+	}
+	top = cJSON_GetObjectItemCaseSensitive(out->claims, "top");
+	if (strcmp(top->valuestring, topic) != 0) {
+		r = MOB_ETOPICMISMATCH;
+		goto out;
+	}
+	if (now_ms - out->iat > v->window_ms) {
+		r = MOB_EEXPIRED;
+		goto out;
+	}
+	if (out->iat - now_ms > v->window_ms) {
+		r = MOB_EFUTURE;
+		goto out;
+	}
+
+	if ((e = sender_find(v, out->iss)) == NULL) {
+		if (out->iat <= v->floor_iat) {
+			r = MOB_EREPLAY;
+			goto out;
+		}
+		if ((r = sender_add(v, out->iss, &e)) != 0)
+			goto out;
+	}
+	if ((r = mob_replay_check(&e->r, out->seq)) != 0)
+		goto out;
+	if (out->iat > e->last_iat)
+		e->last_iat = out->iat;
+ out:
+	mob_jws_clear(&jws);
+	if (r != 0)
+		mob_env_clear(out);
+	return r;
+}
+
+void
+mob_env_clear(struct mob_env *env)
+{
+	if (env == NULL)
+		return;
+	cJSON_Delete(env->claims);
+	memset(env, 0, sizeof(*env));
+}

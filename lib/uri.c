@@ -1,0 +1,333 @@
+/*
+ * Mobius URIs and topics (docs/protocol.md).  Parsers name the offending
+ * part in their error message; the quoted text is shortened and made
+ * printable since it usually comes from the network.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mobius/err.h"
+#include "mobius/uri.h"
+
+static const char *const part_name[MOB_URI_PARTS] = {
+	"HID", "SID", "PID", "INS", "RID"
+};
+static const int part_width[MOB_URI_PARTS] = { 6, 3, 4, 4, 2 };
+
+static const char *const verb_name[MOB_VERB_COUNT] = {
+	[MOB_VERB_COV] = "cov", [MOB_VERB_OBJ] = "obj", [MOB_VERB_SVC] = "svc",
+	[MOB_VERB_STATE] = "state", [MOB_VERB_REQ] = "req",
+	[MOB_VERB_RSP] = "rsp", [MOB_VERB_KEY] = "key",
+};
+/* URI parts each verb's topic carries (rsp adds its REQID level). */
+static const int verb_depth[MOB_VERB_COUNT] = {
+	[MOB_VERB_COV] = 5, [MOB_VERB_OBJ] = 4, [MOB_VERB_SVC] = 2,
+	[MOB_VERB_STATE] = 2, [MOB_VERB_REQ] = 2, [MOB_VERB_RSP] = 2,
+	[MOB_VERB_KEY] = 2,
+};
+
+static void __attribute__((format(printf, 3, 4)))
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Quote-safe excerpt of untrusted text: at most 24 chars, printable. */
+static const char *
+excerpt(const char *s, size_t len, char *buf, size_t bufsz)
+{
+	size_t i, n = len < bufsz - 4 ? len : bufsz - 4;
+
+	for (i = 0; i < n; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ?
+		    s[i] : '?';
+	if (n < len)
+		buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
+	buf[i] = '\0';
+	return buf;
+}
+
+static int
+is_uhex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+}
+
+static int
+hex_exact(const char *s, size_t len, size_t width)
+{
+	if (len != width)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!is_uhex(s[i]))
+			return 0;
+	return 1;
+}
+
+/* Parse len chars of s (no NUL needed). */
+static int
+uri_parse_n(const char *s, size_t len, int flags, struct mob_uri *out,
+    char *err, size_t errlen)
+{
+	char ex[28];
+	const char *p = s, *end = s + len, *slash;
+	size_t n;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0) {
+		seterr(err, errlen, "empty URI");
+		return MOB_EURI;
+	}
+	for (i = 0; p <= end; i++, p = slash + 1) {
+		if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
+			slash = end;
+		n = (size_t)(slash - p);
+		if (i == MOB_URI_PARTS) {
+			seterr(err, errlen, "\"%s\": more than %d parts "
+			    "(HID/SID/PID/INS/RID)", excerpt(s, len, ex,
+			    sizeof(ex)), MOB_URI_PARTS);
+			return MOB_EURI;
+		}
+		if (out->multi) {
+			seterr(err, errlen, "\"#\" must be the last part");
+			return MOB_EURI;
+		}
+		if (n == 0) {
+			seterr(err, errlen, "%s is empty", part_name[i]);
+			return MOB_EURI;
+		}
+		if (n == 1 && (*p == '+' || *p == '#')) {
+			if (!(flags & MOB_URI_WILD)) {
+				seterr(err, errlen, "%s \"%c\": wildcards are "
+				    "only allowed in subscriptions",
+				    part_name[i], *p);
+				return MOB_EWILDCARD;
+			}
+			out->part[i][0] = *p;
+			out->multi = *p == '#';
+		} else if (hex_exact(p, n, (size_t)part_width[i]))
+			memcpy(out->part[i], p, n);
+		else {
+			seterr(err, errlen, "%s \"%s\": must be %d upper-case "
+			    "hex digits", part_name[i], excerpt(p, n, ex,
+			    sizeof(ex)), part_width[i]);
+			return MOB_EURI;
+		}
+		out->depth = i + 1;
+		if (slash == end)
+			break;
+	}
+	return 0;
+}
+
+int
+mob_uri_parse(const char *s, int flags, struct mob_uri *out, char *err,
+    size_t errlen)
+{
+	if (s == NULL) {
+		memset(out, 0, sizeof(*out));
+		seterr(err, errlen, "no URI");
+		return MOB_EURI;
+	}
+	return uri_parse_n(s, strlen(s), flags, out, err, errlen);
+}
+
+int
+mob_uri_format(const struct mob_uri *u, char *buf, size_t len)
+{
+	size_t o = 0, n;
+
+	if (u == NULL || buf == NULL || u->depth < 1 || u->depth > MOB_URI_PARTS)
+		return MOB_EINVAL;
+	for (int i = 0; i < u->depth; i++) {
+		n = strnlen(u->part[i], sizeof(u->part[i]));
+		if (o + (i > 0) + n + 1 > len)
+			return MOB_ETOOLONG;
+		if (i > 0)
+			buf[o++] = '/';
+		memcpy(buf + o, u->part[i], n);
+		o += n;
+	}
+	buf[o] = '\0';
+	return (int)o;
+}
+
+int
+mob_uri_match(const struct mob_uri *pattern, const struct mob_uri *uri)
+{
+	for (int i = 0; i < pattern->depth; i++) {
+		/* MQTT: "a/#" also matches "a" itself */
+		if (strcmp(pattern->part[i], "#") == 0)
+			return 1;
+		if (i >= uri->depth)
+			return 0;
+		if (strcmp(pattern->part[i], "+") != 0 &&
+		    strcmp(pattern->part[i], uri->part[i]) != 0)
+			return 0;
+	}
+	return pattern->depth == uri->depth;
+}
+
+const char *
+mob_verb_name(enum mob_verb v)
+{
+	return (unsigned)v < MOB_VERB_COUNT ? verb_name[v] : NULL;
+}
+
+static int
+reqid_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > MOB_REQID_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int
+mob_topic_parse(const char *s, int flags, struct mob_topic *out, char *err,
+    size_t errlen)
+{
+	char ex[28];
+	const char *p, *v, *q, *end;
+	size_t len, n;
+	int i, r, levels;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL) {
+		seterr(err, errlen, "no topic");
+		return MOB_ETOPIC;
+	}
+	len = strlen(s);
+	end = s + len;
+	if (len >= MOB_TOPIC_MAX) {
+		seterr(err, errlen, "topic longer than %d characters",
+		    MOB_TOPIC_MAX - 1);
+		return MOB_ETOPIC;
+	}
+	if (strncmp(s, "mob/", 4) != 0) {
+		seterr(err, errlen, "\"%s\": topic must start with \"mob/\"",
+		    excerpt(s, len, ex, sizeof(ex)));
+		return MOB_ETOPIC;
+	}
+	v = s + 4;
+	if ((p = memchr(v, '/', (size_t)(end - v))) == NULL)
+		p = end;
+	n = (size_t)(p - v);
+	for (i = 0; i < MOB_VERB_COUNT; i++)
+		if (strlen(verb_name[i]) == n && memcmp(verb_name[i], v, n) == 0)
+			break;
+	if (i == MOB_VERB_COUNT) {
+		if (n == 1 && (*v == '+' || *v == '#'))
+			seterr(err, errlen, "verb \"%c\": the verb cannot be a "
+			    "wildcard", *v);
+		else
+			seterr(err, errlen, "unknown verb \"%s\" (cov, obj, "
+			    "svc, state, req, rsp, key)", excerpt(v, n, ex,
+			    sizeof(ex)));
+		return n == 1 && (*v == '+' || *v == '#') ? MOB_EWILDCARD :
+		    MOB_ETOPIC;
+	}
+	out->verb = (enum mob_verb)i;
+	if (p == end) {
+		seterr(err, errlen, "%s topic has no URI", verb_name[i]);
+		return MOB_ETOPIC;
+	}
+	p++;
+	/* The URI is the next verb_depth levels; rsp has one more after. */
+	levels = verb_depth[i];
+	for (q = p, n = 1; q < end; q++)
+		if (*q == '/' && (int)n++ == levels)
+			break;
+	if ((r = uri_parse_n(p, (size_t)(q - p), flags, &out->uri, err,
+	    errlen)) != 0)
+		return r == MOB_EURI ? MOB_ETOPIC : r;
+	if (out->uri.multi) {
+		if (q != end) {
+			seterr(err, errlen, "\"#\" must be the last level");
+			return MOB_ETOPIC;
+		}
+		return 0;
+	}
+	if (out->uri.depth != levels) {
+		seterr(err, errlen, "%s topic needs %d URI parts (%s), got %d",
+		    verb_name[i], levels, levels == 5 ? "HID/SID/PID/INS/RID" :
+		    levels == 4 ? "HID/SID/PID/INS" : "HID/SID",
+		    out->uri.depth);
+		return MOB_ETOPIC;
+	}
+	if (out->verb != MOB_VERB_RSP) {
+		if (q != end) {
+			seterr(err, errlen, "%s topic has extra levels after "
+			    "the URI", verb_name[i]);
+			return MOB_ETOPIC;
+		}
+		return 0;
+	}
+	if (q == end) {
+		seterr(err, errlen, "rsp topic needs a request id after "
+		    "HID/SID");
+		return MOB_ETOPIC;
+	}
+	q++;
+	n = (size_t)(end - q);
+	if (n == 1 && (*q == '+' || *q == '#')) {
+		if (!(flags & MOB_URI_WILD)) {
+			seterr(err, errlen, "request id \"%c\": wildcards are "
+			    "only allowed in subscriptions", *q);
+			return MOB_EWILDCARD;
+		}
+	} else if (!reqid_valid(q, n)) {
+		seterr(err, errlen, "request id \"%s\": must be 1..%d "
+		    "characters of A-Z a-z 0-9 _ -", excerpt(q, n, ex,
+		    sizeof(ex)), MOB_REQID_MAX);
+		return MOB_ETOPIC;
+	}
+	memcpy(out->reqid, q, n);
+	out->reqid[n] = '\0';
+	return 0;
+}
+
+int
+mob_topic_format(const struct mob_topic *t, char *buf, size_t len)
+{
+	char u[MOB_URI_MAX];
+	int r, n;
+
+	if (t == NULL || buf == NULL || mob_verb_name(t->verb) == NULL)
+		return MOB_EINVAL;
+	if ((r = mob_uri_format(&t->uri, u, sizeof(u))) < 0)
+		return r;
+	if (t->verb == MOB_VERB_RSP && !t->uri.multi)
+		n = snprintf(buf, len, "mob/%s/%s/%s", verb_name[t->verb], u,
+		    t->reqid);
+	else
+		n = snprintf(buf, len, "mob/%s/%s", verb_name[t->verb], u);
+	if (n < 0 || (size_t)n >= len)
+		return MOB_ETOOLONG;
+	return n;
+}
+
+int
+mob_id_valid(const char *id)
+{
+	return id != NULL && strlen(id) == 10 && hex_exact(id, 6, 6) &&
+	    id[6] == '/' && hex_exact(id + 7, 3, 3);
+}
+
+int
+mob_user_valid(const char *user)
+{
+	return user != NULL && strlen(user) == 8 && hex_exact(user, 4, 4) &&
+	    user[4] == '/' && hex_exact(user + 5, 3, 3);
+}
