@@ -1,0 +1,317 @@
+/*
+ * The CLI's view of the node: the connection to the hub, the service
+ * descriptions (retained mob/svc) and presence (retained mob/state) it has
+ * seen, and requests with errors in plain words.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "mobius/client.h"
+#include "mobius/envelope.h"
+#include "mobius/err.h"
+#include "mobius/log.h"
+#include "node.h"
+
+static struct cli_svc *
+svc_get(struct cli_node *n, const char *id, int create)
+{
+	struct cli_svc *s, **tail = &n->svcs;
+
+	for (s = n->svcs; s != NULL; s = s->next) {
+		if (strcmp(s->id, id) == 0)
+			return s;
+		tail = &s->next;
+	}
+	if (!create || (s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	*tail = s;
+	return s;
+}
+
+/* Presence is "online"/"offline" as a string or in a "state" member. */
+static void
+state_set(struct cli_svc *s, const cJSON *dat)
+{
+	const cJSON *st = dat, *reason;
+
+	if (cJSON_IsObject(dat))
+		st = cJSON_GetObjectItemCaseSensitive(dat, "state");
+	if (cJSON_IsString(st))
+		snprintf(s->state, sizeof(s->state), "%s", st->valuestring);
+	reason = cJSON_IsObject(dat) ?
+	    cJSON_GetObjectItemCaseSensitive(dat, "reason") : NULL;
+	snprintf(s->reason, sizeof(s->reason), "%s",
+	    cJSON_IsString(reason) ? reason->valuestring : "");
+}
+
+static void
+node_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
+    void *arg)
+{
+	struct cli_node *n = arg;
+	struct mob_topic t;
+	struct cli_svc *s;
+	char id[MOB_ID_MAX], err[128];
+	cJSON *d;
+
+	(void)c;
+	n->last_rx_ms = mob_now_ms();
+	if (mob_topic_parse(topic, 0, &t, err, sizeof(err)) != 0) {
+		log_debug("ignoring %s: %s", topic, err);
+		return;
+	}
+	snprintf(id, sizeof(id), "%.6s/%.3s", t.uri.part[MOB_URI_HID],
+	    t.uri.part[MOB_URI_SID]);
+	switch (t.verb) {
+	case MOB_VERB_SVC:
+		if ((s = svc_get(n, id, 1)) == NULL ||
+		    (d = cJSON_Duplicate(env->dat, 1)) == NULL)
+			return;
+		cJSON_Delete(s->desc);
+		s->desc = d;
+		n->nsvc_msgs++;
+		break;
+	case MOB_VERB_STATE:
+		if ((s = svc_get(n, id, 1)) != NULL)
+			state_set(s, env->dat);
+		break;
+	case MOB_VERB_COV:
+		if (n->on_cov != NULL)
+			n->on_cov(n, &t, env);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+node_conn(struct mob_client *c, int connected, void *arg)
+{
+	struct cli_node *n = arg;
+
+	(void)c;
+	if (n->connected && !connected && n->on_link != NULL)
+		n->on_link(n, 0);
+	else if (!n->connected && connected && n->ever_connected &&
+	    n->on_link != NULL)
+		n->on_link(n, 1);
+	n->connected = connected;
+	if (connected)
+		n->ever_connected = 1;
+}
+
+int
+cli_node_open(struct cli_node *n, const struct cli_opts *o, const char *cmd)
+{
+	struct mob_client_cfg cfg;
+	int r;
+
+	n->o = o;
+	n->cmd = cmd;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.keyfile = o->keyfile;
+	cfg.socket = o->socket;
+	if ((r = mob_client_new(&cfg, &n->c)) != 0) {
+		cli_error(cmd, "cannot use key file %s: %s", o->keyfile,
+		    mob_strerror(r));
+		return CLI_EXIT_ERROR;
+	}
+	mob_client_set_handlers(n->c, node_msg, node_conn, n);
+	switch ((r = mob_client_connect(n->c, o->timeout_ms))) {
+	case 0:
+		return CLI_EXIT_OK;
+	case MOB_EDENIED:
+		cli_error(cmd, "the hub at %s refused the key in %s (not in "
+		    "its keyring, revoked or expired)", o->socket, o->keyfile);
+		return CLI_EXIT_ERROR;
+	case MOB_ETIMEOUT:
+		cli_error(cmd, "no answer from the hub at %s within %g s",
+		    o->socket, o->timeout_ms / 1000.0);
+		return CLI_EXIT_TIMEOUT;
+	case MOB_ESYS:
+		cli_error(cmd, "cannot reach the hub at %s: %s (is mobius-hub "
+		    "running?)", o->socket, strerror(errno));
+		return CLI_EXIT_TIMEOUT;
+	default:
+		cli_error(cmd, "cannot connect to the hub at %s: %s",
+		    o->socket, mob_strerror(r));
+		return cli_exit_code(r);
+	}
+}
+
+void
+cli_node_close(struct cli_node *n)
+{
+	struct cli_svc *s, *next;
+
+	mob_client_free(n->c);
+	n->c = NULL;
+	for (s = n->svcs; s != NULL; s = next) {
+		next = s->next;
+		cJSON_Delete(s->desc);
+		free(s);
+	}
+	n->svcs = NULL;
+}
+
+struct cli_svc *
+cli_node_svc(struct cli_node *n, const char *id)
+{
+	return svc_get(n, id, 0);
+}
+
+int
+cli_node_subscribe(struct cli_node *n, const char *verb, const char *pattern)
+{
+	char filter[MOB_TOPIC_MAX + 8];
+	int r;
+
+	snprintf(filter, sizeof(filter), "mob/%s/%s", verb, pattern);
+	if ((r = mob_client_subscribe(n->c, filter, 0)) != 0)
+		cli_error(n->cmd, "cannot subscribe to %s: %s", filter,
+		    mob_strerror(r));
+	return r;
+}
+
+int
+cli_node_settle(struct cli_node *n, int quiet_ms, int max_ms)
+{
+	int64_t start = mob_now_ms(), now;
+	int r;
+
+	n->last_rx_ms = start;
+	while ((now = mob_now_ms()) - start < max_ms &&
+	    now - n->last_rx_ms < quiet_ms) {
+		if ((r = mob_client_loop(n->c, 20)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+cli_node_wait_svc(struct cli_node *n, const char *id, int timeout_ms)
+{
+	int64_t end = mob_now_ms() + timeout_ms;
+	struct cli_svc *s;
+	int r;
+
+	for (;;) {
+		if ((s = svc_get(n, id, 0)) != NULL && s->desc != NULL)
+			return 0;
+		if (mob_now_ms() >= end)
+			return MOB_ETIMEOUT;
+		if ((r = mob_client_loop(n->c, 20)) != 0)
+			return r;
+	}
+}
+
+static const cJSON *
+jget(const cJSON *o, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, name);
+}
+
+static const char *
+jstr(const cJSON *o, const char *name)
+{
+	const cJSON *j = jget(o, name);
+
+	return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+const cJSON *
+cli_desc_object(const cJSON *desc, const char *pid, const char *ins)
+{
+	const cJSON *obj;
+
+	cJSON_ArrayForEach(obj, jget(desc, "objects")) {
+		const char *p = jstr(obj, "pid"), *i = jstr(obj, "ins");
+
+		if (p != NULL && i != NULL && strcmp(p, pid) == 0 &&
+		    strcmp(i, ins) == 0)
+			return obj;
+	}
+	return NULL;
+}
+
+const cJSON *
+cli_desc_res(const cJSON *obj, const char *rid)
+{
+	const cJSON *res;
+
+	cJSON_ArrayForEach(res, jget(obj, "resources")) {
+		const char *r = jstr(res, "rid");
+
+		if (r != NULL && strcmp(r, rid) == 0)
+			return res;
+	}
+	return NULL;
+}
+
+const cJSON *
+cli_node_res(struct cli_node *n, const struct mob_uri *u)
+{
+	struct cli_svc *s;
+	const cJSON *obj;
+	char id[MOB_ID_MAX];
+
+	if (u->depth < 5)
+		return NULL;
+	snprintf(id, sizeof(id), "%.6s/%.3s", u->part[MOB_URI_HID],
+	    u->part[MOB_URI_SID]);
+	if ((s = svc_get(n, id, 0)) == NULL || s->desc == NULL)
+		return NULL;
+	if ((obj = cli_desc_object(s->desc, u->part[MOB_URI_PID],
+	    u->part[MOB_URI_INS])) == NULL)
+		return NULL;
+	return cli_desc_res(obj, u->part[MOB_URI_RID]);
+}
+
+int
+cli_node_request(struct cli_node *n, const struct mob_uri *u, cJSON *req,
+    cJSON **rsp)
+{
+	const char *msg = NULL;
+	struct cli_svc *s;
+	char id[MOB_ID_MAX], uri[MOB_URI_MAX];
+	int r;
+
+	*rsp = NULL;
+	snprintf(id, sizeof(id), "%.6s/%.3s", u->part[MOB_URI_HID],
+	    u->part[MOB_URI_SID]);
+	if (mob_uri_format(u, uri, sizeof(uri)) != 0)
+		snprintf(uri, sizeof(uri), "%s", id);
+	r = mob_client_request(n->c, id, req, n->o->timeout_ms, rsp);
+	if (r == MOB_ETIMEOUT || r == MOB_EOFFLINE) {
+		s = svc_get(n, id, 0);
+		if (s != NULL && strcmp(s->state, "offline") == 0)
+			cli_error(n->cmd, "%s: no answer within %g s: service "
+			    "%s is offline%s%s%s", uri, n->o->timeout_ms / 1000.0,
+			    id, *s->reason != '\0' ? " (" : "", s->reason,
+			    *s->reason != '\0' ? ")" : "");
+		else
+			cli_error(n->cmd, "%s: no answer within %g s: service "
+			    "%s is offline or not responding", uri,
+			    n->o->timeout_ms / 1000.0, id);
+		return CLI_EXIT_TIMEOUT;
+	}
+	if (r != 0) {
+		cli_error(n->cmd, "%s: request failed: %s", uri, mob_strerror(r));
+		return cli_exit_code(r);
+	}
+	if ((r = mob_client_rsp_error(*rsp, &msg)) != 0) {
+		cli_error(n->cmd, "%s: %s (%s)", uri,
+		    msg != NULL && *msg != '\0' ? msg : mob_strerror(r),
+		    mob_errname(r));
+		cJSON_Delete(*rsp);
+		*rsp = NULL;
+		return cli_exit_code(r);
+	}
+	return CLI_EXIT_OK;
+}

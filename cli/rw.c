@@ -1,0 +1,370 @@
+/*
+ * mobius get / set / clear: one request to the service that owns a
+ * resource (docs/services.md: read, write, clear).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cJSON.h>
+
+#include "mobius/err.h"
+#include "node.h"
+
+/* Parse a resource URI argument; prints the error naming the part. */
+static int
+parse_res_uri(const char *cmd, const char *s, struct mob_uri *u)
+{
+	char err[160];
+
+	if (mob_uri_parse(s, 0, u, err, sizeof(err)) != 0) {
+		cli_usage_error(cmd, "URI \"%s\": %s", s, err);
+		return -1;
+	}
+	if (u->depth != MOB_URI_PARTS) {
+		cli_usage_error(cmd, "URI \"%s\": RID missing: a resource URI "
+		    "has 5 parts, HID/SID/PID/INS/RID", s);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+svc_id(const struct mob_uri *u, char *id, size_t len)
+{
+	snprintf(id, len, "%.6s/%.3s", u->part[MOB_URI_HID], u->part[MOB_URI_SID]);
+}
+
+/* Learn the service's presence and description while the request runs. */
+static int
+watch_service(struct cli_node *n, const struct mob_uri *u)
+{
+	char id[MOB_ID_MAX];
+
+	svc_id(u, id, sizeof(id));
+	if (cli_node_subscribe(n, "state", id) != 0 ||
+	    cli_node_subscribe(n, "svc", id) != 0)
+		return CLI_EXIT_ERROR;
+	return CLI_EXIT_OK;
+}
+
+static cJSON *
+new_req(const char *op, const struct mob_uri *u)
+{
+	char uri[MOB_URI_MAX];
+	cJSON *req;
+
+	if (mob_uri_format(u, uri, sizeof(uri)) != 0 ||
+	    (req = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(req, "op", op) == NULL ||
+	    cJSON_AddStringToObject(req, "uri", uri) == NULL) {
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
+static int
+parse_prio(const char *cmd, const char *s, long *prio)
+{
+	if (cli_parse_int(s, 1, 16, prio) != 0) {
+		cli_usage_error(cmd, "--priority \"%s\": must be a whole number "
+		    "from 1 (highest) to 16 (lowest)", s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_get(int argc, char *argv[], struct cli_opts *o)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_node n;
+	struct mob_uri u;
+	const cJSON *v, *res, *units;
+	cJSON *req = NULL, *rsp = NULL;
+	char val[512], *s;
+	int ch, json = 0, rc;
+
+	while ((ch = cli_getopt(argc, argv, "", lo, o, "get")) != -1) {
+		if (ch == 'j')
+			json = 1;
+		else
+			return CLI_EXIT_USAGE;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("get", argc - optind < 1 ?
+		    "URI missing" : "too many arguments");
+	if (parse_res_uri("get", argv[optind], &u) != 0)
+		return CLI_EXIT_USAGE;
+
+	memset(&n, 0, sizeof(n));
+	if ((rc = cli_node_open(&n, o, "get")) != CLI_EXIT_OK ||
+	    (rc = watch_service(&n, &u)) != CLI_EXIT_OK)
+		goto out;
+	if ((req = new_req("read", &u)) == NULL) {
+		rc = CLI_EXIT_ERROR;
+		goto out;
+	}
+	if ((rc = cli_node_request(&n, &u, req, &rsp)) != CLI_EXIT_OK)
+		goto out;
+	if (json) {
+		cJSON_DeleteItemFromObjectCaseSensitive(rsp, "id");
+		if ((s = cJSON_PrintUnformatted(rsp)) == NULL) {
+			rc = CLI_EXIT_ERROR;
+			goto out;
+		}
+		printf("%s\n", s);
+		cJSON_free(s);
+		goto out;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(rsp, "value")) == NULL) {
+		cli_error("get", "%s: the answer has no value", argv[optind]);
+		rc = CLI_EXIT_ERROR;
+		goto out;
+	}
+	cli_fmt_value(v, val, sizeof(val));
+	units = cJSON_GetObjectItemCaseSensitive(rsp, "units");
+	if (!cJSON_IsString(units) && (res = cli_node_res(&n, &u)) != NULL)
+		units = cJSON_GetObjectItemCaseSensitive(res, "units");
+	if (cJSON_IsString(units) && *units->valuestring != '\0' &&
+	    !cJSON_IsNull(v))
+		printf("%s %s\n", val, units->valuestring);
+	else
+		printf("%s\n", val);
+ out:
+	cJSON_Delete(req);
+	cJSON_Delete(rsp);
+	cli_node_close(&n);
+	return rc;
+}
+
+static int
+parse_bool(const char *s, int *b)
+{
+	static const char *t[] = { "true", "on", "1", "yes" };
+	static const char *f[] = { "false", "off", "0", "no" };
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (strcasecmp(s, t[i]) == 0) {
+			*b = 1;
+			return 0;
+		}
+		if (strcasecmp(s, f[i]) == 0) {
+			*b = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+parse_number(const char *s, double *d)
+{
+	char *end;
+
+	errno = 0;
+	*d = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(*d))
+		return -1;
+	return 0;
+}
+
+/*
+ * VALUE as the resource's type (from its description); without one, a
+ * number or true/false when it reads as such, otherwise text.
+ */
+static cJSON *
+parse_value(const char *s, const cJSON *res, const char *uri)
+{
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(res, "type");
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(res, "name");
+	const char *tn = cJSON_IsString(type) ? type->valuestring : NULL;
+	const char *rn = cJSON_IsString(name) ? name->valuestring : uri;
+	double d;
+	int b;
+
+	if (tn == NULL) {
+		if (parse_number(s, &d) == 0)
+			return cJSON_CreateNumber(d);
+		if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+			return cJSON_CreateBool(s[0] == 't');
+		return cJSON_CreateString(s);
+	}
+	if (strcmp(tn, "bool") == 0) {
+		if (parse_bool(s, &b) == 0)
+			return cJSON_CreateBool(b);
+		cli_usage_error("set", "VALUE \"%s\": %s is a bool: use true "
+		    "or false (on/off, 1/0)", s, rn);
+		return NULL;
+	}
+	if (strcmp(tn, "number") == 0 || strcmp(tn, "timespan") == 0) {
+		if (parse_number(s, &d) == 0)
+			return cJSON_CreateNumber(d);
+		cli_usage_error("set", "VALUE \"%s\": %s is a %s: give a "
+		    "number%s", s, rn, tn, *tn == 't' ? " of seconds" : "");
+		return NULL;
+	}
+	return cJSON_CreateString(s);
+}
+
+/*
+ * Negative numbers look like options: move any "-<digit>..." argument
+ * that is not an option's value behind a "--" so it stays VALUE.
+ */
+static void
+protect_negative(int argc, char *argv[])
+{
+	static const char *const withval[] = {
+		"--priority", "-p", "--socket", "--key", "--timeout",
+	};
+	char *neg[8];
+	int i, j, k, nneg = 0, isval;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return;
+	for (i = 1, j = 1; i < argc; i++) {
+		isval = 0;
+		for (k = 0; k < (int)(sizeof(withval) / sizeof(withval[0])); k++)
+			if (strcmp(argv[i - 1], withval[k]) == 0)
+				isval = 1;
+		if (!isval && argv[i][0] == '-' &&
+		    ((argv[i][1] >= '0' && argv[i][1] <= '9') ||
+		    argv[i][1] == '.') && nneg < 8)
+			neg[nneg++] = argv[i];
+		else
+			argv[j++] = argv[i];
+	}
+	if (nneg == 0)
+		return;
+	/* j + 1 + nneg == argc + 1: argv[argc] (NULL) takes the "--". */
+	argv[j++] = "--";
+	for (k = 0; k < nneg; k++)
+		argv[j++] = neg[k];
+}
+
+int
+cmd_set(int argc, char *argv[], struct cli_opts *o)
+{
+	static const struct option lo[] = {
+		{ "priority", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_node n;
+	struct mob_uri u;
+	char id[MOB_ID_MAX], **av = NULL;
+	cJSON *req = NULL, *rsp = NULL, *v;
+	long prio = 16;
+	int ch, rc;
+
+	/* One more slot for the "--" protect_negative may insert. */
+	if ((av = calloc((size_t)argc + 2, sizeof(*av))) == NULL)
+		return CLI_EXIT_ERROR;
+	memcpy(av, argv, (size_t)argc * sizeof(*av));
+	protect_negative(argc, av);
+	if (av[argc] != NULL)
+		argc++;
+	argv = av;
+
+	memset(&n, 0, sizeof(n));
+	rc = CLI_EXIT_USAGE;
+	while ((ch = cli_getopt(argc, argv, "p:", lo, o, "set")) != -1) {
+		if (ch != 'p' || parse_prio("set", optarg, &prio) != 0)
+			goto out;
+	}
+	if (argc - optind > 2) {
+		cli_usage_error("set", "too many arguments");
+		goto out;
+	}
+	if (argc - optind < 2) {
+		cli_usage_error("set", "%s missing", argc - optind < 1 ?
+		    "URI and VALUE" : "VALUE");
+		goto out;
+	}
+	if (parse_res_uri("set", argv[optind], &u) != 0)
+		goto out;
+
+	if ((rc = cli_node_open(&n, o, "set")) != CLI_EXIT_OK ||
+	    (rc = watch_service(&n, &u)) != CLI_EXIT_OK)
+		goto out;
+	/* The type of VALUE comes from the service's retained description. */
+	svc_id(&u, id, sizeof(id));
+	if (cli_node_wait_svc(&n, id, o->timeout_ms) != 0) {
+		cli_error("set", "%s: service %s is not known to the hub (it "
+		    "published no description within %g s): is it running?",
+		    argv[optind], id, o->timeout_ms / 1000.0);
+		rc = CLI_EXIT_TIMEOUT;
+		goto out;
+	}
+	rc = CLI_EXIT_USAGE;
+	if ((v = parse_value(argv[optind + 1], cli_node_res(&n, &u),
+	    argv[optind])) == NULL)
+		goto out;
+	rc = CLI_EXIT_ERROR;
+	if ((req = new_req("write", &u)) == NULL) {
+		cJSON_Delete(v);
+		goto out;
+	}
+	cJSON_AddItemToObject(req, "value", v);
+	if (cJSON_AddNumberToObject(req, "priority", (double)prio) == NULL)
+		goto out;
+	rc = cli_node_request(&n, &u, req, &rsp);
+ out:
+	cJSON_Delete(req);
+	cJSON_Delete(rsp);
+	cli_node_close(&n);
+	free(av);
+	return rc;
+}
+
+int
+cmd_clear(int argc, char *argv[], struct cli_opts *o)
+{
+	static const struct option lo[] = {
+		{ "priority", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_node n;
+	struct mob_uri u;
+	cJSON *req = NULL, *rsp = NULL;
+	long prio = 0;
+	int ch, rc;
+
+	while ((ch = cli_getopt(argc, argv, "p:", lo, o, "clear")) != -1) {
+		if (ch != 'p' || parse_prio("clear", optarg, &prio) != 0)
+			return CLI_EXIT_USAGE;
+	}
+	if (prio == 0)
+		return cli_usage_error("clear", "--priority N is required: "
+		    "which slot to clear");
+	if (argc - optind != 1)
+		return cli_usage_error("clear", argc - optind < 1 ?
+		    "URI missing" : "too many arguments");
+	if (parse_res_uri("clear", argv[optind], &u) != 0)
+		return CLI_EXIT_USAGE;
+
+	memset(&n, 0, sizeof(n));
+	if ((rc = cli_node_open(&n, o, "clear")) != CLI_EXIT_OK ||
+	    (rc = watch_service(&n, &u)) != CLI_EXIT_OK)
+		goto out;
+	rc = CLI_EXIT_ERROR;
+	if ((req = new_req("clear", &u)) == NULL ||
+	    cJSON_AddNumberToObject(req, "priority", (double)prio) == NULL)
+		goto out;
+	rc = cli_node_request(&n, &u, req, &rsp);
+ out:
+	cJSON_Delete(req);
+	cJSON_Delete(rsp);
+	cli_node_close(&n);
+	return rc;
+}
