@@ -1,0 +1,295 @@
+/*
+ * MQTT password tokens (docs/protocol.md): a JWS binding the client's
+ * identity (iss, = client id), its username (sub), a time (iat) and a
+ * random single-use nonce.  The hub checks the nonce with a bounded cache
+ * whose entries expire when the token could no longer pass the iat check.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <openssl/rand.h>
+
+#include "mobius/b64.h"
+#include "mobius/err.h"
+#include "mobius/jws.h"
+#include "mobius/token.h"
+#include "mobius/uri.h"
+
+#define NONCE_BYTES	16	/* 22 base64url characters */
+#define NONCE_MIN	16	/* shortest nonce accepted (96 bits) */
+#define TOKEN_MAX	2048	/* a token is ~300 bytes */
+#define KEY_IDX_MAX	8
+#define TOKEN_INT_MAX	9007199254740992.0	/* 2^53, exact in a double */
+
+int
+mob_token_mint(const struct mob_key *key, const char *id, const char *sub,
+    int64_t now_ms, char **out)
+{
+	uint8_t raw[NONCE_BYTES];
+	char nonce[MOB_B64URL_LEN(NONCE_BYTES) + 1];
+	cJSON *c = NULL;
+	char *txt = NULL;
+	int r;
+
+	*out = NULL;
+	if (key == NULL || !mob_id_valid(id) || !mob_user_valid(sub) ||
+	    now_ms < 0)
+		return MOB_EINVAL;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return MOB_ECRYPTO;
+	if ((r = mob_b64url_encode(raw, sizeof(raw), nonce, sizeof(nonce))) < 0)
+		return r;
+	if ((c = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(c, "iss", id) == NULL ||
+	    cJSON_AddStringToObject(c, "sub", sub) == NULL ||
+	    cJSON_AddNumberToObject(c, "iat", (double)now_ms) == NULL ||
+	    cJSON_AddStringToObject(c, "nonce", nonce) == NULL ||
+	    (txt = cJSON_PrintUnformatted(c)) == NULL) {
+		r = MOB_ENOMEM;
+		goto out;
+	}
+	r = mob_jws_sign(key, id, txt, strlen(txt), out);
+ out:
+	cJSON_free(txt);
+	cJSON_Delete(c);
+	return r;
+}
+
+static int
+nonce_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < NONCE_MIN || n >= sizeof(((struct mob_token *)0)->nonce))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int
+token_claims(const struct mob_jws *jws, struct mob_token *out)
+{
+	const cJSON *c, *iss = NULL, *sub = NULL, *iat = NULL, *nonce = NULL;
+	cJSON *claims;
+	double d;
+	int r;
+
+	if ((r = mob_json_parse_strict(jws->payload, jws->payload_len,
+	    &claims)) != 0)
+		return r;
+	if (!cJSON_IsObject(claims)) {
+		r = MOB_ECLAIM;
+		goto out;
+	}
+	if ((r = mob_json_check_unique(claims)) != 0)
+		goto out;
+	r = MOB_ECLAIM;
+	for (c = claims->child; c != NULL; c = c->next) {
+		if (strcmp(c->string, "iss") == 0)
+			iss = c;
+		else if (strcmp(c->string, "sub") == 0)
+			sub = c;
+		else if (strcmp(c->string, "iat") == 0)
+			iat = c;
+		else if (strcmp(c->string, "nonce") == 0)
+			nonce = c;
+		else
+			goto out;
+	}
+	if (!cJSON_IsString(iss) || !cJSON_IsString(sub) ||
+	    !cJSON_IsString(nonce) || !cJSON_IsNumber(iat) ||
+	    strlen(iss->valuestring) >= sizeof(out->iss) ||
+	    strlen(sub->valuestring) >= sizeof(out->sub) ||
+	    !nonce_valid(nonce->valuestring))
+		goto out;
+	d = iat->valuedouble;
+	if (!(d >= 0 && d <= TOKEN_INT_MAX) || (double)(int64_t)d != d)
+		goto out;
+	memcpy(out->iss, iss->valuestring, strlen(iss->valuestring) + 1);
+	memcpy(out->sub, sub->valuestring, strlen(sub->valuestring) + 1);
+	memcpy(out->nonce, nonce->valuestring, strlen(nonce->valuestring) + 1);
+	out->iat = (int64_t)d;
+	r = 0;
+ out:
+	cJSON_Delete(claims);
+	return r;
+}
+
+int
+mob_token_verify(const char *tok, size_t len, mob_key_lookup_fn lookup,
+    void *ctx, const char *client_id, const char *username, int64_t window_ms,
+    int64_t now_ms, struct mob_token *out)
+{
+	struct mob_jws jws;
+	const struct mob_key *key;
+	int r, rk;
+
+	memset(out, 0, sizeof(*out));
+	if (tok == NULL || lookup == NULL)
+		return MOB_EINVAL;
+	if (window_ms <= 0)
+		window_ms = MOB_WINDOW_MS_DEFAULT;
+	if ((r = mob_jws_parse(tok, len, TOKEN_MAX, &jws)) != 0)
+		return r;
+	if (jws.kid[0] == '\0') {
+		r = MOB_EHDRMISSING;
+		goto out;
+	}
+	r = MOB_EKIDUNKNOWN;
+	for (size_t idx = 0; idx < KEY_IDX_MAX; idx++) {
+		if ((key = lookup(ctx, jws.kid, idx)) == NULL)
+			break;
+		if ((rk = mob_jws_verify(&jws, key)) == 0) {
+			r = 0;
+			break;
+		}
+		if (rk != MOB_EALGMISMATCH || r == MOB_EKIDUNKNOWN)
+			r = rk;
+	}
+	if (r != 0 || (r = token_claims(&jws, out)) != 0)
+		goto out;
+	if (strcmp(out->iss, jws.kid) != 0)
+		r = MOB_EISSMISMATCH;
+	else if ((client_id != NULL && strcmp(out->iss, client_id) != 0) ||
+	    (username != NULL && strcmp(out->sub, username) != 0))
+		r = MOB_EIDENTITY;
+	else if (now_ms - out->iat > window_ms)
+		r = MOB_EEXPIRED;
+	else if (out->iat - now_ms > window_ms)
+		r = MOB_EFUTURE;
+ out:
+	mob_jws_clear(&jws);
+	if (r != 0)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+/* --- nonce cache ------------------------------------------------------ */
+
+struct nonce_ent {
+	char nonce[sizeof(((struct mob_token *)0)->nonce)];	/* "" = free */
+	int64_t expires;
+};
+
+struct mob_nonce_cache {
+	struct nonce_ent *tab;
+	size_t cap;		/* slots, power of two, >= 2 * capacity */
+	size_t n, capacity;
+	int64_t window_ms;
+};
+
+static size_t
+nonce_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static struct nonce_ent *
+nonce_slot(struct nonce_ent *tab, size_t cap, const char *nonce, int *found)
+{
+	size_t i;
+
+	for (i = nonce_hash(nonce) & (cap - 1); tab[i].nonce[0] != '\0';
+	    i = (i + 1) & (cap - 1))
+		if (strcmp(tab[i].nonce, nonce) == 0) {
+			*found = 1;
+			return &tab[i];
+		}
+	*found = 0;
+	return &tab[i];
+}
+
+int
+mob_nonce_cache_new(size_t capacity, int64_t window_ms,
+    struct mob_nonce_cache **out)
+{
+	struct mob_nonce_cache *c;
+	size_t cap = 16;
+
+	*out = NULL;
+	if (capacity == 0 || capacity > (1u << 24))
+		return MOB_EINVAL;
+	while (cap < capacity * 2)
+		cap *= 2;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return MOB_ENOMEM;
+	if ((c->tab = calloc(cap, sizeof(*c->tab))) == NULL) {
+		free(c);
+		return MOB_ENOMEM;
+	}
+	c->cap = cap;
+	c->capacity = capacity;
+	c->window_ms = window_ms > 0 ? window_ms : MOB_WINDOW_MS_DEFAULT;
+	*out = c;
+	return 0;
+}
+
+void
+mob_nonce_cache_free(struct mob_nonce_cache *c)
+{
+	if (c == NULL)
+		return;
+	free(c->tab);
+	free(c);
+}
+
+/* Drop expired entries by rebuilding the table (rare: only when full). */
+static int
+nonce_purge(struct mob_nonce_cache *c, int64_t now_ms)
+{
+	struct nonce_ent *ntab;
+	int found;
+
+	if ((ntab = calloc(c->cap, sizeof(*ntab))) == NULL)
+		return MOB_ENOMEM;
+	c->n = 0;
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->tab[i].nonce[0] != '\0' && c->tab[i].expires >= now_ms) {
+			*nonce_slot(ntab, c->cap, c->tab[i].nonce, &found) =
+			    c->tab[i];
+			c->n++;
+		}
+	free(c->tab);
+	c->tab = ntab;
+	return 0;
+}
+
+int
+mob_nonce_check(struct mob_nonce_cache *c, const char *nonce, int64_t iat,
+    int64_t now_ms)
+{
+	struct nonce_ent *e;
+	int found;
+
+	if (c == NULL || nonce == NULL || nonce[0] == '\0' ||
+	    strlen(nonce) >= sizeof(e->nonce))
+		return MOB_EINVAL;
+	/* A token this old fails the iat check: it cannot be remembered. */
+	if (now_ms - iat > c->window_ms)
+		return MOB_EEXPIRED;
+	e = nonce_slot(c->tab, c->cap, nonce, &found);
+	if (found) {
+		if (e->expires >= now_ms)
+			return MOB_EREPLAY;
+		/* stale entry for the same nonce: refresh it below */
+	} else if (c->n >= c->capacity) {
+		if (nonce_purge(c, now_ms) != 0 || c->n >= c->capacity)
+			/* Fail closed: forgetting a live nonce would allow a replay. */
+			return MOB_ENOMEM;
+		e = nonce_slot(c->tab, c->cap, nonce, &found);
+	}
+	if (!found) {
+		memcpy(e->nonce, nonce, strlen(nonce) + 1);
+		c->n++;
+	}
+	e->expires = iat + c->window_ms;
+	return 0;
+}
