@@ -1,0 +1,166 @@
+#!/bin/sh
+# Run a whole Mobius node as the current user in a temporary directory
+# (`make run`): keys from mobius-keytool, mobius-hub on a Unix socket,
+# mobius-sim with services/sim/sim.json, mobius-modbus against a local
+# simulated Modbus device and mobius-gpio on a simulated chip when those
+# programs are built, then `mobius watch` shows the values live.
+#
+# Ctrl-C (or MOBIUS_RUN_SECONDS=N: stop by itself after N seconds) stops
+# everything: each daemon runs in its own process group, which is sent
+# SIGTERM (SIGKILL after 3 s) and waited for; the directory is removed.
+#
+# Usage: scripts/run-node.sh [BUILD_DIR]
+set -u
+
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+hid=${MOBIUS_HID:-000001}
+cli_user_id=00C1/0C1	# for `mobius` from another terminal
+cli_watch_id=00C1/0C2	# for the watch below (one connection per identity)
+
+die() {
+	echo "run-node: $*" >&2
+	exit 1
+}
+
+for p in mobius-keytool mobius-hub mobius-sim mobius; do
+	[ -x "$build/bin/$p" ] || die "$build/bin/$p is missing: run 'make all' first"
+done
+bin=$(cd "$build/bin" && pwd)
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/mobius-node.XXXXXX") ||
+	die "cannot create a temporary directory"
+keys=$dir/keys
+sock=$dir/hub.sock
+pids=""
+
+# Stop every process group we started, then remove the directory.
+cleanup() {
+	trap - EXIT INT TERM HUP
+	for p in $pids; do
+		kill -TERM -- "-$p" 2>/dev/null
+	done
+	n=0
+	while [ $n -lt 30 ]; do
+		alive=""
+		for p in $pids; do
+			kill -0 -- "-$p" 2>/dev/null && alive="$alive $p"
+		done
+		[ -z "$alive" ] && break
+		sleep 0.1
+		n=$((n + 1))
+	done
+	for p in $pids; do
+		kill -KILL -- "-$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	rm -rf "$dir"
+	echo "run-node: node stopped, $dir removed"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# start NAME LOG CMD...: in a new session (own process group, no terminal),
+# so Ctrl-C reaches only this script and cleanup stops the whole group.
+start() {
+	name=$1 log=$2
+	shift 2
+	setsid "$@" >"$log" 2>&1 </dev/null &
+	pids="$pids $!"
+	eval "pid_$name=\$!"
+}
+
+# wait_for PATH NAME LOG: until PATH exists, or fail with the log.
+wait_for() {
+	n=0
+	while [ ! -e "$1" ]; do
+		eval "p=\$pid_$2"
+		if ! kill -0 "$p" 2>/dev/null || [ $n -ge 100 ]; then
+			echo "run-node: $2 did not start; its log:" >&2
+			sed 's/^/  /' "$3" >&2
+			exit 1
+		fi
+		sleep 0.1
+		n=$((n + 1))
+	done
+}
+
+keytool() {
+	"$bin/mobius-keytool" --dir "$keys" "$@" >>"$dir/keytool.log" 2>&1 ||
+		die "mobius-keytool $*: failed: $(tail -n 3 "$dir/keytool.log")"
+}
+
+# Key file of SPID/SID: keytool writes DIR/<SID>.key.
+keyfile() {
+	echo "$keys/${1#*/}.key"
+}
+
+keytool init --hid "$hid" --mode "${MOBIUS_MODE:-hardened}"
+for id in 0010/010 "$cli_user_id" "$cli_watch_id"; do
+	keytool add "$id"
+done
+
+start hub "$dir/hub.log" "$bin/mobius-hub" --keys "$keys" --socket "$sock" \
+	--state "$dir" --foreground
+wait_for "$sock" hub "$dir/hub.log"
+
+services="mobius-sim ($hid/010)"
+start sim "$dir/sim.log" "$bin/mobius-sim" --config "$top/services/sim/sim.json" \
+	--key "$(keyfile 0010/010)" --socket "$sock"
+
+# The hardware services, once built, each with a simulated device.
+if [ -x "$bin/mobius-modbus" ] && [ -f "$top/services/modbus/demo.json" ] &&
+    command -v python3 >/dev/null 2>&1; then
+	port=${MOBIUS_MODBUS_PORT:-15020}
+	start mbdev "$dir/modbus-device.log" python3 "$top/tests/modbus_server.py" \
+		--port "$port" --units 1 --demo --ready-file "$dir/modbus.ready"
+	wait_for "$dir/modbus.ready" mbdev "$dir/modbus-device.log"
+	keytool add 0020/020
+	start modbus "$dir/modbus.log" "$bin/mobius-modbus" \
+		--config "$top/services/modbus/demo.json" --port "$port" \
+		--key "$(keyfile 0020/020)" --socket "$sock"
+	services="$services, mobius-modbus ($hid/020, device on 127.0.0.1:$port)"
+fi
+if [ -x "$bin/mobius-gpio" ] && [ -f "$top/services/gpio/demo.json" ]; then
+	keytool add 0030/030
+	start gpio "$dir/gpio.log" "$bin/mobius-gpio" \
+		--config "$top/services/gpio/demo.json" --sim \
+		--key "$(keyfile 0030/030)" --socket "$sock"
+	services="$services, mobius-gpio ($hid/030, simulated chip)"
+fi
+
+mob=$bin/mobius
+cat <<EOF
+
+Mobius node $hid is running in $dir
+  hub:      $sock
+  services: $services
+  logs:     $dir/*.log
+
+Use it from another terminal:
+  export MOBIUS_SOCKET=$sock
+  export MOBIUS_KEY=$(keyfile $cli_user_id)
+  $mob discover
+  $mob get $hid/010/PPPP/IIII/RR
+  $mob set $hid/010/PPPP/IIII/RR VALUE --priority 8
+  $mob clear $hid/010/PPPP/IIII/RR --priority 8
+
+Ctrl-C stops the node.  Live values follow (mobius watch):
+
+EOF
+
+export MOBIUS_SOCKET="$sock"
+export MOBIUS_KEY="$(keyfile $cli_watch_id)"
+sleep 0.5
+"$mob" discover || true
+echo
+if [ -n "${MOBIUS_RUN_SECONDS:-}" ]; then
+	start watch /dev/stdout "$mob" watch --duration "$MOBIUS_RUN_SECONDS"
+else
+	start watch /dev/stdout "$mob" watch
+fi
+# wait returns early when a trapped signal arrives, so Ctrl-C acts at once.
+eval "wait \$pid_watch"
+exit 0
