@@ -1,0 +1,914 @@
+/*
+ * The MQTT connection to the hub (libmosquitto, no background thread).
+ *
+ * libmosquitto's callbacks only queue what happened; everything else
+ * (verification, user handlers, publishing) runs after mosquitto_loop_*
+ * returns, so a handler may publish or even issue a request without
+ * re-entering libmosquitto.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <mosquitto.h>
+#include <openssl/rand.h>
+
+#include "mobius/client.h"
+#include "mobius/err.h"
+#include "mobius/keydist.h"
+#include "mobius/keyring.h"
+#include "mobius/log.h"
+#include "mobius/token.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+#define RXQ_MAX		4096	/* messages queued between two dispatches */
+#define MISC_MS		1000	/* mosquitto_loop_misc at least this often */
+
+enum cstate {
+	CS_IDLE = 0,		/* never connected */
+	CS_CONNECTING,		/* CONNECT sent, waiting for CONNACK */
+	CS_KEYS,		/* CONNACK ok, waiting for the key distribution */
+	CS_READY,
+	CS_DOWN,		/* lost; reconnect at retry_at */
+};
+
+struct rxmsg {
+	struct rxmsg *next;
+	char *topic;
+	char *payload;
+	size_t len;
+};
+
+struct sub {
+	struct sub *next;
+	char *filter;
+	int qos;
+};
+
+struct pending {
+	struct pending *next;
+	char id[MOB_REQID_MAX + 1];
+	char target[MOB_ID_MAX];
+	int64_t deadline;		/* monotonic ms */
+	mob_client_rsp_fn cb;
+	void *arg;
+};
+
+struct mob_client {
+	struct mosquitto *mosq;
+	char id[MOB_ID_MAX];
+	char hid[7];
+	char sid[4];
+	char spid[5];
+	char user[16];
+	char *socket;
+	char *host;
+	int port;
+	int keepalive;
+	struct mob_keyring *kr;		/* the key file: own key, hub key */
+	const struct mob_key *own;	/* points into kr */
+	const struct mob_key *hub_key;	/* pinned hub key from kr, or NULL */
+	int64_t window_ms;
+	struct mob_keyring *peers;	/* from the key distribution */
+	struct mob_signer *signer;
+	struct mob_verifier *verifier;
+
+	enum cstate state;
+	int connack_rc;			/* last CONNACK refusal, 0 if none */
+	int ever_ready;
+	int64_t retry_at;		/* monotonic ms */
+	int backoff;
+	int64_t last_misc;
+
+	struct rxmsg *rxq, **rxtail;
+	size_t rxn;
+	int ev_connect, ev_disconnect;	/* queued by libmosquitto callbacks */
+
+	struct sub *subs;
+	struct pending *pending;
+	uint64_t reqseq;
+	char reqpfx[13];
+
+	mob_client_msg_fn msg_fn;
+	mob_client_conn_fn conn_fn;
+	void *arg;
+	struct mob_client_stats st;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+lib_init(void)
+{
+	static int done;
+
+	if (!done) {
+		mosquitto_lib_init();
+		done = 1;
+	}
+}
+
+/* --- keys ------------------------------------------------------------- */
+
+static const struct mob_key *
+lookup_in(const struct mob_keyring *kr, const char *kid, size_t *idx, int64_t now)
+{
+	const struct mob_kr_entry *e;
+	size_t i;
+
+	if (kr == NULL)
+		return NULL;
+	for (i = 0; (e = mob_keyring_lookup(kr, kid, i, now)) != NULL; i++)
+		if (i == *idx)
+			return e->key;
+	*idx -= i;
+	return NULL;
+}
+
+/* mob_key_lookup_fn: distributed peer keys first, then the key file's. */
+static const struct mob_key *
+client_lookup(void *ctx, const char *kid, size_t idx)
+{
+	struct mob_client *c = ctx;
+	int64_t now = (int64_t)time(NULL);
+	const struct mob_key *k;
+
+	if ((k = lookup_in(c->peers, kid, &idx, now)) != NULL)
+		return k;
+	return lookup_in(c->kr, kid, &idx, now);
+}
+
+static int
+client_load_keys(struct mob_client *c, const char *path)
+{
+	char err[256];
+	struct mob_kr_entry *own = NULL;
+	int rc;
+
+	if ((rc = mob_keyring_load(path, &c->kr, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return rc;
+	}
+	for (size_t i = 0; i < c->kr->n; i++) {
+		struct mob_kr_entry *e = &c->kr->entries[i];
+
+		if (e->kind != MOB_ENTRY_SERVICE || e->state != MOB_KS_ACTIVE ||
+		    e->key == NULL || !mob_key_can_sign(e->key))
+			continue;
+		if (own != NULL) {
+			log_warnx("%s: more than one private key (%s, %s)",
+			    path, own->id, e->id);
+			return MOB_ECONFIG;
+		}
+		own = e;
+	}
+	if (own == NULL || strlen(own->id) != 10 || strlen(own->spid) != 4) {
+		log_warnx("%s: no active private service key", path);
+		return MOB_ENOTFOUND;
+	}
+	c->own = own->key;
+	for (size_t i = 0; i < c->kr->n; i++) {
+		struct mob_kr_entry *e = &c->kr->entries[i];
+
+		if (e->kind == MOB_ENTRY_HUB && e->state == MOB_KS_ACTIVE &&
+		    strncmp(e->id, own->id, 6) == 0)
+			c->hub_key = e->key;
+	}
+	snprintf(c->id, sizeof(c->id), "%s", own->id);
+	memcpy(c->hid, own->id, 6);
+	c->hid[6] = '\0';
+	memcpy(c->sid, own->id + 7, 3);
+	c->sid[3] = '\0';
+	memcpy(c->spid, own->spid, 5);
+	snprintf(c->user, sizeof(c->user), "%s/%s", c->spid, c->sid);
+	return 0;
+}
+
+/* --- libmosquitto callbacks: record only ------------------------------ */
+
+static void
+on_connect(struct mosquitto *mosq, void *arg, int rc)
+{
+	struct mob_client *c = arg;
+
+	(void)mosq;
+	c->connack_rc = rc;
+	c->ev_connect = 1;
+}
+
+static void
+on_disconnect(struct mosquitto *mosq, void *arg, int rc)
+{
+	struct mob_client *c = arg;
+
+	(void)mosq;
+	(void)rc;
+	c->ev_disconnect = 1;
+}
+
+static void
+on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m)
+{
+	struct mob_client *c = arg;
+	struct rxmsg *r;
+
+	(void)mosq;
+	if (c->rxn >= RXQ_MAX || m->payloadlen < 0 ||
+	    (size_t)m->payloadlen > MOB_KEYDIST_MAX) {
+		c->st.rx_dropped++;
+		c->st.last_drop = MOB_ETOOLONG;
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->topic = strdup(m->topic)) == NULL ||
+	    (r->payload = malloc((size_t)m->payloadlen + 1)) == NULL) {
+		if (r != NULL)
+			free(r->topic);
+		free(r);
+		c->st.rx_dropped++;
+		c->st.last_drop = MOB_ENOMEM;
+		return;
+	}
+	memcpy(r->payload, m->payload, (size_t)m->payloadlen);
+	r->payload[m->payloadlen] = '\0';
+	r->len = (size_t)m->payloadlen;
+	*c->rxtail = r;
+	c->rxtail = &r->next;
+	c->rxn++;
+}
+
+/* --- lifecycle -------------------------------------------------------- */
+
+int
+mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
+{
+	struct mob_client *c;
+	struct mob_verifier_cfg vcfg;
+	uint8_t rnd[6];
+	int rc;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->keyfile == NULL)
+		return MOB_EINVAL;
+	lib_init();
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return MOB_ENOMEM;
+	c->rxtail = &c->rxq;
+	c->keepalive = cfg->keepalive > 0 ? cfg->keepalive : MOB_CLIENT_KEEPALIVE;
+	if (cfg->host != NULL) {
+		c->port = cfg->port > 0 ? cfg->port : (cfg->cafile ? 8883 : 1883);
+		if ((c->host = strdup(cfg->host)) == NULL) {
+			rc = MOB_ENOMEM;
+			goto fail;
+		}
+	} else if ((c->socket = strdup(cfg->socket ? cfg->socket :
+	    MOB_HUB_SOCKET_DEFAULT)) == NULL) {
+		rc = MOB_ENOMEM;
+		goto fail;
+	}
+	if ((rc = client_load_keys(c, cfg->keyfile)) != 0 ||
+	    (rc = mob_signer_new(c->own, c->id, &c->signer)) != 0)
+		goto fail;
+	memset(&vcfg, 0, sizeof(vcfg));
+	vcfg.window_ms = c->window_ms = cfg->window_ms;
+	if ((rc = mob_verifier_new(client_lookup, c, &vcfg, &c->verifier)) != 0)
+		goto fail;
+	/* Request ids: a random prefix per client and a counter. */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		rc = MOB_ECRYPTO;
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(c->reqpfx + 2 * i, 3, "%02x", rnd[i]);
+	if ((c->mosq = mosquitto_new(c->id, true, c)) == NULL) {
+		rc = MOB_ENOMEM;
+		goto fail;
+	}
+	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_connect_callback_set(c->mosq, on_connect);
+	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
+	mosquitto_message_callback_set(c->mosq, on_message);
+	if (cfg->cafile != NULL && c->host != NULL &&
+	    mosquitto_tls_set(c->mosq, cfg->cafile, NULL, NULL, NULL, NULL) !=
+	    MOSQ_ERR_SUCCESS) {
+		log_warnx("cannot use CA file %s", cfg->cafile);
+		rc = MOB_ECONFIG;
+		goto fail;
+	}
+	*out = c;
+	return 0;
+ fail:
+	mob_client_free(c);
+	return rc;
+}
+
+static void
+rxq_flush(struct mob_client *c)
+{
+	struct rxmsg *r;
+
+	while ((r = c->rxq) != NULL) {
+		c->rxq = r->next;
+		free(r->topic);
+		free(r->payload);
+		free(r);
+	}
+	c->rxtail = &c->rxq;
+	c->rxn = 0;
+}
+
+void
+mob_client_free(struct mob_client *c)
+{
+	struct sub *s;
+	struct pending *p;
+
+	if (c == NULL)
+		return;
+	if (c->mosq != NULL) {
+		if (c->state == CS_READY || c->state == CS_KEYS) {
+			mosquitto_disconnect(c->mosq);
+			mosquitto_loop_write(c->mosq, 1);
+		}
+		mosquitto_destroy(c->mosq);
+	}
+	rxq_flush(c);
+	while ((s = c->subs) != NULL) {
+		c->subs = s->next;
+		free(s->filter);
+		free(s);
+	}
+	while ((p = c->pending) != NULL) {
+		c->pending = p->next;
+		free(p);
+	}
+	mob_verifier_free(c->verifier);
+	mob_signer_free(c->signer);
+	mob_keyring_free(c->peers);
+	mob_keyring_free(c->kr);
+	free(c->socket);
+	free(c->host);
+	free(c);
+}
+
+const char *mob_client_id(const struct mob_client *c) { return c->id; }
+const char *mob_client_hid(const struct mob_client *c) { return c->hid; }
+const char *mob_client_sid(const struct mob_client *c) { return c->sid; }
+const char *mob_client_spid(const struct mob_client *c) { return c->spid; }
+int mob_client_connected(const struct mob_client *c) { return c->state == CS_READY; }
+
+void
+mob_client_set_handlers(struct mob_client *c, mob_client_msg_fn msg,
+    mob_client_conn_fn conn, void *arg)
+{
+	c->msg_fn = msg;
+	c->conn_fn = conn;
+	c->arg = arg;
+}
+
+void
+mob_client_stats(const struct mob_client *c, struct mob_client_stats *out)
+{
+	*out = c->st;
+}
+
+/* --- connecting ------------------------------------------------------- */
+
+/* Open the transport and send CONNECT with a fresh token. */
+static int
+client_dial(struct mob_client *c)
+{
+	char *tok = NULL;
+	int rc, mrc;
+
+	if ((rc = mob_token_mint(c->own, c->id, c->user, mob_now_ms(), &tok)) != 0)
+		return rc;
+	mrc = mosquitto_username_pw_set(c->mosq, c->user, tok);
+	free(tok);
+	if (mrc != MOSQ_ERR_SUCCESS)
+		return MOB_ENOMEM;
+	c->connack_rc = 0;
+	c->ev_connect = c->ev_disconnect = 0;
+	if (!c->ever_ready && c->state == CS_IDLE)
+		mrc = mosquitto_connect(c->mosq, c->host ? c->host : c->socket,
+		    c->host ? c->port : 0, c->keepalive);
+	else
+		mrc = mosquitto_reconnect(c->mosq);
+	if (mrc != MOSQ_ERR_SUCCESS) {
+		log_debug("connect to %s: %s", c->host ? c->host : c->socket,
+		    mrc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(mrc));
+		return MOB_ESYS;
+	}
+	c->state = CS_CONNECTING;
+	return 0;
+}
+
+static void
+client_down(struct mob_client *c)
+{
+	int was_ready = c->state == CS_READY;
+
+	c->state = CS_DOWN;
+	c->retry_at = mono_ms() + c->backoff;
+	c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff * 2;
+	if (was_ready) {
+		log_info("lost connection to the hub; reconnecting");
+		if (c->conn_fn != NULL)
+			c->conn_fn(c, 0, c->arg);
+	}
+}
+
+static int
+client_subscribe_all(struct mob_client *c)
+{
+	char topic[MOB_TOPIC_MAX];
+
+	snprintf(topic, sizeof(topic), "mob/key/%s", c->id);
+	if (mosquitto_subscribe(c->mosq, NULL, topic, 1) != MOSQ_ERR_SUCCESS)
+		return MOB_ESYS;
+	snprintf(topic, sizeof(topic), "mob/rsp/%s/+", c->id);
+	if (mosquitto_subscribe(c->mosq, NULL, topic, 1) != MOSQ_ERR_SUCCESS)
+		return MOB_ESYS;
+	for (struct sub *s = c->subs; s != NULL; s = s->next)
+		if (mosquitto_subscribe(c->mosq, NULL, s->filter, s->qos) !=
+		    MOSQ_ERR_SUCCESS)
+			return MOB_ESYS;
+	return 0;
+}
+
+/* Handle what the libmosquitto callbacks recorded. */
+static void
+client_events(struct mob_client *c)
+{
+	if (c->ev_connect) {
+		c->ev_connect = 0;
+		if (c->connack_rc != 0) {
+			log_warnx("hub refused the connection: %s",
+			    mosquitto_connack_string(c->connack_rc));
+			mosquitto_disconnect(c->mosq);
+			c->ev_disconnect = 0;
+			client_down(c);
+			return;
+		}
+		if (client_subscribe_all(c) != 0) {
+			mosquitto_disconnect(c->mosq);
+			client_down(c);
+			return;
+		}
+		c->state = CS_KEYS;
+	}
+	if (c->ev_disconnect) {
+		c->ev_disconnect = 0;
+		if (c->state != CS_DOWN && c->state != CS_IDLE)
+			client_down(c);
+	}
+}
+
+/* --- receiving -------------------------------------------------------- */
+
+static void
+client_drop(struct mob_client *c, const char *topic, int err)
+{
+	c->st.rx_dropped++;
+	c->st.last_drop = err;
+	log_debug("dropped message on %s: %s", topic, mob_strerror(err));
+}
+
+static void
+client_keydist(struct mob_client *c, const struct rxmsg *m)
+{
+	struct mob_keyring *peers = NULL;
+	int rc;
+
+	if ((rc = mob_keydist_open(m->payload, m->len, c->id, c->own,
+	    c->hub_key, mob_now_ms(), c->window_ms, &peers)) != 0) {
+		client_drop(c, m->topic, rc);
+		return;
+	}
+	mob_keyring_free(c->peers);
+	c->peers = peers;
+	/* Keys may have been rotated: restart replay tracking from here. */
+	mob_verifier_forget(c->verifier, NULL);
+	log_debug("key distribution: %zu peer keys", peers->n);
+	if (c->state == CS_KEYS) {
+		c->state = CS_READY;
+		c->backoff = BACKOFF_MIN_MS;
+		if (c->ever_ready)
+			c->st.reconnects++;
+		c->ever_ready = 1;
+		if (c->conn_fn != NULL)
+			c->conn_fn(c, 1, c->arg);
+	}
+}
+
+static struct pending *
+pending_take(struct mob_client *c, const char *id)
+{
+	struct pending **pp, *p;
+
+	for (pp = &c->pending; (p = *pp) != NULL; pp = &p->next) {
+		if (strcmp(p->id, id) == 0) {
+			*pp = p->next;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static void
+client_response(struct mob_client *c, const char *topic, const struct mob_env *env)
+{
+	const char *reqid = topic + strlen("mob/rsp/") + strlen(c->id) + 1;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(env->dat, "id");
+	struct pending *p;
+
+	if (!cJSON_IsString(id) || strcmp(id->valuestring, reqid) != 0) {
+		client_drop(c, topic, MOB_EPROTO);
+		return;
+	}
+	if ((p = pending_take(c, reqid)) == NULL) {
+		log_debug("late or unknown response %s", reqid);
+		return;
+	}
+	if (strcmp(env->iss, p->target) != 0) {
+		/* Only the service asked may answer; keep waiting for it. */
+		client_drop(c, topic, MOB_EIDENTITY);
+		p->next = c->pending;
+		c->pending = p;
+		return;
+	}
+	p->cb(c, 0, env->dat, p->arg);
+	free(p);
+}
+
+static void
+client_dispatch(struct mob_client *c)
+{
+	char rsppfx[MOB_TOPIC_MAX], keytopic[MOB_TOPIC_MAX];
+	struct mob_env env;
+	struct rxmsg *m;
+	size_t plen;
+	int rc;
+
+	snprintf(rsppfx, sizeof(rsppfx), "mob/rsp/%s/", c->id);
+	snprintf(keytopic, sizeof(keytopic), "mob/key/%s", c->id);
+	plen = strlen(rsppfx);
+	while ((m = c->rxq) != NULL) {
+		c->rxq = m->next;
+		if (c->rxq == NULL)
+			c->rxtail = &c->rxq;
+		c->rxn--;
+		if (strcmp(m->topic, keytopic) == 0) {
+			client_keydist(c, m);
+		} else if (c->state != CS_READY) {
+			/* Without the peer keys nothing can be verified yet. */
+			client_drop(c, m->topic, MOB_EKIDUNKNOWN);
+		} else if ((rc = mob_env_verify(c->verifier, m->topic, NULL,
+		    m->payload, m->len, mob_now_ms(), &env)) != 0) {
+			client_drop(c, m->topic, rc);
+		} else {
+			c->st.rx++;
+			if (strncmp(m->topic, rsppfx, plen) == 0)
+				client_response(c, m->topic, &env);
+			else if (c->msg_fn != NULL)
+				c->msg_fn(c, m->topic, &env, c->arg);
+			mob_env_clear(&env);
+		}
+		free(m->topic);
+		free(m->payload);
+		free(m);
+	}
+}
+
+static void
+client_expire(struct mob_client *c)
+{
+	struct pending **pp, *p;
+	int64_t now = mono_ms();
+
+	for (pp = &c->pending; (p = *pp) != NULL;) {
+		if (p->deadline <= now) {
+			*pp = p->next;
+			p->cb(c, MOB_ETIMEOUT, NULL, p->arg);
+			free(p);
+			/* The callback may have changed the list. */
+			pp = &c->pending;
+		} else
+			pp = &p->next;
+	}
+}
+
+/* --- event loop ------------------------------------------------------- */
+
+void
+mob_client_pollfd(struct mob_client *c, struct pollfd *pfd)
+{
+	pfd->fd = -1;
+	pfd->events = 0;
+	pfd->revents = 0;
+	if (c->state == CS_IDLE || c->state == CS_DOWN)
+		return;
+	pfd->fd = mosquitto_socket(c->mosq);
+	pfd->events = POLLIN;
+	if (mosquitto_want_write(c->mosq))
+		pfd->events |= POLLOUT;
+}
+
+int
+mob_client_timeout(const struct mob_client *c)
+{
+	int64_t now = mono_ms(), t = -1;
+
+	if (c->state == CS_DOWN)
+		t = c->retry_at - now;
+	else if (c->state != CS_IDLE)
+		t = c->last_misc + MISC_MS - now;
+	for (const struct pending *p = c->pending; p != NULL; p = p->next)
+		if (t < 0 || p->deadline - now < t)
+			t = p->deadline - now;
+	if (c->rxq != NULL)
+		t = 0;
+	if (t < -1)
+		return 0;
+	return t > 60000 ? 60000 : (int)t;
+}
+
+int
+mob_client_process(struct mob_client *c, short revents)
+{
+	int64_t now = mono_ms();
+	int mrc;
+
+	if (c->state == CS_DOWN && now >= c->retry_at) {
+		if (client_dial(c) != 0)
+			client_down(c);
+	} else if (c->state != CS_IDLE && c->state != CS_DOWN) {
+		if (revents & (POLLIN | POLLHUP | POLLERR)) {
+			mrc = mosquitto_loop_read(c->mosq, 1);
+			if (mrc != MOSQ_ERR_SUCCESS)
+				c->ev_disconnect = 1;
+		}
+		if (!c->ev_disconnect && (revents & POLLOUT) &&
+		    mosquitto_want_write(c->mosq)) {
+			mrc = mosquitto_loop_write(c->mosq, 1);
+			if (mrc != MOSQ_ERR_SUCCESS)
+				c->ev_disconnect = 1;
+		}
+		if (!c->ev_disconnect && now - c->last_misc >= MISC_MS / 2) {
+			c->last_misc = now;
+			if (mosquitto_loop_misc(c->mosq) != MOSQ_ERR_SUCCESS)
+				c->ev_disconnect = 1;
+		}
+	}
+	client_events(c);
+	client_dispatch(c);
+	client_expire(c);
+	return 0;
+}
+
+int
+mob_client_loop(struct mob_client *c, int timeout_ms)
+{
+	struct pollfd pfd;
+	int t = mob_client_timeout(c), n;
+
+	if (t < 0 || t > timeout_ms)
+		t = timeout_ms;
+	mob_client_pollfd(c, &pfd);
+	if ((n = poll(&pfd, 1, t)) == -1) {
+		if (errno == EINTR)
+			return 0;
+		return MOB_ESYS;
+	}
+	return mob_client_process(c, n > 0 ? pfd.revents : 0);
+}
+
+int
+mob_client_connect(struct mob_client *c, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+	int rc, last = MOB_ETIMEOUT;
+
+	c->backoff = BACKOFF_MIN_MS;
+	c->last_misc = mono_ms();
+	if ((rc = client_dial(c)) != 0) {
+		last = rc;
+		client_down(c);
+	}
+	while (c->state != CS_READY) {
+		int64_t left = deadline - mono_ms();
+
+		if (left <= 0)
+			break;
+		if (c->state == CS_DOWN && c->connack_rc != 0)
+			last = MOB_EDENIED;
+		else if (c->state == CS_DOWN && last != MOB_EDENIED)
+			last = MOB_ESYS;
+		if ((rc = mob_client_loop(c, (int)(left > 100 ? 100 : left))) != 0)
+			return rc;
+	}
+	if (c->state == CS_READY)
+		return 0;
+	if (c->state == CS_KEYS || c->state == CS_CONNECTING)
+		last = MOB_ETIMEOUT;
+	return last;
+}
+
+/* --- publishing ------------------------------------------------------- */
+
+int
+mob_client_subscribe(struct mob_client *c, const char *filter, int qos)
+{
+	struct sub *s;
+
+	if (qos < 0 || qos > 2 || mosquitto_sub_topic_check(filter) != MOSQ_ERR_SUCCESS)
+		return MOB_EINVAL;
+	for (s = c->subs; s != NULL; s = s->next)
+		if (strcmp(s->filter, filter) == 0)
+			break;
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL ||
+		    (s->filter = strdup(filter)) == NULL) {
+			free(s);
+			return MOB_ENOMEM;
+		}
+		s->next = c->subs;
+		c->subs = s;
+	}
+	s->qos = qos;
+	if ((c->state == CS_READY || c->state == CS_KEYS) &&
+	    mosquitto_subscribe(c->mosq, NULL, filter, qos) != MOSQ_ERR_SUCCESS)
+		return MOB_ESYS;
+	return 0;
+}
+
+int
+mob_client_unsubscribe(struct mob_client *c, const char *filter)
+{
+	struct sub **sp, *s;
+
+	for (sp = &c->subs; (s = *sp) != NULL; sp = &s->next) {
+		if (strcmp(s->filter, filter) == 0) {
+			*sp = s->next;
+			free(s->filter);
+			free(s);
+			if (c->state == CS_READY &&
+			    mosquitto_unsubscribe(c->mosq, NULL, filter) != MOSQ_ERR_SUCCESS)
+				return MOB_ESYS;
+			return 0;
+		}
+	}
+	return MOB_ENOTFOUND;
+}
+
+int
+mob_client_publish(struct mob_client *c, const char *topic,
+    const char *dat_json, int qos, int retain)
+{
+	char *tok = NULL;
+	size_t len;
+	int rc, mrc;
+
+	if (c->state != CS_READY)
+		return MOB_EOFFLINE;
+	if ((rc = mob_env_sign(c->signer, topic, dat_json, &tok, &len)) != 0)
+		return rc;
+	mrc = mosquitto_publish(c->mosq, NULL, topic, (int)len, tok, qos, retain != 0);
+	free(tok);
+	if (mrc == MOSQ_ERR_NO_CONN || mrc == MOSQ_ERR_CONN_LOST) {
+		c->ev_disconnect = 1;
+		return MOB_EOFFLINE;
+	}
+	if (mrc != MOSQ_ERR_SUCCESS)
+		return mrc == MOSQ_ERR_NOMEM ? MOB_ENOMEM : MOB_EINVAL;
+	c->st.tx++;
+	return 0;
+}
+
+int
+mob_client_publish_json(struct mob_client *c, const char *topic,
+    const cJSON *dat, int qos, int retain)
+{
+	char *s;
+	int rc;
+
+	if ((s = cJSON_PrintUnformatted(dat)) == NULL)
+		return MOB_ENOMEM;
+	rc = mob_client_publish(c, topic, s, qos, retain);
+	free(s);
+	return rc;
+}
+
+/* --- requests --------------------------------------------------------- */
+
+int
+mob_client_request_async(struct mob_client *c, const char *target,
+    const cJSON *req, int timeout_ms, mob_client_rsp_fn cb, void *arg)
+{
+	char topic[MOB_TOPIC_MAX];
+	struct pending *p;
+	cJSON *msg = NULL;
+	int rc;
+
+	if (!mob_id_valid(target) || !cJSON_IsObject(req) || cb == NULL ||
+	    cJSON_GetObjectItemCaseSensitive(req, "id") != NULL)
+		return MOB_EINVAL;
+	if (c->state != CS_READY)
+		return MOB_EOFFLINE;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return MOB_ENOMEM;
+	snprintf(p->id, sizeof(p->id), "%s%llx", c->reqpfx,
+	    (unsigned long long)++c->reqseq);
+	snprintf(p->target, sizeof(p->target), "%s", target);
+	p->deadline = mono_ms() + timeout_ms;
+	p->cb = cb;
+	p->arg = arg;
+	if ((msg = cJSON_Duplicate(req, 1)) == NULL ||
+	    cJSON_AddStringToObject(msg, "id", p->id) == NULL) {
+		rc = MOB_ENOMEM;
+		goto fail;
+	}
+	snprintf(topic, sizeof(topic), "mob/req/%s", target);
+	if ((rc = mob_client_publish_json(c, topic, msg, 1, 0)) != 0)
+		goto fail;
+	cJSON_Delete(msg);
+	p->next = c->pending;
+	c->pending = p;
+	return 0;
+ fail:
+	cJSON_Delete(msg);
+	free(p);
+	return rc;
+}
+
+struct sync_rsp {
+	int done;
+	int err;
+	cJSON *rsp;
+};
+
+static void
+sync_cb(struct mob_client *c, int err, const cJSON *rsp, void *arg)
+{
+	struct sync_rsp *s = arg;
+
+	(void)c;
+	s->done = 1;
+	s->err = err;
+	if (err == 0 && (s->rsp = cJSON_Duplicate(rsp, 1)) == NULL)
+		s->err = MOB_ENOMEM;
+}
+
+int
+mob_client_request(struct mob_client *c, const char *target,
+    const cJSON *req, int timeout_ms, cJSON **rsp)
+{
+	struct sync_rsp s = { 0, 0, NULL };
+	int rc;
+
+	*rsp = NULL;
+	if ((rc = mob_client_request_async(c, target, req, timeout_ms,
+	    sync_cb, &s)) != 0)
+		return rc;
+	while (!s.done) {
+		if ((rc = mob_client_loop(c, timeout_ms)) != 0)
+			return rc;
+	}
+	*rsp = s.rsp;
+	return s.err;
+}
+
+int
+mob_client_rsp_error(const cJSON *rsp, const char **msg)
+{
+	const cJSON *ok, *err, *code, *m;
+
+	if (msg != NULL)
+		*msg = "malformed response";
+	ok = cJSON_GetObjectItemCaseSensitive(rsp, "ok");
+	if (cJSON_IsTrue(ok))
+		return 0;
+	err = cJSON_GetObjectItemCaseSensitive(rsp, "error");
+	code = cJSON_GetObjectItemCaseSensitive(err, "code");
+	m = cJSON_GetObjectItemCaseSensitive(err, "message");
+	if (msg != NULL && cJSON_IsString(m))
+		*msg = m->valuestring;
+	if (!cJSON_IsFalse(ok) || !cJSON_IsString(code))
+		return MOB_EPROTO;
+	if (mob_errcode(code->valuestring) == MOB_EINVAL &&
+	    strcmp(code->valuestring, mob_errname(MOB_EINVAL)) != 0)
+		return MOB_EPROTO;
+	return mob_errcode(code->valuestring);
+}
