@@ -1,0 +1,471 @@
+/*
+ * mobius-modbus: the driver against an independent device (pymodbus, Debian's
+ * python3-pymodbus) over TCP on 127.0.0.1 and over RTU through a socat pty
+ * pair, and the register codec on its own.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <modbus.h>
+
+#include "mobius/err.h"
+#include "../drivers/modbus/mbdrv.h"
+#include "modbus_support.h"
+
+
+/* --- codec --------------------------------------------------------------- */
+
+static struct mob_mb_point
+pt(enum mob_mb_type t, int wl, int bl)
+{
+	struct mob_mb_point p;
+
+	memset(&p, 0, sizeof(p));
+	p.type = t;
+	p.word_little = wl;
+	p.byte_little = bl;
+	p.scale = 1;
+	p.table = MOB_MB_HOLDING;
+	return p;
+}
+
+Test(modbus, int32_layout_follows_word_and_byte_order)
+{
+	static const struct { int wl, bl; uint16_t r0, r1; } cases[] = {
+		{ 0, 0, 0x1234, 0x5678 },	/* ABCD */
+		{ 1, 0, 0x5678, 0x1234 },	/* CDAB */
+		{ 0, 1, 0x3412, 0x7856 },	/* BADC */
+		{ 1, 1, 0x7856, 0x3412 },	/* DCBA */
+	};
+	struct mob_mb_point p;
+	uint16_t regs[2];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = pt(MOB_MB_UINT32, cases[i].wl, cases[i].bl);
+		cr_assert_eq(mob_mb_encode(&p, 0x12345678, regs), 0);
+		cr_expect_eq(regs[0], cases[i].r0, "case %zu r0 %04x", i, regs[0]);
+		cr_expect_eq(regs[1], cases[i].r1, "case %zu r1 %04x", i, regs[1]);
+		cr_expect_eq(mob_mb_decode(&p, regs), (double)0x12345678);
+	}
+}
+
+Test(modbus, every_type_round_trips_with_scale_and_offset)
+{
+	static const struct { enum mob_mb_type t; double v; } cases[] = {
+		{ MOB_MB_INT16, -321.5 }, { MOB_MB_UINT16, 6553.0 },
+		{ MOB_MB_INT32, -2000000.5 }, { MOB_MB_UINT32, 400000000.0 },
+		{ MOB_MB_FLOAT32, 21.25 },
+	};
+	struct mob_mb_point p;
+	uint16_t regs[2];
+	size_t i;
+	int wl, bl;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (wl = 0; wl < 2; wl++)
+			for (bl = 0; bl < 2; bl++) {
+				p = pt(cases[i].t, wl, bl);
+				p.scale = 0.5;
+				p.offset = 10;
+				cr_assert_eq(mob_mb_encode(&p, cases[i].v, regs), 0);
+				cr_expect_float_eq(mob_mb_decode(&p, regs),
+				    cases[i].v, 1e-6, "%s wl %d bl %d",
+				    mob_mb_type_name(cases[i].t), wl, bl);
+			}
+}
+
+Test(modbus, encode_refuses_values_the_type_cannot_hold)
+{
+	struct mob_mb_point p = pt(MOB_MB_INT16, 0, 0);
+	uint16_t regs[2];
+
+	cr_expect_eq(mob_mb_encode(&p, 32768, regs), MOB_ERANGE);
+	cr_expect_eq(mob_mb_encode(&p, -32768, regs), 0);
+	p = pt(MOB_MB_UINT16, 0, 0);
+	cr_expect_eq(mob_mb_encode(&p, -1, regs), MOB_ERANGE);
+	p = pt(MOB_MB_UINT32, 0, 0);
+	cr_expect_eq(mob_mb_encode(&p, 4294967296.0, regs), MOB_ERANGE);
+	p = pt(MOB_MB_BOOL, 0, 0);
+	cr_expect_eq(mob_mb_encode(&p, 2, regs), MOB_ERANGE);
+	p = pt(MOB_MB_FLOAT32, 0, 0);
+	cr_expect_eq(mob_mb_encode(&p, NAN, regs), MOB_EINVAL);
+	cr_expect_eq(mob_mb_encode(&p, 1e39, regs), MOB_ERANGE);
+}
+
+/* --- against the device ---------------------------------------------------- */
+
+struct seen {
+	double value[64];
+	int err[64];
+	int fresh[64];
+	int online, offline;
+};
+
+static void
+on_event(void *arg, enum mob_mb_event ev, size_t dev, size_t point,
+    double value, int err)
+{
+	struct seen *s = arg;
+	size_t i = dev * 32 + point;
+
+	switch (ev) {
+	case MOB_MB_EV_VALUE:
+		s->value[i] = value;
+		s->fresh[i] = 1;
+		s->err[i] = 0;
+		break;
+	case MOB_MB_EV_POINT_ERR:
+		s->err[i] = err;
+		s->fresh[i] = 0;
+		break;
+	case MOB_MB_EV_ONLINE:
+		s->online++;
+		break;
+	case MOB_MB_EV_OFFLINE:
+		s->offline++;
+		for (i = dev * 32; i < dev * 32 + 32; i++)
+			s->fresh[i] = 0;
+		break;
+	}
+}
+
+static void
+add_point(struct mob_mb_device *d, enum mob_mb_table t, int addr,
+    enum mob_mb_type ty, int wl, int bl)
+{
+	struct mob_mb_point *p;
+
+	d->points = reallocarray(d->points, d->npoints + 1, sizeof(*p));
+	cr_assert_not_null(d->points);
+	p = &d->points[d->npoints];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "p%zu", d->npoints);
+	p->table = t;
+	p->address = (uint16_t)addr;
+	p->type = ty;
+	p->word_little = wl;
+	p->byte_little = bl;
+	p->scale = 1;
+	p->rid = -1;
+	d->npoints++;
+}
+
+static void
+tcp_device(struct mob_mb_device *d, int port, int unit)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "dev%d", unit);
+	snprintf(d->host, sizeof(d->host), "127.0.0.1");
+	d->port = port;
+	d->unit = unit;
+	d->timeout_ms = 300;
+	d->retries = 1;
+	d->poll_ms = 50;
+	d->backoff_min_ms = 100;
+	d->backoff_max_ms = 400;
+}
+
+/* Every type and order, each at its own holding registers. */
+static void
+typed_points(struct mob_mb_device *d)
+{
+	enum mob_mb_type t;
+	int addr = 100, wl, bl;
+
+	for (t = MOB_MB_INT16; t <= MOB_MB_FLOAT32; t++)
+		for (wl = 0; wl < 2; wl++)
+			for (bl = 0; bl < 2; bl++) {
+				if (t <= MOB_MB_UINT16 && wl)
+					continue;
+				add_point(d, MOB_MB_HOLDING, addr, t, wl, bl);
+				addr += 2;
+			}
+}
+
+static double
+sample(enum mob_mb_type t)
+{
+	switch (t) {
+	case MOB_MB_INT16: return -1234;
+	case MOB_MB_UINT16: return 54321;
+	case MOB_MB_INT32: return -123456789;
+	case MOB_MB_UINT32: return 3000000000.0;
+	case MOB_MB_FLOAT32: return -273.125;
+	default: return 1;
+	}
+}
+
+static void
+poll_until(struct mob_mb_master *m, int *flag, int ms)
+{
+	int waited = 0;
+
+	while (!*flag && waited < ms) {
+		mob_mb_master_poll(m);
+		usleep(10000);
+		waited += 10;
+	}
+}
+
+/* Write every point of every device, read back, then poll them all. */
+static void
+check_types_read_and_written(struct mob_mb_config *cfg, const char *what)
+{
+	const struct mob_mb_point *p;
+	struct mob_mb_master *m = NULL;
+	struct seen s;
+	size_t di, i;
+	double rb;
+
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(mob_mb_master_new(cfg, on_event, &s, &m), 0);
+	for (di = 0; di < cfg->ndevices; di++)
+		for (i = 0; i < cfg->devices[di].npoints; i++) {
+			p = &cfg->devices[di].points[i];
+			cr_assert_eq(mob_mb_master_write(m, di, i,
+			    sample(p->type), &rb), 0, "%s: unit %d write %s",
+			    what, cfg->devices[di].unit, mob_mb_type_name(p->type));
+			cr_expect_float_eq(rb, sample(p->type), 1e-3,
+			    "%s: unit %d read back %s wl %d bl %d", what,
+			    cfg->devices[di].unit, mob_mb_type_name(p->type),
+			    p->word_little, p->byte_little);
+		}
+	memset(&s.fresh, 0, sizeof(s.fresh));
+	di = cfg->ndevices - 1;
+	poll_until(m, &s.fresh[di * 32 + cfg->devices[di].npoints - 1], 3000);
+	for (di = 0; di < cfg->ndevices; di++)
+		for (i = 0; i < cfg->devices[di].npoints; i++) {
+			p = &cfg->devices[di].points[i];
+			cr_expect(s.fresh[di * 32 + i], "%s: point %zu polled",
+			    what, i);
+			cr_expect_float_eq(s.value[di * 32 + i], sample(p->type),
+			    1e-3, "%s: unit %d poll %s wl %d bl %d", what,
+			    cfg->devices[di].unit, mob_mb_type_name(p->type),
+			    p->word_little, p->byte_little);
+		}
+	mob_mb_master_free(m);
+}
+
+Test(modbus, tcp_every_type_and_order_written_read_back_and_polled)
+{
+	struct mb_server srv;
+	struct mob_mb_device dev;
+	struct mob_mb_config cfg = { &dev, 1 };
+
+	mb_server_tcp(&srv, NULL);
+	tcp_device(&dev, srv.port, 1);
+	typed_points(&dev);
+	add_point(&dev, MOB_MB_COIL, 7, MOB_MB_BOOL, 0, 0);
+	add_point(&dev, MOB_MB_HOLDING, 300, MOB_MB_BOOL, 0, 0);
+	check_types_read_and_written(&cfg, "tcp");
+	free(dev.points);
+	mb_server_done(&srv);
+}
+
+Test(modbus, word_order_matches_what_the_device_holds)
+{
+	struct mb_server srv;
+	struct mob_mb_device dev;
+	struct mob_mb_config cfg = { &dev, 1 };
+	struct mob_mb_master *m = NULL;
+	struct seen s;
+	uint16_t regs[4];
+	modbus_t *ctx;
+
+	mb_server_tcp(&srv, NULL);
+	tcp_device(&dev, srv.port, 1);
+	add_point(&dev, MOB_MB_HOLDING, 10, MOB_MB_UINT32, 0, 0);
+	add_point(&dev, MOB_MB_HOLDING, 12, MOB_MB_UINT32, 1, 1);
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(mob_mb_master_new(&cfg, on_event, &s, &m), 0);
+	cr_assert_eq(mob_mb_master_write(m, 0, 0, 0x11223344, NULL), 0);
+	cr_assert_eq(mob_mb_master_write(m, 0, 1, 0x11223344, NULL), 0);
+	/* An independent look at the registers, with bare libmodbus. */
+	ctx = mb_bare_connect(srv.port, 1);
+	cr_assert_eq(modbus_read_registers(ctx, 10, 4, regs), 4);
+	cr_expect_eq(regs[0], 0x1122);
+	cr_expect_eq(regs[1], 0x3344);
+	cr_expect_eq(regs[2], 0x4433);
+	cr_expect_eq(regs[3], 0x2211);
+	modbus_close(ctx);
+	modbus_free(ctx);
+	mob_mb_master_free(m);
+	free(dev.points);
+	mb_server_done(&srv);
+}
+
+Test(modbus, input_registers_and_discrete_inputs_are_read)
+{
+	struct mb_server srv;
+	struct mob_mb_device dev;
+	struct mob_mb_config cfg = { &dev, 1 };
+	struct mob_mb_master *m = NULL;
+	struct seen s;
+
+	mb_server_tcp(&srv, NULL);
+	tcp_device(&dev, srv.port, 1);
+	add_point(&dev, MOB_MB_INPUT, 42, MOB_MB_UINT16, 0, 0);
+	add_point(&dev, MOB_MB_INPUT, 43, MOB_MB_INT16, 0, 0);
+	add_point(&dev, MOB_MB_DISCRETE, 5, MOB_MB_BOOL, 0, 0);
+	add_point(&dev, MOB_MB_DISCRETE, 6, MOB_MB_BOOL, 0, 0);
+	dev.points[1].scale = 0.1;
+	dev.points[1].offset = -1;
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(mob_mb_master_new(&cfg, on_event, &s, &m), 0);
+	poll_until(m, &s.fresh[3], 3000);
+	cr_expect_float_eq(s.value[0], 42, 1e-9);
+	cr_expect_float_eq(s.value[1], 43 * 0.1 - 1, 1e-9);
+	cr_expect_eq(s.value[2], 1);	/* device seeds discrete input i as i % 2 */
+	cr_expect_eq(s.value[3], 0);
+	cr_expect_eq(mob_mb_master_write(m, 0, 0, 1, NULL), MOB_EREADONLY);
+	cr_expect_eq(mob_mb_master_write(m, 0, 2, 1, NULL), MOB_EREADONLY);
+	mob_mb_master_free(m);
+	free(dev.points);
+	mb_server_done(&srv);
+}
+
+Test(modbus, registers_are_read_in_coalesced_blocks)
+{
+	struct mob_mb_device dev;
+	struct mob_mb_config cfg = { &dev, 1 };
+	struct mob_mb_master *m = NULL;
+	struct seen s;
+	int i;
+
+	tcp_device(&dev, 1, 1);
+	for (i = 0; i < 100; i++)
+		add_point(&dev, MOB_MB_HOLDING, i, MOB_MB_UINT16, 0, 0);
+	add_point(&dev, MOB_MB_HOLDING, 100, MOB_MB_FLOAT32, 0, 0);
+	add_point(&dev, MOB_MB_HOLDING, 110, MOB_MB_UINT16, 0, 0);	/* past the gap */
+	add_point(&dev, MOB_MB_HOLDING, 300, MOB_MB_UINT16, 0, 0);	/* 125-register limit */
+	add_point(&dev, MOB_MB_COIL, 0, MOB_MB_BOOL, 0, 0);
+	add_point(&dev, MOB_MB_COIL, 1999, MOB_MB_BOOL, 0, 0);
+	add_point(&dev, MOB_MB_COIL, 2000, MOB_MB_BOOL, 0, 0);	/* 2000-bit limit */
+	dev.max_gap = 8;
+	cr_assert_eq(mob_mb_master_new(&cfg, on_event, &s, &m), 0);
+	/* 0..101 with 110 (gap 8), 300, coil 0, coils 1999..2000. */
+	cr_expect_eq(mob_mb_master_blocks(m, 0), 4);
+	mob_mb_master_free(m);
+	dev.max_gap = 200;
+	cr_assert_eq(mob_mb_master_new(&cfg, on_event, &s, &m), 0);
+	/* 0..110 with 300 would be 301 registers; coils 0..1999, 2000. */
+	cr_expect_eq(mob_mb_master_blocks(m, 0), 4);
+	mob_mb_master_free(m);
+	dev.max_gap = 0;
+	cr_assert_eq(mob_mb_master_new(&cfg, on_event, &s, &m), 0);
+	/* 0..101, 110, 300, coil 0, coils 1999..2000. */
+	cr_expect_eq(mob_mb_master_blocks(m, 0), 5);
+	mob_mb_master_free(m);
+	free(dev.points);
+}
+
+Test(modbus, exception_responses_become_error_codes)
+{
+	struct mb_server srv;
+	struct mob_mb_device dev;
+	struct mob_mb_config cfg = { &dev, 1 };
+	struct mob_mb_master *m = NULL;
+	struct seen s;
+
+	mb_server_tcp(&srv, "--limit=20=1000");
+	tcp_device(&dev, srv.port, 1);
+	add_point(&dev, MOB_MB_HOLDING, 20, MOB_MB_UINT16, 0, 0);
+	add_point(&dev, MOB_MB_HOLDING, 5000, MOB_MB_UINT16, 0, 0);	/* beyond --size */
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(mob_mb_master_new(&cfg, on_event, &s, &m), 0);
+	cr_expect_eq(mob_mb_master_write(m, 0, 0, 1001, NULL), MOB_EMBVALUE);
+	cr_expect_eq(mob_mb_master_write(m, 0, 0, 999, NULL), 0);
+	cr_expect_eq(mob_mb_master_write(m, 0, 1, 1, NULL), MOB_EMBADDR);
+	cr_expect_eq(mob_mb_master_write(m, 0, 0, 70000, NULL), MOB_ERANGE);
+	s.fresh[0] = 0;
+	poll_until(m, &s.fresh[0], 3000);
+	cr_expect_eq(s.value[0], 999);
+	cr_expect_eq(s.err[1], MOB_EMBADDR, "err %d", s.err[1]);
+	/* The device answered, so it is online. */
+	cr_expect(mob_mb_master_online(m, 0));
+	cr_expect_eq(s.offline, 0);
+	cr_expect_str_eq(mob_errname(MOB_EMBADDR), "illegal_address");
+	cr_expect_str_eq(mob_errname(MOB_EMBVALUE), "illegal_value");
+	mob_mb_master_free(m);
+	free(dev.points);
+	mb_server_done(&srv);
+}
+
+Test(modbus, device_stopped_goes_offline_and_comes_back)
+{
+	struct mb_server srv;
+	struct mob_mb_device dev;
+	struct mob_mb_config cfg = { &dev, 1 };
+	struct mob_mb_master *m = NULL;
+	struct seen s;
+	int port;
+
+	mb_server_tcp(&srv, NULL);
+	port = srv.port;
+	tcp_device(&dev, port, 1);
+	add_point(&dev, MOB_MB_INPUT, 9, MOB_MB_UINT16, 0, 0);
+	add_point(&dev, MOB_MB_HOLDING, 9, MOB_MB_UINT16, 0, 0);
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(mob_mb_master_new(&cfg, on_event, &s, &m), 0);
+	poll_until(m, &s.fresh[0], 3000);
+	cr_assert(s.fresh[0]);
+	cr_expect_eq(s.online, 1);
+	mb_server_stop(&srv);
+
+	poll_until(m, &s.offline, 3000);
+	cr_assert_eq(s.offline, 1, "offline event");
+	cr_expect_not(s.fresh[0], "no stale value kept as fresh");
+	cr_expect_not(mob_mb_master_online(m, 0));
+	cr_expect_eq(mob_mb_master_write(m, 0, 1, 1, NULL), MOB_EOFFLINE);
+
+	mb_server_start(&srv, port, NULL, NULL);
+	s.online = 0;
+	poll_until(m, &s.fresh[0], 5000);
+	cr_expect_eq(s.online, 1, "online event");
+	cr_expect(s.fresh[0]);
+	cr_expect_eq(s.value[0], 9);
+	cr_expect_eq(s.offline, 1);
+	mob_mb_master_free(m);
+	free(dev.points);
+	mb_server_done(&srv);
+}
+
+Test(modbus, rtu_two_units_on_one_bus_through_a_pty_pair)
+{
+	struct mb_server srv;
+	struct mob_mb_device devs[2];
+	struct mob_mb_config cfg = { devs, 2 };
+	char pty[100];
+	int i;
+
+	mb_server_rtu(&srv, pty, sizeof(pty));
+	for (i = 0; i < 2; i++) {
+		tcp_device(&devs[i], 0, i + 1);
+		devs[i].rtu = 1;
+		snprintf(devs[i].path, sizeof(devs[i].path), "%s", pty);
+		devs[i].baud = 115200;
+		devs[i].parity = 'N';
+		devs[i].data_bits = 8;
+		devs[i].stop_bits = 1;
+		devs[i].timeout_ms = 1000;
+	}
+	typed_points(&devs[0]);
+	add_point(&devs[1], MOB_MB_HOLDING, 1, MOB_MB_INT16, 0, 0);
+	add_point(&devs[1], MOB_MB_COIL, 3, MOB_MB_BOOL, 0, 0);
+	check_types_read_and_written(&cfg, "rtu");
+	free(devs[0].points);
+	free(devs[1].points);
+	mb_server_done(&srv);
+}
