@@ -279,16 +279,43 @@ mob_keyring_prune(struct mob_keyring *kr, int64_t now)
 	return pruned;
 }
 
-/* Entry consistency, shared by the parser and mob_keyring_add. */
+/*
+ * What any keyring entry must satisfy (mob_keyring_add): a valid id, a key
+ * of the entry's alg, one active key per id.  Keyrings received from the
+ * hub (lib/keydist.c) hold service entries without spid, so the rules of
+ * the file format are checked by kr_entry_check_file alone.
+ */
 static int
 kr_entry_check(const struct mob_keyring *kr, const struct mob_kr_entry *e,
     char *msg, size_t len)
 {
-	enum mob_alg want;
-
 	if (!kr_id_valid(e->id))
 		return kr_seterr(msg, len, MOB_EINVAL, "bad id \"%s\": must "
 		    "be HID/SID (6 and 3 upper-case hex digits)", e->id);
+	if (e->key == NULL || mob_key_alg(e->key) != e->alg)
+		return kr_seterr(msg, len, MOB_EALGMISMATCH, "key does not "
+		    "match alg %s", mob_alg_name(e->alg) ? mob_alg_name(e->alg) :
+		    "?");
+	if (e->state == MOB_KS_GRACE && e->not_after <= 0)
+		return kr_seterr(msg, len, MOB_EINVAL, "state=grace needs "
+		    "not-after=");
+	if (e->state != MOB_KS_ACTIVE)
+		return 0;
+	for (size_t i = 0; i < kr->n; i++)
+		if (kr->entries[i].state == MOB_KS_ACTIVE &&
+		    strcmp(kr->entries[i].id, e->id) == 0)
+			return kr_seterr(msg, len, MOB_EEXIST, "second active "
+			    "entry for %s", e->id);
+	return 0;
+}
+
+/* The file format's rules (docs/keys.md), on top of kr_entry_check. */
+static int
+kr_entry_check_file(const struct mob_keyring *kr, const struct mob_kr_entry *e,
+    char *msg, size_t len)
+{
+	enum mob_alg want;
+
 	if (e->kind != MOB_ENTRY_SERVICE && e->spid[0] != '\0')
 		return kr_seterr(msg, len, MOB_EINVAL, "spid= is only for "
 		    "service entries");
@@ -325,26 +352,13 @@ kr_entry_check(const struct mob_keyring *kr, const struct mob_kr_entry *e,
 		    mob_alg_name(e->alg) ? mob_alg_name(e->alg) : "?",
 		    mob_kr_kind_name(e->kind), kr->mode == MOB_MODE_COMPAT ?
 		    "compat" : "hardened", mob_alg_name(want));
-	if (e->key == NULL || mob_key_alg(e->key) != e->alg)
-		return kr_seterr(msg, len, MOB_EALGMISMATCH, "key does not "
-		    "match alg %s", mob_alg_name(e->alg));
-	if (e->state == MOB_KS_GRACE && e->not_after <= 0)
-		return kr_seterr(msg, len, MOB_EINVAL, "state=grace needs "
-		    "not-after=");
 	if (e->state != MOB_KS_GRACE && e->not_after != 0)
 		return kr_seterr(msg, len, MOB_EINVAL, "not-after= is only "
 		    "for state=grace");
 	if (e->user[0] != '\0' && !kr_user_valid(e->user))
 		return kr_seterr(msg, len, MOB_EINVAL, "bad user \"%s\"",
 		    e->user);
-	if (e->state != MOB_KS_ACTIVE)
-		return 0;
-	for (size_t i = 0; i < kr->n; i++)
-		if (kr->entries[i].state == MOB_KS_ACTIVE &&
-		    strcmp(kr->entries[i].id, e->id) == 0)
-			return kr_seterr(msg, len, MOB_EEXIST, "second active "
-			    "entry for %s", e->id);
-	return 0;
+	return kr_entry_check(kr, e, msg, len);
 }
 
 int
@@ -644,7 +658,7 @@ kr_parse_entry(struct kr_parser *p, struct mob_keyring *kr, char **f, size_t nf)
 		    "secret=)");
 	if ((r = kr_parse_key(p, keyattr, val[keyattr], e.alg, &e.key)) != 0)
 		return r;
-	if ((r = kr_entry_check(kr, &e, msg, sizeof(msg))) != 0 ||
+	if ((r = kr_entry_check_file(kr, &e, msg, sizeof(msg))) != 0 ||
 	    (r = mob_keyring_add(kr, &e)) != 0) {
 		mob_key_free(e.key);
 		if (r == MOB_ENOMEM || r == MOB_ETOOLONG)

@@ -538,7 +538,7 @@ Test(keyring, add_refuses_a_second_active_key_and_a_wrong_alg)
 	e.alg = MOB_ALG_HS256;
 	cr_assert_eq(mob_keyring_add(kr, &e), MOB_EALGMISMATCH);
 	e.alg = MOB_ALG_EDDSA;
-	strcpy(e.id, "000003/020");
+	strcpy(e.id, "000001/20");
 	cr_assert_eq(mob_keyring_add(kr, &e), MOB_EINVAL);
 	strcpy(e.id, "000001/020");
 	cr_assert_eq(mob_keyring_add(kr, &e), 0);
