@@ -4,6 +4,7 @@
  * ourselves.  Decoding is strict so every byte string has exactly one
  * accepted encoding (a JWS must not be malleable).
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -15,7 +16,26 @@
 /* Chunk of input translated at a time; a multiple of 4 (decode) and 3. */
 #define B64_CHUNK	384
 
-/* 6-bit value of a base64url character, or -1. */
+/*
+ * base64url character -> the standard alphabet character EVP_DecodeBlock
+ * expects; 0 for anything else (padding included).  The decoder is on the
+ * hub's per-message path, hence a table and a branch-free loop.
+ */
+static unsigned char url_to_std[256];
+static pthread_once_t url_once = PTHREAD_ONCE_INIT;
+
+static void
+url_table(void)
+{
+	for (int c = 0; c < 256; c++)
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9'))
+			url_to_std[c] = (unsigned char)c;
+	url_to_std['-'] = '+';
+	url_to_std['_'] = '/';
+}
+
+/* 6-bit value of a base64url character (valid ones only). */
 static int
 b64url_val(unsigned char c)
 {
@@ -25,11 +45,7 @@ b64url_val(unsigned char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
+	return c == '-' ? 62 : 63;
 }
 
 static void
@@ -81,21 +97,13 @@ mob_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outsz,
 {
 	size_t full = len / 4 * 4, rem = len % 4, need, o = 0;
 	unsigned char buf[B64_CHUNK], tmp[3];
-	int v;
+	int v, bad = 0;
 
 	if (outlen != NULL)
 		*outlen = 0;
 	if (rem == 1)
 		return MOB_EB64;
-	for (size_t i = 0; i < len; i++)
-		if (b64url_val((unsigned char)in[i]) < 0)
-			return MOB_EB64;
-	/* Unused low bits of the last character must be zero (canonical). */
-	if (rem > 0) {
-		v = b64url_val((unsigned char)in[len - 1]);
-		if ((rem == 2 && (v & 0x0f) != 0) || (rem == 3 && (v & 0x03) != 0))
-			return MOB_EB64;
-	}
+	pthread_once(&url_once, url_table);
 	need = full / 4 * 3 + (rem == 0 ? 0 : rem - 1);
 	if (need > outsz)
 		return MOB_ETOOLONG;
@@ -104,9 +112,13 @@ mob_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outsz,
 		size_t n = len - i < B64_CHUNK ? len - i : B64_CHUNK;
 		size_t pad = (4 - n % 4) % 4;
 
-		for (size_t j = 0; j < n; j++)
-			buf[j] = in[i + j] == '-' ? '+' :
-			    in[i + j] == '_' ? '/' : (unsigned char)in[i + j];
+		/* validate and translate in one pass */
+		for (size_t j = 0; j < n; j++) {
+			buf[j] = url_to_std[(unsigned char)in[i + j]];
+			bad |= buf[j] == 0;
+		}
+		if (bad)
+			return MOB_EB64;
 		memset(buf + n, '=', pad);
 		if (pad == 0) {
 			if (EVP_DecodeBlock(out + o, buf, (int)n) != (int)(n / 4 * 3))
@@ -114,6 +126,10 @@ mob_b64url_decode(const char *in, size_t len, uint8_t *out, size_t outsz,
 			o += n / 4 * 3;
 			continue;
 		}
+		/* Unused low bits of the last character must be zero (canonical). */
+		v = b64url_val((unsigned char)in[len - 1]);
+		if ((pad == 2 && (v & 0x0f) != 0) || (pad == 1 && (v & 0x03) != 0))
+			return MOB_EB64;
 		/* Last chunk with a tail: full groups in place, tail via tmp. */
 		if (n / 4 > 0) {
 			if (EVP_DecodeBlock(out + o, buf, (int)(n / 4 * 4)) !=

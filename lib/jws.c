@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include <cJSON.h>
-#include <openssl/crypto.h>
 
 #include "mobius/b64.h"
 #include "mobius/err.h"
@@ -32,12 +31,17 @@ json_ws(char c)
 int
 mob_json_parse_strict(const char *s, size_t len, struct cJSON **out)
 {
-	const char *end = NULL;
+	const char *end = NULL, *p;
 	cJSON *j;
 
 	*out = NULL;
-	if (memchr(s, '\0', len) != NULL || memmem(s, len, "\\u0000", 6) != NULL)
+	if (memchr(s, '\0', len) != NULL)
 		return MOB_EJSON;
+	/* memchr first: most texts have no backslash at all */
+	for (p = memchr(s, '\\', len); p != NULL;
+	    p = memchr(p + 1, '\\', len - (size_t)(p + 1 - s)))
+		if ((size_t)(s + len - p) >= 6 && memcmp(p, "\\u0000", 6) == 0)
+			return MOB_EJSON;
 	if ((j = cJSON_ParseWithLengthOpts(s, len, &end, 0)) == NULL)
 		return MOB_EJSON;
 	for (; end != NULL && end < s + len; end++)
@@ -164,7 +168,6 @@ header_parse(const char *b64, size_t len, struct mob_jws *out)
 	r = seen_alg ? 0 : MOB_EHDRMISSING;
  out:
 	cJSON_Delete(h);
-	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
 }
 
@@ -235,10 +238,7 @@ mob_jws_clear(struct mob_jws *jws)
 {
 	if (jws == NULL)
 		return;
-	if (jws->payload != NULL) {
-		OPENSSL_cleanse(jws->payload, jws->payload_len);
-		free(jws->payload);
-	}
+	free(jws->payload);
 	memset(jws, 0, sizeof(*jws));
 }
 
