@@ -84,7 +84,8 @@ static const char common_help[] =
     "common options (before or after the command):\n"
     "  --socket PATH      hub socket (default $MOBIUS_SOCKET, else " CLI_SOCKET_DEFAULT ")\n"
     "  --key FILE         this client's key file (default $MOBIUS_KEY, else\n"
-    "                     " CLI_KEYDIR_DEFAULT "/cli.key)\n"
+    "                     " CLI_KEYDIR_DEFAULT "/0C1.key, the key of\n"
+    "                     identity 00C1/0C1)\n"
     "  --timeout SECONDS  wait at most this long for the hub and for answers\n"
     "                     (default 5)\n"
     "  -v, --verbose      log protocol details to stderr\n"
@@ -305,7 +306,7 @@ main(int argc, char *argv[])
 	if ((env = getenv("MOBIUS_KEY")) != NULL && *env != '\0')
 		o.keyfile = env;
 	else
-		o.keyfile = CLI_KEYDIR_DEFAULT "/cli.key";
+		o.keyfile = CLI_KEYDIR_DEFAULT "/0C1.key";
 
 	if ((ch = cli_getopt(argc, argv, "", NULL, &o, NULL)) == '?')
 		return CLI_EXIT_USAGE;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cJSON.h>
 
@@ -110,6 +111,7 @@ int
 cli_node_open(struct cli_node *n, const struct cli_opts *o, const char *cmd)
 {
 	struct mob_client_cfg cfg;
+	struct stat st;
 	int r;
 
 	n->o = o;
@@ -136,7 +138,8 @@ cli_node_open(struct cli_node *n, const struct cli_opts *o, const char *cmd)
 		return CLI_EXIT_TIMEOUT;
 	case MOB_ESYS:
 		cli_error(cmd, "cannot reach the hub at %s: %s (is mobius-hub "
-		    "running?)", o->socket, strerror(errno));
+		    "running?)", o->socket, stat(o->socket, &st) == -1 ?
+		    "no such socket" : "connection refused");
 		return CLI_EXIT_TIMEOUT;
 	default:
 		cli_error(cmd, "cannot connect to the hub at %s: %s",

@@ -74,14 +74,12 @@ watch_cov(struct cli_node *n, const struct mob_topic *t,
 	w->printed++;
 }
 
+/* The client library already says when the link is lost. */
 static void
 watch_link(struct cli_node *n, int up)
 {
 	if (up)
-		cli_error(n->cmd, "reconnected to the hub");
-	else
-		cli_error(n->cmd, "lost the hub at %s; reconnecting",
-		    n->o->socket);
+		cli_error(n->cmd, "reconnected to the hub at %s", n->o->socket);
 }
 
 /* "000001/010" → filters for cov ("000001/010/#"), svc and state. */

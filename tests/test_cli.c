@@ -1,0 +1,632 @@
+/*
+ * mobius, the CLI, end to end: a real node (mobius-keytool, mobius-hub
+ * with our plugin, mobius-sim) in a temporary directory, and the CLI
+ * binary run as a user would run it.  Also the `make run` script.
+ */
+#include <criterion/criterion.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "mobius/keyring.h"
+#include "support/harness.h"
+
+#define SIM_ID		"0010/010"
+#define CLI_ID		"00C1/0C1"
+#define CLI2_ID		"00C1/0C2"
+#define OUT_MAX		65536
+
+static struct th_node node;
+static struct th_proc sim;
+static char cli_key[512], cli2_key[512], sim_key[512], sim_cfg[512];
+static char env_sock[600], env_key[600];
+static char *cli_env[] = { env_sock, env_key, NULL };
+
+/* URIs of the test objects in sim_cfg (written by write_sim_config). */
+static char temp_uri[32], setp_uri[32], switch_uri[32];
+
+/* --- helpers -------------------------------------------------------- */
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	cr_assert_not_null(fp, "open %s: %s", path, strerror(errno));
+	cr_assert_geq(fputs(text, fp), 0);
+	cr_assert_eq(fclose(fp), 0);
+}
+
+/*
+ * The simulator's objects for these tests: a drifting temperature (read
+ * only, changes every 100 ms), a writable setpoint and a switch.
+ */
+static void
+write_sim_config(const char *dir)
+{
+	snprintf(sim_cfg, sizeof(sim_cfg), "%s/sim.json", dir);
+	write_file(sim_cfg,
+	    "{\n"
+	    "  \"name\": \"test sim\",\n"
+	    "  \"objects\": [\n"
+	    "    { \"pid\": \"0001\", \"ins\": \"0001\", \"name\": \"room\",\n"
+	    "      \"sim\": { \"kind\": \"temperature\", \"interval_ms\": 100 },\n"
+	    "      \"resources\": [\n"
+	    "        { \"rid\": \"40\", \"name\": \"temperature\", \"type\": \"number\",\n"
+	    "          \"units\": \"Cel\", \"precision\": 2, \"default\": 21 } ] },\n"
+	    "    { \"pid\": \"0002\", \"ins\": \"0001\", \"name\": \"thermostat\",\n"
+	    "      \"resources\": [\n"
+	    "        { \"rid\": \"40\", \"name\": \"setpoint\", \"type\": \"number\",\n"
+	    "          \"access\": \"rw\", \"min\": 5, \"max\": 30, \"units\": \"Cel\",\n"
+	    "          \"default\": 20 } ] },\n"
+	    "    { \"pid\": \"0003\", \"ins\": \"0001\", \"name\": \"light\",\n"
+	    "      \"resources\": [\n"
+	    "        { \"rid\": \"40\", \"name\": \"on\", \"type\": \"bool\",\n"
+	    "          \"access\": \"rw\", \"default\": false } ] }\n"
+	    "  ]\n"
+	    "}\n");
+	snprintf(temp_uri, sizeof(temp_uri), "%s/010/0001/0001/40", node.hid);
+	snprintf(setp_uri, sizeof(setp_uri), "%s/010/0002/0001/40", node.hid);
+	snprintf(switch_uri, sizeof(switch_uri), "%s/010/0003/0001/40", node.hid);
+}
+
+static void
+start_sim(void)
+{
+	char path[512], log[600];
+	char *argv[] = { path, "--config", sim_cfg, "--key", sim_key,
+	    "--socket", node.sock, NULL };
+
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0, "start mobius-sim");
+}
+
+/*
+ * Run the CLI through sh so stderr lands in out too; the arguments are
+ * one shell command line after "mobius".  Returns the exit code.
+ */
+static int __attribute__((format(printf, 3, 4)))
+mobius(char *out, size_t outlen, const char *fmt, ...)
+{
+	char path[512], args[1024], cmd[2048];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	va_list ap;
+
+	th_path("bin/mobius", path, sizeof(path));
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "exec '%s' %s 2>&1", path, args);
+	if (out != NULL)
+		out[0] = '\0';
+	return th_run(argv, cli_env, out, outlen, 20000);
+}
+
+/* The node's services answer once the sim's description is retained. */
+static void
+wait_sim_ready(void)
+{
+	char out[OUT_MAX];
+	int i, rc = -1;
+
+	for (i = 0; i < 50; i++) {
+		rc = mobius(out, sizeof(out), "get %s", setp_uri);
+		if (rc == 0)
+			return;
+		usleep(100 * 1000);
+	}
+	cr_assert_fail("mobius-sim never answered (last exit %d): %s", rc, out);
+}
+
+static void
+node_setup(void)
+{
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, SIM_ID, sim_key, sizeof(sim_key));
+	th_node_add(&node, CLI_ID, cli_key, sizeof(cli_key));
+	th_node_add(&node, CLI2_ID, cli2_key, sizeof(cli2_key));
+	snprintf(env_sock, sizeof(env_sock), "MOBIUS_SOCKET=%s", node.sock);
+	snprintf(env_key, sizeof(env_key), "MOBIUS_KEY=%s", cli_key);
+	write_sim_config(node.dir);
+	start_sim();
+	wait_sim_ready();
+}
+
+static void
+node_teardown(void)
+{
+	if (sim.pid > 0)
+		th_stop(&sim, SIGTERM, 3000);
+	th_node_stop(&node);
+}
+
+/* Keys only (no hub): for errors found before or at connecting. */
+static void
+keys_setup(void)
+{
+	char dir[256], path[512], hid[8];
+	char *argv[8];
+
+	th_tmpdir(node.dir, sizeof(node.dir));
+	snprintf(dir, sizeof(dir), "%s/keys", node.dir);
+	snprintf(hid, sizeof(hid), "000001");
+	th_path("bin/mobius-keytool", path, sizeof(path));
+	argv[0] = path; argv[1] = "--dir"; argv[2] = dir; argv[3] = "init";
+	argv[4] = "--hid"; argv[5] = hid; argv[6] = NULL;
+	cr_assert_eq(th_run(argv, NULL, NULL, 0, 10000), 0, "keytool init");
+	argv[3] = "add"; argv[4] = CLI_ID; argv[5] = NULL;
+	cr_assert_eq(th_run(argv, NULL, NULL, 0, 10000), 0, "keytool add");
+	snprintf(cli_key, sizeof(cli_key), "%s/0C1.key", dir);
+	snprintf(node.sock, sizeof(node.sock), "%s/no-hub.sock", node.dir);
+	snprintf(env_sock, sizeof(env_sock), "MOBIUS_SOCKET=%s", node.sock);
+	snprintf(env_key, sizeof(env_key), "MOBIUS_KEY=%s", cli_key);
+}
+
+static void
+keys_teardown(void)
+{
+	th_rmtree(node.dir);
+}
+
+/* Lines of text, NULL-terminated array into buf (modified). */
+static size_t
+split_lines(char *buf, char **lines, size_t max)
+{
+	size_t n = 0;
+	char *s = buf, *nl;
+
+	while (*s != '\0' && n + 1 < max) {
+		if ((nl = strchr(s, '\n')) != NULL)
+			*nl = '\0';
+		lines[n++] = s;
+		if (nl == NULL)
+			break;
+		s = nl + 1;
+	}
+	lines[n] = NULL;
+	return n;
+}
+
+/* --- no node needed ----------------------------------------------- */
+
+Test(cli, help_is_shown_for_every_command, .init = keys_setup,
+    .fini = keys_teardown)
+{
+	static const char *cmds[] = { "discover", "get", "set", "clear", "watch" };
+	char out[OUT_MAX], want[64];
+	size_t i;
+
+	cr_assert_eq(mobius(out, sizeof(out), "--help"), 0);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		cr_expect_not_null(strstr(out, cmds[i]), "main help lists %s", cmds[i]);
+		snprintf(want, sizeof(want), "usage: mobius %s", cmds[i]);
+		cr_expect_eq(mobius(out, sizeof(out), "%s --help", cmds[i]), 0);
+		cr_expect_not_null(strstr(out, want), "%s --help: %s", cmds[i], out);
+		cr_expect_not_null(strstr(out, "exit status"), "%s --help", cmds[i]);
+		cr_expect_eq(mobius(out, sizeof(out), "help %s", cmds[i]), 0);
+		cr_expect_not_null(strstr(out, want), "help %s: %s", cmds[i], out);
+	}
+}
+
+Test(cli, usage_errors_exit_2, .init = keys_setup, .fini = keys_teardown)
+{
+	char out[OUT_MAX];
+
+	cr_expect_eq(mobius(out, sizeof(out), "%s", ""), 2);
+	cr_expect_eq(mobius(out, sizeof(out), "frobnicate"), 2);
+	cr_expect_not_null(strstr(out, "frobnicate"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get --bogus 000001/010/0001/0001/40"), 2);
+	cr_expect_not_null(strstr(out, "--bogus"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get"), 2);
+	cr_expect_not_null(strstr(out, "URI missing"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "set 000001/010/0002/0001/40"), 2);
+	cr_expect_not_null(strstr(out, "VALUE missing"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "set --priority 17 000001/010/0002/0001/40 1"), 2);
+	cr_expect_not_null(strstr(out, "--priority"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "clear 000001/010/0002/0001/40"), 2);
+	cr_expect_not_null(strstr(out, "--priority"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "watch --count 0"), 2);
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout -1 discover"), 2);
+	cr_expect_eq(mobius(out, sizeof(out), "discover 000001/010/0001"), 2);
+}
+
+Test(cli, bad_uri_exits_2_naming_the_part, .init = keys_setup,
+    .fini = keys_teardown)
+{
+	char out[OUT_MAX];
+
+	cr_expect_eq(mobius(out, sizeof(out), "get 000001/01g/0001/0001/40"), 2);
+	cr_expect_not_null(strstr(out, "SID"), "names the SID: %s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get 00001/010/0001/0001/40"), 2);
+	cr_expect_not_null(strstr(out, "HID"), "names the HID: %s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "set 000001/010/0001/0001/4 1"), 2);
+	cr_expect_not_null(strstr(out, "RID"), "names the RID: %s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get 000001/010/0001/0001"), 2);
+	cr_expect_not_null(strstr(out, "RID missing"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get 000001/+/0001/0001/40"), 2,
+	    "no wildcards in get");
+	cr_expect_eq(mobius(out, sizeof(out), "watch 000001/#/0001"), 2,
+	    "# only last");
+}
+
+Test(cli, hub_not_running_exits_3_with_a_message, .init = keys_setup,
+    .fini = keys_teardown)
+{
+	char out[OUT_MAX];
+
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 1 get 000001/010/0001/0001/40"), 3);
+	cr_expect_not_null(strstr(out, "cannot reach the hub"), "%s", out);
+	cr_expect_not_null(strstr(out, node.sock), "names the socket: %s", out);
+}
+
+/* --- against a running node ---------------------------------------- */
+
+TestSuite(cli_node, .init = node_setup, .fini = node_teardown, .timeout = 60);
+
+Test(cli_node, discover_lists_the_sims_objects_and_resources)
+{
+	char out[OUT_MAX], svc[16];
+
+	cr_assert_eq(mobius(out, sizeof(out), "discover"), 0, "%s", out);
+	snprintf(svc, sizeof(svc), "%s/010", node.hid);
+	cr_expect_not_null(strstr(out, "URI"), "header: %s", out);
+	cr_expect_not_null(strstr(out, svc), "service row: %s", out);
+	cr_expect_not_null(strstr(out, temp_uri), "%s", out);
+	cr_expect_not_null(strstr(out, setp_uri), "%s", out);
+	cr_expect_not_null(strstr(out, "thermostat"), "object name: %s", out);
+	cr_expect_not_null(strstr(out, "setpoint"), "resource name: %s", out);
+	cr_expect_not_null(strstr(out, "Cel"), "units: %s", out);
+	cr_expect_not_null(strstr(out, "online"), "state: %s", out);
+
+	cr_assert_eq(mobius(out, sizeof(out), "discover %s", svc), 0, "%s", out);
+	cr_expect_not_null(strstr(out, switch_uri), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 1 discover %s/0FE",
+	    node.hid), 3, "unknown service: %s", out);
+}
+
+Test(cli_node, discover_json_has_one_description_per_service)
+{
+	char out[OUT_MAX], *lines[64];
+	cJSON *j;
+	size_t n, i;
+	int found = 0;
+
+	cr_assert_eq(mobius(out, sizeof(out), "discover --json"), 0, "%s", out);
+	n = split_lines(out, lines, 64);
+	cr_assert_geq(n, 1);
+	for (i = 0; i < n; i++) {
+		j = cJSON_Parse(lines[i]);
+		cr_assert_not_null(j, "line %zu parses: %s", i, lines[i]);
+		if (strstr(cJSON_GetStringValue(cJSON_GetObjectItem(j, "id")),
+		    "/010") != NULL) {
+			found = 1;
+			cr_expect(cJSON_IsArray(cJSON_GetObjectItem(j, "objects")));
+			cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j,
+			    "objects")), 3);
+		}
+		cJSON_Delete(j);
+	}
+	cr_expect(found, "the sim is listed");
+}
+
+Test(cli_node, get_prints_the_value_with_units)
+{
+	char out[OUT_MAX];
+
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", setp_uri), 0, "%s", out);
+	cr_expect_str_eq(out, "20 Cel\n");
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", switch_uri), 0, "%s", out);
+	cr_expect_str_eq(out, "false\n");
+	cr_assert_eq(mobius(out, sizeof(out), "get --json %s", setp_uri), 0);
+	{
+		cJSON *j = cJSON_Parse(out);
+
+		cr_assert_not_null(j, "json: %s", out);
+		cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "value")), 20);
+		cJSON_Delete(j);
+	}
+}
+
+Test(cli_node, set_then_get_returns_the_value)
+{
+	char out[OUT_MAX];
+
+	cr_assert_eq(mobius(out, sizeof(out), "set %s 22.5", setp_uri), 0, "%s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", setp_uri), 0, "%s", out);
+	cr_expect_str_eq(out, "22.5 Cel\n");
+	cr_assert_eq(mobius(out, sizeof(out), "set %s on", switch_uri), 0, "%s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", switch_uri), 0, "%s", out);
+	cr_expect_str_eq(out, "true\n");
+}
+
+Test(cli_node, set_priority_and_clear_decide_the_present_value)
+{
+	char out[OUT_MAX];
+
+	cr_assert_eq(mobius(out, sizeof(out), "set %s 25", setp_uri), 0, "%s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "set --priority 8 %s 10", setp_uri),
+	    0, "%s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", setp_uri), 0);
+	cr_expect_str_eq(out, "10 Cel\n", "priority 8 wins over 16");
+	cr_assert_eq(mobius(out, sizeof(out), "set %s 26 --priority 12", setp_uri),
+	    0, "%s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", setp_uri), 0);
+	cr_expect_str_eq(out, "10 Cel\n", "12 does not beat 8");
+	cr_assert_eq(mobius(out, sizeof(out), "clear %s --priority 8", setp_uri),
+	    0, "%s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", setp_uri), 0);
+	cr_expect_str_eq(out, "26 Cel\n", "12 takes over once 8 is cleared");
+	cr_assert_eq(mobius(out, sizeof(out), "clear -p 12 %s", setp_uri), 0);
+	cr_assert_eq(mobius(out, sizeof(out), "clear --priority 16 %s", setp_uri), 0);
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", setp_uri), 0);
+	cr_expect_str_eq(out, "20 Cel\n", "the default when all are clear");
+}
+
+Test(cli_node, service_errors_are_plain_words_exit_1)
+{
+	char out[OUT_MAX];
+
+	cr_expect_eq(mobius(out, sizeof(out), "set %s 99", setp_uri), 1, "%s", out);
+	cr_expect_not_null(strstr(out, "out_of_range"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "set %s 1", temp_uri), 1, "%s", out);
+	cr_expect_not_null(strstr(out, "read_only"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get %s/010/0009/0001/40", node.hid),
+	    1, "%s", out);
+	cr_expect_not_null(strstr(out, "not_found"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "set %s warm", setp_uri), 2,
+	    "a word for a number is a usage error: %s", out);
+	cr_expect_not_null(strstr(out, "number"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "set %s maybe", switch_uri), 2, "%s", out);
+}
+
+Test(cli_node, request_to_an_offline_service_times_out_with_exit_3)
+{
+	char out[OUT_MAX];
+
+	/* A service the hub has never seen. */
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 1 get %s/0FE/0001/0001/40",
+	    node.hid), 3, "%s", out);
+	cr_expect_not_null(strstr(out, "no answer within 1 s"), "%s", out);
+	/* The sim, stopped. */
+	th_stop(&sim, SIGTERM, 3000);
+	sim.pid = 0;
+	cr_expect_eq(mobius(out, sizeof(out), "get --timeout 1 %s", setp_uri), 3,
+	    "%s", out);
+	cr_expect_not_null(strstr(out, "offline"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 1 set %s 21", setp_uri), 3,
+	    "%s", out);
+}
+
+Test(cli_node, watch_prints_one_cov_line_each)
+{
+	char out[OUT_MAX], *lines[64];
+	size_t n, i, temp = 0;
+
+	cr_assert_eq(mobius(out, sizeof(out), "watch --count 8"), 0, "%s", out);
+	n = split_lines(out, lines, 64);
+	cr_assert_eq(n, 8, "8 lines");
+	for (i = 0; i < n; i++) {
+		/* 2026-11-22T02:50:01.123Z  URI  name  value [units] */
+		cr_expect(strlen(lines[i]) > 26 && lines[i][10] == 'T' &&
+		    lines[i][23] == 'Z', "time first: %s", lines[i]);
+		if (strstr(lines[i], temp_uri) != NULL) {
+			temp++;
+			cr_expect_not_null(strstr(lines[i], "temperature"), "%s", lines[i]);
+			cr_expect_not_null(strstr(lines[i], " Cel"), "%s", lines[i]);
+		}
+	}
+	cr_expect_geq(temp, 4, "the drifting temperature dominates");
+
+	cr_assert_eq(mobius(out, sizeof(out), "watch --count 3 %s/+/0001/+/40",
+	    node.hid), 0, "%s", out);
+	n = split_lines(out, lines, 64);
+	cr_assert_eq(n, 3);
+	for (i = 0; i < n; i++)
+		cr_expect_not_null(strstr(lines[i], temp_uri), "filtered: %s", lines[i]);
+}
+
+Test(cli_node, watch_shows_a_write_made_meanwhile)
+{
+	char out[OUT_MAX], path[512], log[600], filter[32];
+	char *argv[] = { path, "watch", filter, NULL };
+	char *env[] = { env_sock, NULL, NULL };
+	char key2[600];
+	struct th_proc w;
+
+	/* Two CLIs at once need two identities (one connection each). */
+	snprintf(key2, sizeof(key2), "MOBIUS_KEY=%s", cli2_key);
+	env[1] = key2;
+	snprintf(filter, sizeof(filter), "%s/010/0002/#", node.hid);
+	th_path("bin/mobius", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/watch.log", node.dir);
+	cr_assert_eq(th_spawn(&w, argv, env, log), 0);
+	cr_assert_eq(th_wait_log(log, setp_uri, 5000), 0, "retained value shown");
+	cr_assert_eq(mobius(out, sizeof(out), "set %s 17.25", setp_uri), 0, "%s", out);
+	cr_expect_eq(th_wait_log(log, "17.25 Cel", 5000), 0, "change shown");
+	th_stop(&w, SIGINT, 3000);
+}
+
+Test(cli_node, watch_json_lines_parse_with_the_fields)
+{
+	char out[OUT_MAX], *lines[64];
+	size_t n, i;
+	cJSON *j;
+
+	cr_assert_eq(mobius(out, sizeof(out), "watch --json --count 5 %s",
+	    temp_uri), 0, "%s", out);
+	n = split_lines(out, lines, 64);
+	cr_assert_eq(n, 5);
+	for (i = 0; i < n; i++) {
+		j = cJSON_Parse(lines[i]);
+		cr_assert_not_null(j, "parses: %s", lines[i]);
+		cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "uri")),
+		    temp_uri);
+		cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "name")),
+		    "temperature");
+		cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "units")),
+		    "Cel");
+		cr_expect(cJSON_IsNumber(cJSON_GetObjectItem(j, "value")), "%s", lines[i]);
+		cr_expect(cJSON_IsNumber(cJSON_GetObjectItem(j, "t")), "%s", lines[i]);
+		cr_expect(cJSON_IsString(cJSON_GetObjectItem(j, "time")), "%s", lines[i]);
+		cJSON_Delete(j);
+	}
+}
+
+Test(cli_node, watch_senml_lines_are_rfc8428_packs)
+{
+	char out[OUT_MAX], *lines[64], name[64];
+	size_t n, i;
+	cJSON *pack, *rec;
+	double t;
+
+	cr_assert_eq(mobius(out, sizeof(out), "watch --senml --count 4 %s/+/+/+/40",
+	    node.hid), 0, "%s", out);
+	n = split_lines(out, lines, 64);
+	cr_assert_eq(n, 4);
+	for (i = 0; i < n; i++) {
+		pack = cJSON_Parse(lines[i]);
+		cr_assert(cJSON_IsArray(pack), "a pack: %s", lines[i]);
+		cr_assert_eq(cJSON_GetArraySize(pack), 1);
+		rec = cJSON_GetArrayItem(pack, 0);
+		/* Resolved name = bn + n: the full resource URI. */
+		cr_assert(cJSON_IsString(cJSON_GetObjectItem(rec, "bn")));
+		cr_assert(cJSON_IsString(cJSON_GetObjectItem(rec, "n")));
+		snprintf(name, sizeof(name), "%s%s",
+		    cJSON_GetStringValue(cJSON_GetObjectItem(rec, "bn")),
+		    cJSON_GetStringValue(cJSON_GetObjectItem(rec, "n")));
+		cr_expect(strncmp(name, node.hid, 6) == 0 && strlen(name) == 23,
+		    "name %s", name);
+		/* Exactly one value field, of the resource's type. */
+		cr_expect_eq(!!cJSON_GetObjectItem(rec, "v") +
+		    !!cJSON_GetObjectItem(rec, "vb") +
+		    !!cJSON_GetObjectItem(rec, "vs"), 1, "%s", lines[i]);
+		if (strcmp(name, temp_uri) == 0 || strcmp(name, setp_uri) == 0) {
+			cr_expect(cJSON_IsNumber(cJSON_GetObjectItem(rec, "v")));
+			cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(rec,
+			    "u")), "Cel");
+		}
+		if (strcmp(name, switch_uri) == 0)
+			cr_expect(cJSON_IsBool(cJSON_GetObjectItem(rec, "vb")));
+		/* t: seconds since the epoch, not milliseconds. */
+		t = cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "t"));
+		cr_expect(t > 1.6e9 && t < 1e10, "t %f", t);
+		cJSON_Delete(pack);
+	}
+}
+
+Test(cli_node, watch_resumes_after_the_hub_restarts)
+{
+	char out[OUT_MAX], path[512], hub[512], log[600], hublog[600], *text;
+	char *argv[] = { path, "watch", temp_uri, NULL };
+	char *hubargv[] = { hub, "--keys", node.keys, "--socket", node.sock,
+	    "--state", node.dir, "--foreground", NULL };
+	struct th_proc w;
+	FILE *fp;
+	long len;
+
+	(void)out;
+	th_path("bin/mobius", path, sizeof(path));
+	th_path("bin/mobius-hub", hub, sizeof(hub));
+	snprintf(log, sizeof(log), "%s/watch.log", node.dir);
+	cr_assert_eq(th_spawn(&w, argv, cli_env, log), 0);
+	cr_assert_eq(th_wait_log(log, temp_uri, 5000), 0);
+
+	th_stop(&node.hub, SIGTERM, 3000);
+	unlink(node.sock);
+	cr_assert_eq(th_wait_log(log, "reconnecting", 5000), 0);
+	snprintf(hublog, sizeof(hublog), "%s/hub2.log", node.dir);
+	cr_assert_eq(th_spawn(&node.hub, hubargv, NULL, hublog), 0);
+	cr_assert_eq(th_wait_log(log, "reconnected", 15000), 0, "watch reconnects");
+
+	/* A COV line printed after the reconnection. */
+	fp = fopen(log, "r");
+	cr_assert_not_null(fp);
+	fseek(fp, 0, SEEK_END);
+	len = ftell(fp);
+	fclose(fp);
+	cr_assert_eq(th_wait_log(log, "reconnected", 1), 0);
+	usleep(1500 * 1000);
+	fp = fopen(log, "r");
+	cr_assert_not_null(fp);
+	text = calloc(1, OUT_MAX);
+	cr_assert_not_null(text);
+	fread(text, 1, OUT_MAX - 1, fp);
+	fclose(fp);
+	cr_expect_not_null(strstr(strstr(text, "reconnected"), temp_uri),
+	    "COV after reconnecting (log %ld bytes): %s", len, text);
+	free(text);
+	th_stop(&w, SIGTERM, 3000);
+}
+
+/* --- make run ------------------------------------------------------ */
+
+/* 1 if a live process has needle in its command line. */
+static int
+process_with(const char *needle)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char path[300], buf[4096];
+	ssize_t n, i;
+	int fd, found = 0;
+
+	cr_assert_not_null(d);
+	while (!found && (de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if ((fd = open(path, O_RDONLY)) == -1)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (buf[i] == '\0')
+				buf[i] = ' ';
+		buf[n] = '\0';
+		found = strstr(buf, needle) != NULL;
+	}
+	closedir(d);
+	return found;
+}
+
+Test(cli, make_run_script_shows_cov_and_leaves_nothing_behind, .timeout = 60)
+{
+	char dir[256], build[512], tmpenv[300], out[OUT_MAX], *lines[512];
+	char *env[] = { tmpenv, "MOBIUS_RUN_SECONDS=5", NULL };
+	char *argv[] = { "scripts/run-node.sh", build, NULL };
+	const char *b = getenv("MOBIUS_BUILD");
+	size_t n, i, cov = 0;
+	int rc;
+
+	if (access("scripts/run-node.sh", X_OK) != 0)
+		cr_skip_test("run from the source tree (scripts/run-node.sh)");
+	snprintf(build, sizeof(build), "%s", b != NULL && *b != '\0' ? b : "build");
+	th_tmpdir(dir, sizeof(dir));
+	snprintf(tmpenv, sizeof(tmpenv), "TMPDIR=%s", dir);
+	rc = th_run(argv, env, out, sizeof(out), 45000);
+	cr_expect_eq(rc, 0, "exit code: %s", out);
+	cr_expect_not_null(strstr(out, "export MOBIUS_SOCKET="), "banner: %s", out);
+	cr_expect_not_null(strstr(out, "export MOBIUS_KEY="), "banner: %s", out);
+	n = split_lines(out, lines, 512);
+	for (i = 0; i < n; i++)
+		if (strlen(lines[i]) > 26 && lines[i][10] == 'T' &&
+		    lines[i][23] == 'Z' && strstr(lines[i], "000001/") != NULL)
+			cov++;
+	cr_expect_geq(cov, 3, "COV lines in: %s", out);
+	cr_expect(!process_with(dir), "a process was left behind");
+	cr_expect_eq(rmdir(dir), 0, "the node's directory is gone: %s",
+	    strerror(errno));
+}
