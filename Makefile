@@ -23,7 +23,8 @@ endif
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fstack-protector-strong -fPIC \
            -Ilib $(PKG_CFLAGS) -MMD -MP
-LDFLAGS += $(if $(SAN),-fsanitize=address,undefined) -Wl,-z,relro,-z,now
+SAN_LDFLAGS := -fsanitize=address,undefined
+LDFLAGS += $(if $(SAN),$(SAN_LDFLAGS)) -Wl,-z,relro,-z,now
 EXE_LDFLAGS := -pie
 LIBMOB  := $(BUILD)/libmobius.a
 LIBS    := $(LIBMOB) $(PKG_LIBS) -lpthread
