@@ -27,7 +27,7 @@ SAN_LDFLAGS := -fsanitize=address,undefined
 LDFLAGS += $(if $(SAN),$(SAN_LDFLAGS)) -Wl,-z,relro,-z,now
 EXE_LDFLAGS := -pie
 LIBMOB  := $(BUILD)/libmobius.a
-LIBS    := $(LIBMOB) $(PKG_LIBS) -lpthread
+LIBS    := $(LIBMOB) $(PKG_LIBS) -lpthread -lm
 
 # objs: map sources to objects in $(BUILD)
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

@@ -1,0 +1,2 @@
+# Each service keeps its rules in services/NAME/rules.mk.
+include $(sort $(wildcard services/*/rules.mk))

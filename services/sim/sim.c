@@ -1,0 +1,278 @@
+/*
+ * mobius-sim: simulated sensors and actuators for demos and tests.
+ *
+ * Objects come from the JSON config (docs/services.md); a resource may
+ * carry a "sim" member that makes its value move:
+ *   {"model":"drift","center":21,"pull":0.05,"noise":0.1,"period":1}
+ *       mean-reverting random walk (a temperature)
+ *   {"model":"counter","step":1,"period":1}   counts up
+ *   {"model":"toggle","period":5}            flips a bool
+ * Resources without "sim" keep what clients write (setpoints, switches).
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mobius/config.h"
+#include "mobius/err.h"
+#include "mobius/log.h"
+#include "mobius/sandbox.h"
+#include "mobius/service.h"
+
+#define SIM_TICK_MS	100
+#define SIM_MAX_MODELS	(MOB_SERVICE_MAX_OBJECTS * 4)
+
+enum model { M_DRIFT, M_COUNTER, M_TOGGLE };
+
+struct sim_model {
+	struct mob_res *r;
+	enum model model;
+	double center, pull, noise, step;
+	int64_t period_ms;
+	int64_t next;			/* monotonic ms */
+};
+
+struct sim {
+	struct sim_model *m;
+	size_t n;
+	unsigned short rnd[3];		/* erand48 state */
+};
+
+struct opts {
+	const char *config;
+	struct mob_client_cfg ccfg;
+	int no_sandbox;
+	int verbose;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Standard normal deviate (Box-Muller). */
+static double
+gauss(struct sim *s)
+{
+	double u = erand48(s->rnd), v = erand48(s->rnd);
+
+	if (u < 1e-12)
+		u = 1e-12;
+	return sqrt(-2.0 * log(u)) * cos(2.0 * M_PI * v);
+}
+
+static void
+sim_step(struct sim *s, struct sim_model *m)
+{
+	const struct mob_value *pv = mob_res_pv(m->r);
+	const struct mob_res_def *d = mob_res_def(m->r);
+	struct mob_value v;
+	double x;
+	int rc;
+
+	switch (m->model) {
+	case M_DRIFT:
+		x = pv->null ? m->center : pv->u.num;
+		x += m->pull * (m->center - x) + m->noise * gauss(s);
+		if (d->has_min && x < d->min)
+			x = d->min;
+		if (d->has_max && x > d->max)
+			x = d->max;
+		mob_value_number(&v, x);
+		break;
+	case M_COUNTER:
+		x = (pv->null ? 0 : pv->u.num) + m->step;
+		if (d->has_max && x > d->max)
+			x = d->has_min ? d->min : 0;
+		mob_value_number(&v, x);
+		break;
+	case M_TOGGLE:
+		mob_value_bool(&v, pv->null ? 1 : !pv->u.b);
+		break;
+	}
+	if ((rc = mob_res_update(m->r, &v)) != 0)
+		log_warnx("%s: %s", mob_res_name(m->r), mob_strerror(rc));
+}
+
+static void
+sim_tick(struct mob_service *svc, void *arg)
+{
+	struct sim *s = arg;
+	int64_t now = mono_ms();
+
+	(void)svc;
+	for (size_t i = 0; i < s->n; i++) {
+		if (now >= s->m[i].next) {
+			s->m[i].next = now + s->m[i].period_ms;
+			sim_step(s, &s->m[i]);
+		}
+	}
+}
+
+/* Hook for the "sim" member of a resource. */
+static int
+sim_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
+    void *arg)
+{
+	static const char *const keys[] = { "model", "center", "pull", "noise",
+	    "step", "period", NULL };
+	static const char *const models[] = { "drift", "counter", "toggle", NULL };
+	const enum mob_type want[] = { MOB_TYPE_NUMBER, MOB_TYPE_NUMBER, MOB_TYPE_BOOL };
+	struct sim *s = arg;
+	struct sim_model *m, *nm;
+	struct mob_cnode sn, x;
+	double period = 1;
+	int model;
+
+	if (mob_cfg_member(c, n, "sim", 0, &sn) != 1)
+		return 0;
+	if (s->n >= SIM_MAX_MODELS)
+		return mob_cfg_errorf(c, &sn, "too many simulated resources");
+	if ((nm = reallocarray(s->m, s->n + 1, sizeof(*nm))) == NULL)
+		return mob_cfg_errorf(c, &sn, "out of memory");
+	s->m = nm;
+	m = &s->m[s->n];
+	memset(m, 0, sizeof(*m));
+	m->r = r;
+	m->pull = 0.05;
+	m->step = 1;
+	m->center = mob_res_pv(r)->null || mob_res_type(r) != MOB_TYPE_NUMBER ?
+	    0 : mob_res_pv(r)->u.num;
+	if (mob_cfg_object(c, &sn, keys) != 0 ||
+	    mob_cfg_enum(c, &sn, "model", MOB_CFG_REQUIRED, models, &model) < 0 ||
+	    mob_cfg_number(c, &sn, "center", 0, &m->center) < 0 ||
+	    mob_cfg_number(c, &sn, "pull", 0, &m->pull) < 0 ||
+	    mob_cfg_number(c, &sn, "noise", 0, &m->noise) < 0 ||
+	    mob_cfg_number(c, &sn, "step", 0, &m->step) < 0 ||
+	    mob_cfg_number(c, &sn, "period", 0, &period) < 0)
+		return MOB_ECONFIG;
+	if (mob_res_type(r) != want[model]) {
+		mob_cfg_member(c, &sn, "model", 0, &x);
+		return mob_cfg_errorf(c, &x, "%s needs a %s resource",
+		    models[model], mob_type_name(want[model]));
+	}
+	if (period < 0.01 || period > 86400) {
+		mob_cfg_member(c, &sn, "period", 0, &x);
+		return mob_cfg_errorf(c, &x, "must be between 0.01 and 86400 seconds");
+	}
+	if (m->noise < 0 || m->pull < 0 || m->pull > 1) {
+		mob_cfg_member(c, &sn, m->noise < 0 ? "noise" : "pull", 0, &x);
+		return mob_cfg_errorf(c, &x, m->noise < 0 ? "must not be negative" :
+		    "must be between 0 and 1");
+	}
+	m->model = (enum model)model;
+	m->period_ms = (int64_t)(period * 1000);
+	m->next = mono_ms() + m->period_ms;
+	s->n++;
+	return 0;
+}
+
+static void
+sim_config(struct mob_service *svc, struct sim *s, const char *path)
+{
+	static const char *const top[] = { "name", "description", "objects", NULL };
+	static const char *const res_keys[] = { "sim", NULL };
+	struct mob_service_hooks hooks = { NULL, res_keys, NULL, sim_res, s };
+	struct mob_config *c;
+	struct mob_cnode root;
+	char err[512];
+
+	if (mob_config_load(path, &c, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	mob_config_root(c, &root);
+	if (mob_cfg_object(c, &root, top) != 0 ||
+	    mob_service_config(svc, c, &root, &hooks) != 0)
+		fatalx("%s", mob_config_error(c));
+	mob_config_free(c);
+}
+
+static __attribute__((noreturn)) void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: mobius-sim --config FILE --key FILE [--socket PATH] "
+	    "[--no-sandbox] [-v]\n"
+	    "  --config FILE  objects to simulate (JSON, docs/services.md)\n"
+	    "  --key FILE     this service's key file (mobius-keytool add)\n"
+	    "  --socket PATH  hub socket (default %s)\n"
+	    "  --no-sandbox   do not confine the process (debugging only)\n"
+	    "  -v             verbose logging\n", MOB_HUB_SOCKET_DEFAULT);
+	exit(status);
+}
+
+static void
+parse_args(int argc, char *argv[], struct opts *o)
+{
+	static const struct option lopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "c:k:s:nvh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 'k': o->ccfg.keyfile = optarg; break;
+		case 's': o->ccfg.socket = optarg; break;
+		case 'n': o->no_sandbox = 1; break;
+		case 'v': o->verbose++; break;
+		case 'h': usage(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc || o->config == NULL || o->ccfg.keyfile == NULL)
+		usage(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct mob_sandbox_opts sbo = { 0 };
+	struct mob_service *svc;
+	struct sim sim = { 0 };
+	struct opts o;
+	int rc;
+
+	parse_args(argc, argv, &o);
+	log_init("mobius-sim", o.verbose);
+	sim.rnd[0] = (unsigned short)time(NULL);
+	sim.rnd[1] = (unsigned short)getpid();
+
+	/* config */
+	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
+		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	sim_config(svc, &sim, o.config);
+	if ((rc = mob_service_add_timer(svc, SIM_TICK_MS, sim_tick, &sim)) != 0)
+		fatalx("timer: %s", mob_strerror(rc));
+
+	/* open: connect to the hub, publish everything */
+	if ((rc = mob_service_start(svc, 30000)) != 0)
+		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
+		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
+
+	/* sandbox: nothing more to open from here on */
+	sbo.no_sandbox = o.no_sandbox;
+	if (mob_sandbox_enter(&mob_sandbox_sim, &sbo) != 0)
+		fatalx("cannot enter the sandbox");
+
+	log_info("%s: %zu objects, %zu simulated resources",
+	    mob_client_id(mob_service_client(svc)), mob_service_nobjects(svc), sim.n);
+	rc = mob_service_run(svc);
+	mob_service_free(svc);
+	free(sim.m);
+	return rc == 0 ? 0 : 1;
+}
