@@ -1,0 +1,173 @@
+/*
+ * mobius-sandbox-probe: enter a sandbox profile, then try one thing and
+ * print what happened, for tests/test_sandbox.c.
+ *
+ *	mobius-sandbox-probe [-n] [-u user] [-w rwdir] [-r rodir] PROFILE ACTION [ARG...]
+ *
+ * Prints "ok" or "err ENAME" (and for "status" the ids and capabilities the
+ * kernel reports).  A call the filter forbids kills the probe with SIGSYS.
+ * Exits with _exit so that nothing runs after the action (not even the
+ * sanitizers' exit hooks).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mobius/log.h"
+#include "mobius/sandbox.h"
+
+#define MAXPATHS 8
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: mobius-sandbox-probe [-n] [-u user] [-w rwdir] "
+	    "[-r rodir] PROFILE ACTION [ARG...]\n");
+	_exit(2);
+}
+
+static void __attribute__((noreturn))
+result(long rv)
+{
+	if (rv < 0)
+		printf("err %s\n", strerrorname_np(errno));
+	else
+		printf("ok\n");
+	fflush(stdout);
+	_exit(0);
+}
+
+static void __attribute__((noreturn))
+status(void)
+{
+	static const char *const keys[] = { "Uid:", "Gid:", "Groups:", "CapEff:",
+	    "CapPrm:", "CapBnd:", "NoNewPrivs:", "Seccomp:" };
+	char line[256];
+	struct rlimit rl;
+	size_t i;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		result(-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strncmp(line, keys[i], strlen(keys[i])) == 0)
+				fputs(line, stdout);
+	fclose(f);
+	if (getrlimit(RLIMIT_CORE, &rl) == 0)
+		printf("Core:\t%llu\n", (unsigned long long)rl.rlim_max);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		printf("Nofile:\t%llu\n", (unsigned long long)rl.rlim_max);
+	result(0);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *rw[MAXPATHS + 1] = { NULL }, *ro[MAXPATHS + 1] = { NULL };
+	const struct mob_sandbox_profile *p;
+	struct mob_sandbox_opts o;
+	const char *act, *arg;
+	size_t nrw = 0, nro = 0;
+	int ch;
+
+	memset(&o, 0, sizeof(o));
+	log_init("probe", 0);
+	while ((ch = getopt(argc, argv, "+nu:w:r:")) != -1) {
+		switch (ch) {
+		case 'n':
+			o.no_sandbox = 1;
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'w':
+			if (nrw == MAXPATHS)
+				usage();
+			rw[nrw++] = optarg;
+			break;
+		case 'r':
+			if (nro == MAXPATHS)
+				usage();
+			ro[nro++] = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2 || (p = mob_sandbox_profile(argv[0])) == NULL)
+		usage();
+	act = argv[1];
+	arg = argc > 2 ? argv[2] : NULL;
+	o.rw_paths = rw;
+	o.ro_paths = ro;
+	if (strcmp(act, "exec") == 0 && arg != NULL)
+		o.exec_path = arg;
+
+	if (mob_sandbox_enter(p, &o) != 0)
+		_exit(3);
+
+	if (strcmp(act, "status") == 0)
+		status();
+	if (strcmp(act, "exec") == 0 && arg != NULL) {
+		/* the very pointer the sandbox allowed */
+		execv(arg, &argv[2]);
+		result(-1);
+	}
+	if (strcmp(act, "exec-copy") == 0 && arg != NULL) {
+		char *copy = strdup(arg);
+
+		execv(copy, &argv[2]);
+		result(-1);
+	}
+	if (strcmp(act, "sh") == 0) {
+		execl("/bin/sh", "sh", "-c", "exit 0", (char *)NULL);
+		result(-1);
+	}
+	if (strcmp(act, "socket-inet") == 0)
+		result(socket(AF_INET, SOCK_STREAM, 0));
+	if (strcmp(act, "socket-inet6") == 0)
+		result(socket(AF_INET6, SOCK_DGRAM, 0));
+	if (strcmp(act, "socket-unix") == 0)
+		result(socket(AF_UNIX, SOCK_STREAM, 0));
+	if (strcmp(act, "socket-packet") == 0)
+		result(socket(AF_PACKET, SOCK_RAW, 0));
+	if (strcmp(act, "ptrace") == 0)
+		result(ptrace(PTRACE_TRACEME, 0, NULL, NULL));
+	if (strcmp(act, "mount") == 0)
+		result(mount("none", "/mnt", "tmpfs", 0, NULL));
+	if (strcmp(act, "setuid") == 0)
+		result(syscall(SYS_setuid, 0));
+	if (strcmp(act, "bpf") == 0)
+		result(syscall(SYS_bpf, BPF_PROG_LOAD, NULL, 0));
+	if (strcmp(act, "init_module") == 0)
+		result(syscall(SYS_init_module, NULL, 0, ""));
+	if (strcmp(act, "fork") == 0)
+		result(fork());
+	if (strcmp(act, "mmap-exec") == 0)
+		result(mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? -1 : 0);
+	if (strcmp(act, "tcgets") == 0) {
+		struct termios *t = calloc(1, 256);
+
+		result(ioctl(0, TCGETS, t));
+	}
+	if (strcmp(act, "read") == 0 && arg != NULL)
+		result(open(arg, O_RDONLY));
+	if (strcmp(act, "write") == 0 && arg != NULL)
+		result(open(arg, O_WRONLY | O_CREAT, 0600));
+	usage();
+}
