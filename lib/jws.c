@@ -189,7 +189,7 @@ mob_jws_parse(const char *tok, size_t len, size_t max, struct mob_jws *out)
 	    (d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok))) == NULL ||
 	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)) != NULL)
 		return MOB_EFORMAT;
-	if (d1 == tok || d2 == d1 + 1)
+	if (d1 == tok)
 		return MOB_EFORMAT;
 
 	if ((r = header_parse(tok, (size_t)(d1 - tok), out)) != 0)
