@@ -709,11 +709,13 @@ mob_keyring_parse(const char *buf, size_t len, const char *name,
 				goto out;
 			}
 		}
+		if (line[strspn(line, " \t")] == '#')
+			continue;
 		if ((r = kr_split(line, f, KR_FIELDS_MAX, &nf)) != 0) {
 			r = kr_perr(&p, MOB_EPARSE, "too many fields");
 			goto out;
 		}
-		if (nf == 0 || f[0][0] == '#')
+		if (nf == 0)
 			continue;
 		if (kr == NULL)
 			r = kr_parse_header(&p, f, nf, &kr);

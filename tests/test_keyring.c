@@ -203,6 +203,8 @@ static const struct bad_case bad_cases[] = {
 	{ HDR "peer 000002/0F0 alg=EdDSA state=active pub=\xc3\xa9\n", 2,
 	    "non-ASCII byte" },
 	{ HDR "peer 000002/0F0 a b c d e f g h i j k\n", 2, "too many fields" },
+	{ "# a comment may have any number of words at all, like this one\n"
+	    "\t# indented too\n" HDR "peer\n", 4, "peer entry lacks its HID/SID" },
 };
 
 Test(keyring, every_parse_error_names_file_and_line)
