@@ -1,0 +1,223 @@
+/*
+ * MOSQ_EVT_ACL_CHECK: the topic rules of DESIGN §7 (docs/hub.md "ACL").
+ *
+ * The identity is the client id, which auth.c proved (iss == client id).
+ * A check for a client not in the table of logged-in clients is refused:
+ * mosquitto checks a will message only when publishing it, after the
+ * client's DISCONNECT event, and wills are never signed fresh, so they are
+ * never delivered (presence comes from the hub instead).
+ *
+ * Responses are allowed only to a request the hub saw: message.c notes
+ * (requester, reqid) -> target for every verified req, and a rsp on
+ * mob/rsp/REQUESTER/REQID is allowed only from that target (or from the
+ * router when the target is on another node), until answered or expired.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "internal.h"
+
+/* "mob/VERB/" prefixes of the topics anyone logged in may read. */
+static int
+acl_public_verb(const char *topic)
+{
+	return strncmp(topic, "mob/cov/", 8) == 0 ||
+	    strncmp(topic, "mob/obj/", 8) == 0 ||
+	    strncmp(topic, "mob/svc/", 8) == 0 ||
+	    strncmp(topic, "mob/state/", 10) == 0;
+}
+
+/* topic == prefix + id exactly, or prefix + id + "/" + rest when sub. */
+static const char *
+acl_own(const char *topic, const char *prefix, const char *id, int sub)
+{
+	size_t pl = strlen(prefix), il = strlen(id);
+
+	if (strncmp(topic, prefix, pl) != 0 || strncmp(topic + pl, id, il) != 0)
+		return NULL;
+	topic += pl + il;
+	if (!sub)
+		return *topic == '\0' ? topic : NULL;
+	return *topic == '/' ? topic + 1 : NULL;
+}
+
+/* The HID of a topic "mob/VERB/HID/..." is a literal other than ours. */
+static int
+acl_remote_hid(const struct hub *h, const char *topic, size_t vlen)
+{
+	const char *hid = topic + vlen;
+
+	if (strlen(hid) < 7 || hid[6] != '/' ||
+	    strspn(hid, "0123456789ABCDEF") != 6)
+		return 0;
+	return strncmp(hid, h->kr->hid, 6) != 0;
+}
+
+static int
+acl_reqid_filter(const char *s)
+{
+	if (strcmp(s, "+") == 0 || strcmp(s, "#") == 0)
+		return 1;
+	return strlen(s) >= 1 && strlen(s) <= MOB_REQID_MAX &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-") == strlen(s);
+}
+
+static int
+acl_subscribe(struct hub *h, const char *id, const char *filter)
+{
+	const char *rest;
+
+	if (acl_public_verb(filter))
+		return 1;
+	if (acl_own(filter, "mob/key/", id, 0) != NULL ||
+	    acl_own(filter, "mob/req/", id, 0) != NULL)
+		return 1;
+	if ((rest = acl_own(filter, "mob/rsp/", id, 1)) != NULL)
+		return acl_reqid_filter(rest);
+	/* the router takes requests for other nodes, named one by one */
+	if (hub_is_router(h, id) && strncmp(filter, "mob/req/", 8) == 0 &&
+	    acl_remote_hid(h, filter, 8))
+		return strchr(filter + 8, '+') == NULL &&
+		    strchr(filter + 8, '#') == NULL;
+	return 0;
+}
+
+static int
+acl_read(struct hub *h, const char *id, const char *topic)
+{
+	if (acl_public_verb(topic))
+		return 1;
+	if (acl_own(topic, "mob/key/", id, 0) != NULL ||
+	    acl_own(topic, "mob/req/", id, 0) != NULL ||
+	    acl_own(topic, "mob/rsp/", id, 1) != NULL)
+		return 1;
+	return hub_is_router(h, id) && strncmp(topic, "mob/req/", 8) == 0 &&
+	    acl_remote_hid(h, topic, 8);
+}
+
+static int
+acl_write(struct hub *h, const char *id, const char *topic, int retain)
+{
+	struct mob_topic t;
+	char tid[MOB_ID_MAX], key[MOB_ID_MAX + MOB_REQID_MAX + 2], err[128];
+	const char *target;
+	int local, router;
+
+	if (mob_topic_parse(topic, 0, &t, err, sizeof(err)) != 0)
+		return 0;
+	snprintf(tid, sizeof(tid), "%.6s/%.3s", t.uri.part[MOB_URI_HID],
+	    t.uri.part[MOB_URI_SID]);
+	local = strcmp(t.uri.part[MOB_URI_HID], h->kr->hid) == 0;
+	router = hub_is_router(h, id);
+
+	switch (t.verb) {
+	case MOB_VERB_COV:
+	case MOB_VERB_OBJ:
+	case MOB_VERB_SVC:
+		return strcmp(tid, id) == 0 || (router && !local);
+	case MOB_VERB_STATE:
+		/* presence of other nodes reaches us through the router */
+		return router && !local;
+	case MOB_VERB_REQ:
+		if (retain)
+			return 0;
+		return local || router || h->o.remote_req;
+	case MOB_VERB_RSP:
+		if (retain)
+			return 0;
+		snprintf(key, sizeof(key), "%s|%s", tid, t.reqid);
+		if ((target = htab_get(h->reqs, key, mob_now_ms())) == NULL)
+			return 0;
+		return strcmp(target, id) == 0 ||
+		    (router && !hub_is_local(h, target));
+	default:
+		return 0;
+	}
+}
+
+int
+hub_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	struct hub *h = userdata;
+	struct hub_client *c;
+	char s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
+	const char *id;
+
+	(void)event;
+	id = mosquitto_client_id(ed->client);
+	if (id == NULL || ed->topic == NULL)
+		return MOSQ_ERR_ACL_DENIED;
+	c = htab_get(h->clients, id, 0);
+	if (c == NULL || c->mosq != ed->client) {
+		if (ed->access == MOSQ_ACL_WRITE)
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: refused "
+			    "publish from %s to %s: not logged in (will message?)",
+			    hub_safe(id, s1, sizeof(s1)),
+			    hub_safe(ed->topic, s2, sizeof(s2)));
+		return MOSQ_ERR_ACL_DENIED;
+	}
+
+	switch (ed->access) {
+	case MOSQ_ACL_READ:
+		return acl_read(h, id, ed->topic) ? MOSQ_ERR_SUCCESS :
+		    MOSQ_ERR_ACL_DENIED;
+	case MOSQ_ACL_UNSUBSCRIBE:
+		return MOSQ_ERR_SUCCESS;
+	case MOSQ_ACL_SUBSCRIBE:
+		if (!acl_subscribe(h, id, ed->topic)) {
+			h->st.acl_subscribe++;
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: refused "
+			    "subscription of %s to %s", id,
+			    hub_safe(ed->topic, s2, sizeof(s2)));
+			return MOSQ_ERR_ACL_DENIED;
+		}
+		/* queued now, delivered after the SUBACK (docs/hub.md) */
+		if (acl_own(ed->topic, "mob/key/", id, 0) != NULL) {
+			c->keysub = 1;
+			hub_keys_send(h, id);
+		}
+		return MOSQ_ERR_SUCCESS;
+	case MOSQ_ACL_WRITE:
+		if (!acl_write(h, id, ed->topic, ed->retain)) {
+			h->st.acl_publish++;
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: refused "
+			    "publish from %s to %s", id,
+			    hub_safe(ed->topic, s2, sizeof(s2)));
+			return MOSQ_ERR_ACL_DENIED;
+		}
+		return MOSQ_ERR_SUCCESS;
+	default:
+		return MOSQ_ERR_ACL_DENIED;
+	}
+}
+
+int
+hub_req_note(struct hub *h, const char *requester, const char *reqid,
+    const char *target, int64_t now)
+{
+	char key[MOB_ID_MAX + MOB_REQID_MAX + 2], *val;
+	int r;
+
+	snprintf(key, sizeof(key), "%s|%s", requester, reqid);
+	if ((val = strdup(target)) == NULL)
+		return MOB_ENOMEM;
+	if ((r = htab_put(h->reqs, key, val, now + h->o.req_ttl_ms, now, 0)) != 0)
+		free(val);
+	return r;
+}
+
+void
+hub_req_done(struct hub *h, const char *requester, const char *reqid)
+{
+	char key[MOB_ID_MAX + MOB_REQID_MAX + 2];
+
+	snprintf(key, sizeof(key), "%s|%s", requester, reqid);
+	htab_del(h->reqs, key);
+}

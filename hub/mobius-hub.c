@@ -1,0 +1,337 @@
+/*
+ * mobius-hub: start the node's hub, mosquitto with our plugin
+ * (docs/hub.md).  Checks the keys, refuses a socket another hub answers
+ * on, writes STATE/mosquitto.conf and KEYS/hub.pid, then execs
+ * mosquitto, so the pid in hub.pid is the broker's and SIGHUP reaches it.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mobius/err.h"
+#include "mobius/keyring.h"
+#include "mobius/log.h"
+
+#define HUB_KEYS_DEFAULT	"/etc/mobius/keys"
+#define HUB_SOCKET_DEFAULT	"/run/mobius/hub.sock"
+#define HUB_STATE_DEFAULT	"/var/lib/mobius/hub"
+#define HUB_MOSQUITTO_DEFAULT	"/usr/sbin/mosquitto"
+#define HUB_PLUGIN_INSTALLED	"/usr/lib/mobius/mobius_hub.so"
+#define HUB_MAX_QUEUED		1000	/* per client, then QoS 0 is dropped */
+#define HUB_MAX_PACKET		(65536 + 1024)	/* envelope cap + topic */
+#define HUB_MAX_OPTS		32
+
+struct hub_args {
+	const char *keys;
+	const char *sock;
+	const char *listen;
+	const char *cert;
+	const char *key;
+	const char *state;
+	const char *plugin;
+	const char *mosquitto;
+	const char *opts[HUB_MAX_OPTS];	/* NAME=VALUE for plugin_opt_NAME */
+	size_t nopts;
+	int foreground;
+	int verbose;
+	char plugin_buf[PATH_MAX];
+	char conf[PATH_MAX];
+	char pidfile[PATH_MAX];
+};
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: mobius-hub [--keys DIR] [--socket PATH] "
+	    "[--listen ADDR:PORT --tls-cert FILE --tls-key FILE]\n"
+	    "                  [--state DIR] [--foreground] [--plugin PATH] "
+	    "[--mosquitto PATH]\n"
+	    "                  [--opt NAME=VALUE]... [-v]\n");
+	exit(2);
+}
+
+static void
+parse_args(struct hub_args *a, int argc, char *argv[])
+{
+	static const struct option lopts[] = {
+		{ "keys", required_argument, NULL, 'k' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "plugin", required_argument, NULL, 'p' },
+		{ "mosquitto", required_argument, NULL, 'm' },
+		{ "opt", required_argument, NULL, 'o' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	memset(a, 0, sizeof(*a));
+	a->keys = HUB_KEYS_DEFAULT;
+	a->sock = HUB_SOCKET_DEFAULT;
+	a->state = HUB_STATE_DEFAULT;
+	a->mosquitto = HUB_MOSQUITTO_DEFAULT;
+	while ((ch = getopt_long(argc, argv, "fhv", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'k': a->keys = optarg; break;
+		case 's': a->sock = optarg; break;
+		case 'l': a->listen = optarg; break;
+		case 'c': a->cert = optarg; break;
+		case 'K': a->key = optarg; break;
+		case 'S': a->state = optarg; break;
+		case 'p': a->plugin = optarg; break;
+		case 'm': a->mosquitto = optarg; break;
+		case 'f': a->foreground = 1; break;
+		case 'v': a->verbose++; break;
+		case 'o':
+			if (a->nopts == HUB_MAX_OPTS || strchr(optarg, '=') == NULL ||
+			    strpbrk(optarg, "\n\r") != NULL)
+				fatalx("--opt %s: want NAME=VALUE (at most %d)",
+				    optarg, HUB_MAX_OPTS);
+			a->opts[a->nopts++] = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (a->listen != NULL && (a->cert == NULL || a->key == NULL))
+		fatalx("--listen needs --tls-cert and --tls-key: the hub never "
+		    "accepts plain TCP");
+	if (a->listen == NULL && (a->cert != NULL || a->key != NULL))
+		fatalx("--tls-cert and --tls-key only go with --listen");
+}
+
+/* The plugin next to us in a build tree, else the installed one. */
+static void
+find_plugin(struct hub_args *a)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n;
+
+	if (a->plugin != NULL)
+		return;
+	a->plugin = HUB_PLUGIN_INSTALLED;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+		return;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return;
+	*slash = '\0';
+	if ((size_t)snprintf(a->plugin_buf, sizeof(a->plugin_buf),
+	    "%s/../lib/mobius_hub.so", self) < sizeof(a->plugin_buf) &&
+	    access(a->plugin_buf, R_OK) == 0)
+		a->plugin = a->plugin_buf;
+}
+
+/* Load what the plugin will load, to fail here with a clear message. */
+static void
+check_keys(const struct hub_args *a)
+{
+	struct mob_keyring *kr = NULL, *hk = NULL;
+	char path[PATH_MAX], err[512] = "";
+	int r;
+
+	snprintf(path, sizeof(path), "%s/keyring", a->keys);
+	if (access(path, F_OK) != 0)
+		fatalx("no keyring at %s: create one with `mobius-keytool --dir "
+		    "%s init --hid HID`", path, a->keys);
+	if ((r = mob_keyring_load(path, &kr, err, sizeof(err))) != 0)
+		fatalx("cannot read the keyring: %s", err[0] ? err :
+		    r == MOB_ESYS ? strerror(errno) : mob_strerror(r));
+	snprintf(path, sizeof(path), "%s/hub.key", a->keys);
+	if ((r = mob_keyring_load(path, &hk, err, sizeof(err))) != 0)
+		fatalx("cannot read the hub key: %s", err[0] ? err :
+		    r == MOB_ESYS ? strerror(errno) : mob_strerror(r));
+	log_info("node %s, %s mode, %zu keyring entries", kr->hid,
+	    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened", kr->n);
+	mob_keyring_free(hk);
+	mob_keyring_free(kr);
+}
+
+/* Refuse a socket someone answers on; remove a stale one. */
+static void
+check_socket(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fatalx("socket path %s is too long", path);
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
+			fatal("%s", path);
+		return;
+	}
+	if (!S_ISSOCK(st.st_mode))
+		fatalx("%s exists and is not a socket", path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket");
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0)
+		fatalx("%s is in use: another hub is running", path);
+	if (errno != ECONNREFUSED)
+		fatal("%s", path);
+	if (unlink(path) != 0)
+		fatal("cannot remove stale socket %s", path);
+	log_info("removed stale socket %s", path);
+}
+
+static int MOB_PRINTF(3, 4)
+conf_add(char *buf, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, 16384 - *off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= 16384 - *off)
+		fatalx("configuration too long");
+	*off += (size_t)n;
+	return 0;
+}
+
+/* A configuration value must stay on its line. */
+static const char *
+conf_val(const char *what, const char *v)
+{
+	if (strpbrk(v, "\n\r") != NULL || *v == '\0')
+		fatalx("%s: empty or contains a line break", what);
+	return v;
+}
+
+static void
+write_conf(struct hub_args *a)
+{
+	char buf[16384], port[16], addr[256];
+	struct passwd *pw;
+	const char *colon;
+	size_t off = 0;
+
+	if ((pw = getpwuid(geteuid())) == NULL)
+		fatalx("no user name for uid %u", (unsigned)geteuid());
+	conf_add(buf, &off, "# Written by mobius-hub at each start; edits are lost.\n"
+	    "per_listener_settings false\nallow_anonymous false\n"
+	    "allow_zero_length_clientid false\n"
+	    /* mosquitto started as root switches to this user */
+	    "user %s\n"
+	    "persistence true\npersistence_location %s/\n"
+	    "persistence_file mosquitto.db\nautosave_interval 60\n"
+	    "max_queued_messages %d\nmax_inflight_messages 20\n"
+	    "max_packet_size %d\n"
+	    "log_dest stderr\nlog_type error\nlog_type warning\n"
+	    "log_type notice\nlog_type information\n%s"
+	    "connection_messages true\nlog_timestamp false\n"
+	    "listener 0 %s\n",
+	    conf_val("user", pw->pw_name), conf_val("--state", a->state),
+	    HUB_MAX_QUEUED, HUB_MAX_PACKET, a->verbose ? "log_type debug\n" : "",
+	    conf_val("--socket", a->sock));
+	if (a->listen != NULL) {
+		colon = strrchr(a->listen, ':');
+		if (colon == NULL || colon == a->listen ||
+		    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+		    strlen(colon + 1) == 0 || strlen(colon + 1) > 5 ||
+		    (size_t)(colon - a->listen) >= sizeof(addr))
+			fatalx("--listen %s: want ADDR:PORT", a->listen);
+		snprintf(port, sizeof(port), "%s", colon + 1);
+		snprintf(addr, sizeof(addr), "%.*s", (int)(colon - a->listen),
+		    a->listen);
+		if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+			memmove(addr, addr + 1, strlen(addr));
+			addr[strlen(addr) - 1] = '\0';
+		}
+		if (access(a->cert, R_OK) != 0 || access(a->key, R_OK) != 0)
+			fatal("TLS certificate or key not readable");
+		conf_add(buf, &off, "listener %s %s\ncertfile %s\nkeyfile %s\n"
+		    "tls_version tlsv1.2\n", port, conf_val("--listen", addr),
+		    conf_val("--tls-cert", a->cert), conf_val("--tls-key", a->key));
+	}
+	conf_add(buf, &off, "plugin %s\nplugin_opt_keys %s\n",
+	    conf_val("--plugin", a->plugin), conf_val("--keys", a->keys));
+	for (size_t i = 0; i < a->nopts; i++)
+		conf_add(buf, &off, "plugin_opt_%.*s %s\n",
+		    (int)(strchr(a->opts[i], '=') - a->opts[i]), a->opts[i],
+		    strchr(a->opts[i], '=') + 1);
+	if (mob_file_write_atomic(a->conf, buf, off, 0600) != 0)
+		fatal("cannot write %s", a->conf);
+}
+
+static void
+write_pid(const struct hub_args *a)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	if (mob_file_write_atomic(a->pidfile, buf, (size_t)n, 0644) != 0)
+		log_warn("cannot write %s (mobius-keytool reload will need "
+		    "systemd)", a->pidfile);
+}
+
+/* Without --foreground: detach, the child becomes the hub. */
+static void
+detach(void)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		fatal("setsid");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct hub_args a;
+
+	log_init("mobius-hub", 0);
+	parse_args(&a, argc, argv);
+	log_setverbose(a.verbose);
+	find_plugin(&a);
+	if (snprintf(a.conf, sizeof(a.conf), "%s/mosquitto.conf", a.state) >=
+	    (int)sizeof(a.conf) || snprintf(a.pidfile, sizeof(a.pidfile),
+	    "%s/hub.pid", a.keys) >= (int)sizeof(a.pidfile))
+		fatalx("--state or --keys path too long");
+
+	check_keys(&a);
+	if (access(a.plugin, R_OK) != 0)
+		fatal("plugin %s", a.plugin);
+	if (mkdir(a.state, 0700) != 0 && errno != EEXIST)
+		fatal("mkdir %s", a.state);
+	check_socket(a.sock);
+	write_conf(&a);
+	if (!a.foreground)
+		detach();
+	write_pid(&a);
+	/* the socket mosquitto creates: srwxrwx---, for the hub's group */
+	umask(007);
+
+	/* sandbox: mob_sandbox_enter() goes here, after config, before exec */
+
+	execl(a.mosquitto, "mosquitto", "-c", a.conf, (char *)NULL);
+	fatal("exec %s", a.mosquitto);
+}

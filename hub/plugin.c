@@ -1,0 +1,531 @@
+/*
+ * Plugin entry points (mosquitto plugin API v5), options, keys and reload.
+ *
+ * Options (plugin_opt_NAME in mosquitto.conf, written by mobius-hub):
+ *   keys DIR (required), keyring PATH, hub_key PATH, window_ms, max_token,
+ *   req_ttl_ms, req_max, nonce_max, backoff_entries, backoff_base_ms,
+ *   backoff_max_ms, stats_interval_ms, router_sid, remote_req (yes/no).
+ * An unknown option is an error: a typo must not silently weaken the hub.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "internal.h"
+
+static const struct {
+	int event;
+	MOSQ_FUNC_generic_callback cb;
+} hub_events[] = {
+	{ MOSQ_EVT_BASIC_AUTH, hub_auth_basic },
+	{ MOSQ_EVT_ACL_CHECK, hub_acl_check },
+	{ MOSQ_EVT_MESSAGE, hub_on_message },
+	{ MOSQ_EVT_DISCONNECT, hub_on_disconnect },
+	{ MOSQ_EVT_TICK, hub_on_tick },
+};
+
+static int hub_on_reload(int event, void *event_data, void *userdata);
+
+/* Copy s into buf with anything but printable ASCII replaced, for logs. */
+const char *
+hub_safe(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	if (s == NULL)
+		return "(none)";
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+static int
+opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
+		return MOB_ECONFIG;
+	*out = n;
+	return 0;
+}
+
+int
+hub_opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
+    char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		int64_t min, max;
+		size_t off;
+		int is_size;
+	} nums[] = {
+#define NUM(name, min, max, field, sz) \
+	{ name, min, max, offsetof(struct hub_opts, field), sz }
+		NUM("window_ms", 100, 3600000, window_ms, 0),
+		NUM("max_token", 1024, 1 << 20, max_token, 1),
+		NUM("req_ttl_ms", 100, 3600000, req_ttl_ms, 0),
+		NUM("req_max", 16, 1 << 20, req_max, 1),
+		NUM("nonce_max", 16, 1 << 22, nonce_max, 1),
+		NUM("backoff_entries", 16, 1 << 20, backoff_max, 1),
+		NUM("backoff_base_ms", 0, 60000, backoff_base_ms, 0),
+		NUM("backoff_max_ms", 0, 3600000, backoff_cap_ms, 0),
+		NUM("stats_interval_ms", 100, 86400000, stats_ms, 0),
+#undef NUM
+	};
+	int64_t v;
+	int i, found;
+
+	memset(o, 0, sizeof(*o));
+	o->window_ms = MOB_WINDOW_MS_DEFAULT;
+	o->max_token = 8192;
+	o->req_ttl_ms = 30000;
+	o->req_max = 1024;
+	o->nonce_max = 65536;
+	o->backoff_max = 1024;
+	o->backoff_base_ms = 100;
+	o->backoff_cap_ms = 10000;
+	o->stats_ms = 10000;
+	snprintf(o->router_sid, sizeof(o->router_sid), "%s", HUB_ROUTER_SID);
+
+	for (i = 0; i < n; i++) {
+		const char *k = opts[i].key, *val = opts[i].value;
+		char *dst = NULL;
+		size_t dstlen = 0;
+
+		if (k == NULL || val == NULL)
+			continue;
+		found = 0;
+		for (size_t j = 0; j < sizeof(nums) / sizeof(nums[0]); j++) {
+			if (strcmp(k, nums[j].name) != 0)
+				continue;
+			found = 1;
+			if (opt_int(val, nums[j].min, nums[j].max, &v) != 0) {
+				snprintf(err, errlen, "plugin_opt_%s: \"%s\" is not "
+				    "an integer in [%lld, %lld]", k, val,
+				    (long long)nums[j].min, (long long)nums[j].max);
+				return MOB_ECONFIG;
+			}
+			if (nums[j].is_size)
+				*(size_t *)((char *)o + nums[j].off) = (size_t)v;
+			else
+				*(int64_t *)((char *)o + nums[j].off) = v;
+		}
+		if (found)
+			continue;
+		if (strcmp(k, "keys") == 0) {
+			dst = o->keys_dir;
+			dstlen = sizeof(o->keys_dir);
+		} else if (strcmp(k, "keyring") == 0) {
+			dst = o->keyring;
+			dstlen = sizeof(o->keyring);
+		} else if (strcmp(k, "hub_key") == 0) {
+			dst = o->hub_key;
+			dstlen = sizeof(o->hub_key);
+		} else if (strcmp(k, "router_sid") == 0) {
+			dst = o->router_sid;
+			dstlen = sizeof(o->router_sid);
+			if (strlen(val) != 3 || strspn(val, "0123456789ABCDEF") != 3) {
+				snprintf(err, errlen, "plugin_opt_router_sid: \"%s\" "
+				    "is not 3 upper-case hex digits", val);
+				return MOB_ECONFIG;
+			}
+		} else if (strcmp(k, "remote_req") == 0) {
+			if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0)
+				o->remote_req = 1;
+			else if (strcmp(val, "no") == 0 || strcmp(val, "false") == 0)
+				o->remote_req = 0;
+			else {
+				snprintf(err, errlen, "plugin_opt_remote_req: \"%s\" "
+				    "is not yes or no", val);
+				return MOB_ECONFIG;
+			}
+			continue;
+		} else {
+			snprintf(err, errlen, "unknown option plugin_opt_%s", k);
+			return MOB_ECONFIG;
+		}
+		if ((size_t)snprintf(dst, dstlen, "%s", val) >= dstlen) {
+			snprintf(err, errlen, "plugin_opt_%s: path too long", k);
+			return MOB_ECONFIG;
+		}
+	}
+	if (o->keys_dir[0] == '\0') {
+		snprintf(err, errlen, "plugin_opt_keys (the keys directory) is "
+		    "required");
+		return MOB_ECONFIG;
+	}
+	if (o->keyring[0] == '\0' && (size_t)snprintf(o->keyring,
+	    sizeof(o->keyring), "%s/keyring", o->keys_dir) >= sizeof(o->keyring))
+		return MOB_ECONFIG;
+	if (o->hub_key[0] == '\0' && (size_t)snprintf(o->hub_key,
+	    sizeof(o->hub_key), "%s/hub.key", o->keys_dir) >= sizeof(o->hub_key))
+		return MOB_ECONFIG;
+	if (o->backoff_cap_ms < o->backoff_base_ms)
+		o->backoff_cap_ms = o->backoff_base_ms;
+	return 0;
+}
+
+static enum mob_alg
+hub_mode_alg(const struct mob_keyring *kr)
+{
+	return kr->mode == MOB_MODE_COMPAT ? MOB_ALG_HS256 : MOB_ALG_EDDSA;
+}
+
+const struct mob_kr_entry *
+hub_entry(const struct hub *h, const char *id, size_t idx)
+{
+	const struct mob_kr_entry *e;
+	int64_t now = time(NULL);
+	size_t seen = 0;
+
+	for (size_t i = 0; (e = mob_keyring_lookup(h->kr, id, i, now)) != NULL;
+	    i++) {
+		if (e->kind != MOB_ENTRY_SERVICE || e->key == NULL ||
+		    e->alg != hub_mode_alg(h->kr))
+			continue;
+		if (seen++ == idx)
+			return e;
+	}
+	return NULL;
+}
+
+const struct mob_key *
+hub_lookup(void *ctx, const char *kid, size_t idx)
+{
+	const struct mob_kr_entry *e = hub_entry(ctx, kid, idx);
+
+	return e != NULL ? e->key : NULL;
+}
+
+int
+hub_is_local(const struct hub *h, const char *id)
+{
+	return strncmp(id, h->kr->hid, 6) == 0 && id[6] == '/';
+}
+
+int
+hub_is_router(const struct hub *h, const char *id)
+{
+	return hub_is_local(h, id) && strcmp(id + 7, h->o.router_sid) == 0;
+}
+
+/* The hub's own entry from hub.key: HID/000 with a key that can sign. */
+static int
+hub_own_key(const struct hub *h, const struct mob_keyring *kr,
+    struct mob_key **out, char *err, size_t errlen)
+{
+	struct mob_keyring *hk = NULL;
+	const struct mob_kr_entry *e;
+	char id[MOB_ID_MAX];
+	int r;
+
+	*out = NULL;
+	if ((r = mob_keyring_load(h->o.hub_key, &hk, err, errlen)) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s: %s", h->o.hub_key,
+			    mob_strerror(r));
+		return r;
+	}
+	snprintf(id, sizeof(id), "%s/%s", kr->hid, HUB_SID);
+	r = MOB_ENOTFOUND;
+	if ((e = mob_keyring_find(hk, id)) == NULL || e->key == NULL ||
+	    !mob_key_can_sign(e->key)) {
+		snprintf(err, errlen, "%s: no signing key for %s", h->o.hub_key, id);
+		goto out;
+	}
+	if (e->alg != hub_mode_alg(kr)) {
+		snprintf(err, errlen, "%s: key of %s is %s, the node is in %s mode",
+		    h->o.hub_key, id, mob_alg_name(e->alg),
+		    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened");
+		r = MOB_EALGMISMATCH;
+		goto out;
+	}
+	r = mob_key_dup(e->key, out);
+ out:
+	mob_keyring_free(hk);
+	return r;
+}
+
+/* Make sure the keyring lists the hub's (public) key for distribution. */
+static int
+hub_kr_add_self(struct mob_keyring *kr, const struct mob_key *key)
+{
+	struct mob_kr_entry e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, HUB_SID);
+	if (mob_keyring_find(kr, e.id) != NULL)
+		return 0;
+	e.kind = MOB_ENTRY_HUB;
+	e.alg = mob_key_alg(key);
+	e.state = MOB_KS_ACTIVE;
+	if (e.alg == MOB_ALG_EDDSA)
+		r = mob_key_public(key, &e.key);
+	else
+		r = mob_key_dup(key, &e.key);
+	if (r == 0 && (r = mob_keyring_add(kr, &e)) != 0)
+		mob_key_free(e.key);
+	return r;
+}
+
+/*
+ * (Re)load keyring and hub key; on any error keep what was loaded before.
+ */
+int
+hub_load_keys(struct hub *h, char *err, size_t errlen)
+{
+	struct mob_keyring *kr = NULL, *old;
+	struct mob_key *key = NULL;
+	struct mob_signer *signer = NULL;
+	char kid[MOB_ID_MAX];
+	int r;
+
+	err[0] = '\0';
+	if ((r = mob_keyring_load(h->o.keyring, &kr, err, errlen)) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%s: %s", h->o.keyring,
+			    mob_strerror(r));
+		return r;
+	}
+	if (h->kr != NULL && strcmp(h->kr->hid, kr->hid) != 0) {
+		snprintf(err, errlen, "%s: node id changed from %s to %s; restart "
+		    "the hub instead", h->o.keyring, h->kr->hid, kr->hid);
+		r = MOB_ECONFIG;
+		goto out;
+	}
+	if ((r = hub_own_key(h, kr, &key, err, errlen)) != 0)
+		goto out;
+	snprintf(kid, sizeof(kid), "%s/%s", kr->hid, HUB_SID);
+	if ((r = hub_kr_add_self(kr, key)) != 0 ||
+	    (r = mob_signer_new(key, kid, &signer)) != 0) {
+		snprintf(err, errlen, "hub key: %s", mob_strerror(r));
+		goto out;
+	}
+	old = h->kr;
+	h->kr = kr;
+	kr = old;
+	mob_key_free(h->key);
+	h->key = key;
+	key = NULL;
+	mob_signer_free(h->signer);
+	h->signer = signer;
+	signer = NULL;
+ out:
+	mob_signer_free(signer);
+	mob_key_free(key);
+	mob_keyring_free(kr);
+	return r;
+}
+
+void
+hub_free(struct hub *h)
+{
+	if (h == NULL)
+		return;
+	htab_free(h->clients);
+	htab_free(h->backoff);
+	htab_free(h->reqs);
+	mob_nonce_cache_free(h->nonces);
+	mob_verifier_free(h->verifier);
+	mob_signer_free(h->signer);
+	mob_key_free(h->key);
+	mob_keyring_free(h->kr);
+	free(h);
+}
+
+/* Is the key c logged in with still usable (after a reload)? */
+int
+hub_client_valid(struct hub *h, const char *id, const struct hub_client *c)
+{
+	const struct mob_key *k;
+	uint8_t a[64], b[64];
+	int na, nb, ok = 0;
+
+	if ((na = mob_key_raw(c->key, mob_key_alg(c->key) == MOB_ALG_HS256,
+	    a, sizeof(a))) < 0)
+		return 0;
+	for (size_t i = 0; !ok && (k = hub_lookup(h, id, i)) != NULL; i++) {
+		nb = mob_key_raw(k, mob_key_alg(k) == MOB_ALG_HS256, b, sizeof(b));
+		ok = nb == na && CRYPTO_memcmp(a, b, (size_t)na) == 0;
+	}
+	OPENSSL_cleanse(a, sizeof(a));
+	OPENSSL_cleanse(b, sizeof(b));
+	return ok;
+}
+
+struct hub_kick {
+	struct hub *h;
+	char ids[64][MOB_ID_MAX];
+	size_t n;
+	int more;
+};
+
+static void
+hub_find_revoked(const char *id, void *val, void *arg)
+{
+	struct hub_kick *k = arg;
+
+	if (hub_client_valid(k->h, id, val))
+		return;
+	if (k->n < sizeof(k->ids) / sizeof(k->ids[0]))
+		snprintf(k->ids[k->n++], MOB_ID_MAX, "%s", id);
+	else
+		k->more = 1;
+}
+
+/* Disconnect every client whose login key is no longer usable. */
+static void
+hub_kick_revoked(struct hub *h)
+{
+	struct hub_kick k;
+
+	do {
+		memset(&k, 0, sizeof(k));
+		k.h = h;
+		htab_walk(h->clients, hub_find_revoked, &k);
+		for (size_t i = 0; i < k.n; i++) {
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: %s: key "
+			    "revoked or expired, disconnecting", k.ids[i]);
+			mob_verifier_forget(h->verifier, k.ids[i]);
+			htab_del(h->clients, k.ids[i]);
+			hub_state_offline(h, k.ids[i], "revoked");
+			mosquitto_kick_client_by_clientid(k.ids[i], false);
+			h->st.kicked++;
+		}
+	} while (k.more);
+}
+
+static int
+hub_on_reload(int event, void *event_data, void *userdata)
+{
+	struct hub *h = userdata;
+	char err[512];
+	int r;
+
+	(void)event;
+	(void)event_data;
+	if ((r = hub_load_keys(h, err, sizeof(err))) != 0) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: reload failed, keeping "
+		    "the previous keys: %s", err);
+		return MOSQ_ERR_SUCCESS;
+	}
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: keyring reloaded: %zu "
+	    "entries", h->kr->n);
+	hub_kick_revoked(h);
+	hub_keys_resend_all(h);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static void
+hub_client_free(void *p)
+{
+	struct hub_client *c = p;
+
+	if (c == NULL)
+		return;
+	mob_key_free(c->key);
+	free(c);
+}
+
+int
+mosquitto_plugin_version(int supported_version_count,
+    const int *supported_versions)
+{
+	for (int i = 0; i < supported_version_count; i++)
+		if (supported_versions[i] == 5)
+			return 5;
+	return -1;
+}
+
+static void
+hub_unregister(struct hub *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mosquitto_callback_unregister(h->pid, hub_events[i].event,
+		    hub_events[i].cb, NULL);
+	mosquitto_callback_unregister(h->pid, MOSQ_EVT_RELOAD, hub_on_reload,
+	    NULL);
+}
+
+int
+mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+    struct mosquitto_opt *options, int option_count)
+{
+	struct hub *h;
+	char err[512];
+	size_t i;
+	int r;
+
+	*userdata = NULL;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return MOSQ_ERR_NOMEM;
+	h->pid = identifier;
+	err[0] = '\0';
+	if ((r = hub_opts_parse(&h->o, options, option_count, err,
+	    sizeof(err))) != 0 ||
+	    (r = hub_load_keys(h, err, sizeof(err))) != 0)
+		goto fail;
+	if ((r = htab_new(h->kr->n + 64, hub_client_free, 1, &h->clients)) != 0 ||
+	    (r = hub_auth_init(h)) != 0 ||
+	    (r = hub_verifier_init(h)) != 0 ||
+	    (r = htab_new(h->o.req_max, free, 0, &h->reqs)) != 0) {
+		snprintf(err, sizeof(err), "%s", mob_strerror(r));
+		goto fail;
+	}
+	for (i = 0; i < sizeof(hub_events) / sizeof(hub_events[0]); i++) {
+		if (mosquitto_callback_register(identifier, hub_events[i].event,
+		    hub_events[i].cb, NULL, h) != MOSQ_ERR_SUCCESS) {
+			snprintf(err, sizeof(err), "cannot register callback %d",
+			    hub_events[i].event);
+			hub_unregister(h, i);
+			goto fail;
+		}
+	}
+	if (mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD,
+	    hub_on_reload, NULL, h) != MOSQ_ERR_SUCCESS) {
+		snprintf(err, sizeof(err), "cannot register the reload callback");
+		hub_unregister(h, i);
+		goto fail;
+	}
+	*userdata = h;
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: hub %s in %s mode, %zu "
+	    "keyring entries", h->kr->hid,
+	    h->kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened", h->kr->n);
+	hub_state_hub_start(h);
+	return MOSQ_ERR_SUCCESS;
+ fail:
+	mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: %s", err[0] ? err :
+	    mob_strerror(r));
+	hub_free(h);
+	return MOSQ_ERR_UNKNOWN;
+}
+
+int
+mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
+    int option_count)
+{
+	struct hub *h = userdata;
+
+	(void)options;
+	(void)option_count;
+	if (h == NULL)
+		return MOSQ_ERR_SUCCESS;
+	hub_unregister(h, sizeof(hub_events) / sizeof(hub_events[0]));
+	hub_free(h);
+	return MOSQ_ERR_SUCCESS;
+}

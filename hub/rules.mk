@@ -1,0 +1,20 @@
+# The hub: the mosquitto plugin and its launcher (docs/hub.md).
+HUB_PLUGIN_SRCS := hub/plugin.c hub/auth.c hub/acl.c hub/message.c \
+	hub/keys.c hub/state.c hub/table.c
+HUB_PLUGIN := $(BUILD)/lib/mobius_hub.so
+PLUGINS += $(HUB_PLUGIN)
+PROGRAMS += $(BUILD)/bin/mobius-hub
+INSTALL_BIN += $(BUILD)/bin/mobius-hub
+
+# Only what the plugin uses: libmosquitto (the client library) must not be
+# loaded into the broker, whose own mosquitto_* symbols the plugin binds to.
+HUB_PLUGIN_LIBS = $(shell pkg-config --libs libcrypto libcjson 2>/dev/null)
+
+$(HUB_PLUGIN): $(call objs,$(HUB_PLUGIN_SRCS)) $(LIBMOB) hub/plugin.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=hub/plugin.map -o $@ \
+		$(call objs,$(HUB_PLUGIN_SRCS)) $(LIBMOB) $(HUB_PLUGIN_LIBS)
+
+$(BUILD)/bin/mobius-hub: $(call objs,hub/mobius-hub.c) $(LIBMOB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $< $(LIBS)

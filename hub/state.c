@@ -1,0 +1,185 @@
+/*
+ * What the hub itself publishes, always signed with its own key (kid
+ * HID/000): presence of every service on mob/state/HID/SID (retained) and
+ * the hub's own state with its counters on mob/state/HID/000 (retained,
+ * every stats_interval_ms).  Layout in docs/hub.md.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "internal.h"
+
+int
+hub_publish(struct hub *h, const char *client_id, const char *topic,
+    const char *dat_json, int retain)
+{
+	char *msg = NULL;
+	size_t len;
+	int r;
+
+	if ((r = mob_env_sign(h->signer, topic, dat_json, &msg, &len)) != 0)
+		goto out;
+	if (len > INT32_MAX) {
+		r = MOB_ETOOLONG;
+		goto out;
+	}
+	if (mosquitto_broker_publish_copy(client_id, topic, (int)len, msg, 1,
+	    retain, NULL) != MOSQ_ERR_SUCCESS)
+		r = MOB_ENOMEM;
+ out:
+	if (r != 0)
+		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: cannot publish on %s: %s",
+		    topic, mob_strerror(r));
+	free(msg);
+	return r;
+}
+
+static void
+state_publish(struct hub *h, const char *id, const char *state,
+    const char *reason)
+{
+	char topic[MOB_TOPIC_MAX], *js = NULL;
+	cJSON *o;
+
+	snprintf(topic, sizeof(topic), "mob/state/%s", id);
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(o, "state", state) == NULL ||
+	    (reason != NULL &&
+	    cJSON_AddStringToObject(o, "reason", reason) == NULL) ||
+	    cJSON_AddNumberToObject(o, "at", (double)mob_now_ms()) == NULL ||
+	    (js = cJSON_PrintUnformatted(o)) == NULL)
+		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: out of memory");
+	else
+		hub_publish(h, NULL, topic, js, 1);
+	cJSON_Delete(o);
+	free(js);
+}
+
+void
+hub_state_online(struct hub *h, const char *id)
+{
+	state_publish(h, id, "online", NULL);
+}
+
+void
+hub_state_offline(struct hub *h, const char *id, const char *reason)
+{
+	state_publish(h, id, "offline", reason);
+}
+
+/*
+ * Nobody is connected yet: overwrite whatever presence a previous run left
+ * retained (persistence) so no service looks online after a hub crash.
+ */
+void
+hub_state_hub_start(struct hub *h)
+{
+	for (size_t i = 0; i < h->kr->n; i++) {
+		const struct mob_kr_entry *e = &h->kr->entries[i];
+		size_t j;
+
+		if (e->kind != MOB_ENTRY_SERVICE)
+			continue;
+		for (j = 0; j < i; j++)	/* once per id (rotation keeps two) */
+			if (strcmp(h->kr->entries[j].id, e->id) == 0)
+				break;
+		if (j == i)
+			hub_state_offline(h, e->id, "hub_start");
+	}
+}
+
+static int
+stats_reasons(cJSON *o, const char *name, const uint64_t *v)
+{
+	cJSON *m;
+
+	if ((m = cJSON_AddObjectToObject(o, name)) == NULL)
+		return -1;
+	for (int i = 1; i < HUB_NREASONS; i++)
+		if (v[i] != 0 && cJSON_AddNumberToObject(m, mob_errname(-i),
+		    (double)v[i]) == NULL)
+			return -1;
+	return 0;
+}
+
+void
+hub_stats_publish(struct hub *h)
+{
+	const struct hub_stats *s = &h->st;
+	char topic[MOB_TOPIC_MAX], *js = NULL;
+	cJSON *o;
+	int ok;
+
+	snprintf(topic, sizeof(topic), "mob/state/%s/%s", h->kr->hid, HUB_SID);
+	ok = (o = cJSON_CreateObject()) != NULL &&
+	    cJSON_AddStringToObject(o, "state", "online") != NULL &&
+	    cJSON_AddNumberToObject(o, "at", (double)mob_now_ms()) != NULL &&
+	    cJSON_AddNumberToObject(o, "clients",
+	    (double)htab_count(h->clients)) != NULL &&
+	    cJSON_AddNumberToObject(o, "logins_ok", (double)s->logins_ok) != NULL &&
+	    cJSON_AddNumberToObject(o, "logins_failed",
+	    (double)s->logins_failed) != NULL &&
+	    cJSON_AddNumberToObject(o, "login_backoff", (double)s->backoff) != NULL &&
+	    stats_reasons(o, "login_reasons", s->login_reason) == 0 &&
+	    cJSON_AddNumberToObject(o, "verified", (double)s->verified) != NULL &&
+	    cJSON_AddNumberToObject(o, "dropped", (double)s->dropped) != NULL &&
+	    stats_reasons(o, "drop_reasons", s->drop_reason) == 0 &&
+	    cJSON_AddNumberToObject(o, "acl_publish",
+	    (double)s->acl_publish) != NULL &&
+	    cJSON_AddNumberToObject(o, "acl_subscribe",
+	    (double)s->acl_subscribe) != NULL &&
+	    cJSON_AddNumberToObject(o, "keys_sent", (double)s->keys_sent) != NULL &&
+	    cJSON_AddNumberToObject(o, "kicked", (double)s->kicked) != NULL &&
+	    cJSON_AddNumberToObject(o, "pending_requests",
+	    (double)htab_count(h->reqs)) != NULL &&
+	    (js = cJSON_PrintUnformatted(o)) != NULL;
+	if (ok)
+		hub_publish(h, NULL, topic, js, 1);
+	else
+		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: out of memory");
+	cJSON_Delete(o);
+	free(js);
+}
+
+int
+hub_on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+	struct hub *h = userdata;
+	const struct hub_client *c;
+	const char *id;
+
+	(void)event;
+	if ((id = mosquitto_client_id(ed->client)) == NULL)
+		return MOSQ_ERR_SUCCESS;
+	/* a login that replaced this session already owns the entry */
+	c = htab_get(h->clients, id, 0);
+	if (c == NULL || c->mosq != ed->client)
+		return MOSQ_ERR_SUCCESS;
+	htab_del(h->clients, id);
+	hub_state_offline(h, id, "disconnected");
+	return MOSQ_ERR_SUCCESS;
+}
+
+int
+hub_on_tick(int event, void *event_data, void *userdata)
+{
+	struct hub *h = userdata;
+	int64_t now = mob_now_ms();
+
+	(void)event;
+	(void)event_data;
+	if (now < h->next_stats)
+		return MOSQ_ERR_SUCCESS;
+	h->next_stats = now + h->o.stats_ms;
+	htab_purge(h->reqs, now);
+	htab_purge(h->backoff, now);
+	hub_stats_publish(h);
+	return MOSQ_ERR_SUCCESS;
+}
