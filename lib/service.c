@@ -937,9 +937,10 @@ config_res(struct mob_service *svc, struct mob_config *c,
 	mob_value_null(&dv, d.type);
 	if (mob_cfg_member(c, n, "default", 0, &m) == 1) {
 		if (mob_value_from_json(d.type, m.j, &dv) != 0)
-			return mob_cfg_errorf(c, &m, "must be %s value",
-			    d.type == MOB_TYPE_DATETIME ?
-			    "an RFC 3339 UTC datetime" : types[t]);
+			return mob_cfg_errorf(c, &m, "must be %s%s",
+			    d.type == MOB_TYPE_DATETIME ? "an RFC 3339 UTC datetime"
+			    " like \"2026-01-01T00:00:00Z\"" : "a ",
+			    d.type == MOB_TYPE_DATETIME ? "" : types[t]);
 	}
 	d.dflt = &dv;
 	rc = mob_object_add_res(o, &d, &r);
