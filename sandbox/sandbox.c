@@ -25,6 +25,10 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "mobius/sandbox.h"
@@ -688,6 +692,13 @@ mob_sandbox_enter(const struct mob_sandbox_profile *p, const struct mob_sandbox_
 		    p->name);
 		return MOB_EINVAL;
 	}
+#if defined(__SANITIZE_ADDRESS__)
+	/*
+	 * LeakSanitizer checks at exit by stopping the world with clone and
+	 * ptrace, which the filter kills: check now, and not at exit.
+	 */
+	__lsan_do_leak_check();
+#endif
 	/*
 	 * glibc loads libgcc_s on the first thread cancellation or exit; the
 	 * filter forbids mapping code later, so load it now.

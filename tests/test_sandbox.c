@@ -1,0 +1,365 @@
+/*
+ * The sandbox, seen from inside: mobius-sandbox-probe enters a profile and
+ * tries one thing; we check how the kernel answered (an errno, or SIGSYS).
+ * Switching users needs root (CI runs as root); "nobody" stands in for the
+ * service users, which a build machine does not have.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OUTMAX 8192
+
+static const char *const all_profiles[] = {
+	"hub", "sim", "gpio", "modbus", "router", "keytool",
+};
+#define NPROFILES (sizeof(all_profiles) / sizeof(all_profiles[0]))
+
+static void
+need_root(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("switching to another user needs root");
+	if (getpwnam("nobody") == NULL)
+		cr_skip_test("no user \"nobody\" to stand in for the service users");
+}
+
+static void
+probe_path(char *out, size_t len)
+{
+	const char *b = getenv("MOBIUS_BUILD");
+
+	snprintf(out, len, "%s/bin/mobius-sandbox-probe", b != NULL ? b : "build");
+	cr_assert(access(out, X_OK) == 0, "%s not built", out);
+}
+
+/* Start the probe with args; stdout and stderr go to fd. */
+static pid_t
+spawn(const char *const *args, const char *env, int fd)
+{
+	char *argv[32], prog[512];
+	size_t n = 0;
+	pid_t pid;
+
+	probe_path(prog, sizeof(prog));
+	argv[n++] = prog;
+	while (*args != NULL && n < 31)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	if ((pid = fork()) == 0) {
+		unsetenv("MOBIUS_SANDBOX_DEBUG");
+		unsetenv("MOBIUS_SANDBOX_USER");
+		if (env != NULL)
+			putenv((char *)env);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(prog, argv);
+		_exit(127);
+	}
+	cr_assert(pid > 0);
+	return pid;
+}
+
+/* Run the probe to the end; its wait status, its output into out. */
+static int
+probe_env(const char *env, char *out, const char *const *args)
+{
+	int p[2], st;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	cr_assert(pipe(p) == 0);
+	pid = spawn(args, env, p[1]);
+	close(p[1]);
+	while ((n = read(p[0], out + got, OUTMAX - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(p[0]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	return st;
+}
+
+#define PROBE(out, ...) probe_env(NULL, out, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void
+assert_killed(int st, const char *out, const char *what)
+{
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+	    "%s: expected SIGSYS, got status %#x, output: %s", what, st, out);
+}
+
+static void
+assert_says(int st, const char *out, const char *want, const char *what)
+{
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "%s: status %#x, output: %s", what, st, out);
+	cr_assert(strstr(out, want) != NULL, "%s: expected \"%s\", got: %s",
+	    what, want, out);
+}
+
+/* A directory under /tmp that nobody may enter. */
+static void
+mkdir_tmp(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/mobius-sb-XXXXXX");
+	cr_assert(mkdtemp(dir) != NULL);
+	cr_assert(chmod(dir, 0755) == 0);
+}
+
+static void
+write_file(const char *path, const char *text, mode_t mode, uid_t uid)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	cr_assert(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	cr_assert(fchmod(fd, mode) == 0 && fchown(fd, uid, uid) == 0);
+	close(fd);
+}
+
+Test(sandbox, exec_of_a_shell_is_killed_with_sigsys_in_every_profile)
+{
+	char out[OUTMAX];
+	size_t i;
+
+	need_root();
+	for (i = 0; i < NPROFILES; i++)
+		assert_killed(PROBE(out, "-u", "nobody", all_profiles[i], "sh"),
+		    out, all_profiles[i]);
+}
+
+Test(sandbox, dangerous_syscalls_are_killed_in_every_profile)
+{
+	static const char *const acts[] = { "ptrace", "mount", "setuid", "bpf",
+	    "init_module", "fork", "mmap-exec" };
+	char out[OUTMAX], what[64];
+	size_t i, j;
+
+	need_root();
+	for (i = 0; i < NPROFILES; i++) {
+		for (j = 0; j < sizeof(acts) / sizeof(acts[0]); j++) {
+			snprintf(what, sizeof(what), "%s %s", all_profiles[i], acts[j]);
+			assert_killed(PROBE(out, "-u", "nobody", all_profiles[i],
+			    acts[j]), out, what);
+		}
+	}
+}
+
+Test(sandbox, no_network_profiles_get_no_inet_sockets)
+{
+	static const char *const nonet[] = { "sim", "gpio" };
+	char out[OUTMAX];
+	size_t i;
+
+	need_root();
+	for (i = 0; i < 2; i++) {
+		assert_says(PROBE(out, "-u", "nobody", nonet[i], "socket-inet"),
+		    out, "err EAFNOSUPPORT", nonet[i]);
+		assert_says(PROBE(out, "-u", "nobody", nonet[i], "socket-inet6"),
+		    out, "err EAFNOSUPPORT", nonet[i]);
+		/* the hub's Unix socket stays reachable */
+		assert_says(PROBE(out, "-u", "nobody", nonet[i], "socket-unix"),
+		    out, "ok", nonet[i]);
+	}
+	assert_says(PROBE(out, "-u", "nobody", "keytool", "socket-unix"),
+	    out, "err EAFNOSUPPORT", "keytool");
+}
+
+Test(sandbox, network_profiles_get_inet_sockets_and_nothing_else)
+{
+	static const char *const net[] = { "hub", "modbus", "router" };
+	char out[OUTMAX];
+	size_t i;
+
+	need_root();
+	for (i = 0; i < 3; i++) {
+		assert_says(PROBE(out, "-u", "nobody", net[i], "socket-inet"),
+		    out, "ok", net[i]);
+		assert_says(PROBE(out, "-u", "nobody", net[i], "socket-packet"),
+		    out, "err EAFNOSUPPORT", net[i]);
+	}
+}
+
+Test(sandbox, runs_as_the_profile_user_without_capabilities)
+{
+	char out[OUTMAX];
+	size_t i;
+
+	need_root();
+	for (i = 0; i < NPROFILES; i++) {
+		int st = PROBE(out, "-u", "nobody", all_profiles[i], "status");
+
+		assert_says(st, out, "Uid:\t65534\t65534\t65534\t65534", all_profiles[i]);
+		assert_says(st, out, "Gid:\t65534\t65534\t65534\t65534", all_profiles[i]);
+		assert_says(st, out, "CapEff:\t0000000000000000", all_profiles[i]);
+		assert_says(st, out, "CapPrm:\t0000000000000000", all_profiles[i]);
+		assert_says(st, out, "CapBnd:\t0000000000000000", all_profiles[i]);
+		assert_says(st, out, "NoNewPrivs:\t1", all_profiles[i]);
+		assert_says(st, out, "Seccomp:\t2", all_profiles[i]);
+		assert_says(st, out, "Core:\t0", all_profiles[i]);
+	}
+}
+
+Test(sandbox, another_services_key_file_cannot_be_opened)
+{
+	char dir[64], key[128], pub[128], out[OUTMAX];
+
+	need_root();
+	mkdir_tmp(dir, sizeof(dir));
+	snprintf(key, sizeof(key), "%s/other.key", dir);
+	snprintf(pub, sizeof(pub), "%s/public", dir);
+	write_file(key, "secret\n", 0600, 4242);
+	write_file(pub, "public\n", 0644, 0);
+	/* the directory is visible: the public file opens, the key does not */
+	assert_says(PROBE(out, "-u", "nobody", "-r", dir, "sim", "read", pub),
+	    out, "ok", "public file");
+	assert_says(PROBE(out, "-u", "nobody", "-r", dir, "sim", "read", key),
+	    out, "err EACCES", "key of uid 4242");
+	assert_says(PROBE(out, "-u", "nobody", "-r", dir, "router", "read", key),
+	    out, "err EACCES", "key of uid 4242");
+	unlink(key);
+	unlink(pub);
+	rmdir(dir);
+}
+
+Test(sandbox, the_tree_is_read_only_and_tmp_private)
+{
+	char dir[64], f[128], hidden[128], out[OUTMAX];
+
+	need_root();
+	mkdir_tmp(dir, sizeof(dir));
+	cr_assert(chmod(dir, 0777) == 0);
+	snprintf(f, sizeof(f), "%s/queue", dir);
+	snprintf(hidden, sizeof(hidden), "%s/hidden", dir);
+	write_file(hidden, "x\n", 0644, 0);
+	/* seccomp refuses writing opens where the profile only reads */
+	assert_says(PROBE(out, "-u", "nobody", "sim", "write", "/var/tmp/mobius-sb"),
+	    out, "err EACCES", "sim write");
+	/* the router may write, but only to its rw paths */
+	assert_says(PROBE(out, "-u", "nobody", "-w", dir, "router", "write", f),
+	    out, "ok", "router rw path");
+	cr_assert(access(f, F_OK) == 0, "the write did not reach the real directory");
+	assert_says(PROBE(out, "-u", "nobody", "-w", dir, "router", "write",
+	    "/var/tmp/mobius-sb"), out, "err EROFS", "router outside rw paths");
+	/* /tmp is private unless a path is kept */
+	assert_says(PROBE(out, "-u", "nobody", "sim", "read", hidden),
+	    out, "err ENOENT", "private /tmp");
+	unlink(f);
+	unlink(hidden);
+	rmdir(dir);
+}
+
+Test(sandbox, probes_fail_softly)
+{
+	char out[OUTMAX];
+
+	need_root();
+	assert_says(PROBE(out, "-u", "nobody", "sim", "tcgets"), out,
+	    "err ENOTTY", "isatty");
+}
+
+Test(sandbox, debug_mode_logs_the_syscall_by_name)
+{
+	char out[OUTMAX];
+	int st;
+
+	need_root();
+	st = probe_env("MOBIUS_SANDBOX_DEBUG=1", out,
+	    (const char *const[]){ "-u", "nobody", "sim", "ptrace", NULL });
+	assert_says(st, out, "denied syscall ptrace", "debug");
+	assert_says(st, out, "err ENOSYS", "debug");
+	assert_says(st, out, "DEBUG mode", "debug");
+}
+
+Test(sandbox, no_sandbox_warns_and_confines_nothing)
+{
+	char out[OUTMAX];
+	int st;
+
+	st = PROBE(out, "-n", "sim", "status");
+	assert_says(st, out, "DISABLED", "--no-sandbox");
+	assert_says(st, out, "Seccomp:\t0", "--no-sandbox");
+}
+
+Test(sandbox, a_missing_service_user_fails_closed)
+{
+	char out[OUTMAX];
+	int st;
+
+	need_root();
+	st = PROBE(out, "-u", "mobius-no-such-user", "sim", "status");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %#x: %s", st, out);
+	cr_assert(strstr(out, "no user") != NULL, "%s", out);
+}
+
+Test(sandbox, hub_execs_only_through_the_launchers_pointer)
+{
+	char out[OUTMAX];
+
+	need_root();
+	assert_says(PROBE(out, "-u", "nobody", "hub", "exec", "/bin/true"),
+	    out, "", "exec through the allowed pointer");
+	assert_killed(PROBE(out, "-u", "nobody", "hub", "exec-copy", "/bin/true"),
+	    out, "exec of the same path through another pointer");
+	assert_killed(PROBE(out, "-u", "nobody", "sim", "exec", "/bin/true"),
+	    out, "exec in a profile without MOB_SB_EXEC");
+}
+
+static int
+wait_path(const char *path, int ms)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	for (; ms > 0; ms -= 20) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+Test(sandbox, mosquitto_serves_inside_the_hub_sandbox)
+{
+	char dir[64], conf[128], sock[128], logf[128], text[512], cmd[512];
+	int fd, st;
+	pid_t pid;
+
+	need_root();
+	if (access("/usr/sbin/mosquitto", X_OK) != 0 ||
+	    access("/usr/bin/mosquitto_pub", X_OK) != 0)
+		cr_skip_test("mosquitto or mosquitto-clients not installed");
+	mkdir_tmp(dir, sizeof(dir));
+	cr_assert(chmod(dir, 0777) == 0);
+	snprintf(conf, sizeof(conf), "%s/m.conf", dir);
+	snprintf(sock, sizeof(sock), "%s/hub.sock", dir);
+	snprintf(logf, sizeof(logf), "%s/log", dir);
+	snprintf(text, sizeof(text), "listener 0 %s\nallow_anonymous true\n"
+	    "persistence false\nlog_dest stderr\n", sock);
+	write_file(conf, text, 0644, 0);
+	cr_assert((fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
+	pid = spawn((const char *const[]){ "-u", "nobody", "-w", dir, "hub",
+	    "exec", "/usr/sbin/mosquitto", "-c", conf, NULL }, NULL, fd);
+	close(fd);
+	cr_assert(wait_path(sock, 5000) == 0, "mosquitto did not listen");
+	snprintf(cmd, sizeof(cmd), "mosquitto_pub --unix %s -t t -m m -q 1", sock);
+	st = system(cmd);
+	kill(pid, SIGHUP);	/* reload: the keyring path of the hub */
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "publish failed");
+	st = system(cmd);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "publish after reload failed");
+	kill(pid, SIGTERM);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "mosquitto ended with status %#x", st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert(system(cmd) == 0);
+}
