@@ -46,6 +46,8 @@ struct hub_args {
 	int foreground;
 	int verbose;
 	char plugin_buf[PATH_MAX];
+	char keys_abs[PATH_MAX];
+	char state_abs[PATH_MAX];
 	char conf[PATH_MAX];
 	char pidfile[PATH_MAX];
 };
@@ -322,6 +324,12 @@ main(int argc, char *argv[])
 		fatal("plugin %s", a.plugin);
 	if (mkdir(a.state, 0700) != 0 && errno != EEXIST)
 		fatal("mkdir %s", a.state);
+	/* mosquitto must not depend on our working directory */
+	if (realpath(a.keys, a.keys_abs) == NULL ||
+	    realpath(a.state, a.state_abs) == NULL)
+		fatal("realpath");
+	a.keys = a.keys_abs;
+	a.state = a.state_abs;
 	check_socket(a.sock);
 	write_conf(&a);
 	if (!a.foreground)

@@ -24,7 +24,9 @@ void th_rmtree(const char *path);
 void th_path(const char *rel, char *out, size_t len);
 
 /* Start argv (argv[0] a path) with extra "K=V" env entries (NULL-terminated
- * list, may be NULL); output goes to logfile.  0 or -errno. */
+ * list, may be NULL); output goes to logfile.  0 or -errno.  Under a SAN
+ * build ($MOBIUS_BUILD ends in "san") mobius-hub gets LD_PRELOAD=libasan.so
+ * and ASAN_OPTIONS=detect_leaks=0, so mosquitto can load the ASan plugin. */
 int th_spawn(struct th_proc *p, char *const argv[], char *const env[], const char *logfile);
 /* Send sig, wait up to timeout_ms, SIGKILL after; returns wait status. */
 int th_stop(struct th_proc *p, int sig, int timeout_ms);
@@ -35,10 +37,15 @@ int th_run(char *const argv[], char *const env[], char *out, size_t outlen, int 
 int th_wait_path(const char *path, int timeout_ms);
 /* Poll until the file contains needle, 0 or -ETIMEDOUT. */
 int th_wait_log(const char *path, const char *needle, int timeout_ms);
+/* How many times needle occurs in the file now (0 if unreadable). */
+int th_count_log(const char *path, const char *needle);
 /* A free TCP port on 127.0.0.1. */
 int th_free_port(void);
 
-/* A whole node: keys made with mobius-keytool, hub on a Unix socket. */
+/* A whole node: keys made with mobius-keytool, hub on a Unix socket;
+ * hub log in DIR/hub.log, hub state in DIR/state. */
+#define TH_HID	"000001"
+
 struct th_node {
 	char dir[256];		/* temp dir, removed by th_node_stop */
 	char keys[300];		/* keytool --dir */
@@ -50,8 +57,16 @@ struct th_node {
 
 /* keytool init in the given mode, then start mobius-hub, wait for its socket. */
 void th_node_start(struct th_node *n, enum mob_mode mode);
-/* keytool add SPID/SID; path of the service's key file into keyfile. */
+/* Same with plugin options "NAME=VALUE" (mobius-hub --opt), NULL-terminated. */
+void th_node_start_opts(struct th_node *n, enum mob_mode mode, const char *const opts[]);
+/* (Re)start only the hub of an initialized node; opts as above. */
+void th_node_hub_start(struct th_node *n, const char *const opts[]);
+/* keytool add SPID/SID; path of the service's key file into keyfile.  A
+ * running hub is reloaded (SIGHUP) so the new key can log in at once. */
 void th_node_add(struct th_node *n, const char *spid_sid, char *keyfile, size_t len);
+/* SIGHUP the hub and wait until it has re-read the keyring. */
+void th_node_reload(struct th_node *n);
+/* Stop the hub, fail on a sanitizer report in its log, remove the dir. */
 void th_node_stop(struct th_node *n);
 
 #endif
