@@ -1,0 +1,651 @@
+/*
+ * Envelope: round trips, and one test per check of mob_env_verify with the
+ * specific error code it must produce.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <criterion/criterion.h>
+
+#include "mobius/envelope.h"
+#include "mobius/err.h"
+#include "mobius/jws.h"
+
+#define KID	"000001/01F"
+#define KID2	"000001/020"
+#define TOPIC	"mob/cov/000001/01F/003A/0001/40"
+
+/* Key table behind the lookup: entries for one kid in idx order. */
+struct ent {
+	const char *kid;
+	struct mob_key *key;
+};
+static struct ent keys[8];
+static size_t nkeys;
+
+static const struct mob_key *
+lookup(void *ctx, const char *kid, size_t idx)
+{
+	(void)ctx;
+	for (size_t i = 0; i < nkeys; i++)
+		if (strcmp(keys[i].kid, kid) == 0 && idx-- == 0)
+			return keys[i].key;
+	return NULL;
+}
+
+static struct mob_key *
+add_key(const char *kid, enum mob_alg alg)
+{
+	struct mob_key *k;
+
+	cr_assert_lt(nkeys, 8);
+	cr_assert_eq(mob_key_generate(alg, &k), 0);
+	keys[nkeys].kid = kid;
+	keys[nkeys++].key = k;
+	return k;
+}
+
+static void
+teardown(void)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		mob_key_free(keys[i].key);
+	nkeys = 0;
+}
+
+static struct mob_verifier *
+verifier(const struct mob_verifier_cfg *cfg)
+{
+	struct mob_verifier *v;
+
+	cr_assert_eq(mob_verifier_new(lookup, NULL, cfg, &v), 0);
+	return v;
+}
+
+static int
+verify(struct mob_verifier *v, const char *topic, const char *expect,
+    const char *tok, int64_t now)
+{
+	struct mob_env env;
+	int r;
+
+	r = mob_env_verify(v, topic, expect, tok, strlen(tok), now, &env);
+	if (r != 0) {
+		cr_assert_null(env.claims);
+		cr_assert_null(env.dat);
+	}
+	mob_env_clear(&env);
+	return r;
+}
+
+/* A token with hand-made claims, signed properly (what a peer could send). */
+static char *
+craft(const struct mob_key *key, const char *kid, const char *claims)
+{
+	char *t;
+
+	cr_assert_eq(mob_jws_sign(key, kid, claims, strlen(claims), &t), 0);
+	return t;
+}
+
+static char *
+craft_std(const struct mob_key *key, const char *kid, const char *iss,
+    const char *top, int64_t iat, uint64_t seq)
+{
+	char c[512];
+	int n;
+
+	n = snprintf(c, sizeof(c), "{\"iss\":\"%s\",\"top\":\"%s\",\"iat\":%lld,"
+	    "\"seq\":%llu,\"dat\":null}", iss, top, (long long)iat,
+	    (unsigned long long)seq);
+	cr_assert_lt(n, (int)sizeof(c));
+	return craft(key, kid, c);
+}
+
+/* Copy a claims template, replacing "@" with iat. */
+static void
+fill(char *out, size_t len, const char *tmpl, int64_t iat)
+{
+	size_t o = 0;
+
+	for (; *tmpl != '\0' && o + 24 < len; tmpl++) {
+		if (*tmpl == '@')
+			o += (size_t)snprintf(out + o, len - o, "%lld",
+			    (long long)iat);
+		else
+			out[o++] = *tmpl;
+	}
+	cr_assert_eq(*tmpl, '\0');
+	out[o] = '\0';
+}
+
+TestSuite(envelope, .fini = teardown);
+
+static void
+round_trip(enum mob_alg alg)
+{
+	struct mob_key *k = add_key(KID, alg);
+	struct mob_verifier *v = verifier(NULL);
+	struct mob_signer *s;
+	struct mob_env env;
+	char *tok, *dat;
+	size_t len;
+	uint64_t first;
+	int64_t now = mob_now_ms();
+
+	cr_assert_eq(mob_signer_new(k, KID, &s), 0);
+	cr_assert_str_eq(mob_signer_kid(s), KID);
+	cr_assert_eq(mob_env_sign(s, TOPIC, "{\"pv\":21.5,\"t\":[1,2]}", &tok,
+	    &len), 0);
+	cr_assert_eq(len, strlen(tok));
+	cr_assert_eq(mob_env_verify(v, TOPIC, KID, tok, len, now, &env), 0);
+	cr_assert_str_eq(env.iss, KID);
+	cr_assert_geq(env.iat, now - 1000);
+	cr_assert_leq(env.iat, now + 1000);
+	/* seq starts at the clock in microseconds */
+	cr_assert_geq(env.seq, (uint64_t)(now - 1000) * 1000);
+	cr_assert_leq(env.seq, (uint64_t)(now + 1000) * 1000);
+	first = env.seq;
+	cr_assert_not_null(dat = cJSON_PrintUnformatted(env.dat));
+	cr_assert_str_eq(dat, "{\"pv\":21.5,\"t\":[1,2]}");
+	free(dat);
+	mob_env_clear(&env);
+	free(tok);
+
+	/* NULL dat is JSON null; seq rises by one */
+	cr_assert_eq(mob_env_sign(s, TOPIC, NULL, &tok, NULL), 0);
+	cr_assert_eq(mob_env_verify(v, TOPIC, NULL, tok, strlen(tok), now,
+	    &env), 0);
+	cr_assert(cJSON_IsNull(env.dat));
+	cr_assert_eq(env.seq, first + 1);
+	mob_env_clear(&env);
+	free(tok);
+
+	/* dat must itself be strict JSON */
+	cr_assert_eq(mob_env_sign(s, TOPIC, "{\"a\":1", &tok, NULL), MOB_EJSON);
+	cr_assert_eq(mob_env_sign(s, TOPIC, "1 2", &tok, NULL), MOB_EJSON);
+	mob_signer_free(s);
+	mob_verifier_free(v);
+}
+
+Test(envelope, round_trips_hs256)
+{
+	round_trip(MOB_ALG_HS256);
+}
+
+Test(envelope, round_trips_eddsa)
+{
+	round_trip(MOB_ALG_EDDSA);
+}
+
+Test(envelope, signer_needs_a_signing_key_and_a_valid_id)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_EDDSA), *pub;
+	struct mob_signer *s;
+
+	cr_assert_eq(mob_signer_new(k, "000001/01f", &s), MOB_EINVAL);
+	cr_assert_eq(mob_signer_new(k, "000001", &s), MOB_EINVAL);
+	cr_assert_eq(mob_key_public(k, &pub), 0);
+	cr_assert_eq(mob_signer_new(pub, KID, &s), MOB_EINVAL);
+	cr_assert_null(s);
+	mob_key_free(pub);
+	mob_signer_free(NULL);
+}
+
+Test(envelope, rejects_an_unknown_kid)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char *t = craft_std(k, KID2, KID2, TOPIC, now, 1);
+
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EKIDUNKNOWN);
+	free(t);
+	/* and a token without any kid */
+	t = craft_std(k, NULL, KID, TOPIC, now, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EHDRMISSING);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_iss_other_than_kid)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char *t = craft_std(k, KID, KID2, TOPIC, now, 1);
+
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EISSMISMATCH);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_a_wrong_expected_identity)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char *t = craft_std(k, KID, KID, TOPIC, now, 1);
+
+	cr_assert_eq(verify(v, TOPIC, KID2, t, now), MOB_EIDENTITY);
+	cr_assert_eq(verify(v, TOPIC, KID, t, now), 0);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_a_topic_mismatch)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char *t = craft_std(k, KID, KID, TOPIC, now, 1);
+
+	cr_assert_eq(verify(v, "mob/cov/000001/01F/003A/0001/41", NULL, t, now),
+	    MOB_ETOPICMISMATCH);
+	cr_assert_eq(verify(v, "mob/cov/000001/01F/003A/0001/4", NULL, t, now),
+	    MOB_ETOPICMISMATCH);
+	cr_assert_eq(verify(v, TOPIC "/", NULL, t, now), MOB_ETOPICMISMATCH);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, enforces_the_validity_window_at_its_edges)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier_cfg cfg = { .window_ms = 5000 };
+	struct mob_verifier *v = verifier(&cfg);
+	int64_t now = 1700000000000LL;
+	char *t;
+
+	t = craft_std(k, KID, KID, TOPIC, now - 5001, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EEXPIRED);
+	free(t);
+	t = craft_std(k, KID, KID, TOPIC, now + 5001, 2);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EFUTURE);
+	free(t);
+	t = craft_std(k, KID, KID, TOPIC, now - 5000, 3);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	t = craft_std(k, KID, KID, TOPIC, now + 5000, 4);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_a_replayed_token)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_EDDSA);
+	struct mob_verifier *v = verifier(NULL);
+	struct mob_signer *s;
+	char *t;
+
+	cr_assert_eq(mob_signer_new(k, KID, &s), 0);
+	cr_assert_eq(mob_env_sign(s, TOPIC, "1", &t, NULL), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), MOB_EREPLAY);
+	/* forgetting the sender's state is what re-opens it */
+	mob_verifier_forget(v, KID2);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), MOB_EREPLAY);
+	mob_verifier_forget(v, KID);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), 0);
+	mob_verifier_forget(v, NULL);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), 0);
+	free(t);
+	mob_signer_free(s);
+	mob_verifier_free(v);
+}
+
+Test(envelope, accepts_late_seqs_inside_the_window_once)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	uint64_t top = 5000000;
+	char *t;
+
+	t = craft_std(k, KID, KID, TOPIC, now, top);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	/* inside: top-1 .. top-63, each once */
+	t = craft_std(k, KID, KID, TOPIC, now, top - 63);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EREPLAY);
+	free(t);
+	t = craft_std(k, KID, KID, TOPIC, now, top - 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	/* outside: top-64 and below */
+	t = craft_std(k, KID, KID, TOPIC, now, top - 64);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EREPLAY);
+	free(t);
+	t = craft_std(k, KID, KID, TOPIC, now, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EREPLAY);
+	free(t);
+	/* senders have separate windows */
+	add_key(KID2, MOB_ALG_HS256);
+	t = craft_std(keys[1].key, KID2, KID2, TOPIC, now, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, replay_window_slides)
+{
+	struct mob_replay r = { 0, 0 };
+
+	cr_assert_eq(mob_replay_check(&r, 100), 0);
+	cr_assert_eq(mob_replay_check(&r, 100), MOB_EREPLAY);
+	for (uint64_t s = 37; s < 100; s++)
+		cr_assert_eq(mob_replay_check(&r, s), 0, "seq %llu",
+		    (unsigned long long)s);
+	cr_assert_eq(mob_replay_check(&r, 36), MOB_EREPLAY);
+	for (uint64_t s = 37; s <= 100; s++)
+		cr_assert_eq(mob_replay_check(&r, s), MOB_EREPLAY);
+	/* a small step keeps what was seen */
+	cr_assert_eq(mob_replay_check(&r, 110), 0);
+	cr_assert_eq(mob_replay_check(&r, 100), MOB_EREPLAY);
+	cr_assert_eq(mob_replay_check(&r, 105), 0);
+	cr_assert_eq(mob_replay_check(&r, 46), MOB_EREPLAY);
+	cr_assert_eq(mob_replay_check(&r, 47), MOB_EREPLAY);	/* seen */
+	/* a jump beyond the window clears it */
+	cr_assert_eq(mob_replay_check(&r, 1000), 0);
+	cr_assert_eq(mob_replay_check(&r, 999), 0);
+	cr_assert_eq(mob_replay_check(&r, 937), 0);
+	cr_assert_eq(mob_replay_check(&r, 936), MOB_EREPLAY);
+	/* seq 0 on fresh state is accepted once */
+	memset(&r, 0, sizeof(r));
+	cr_assert_eq(mob_replay_check(&r, 0), 0);
+	cr_assert_eq(mob_replay_check(&r, 0), MOB_EREPLAY);
+}
+
+Test(envelope, forgeries_do_not_move_the_replay_window)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256), *evil;
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char *t;
+
+	cr_assert_eq(mob_key_generate(MOB_ALG_HS256, &evil), 0);
+	t = craft_std(evil, KID, KID, TOPIC, now, 9000000000000000ULL);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EBADSIG);
+	free(t);
+	/* an authentic but stale or mis-addressed message neither */
+	t = craft_std(k, KID, KID, TOPIC, now - 60000, 8000000000000000ULL);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EEXPIRED);
+	free(t);
+	t = craft_std(k, KID, KID, "mob/cov/x", now, 8000000000000000ULL);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_ETOPICMISMATCH);
+	free(t);
+	t = craft_std(k, KID, KID, TOPIC, now, 10);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	mob_key_free(evil);
+	mob_verifier_free(v);
+}
+
+Test(envelope, tries_keys_in_rotation_grace)
+{
+	struct mob_key *oldk = add_key(KID, MOB_ALG_HS256);
+	struct mob_key *newk, *gone;
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char *t;
+
+	/* lookup order: idx 0 must be the new key, so move it first */
+	newk = add_key(KID, MOB_ALG_HS256);
+	keys[0].key = newk;
+	keys[1].key = oldk;
+	t = craft_std(oldk, KID, KID, TOPIC, now, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	t = craft_std(newk, KID, KID, TOPIC, now, 2);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	cr_assert_eq(mob_key_generate(MOB_ALG_HS256, &gone), 0);
+	t = craft_std(gone, KID, KID, TOPIC, now, 3);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EBADSIG);
+	free(t);
+	mob_key_free(gone);
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_hs256_tokens_for_an_ed25519_sender)
+{
+	struct mob_key *ed = add_key(KID, MOB_ALG_EDDSA), *pub, *forged;
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	uint8_t raw[32];
+	char *t;
+
+	cr_assert_eq(mob_key_public(ed, &pub), 0);
+	cr_assert_eq(mob_key_raw(pub, 0, raw, sizeof(raw)), 32);
+	cr_assert_eq(mob_key_from_secret(raw, sizeof(raw), &forged), 0);
+	keys[0].key = pub;	/* the hub holds only the public key */
+	t = craft_std(forged, KID, KID, TOPIC, now, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EALGMISMATCH);
+	free(t);
+	keys[0].key = ed;
+	mob_key_free(pub);
+	mob_key_free(forged);
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_missing_and_mistyped_claims)
+{
+	static const char *const bad[] = {
+		/* missing each */
+		"{\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"iat\":@,\"seq\":1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"seq\":1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1}",
+		/* wrong types */
+		"{\"iss\":1,\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":null,\"iat\":@,\"seq\":1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":\"@\",\"seq\":1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@.5,\"seq\":1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":-1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1.5,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":\"1\",\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":true,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1e300,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":18014398509481984,\"dat\":1}",
+		/* unknown claim, too long iss, not an object */
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1,\"dat\":1,\"exp\":1}",
+		"{\"iss\":\"000001/01F000000000\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1,\"dat\":1}",
+		"[@]",
+	};
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char c[512], *t;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fill(c, sizeof(c), bad[i], now);
+		t = craft(k, KID, c);
+		cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_ECLAIM, "%s: %s",
+		    c, mob_errname(verify(v, TOPIC, NULL, t, now)));
+		free(t);
+	}
+	/* claim order is free; 2^53 is the largest seq */
+	fill(c, sizeof(c), "{\"dat\":{},\"seq\":9007199254740992,\"iat\":@,"
+	    "\"top\":\"" TOPIC "\",\"iss\":\"" KID "\"}", now);
+	t = craft(k, KID, c);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_duplicate_claims_at_any_depth)
+{
+	static const char *const bad[] = {
+		"{\"iss\":\"" KID "\",\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1,\"seq\":2,\"dat\":1}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1,\"dat\":{\"pv\":1,\"pv\":2}}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":1,\"dat\":[{\"a\":{\"b\":1,\"b\":1}}]}",
+	};
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char c[512], *t;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fill(c, sizeof(c), bad[i], now);
+		t = craft(k, KID, c);
+		cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EHDRDUP, "%s", c);
+		free(t);
+	}
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_strings_cut_by_a_nul_escape)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_now_ms();
+	char c[512], *t;
+
+	snprintf(c, sizeof(c), "{\"iss\":\"" KID "\",\"top\":\"" TOPIC
+	    "\\u0000/extra\",\"iat\":%lld,\"seq\":1,\"dat\":1}", (long long)now);
+	t = craft(k, KID, c);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EJSON);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, caps_the_token_size)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier_cfg cfg = { .max_len = 300 };
+	struct mob_verifier *v = verifier(&cfg);
+	struct mob_signer *s;
+	char dat[400], *t;
+
+	cr_assert_eq(mob_signer_new(k, KID, &s), 0);
+	memset(dat, 'x', sizeof(dat) - 1);
+	dat[0] = dat[sizeof(dat) - 2] = '"';
+	dat[sizeof(dat) - 1] = '\0';
+	cr_assert_eq(mob_env_sign(s, TOPIC, dat, &t, NULL), 0);
+	cr_assert_gt(strlen(t), 300);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), MOB_ETOOLONG);
+	free(t);
+	cr_assert_eq(mob_env_sign(s, TOPIC, "1", &t, NULL), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), 0);
+	free(t);
+	mob_signer_free(s);
+	mob_verifier_free(v);
+}
+
+static void
+mutations_fail(enum mob_alg alg)
+{
+	struct mob_key *k = add_key(KID, alg);
+	struct mob_verifier *v = verifier(NULL);
+	struct mob_signer *s;
+	struct mob_env env;
+	char *t;
+	size_t len;
+	int64_t now = mob_now_ms();
+	int r;
+
+	cr_assert_eq(mob_signer_new(k, KID, &s), 0);
+	cr_assert_eq(mob_env_sign(s, TOPIC, "{\"pv\":1}", &t, &len), 0);
+	for (size_t i = 0; i < len; i++)
+		for (int b = 0; b < 8; b++) {
+			t[i] ^= (char)(1 << b);
+			r = mob_env_verify(v, TOPIC, NULL, t, len, now, &env);
+			cr_assert_lt(r, 0, "byte %zu bit %d accepted", i, b);
+			t[i] ^= (char)(1 << b);
+		}
+	for (size_t n = 0; n < len; n++)
+		cr_assert_lt(mob_env_verify(v, TOPIC, NULL, t, n, now, &env), 0,
+		    "truncated to %zu accepted", n);
+	/* none of that touched the replay state */
+	cr_assert_eq(mob_env_verify(v, TOPIC, NULL, t, len, now, &env), 0);
+	mob_env_clear(&env);
+	free(t);
+	mob_signer_free(s);
+	mob_verifier_free(v);
+}
+
+Test(envelope, rejects_every_bit_flip_and_truncation_hs256)
+{
+	mutations_fail(MOB_ALG_HS256);
+}
+
+Test(envelope, rejects_every_bit_flip_and_truncation_eddsa)
+{
+	mutations_fail(MOB_ALG_EDDSA);
+}
+
+Test(envelope, bounds_sender_state_and_fails_closed_on_eviction)
+{
+	struct mob_verifier_cfg cfg = { .max_senders = 2 };
+	struct mob_verifier *v = verifier(&cfg);
+	const char *kids[3] = { "000001/001", "000001/002", "000001/003" };
+	struct mob_key *k[3];
+	int64_t now = 1700000000000LL;
+	char *old, *t;
+
+	for (int i = 0; i < 3; i++)
+		k[i] = add_key(kids[i], MOB_ALG_HS256);
+	old = craft_std(k[0], kids[0], kids[0], TOPIC, now, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, old, now), 0);
+	t = craft_std(k[1], kids[1], kids[1], TOPIC, now + 10, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now + 10), 0);
+	free(t);
+	/* a third sender evicts the least recently heard (kids[0]) */
+	t = craft_std(k[2], kids[2], kids[2], TOPIC, now + 20, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now + 20), 0);
+	free(t);
+	/* kids[0]'s state is gone, yet its old token is not accepted again */
+	cr_assert_eq(verify(v, TOPIC, NULL, old, now + 30), MOB_EREPLAY);
+	free(old);
+	/* a fresh message from it is (and evicts kids[1]) */
+	t = craft_std(k[0], kids[0], kids[0], TOPIC, now + 40, 2);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now + 40), 0);
+	free(t);
+	/* kids[2] kept its state */
+	t = craft_std(k[2], kids[2], kids[2], TOPIC, now + 20, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now + 50), MOB_EREPLAY);
+	free(t);
+	mob_verifier_free(v);
+}
+
+Test(envelope, keeps_state_for_many_senders)
+{
+	struct mob_verifier *v = verifier(NULL);
+	static char kid[300][11];
+	int64_t now = mob_now_ms();
+	struct mob_key *k;
+	char *t[300];
+
+	/* one key serves every kid here: lookup by prefix is not the point */
+	k = add_key("*", MOB_ALG_HS256);
+	for (int i = 0; i < 300; i++) {
+		snprintf(kid[i], sizeof(kid[i]), "000001/%03X", i);
+		keys[0].kid = kid[i];
+		t[i] = craft_std(k, kid[i], kid[i], TOPIC, now, 7);
+		cr_assert_eq(verify(v, TOPIC, NULL, t[i], now), 0);
+	}
+	/* after growth and rehashing every sender still remembers seq 7 */
+	for (int i = 0; i < 300; i++) {
+		keys[0].kid = kid[i];
+		cr_assert_eq(verify(v, TOPIC, NULL, t[i], now), MOB_EREPLAY);
+		free(t[i]);
+	}
+	/* forget some in the middle of probe chains; the rest stay */
+	for (int i = 0; i < 300; i += 3)
+		mob_verifier_forget(v, kid[i]);
+	for (int i = 0; i < 300; i++) {
+		keys[0].kid = kid[i];
+		t[i] = craft_std(k, kid[i], kid[i], TOPIC, now, 7);
+		cr_assert_eq(verify(v, TOPIC, NULL, t[i], now),
+		    i % 3 == 0 ? 0 : MOB_EREPLAY, "sender %d", i);
+		free(t[i]);
+	}
+	keys[0].kid = "*";
+	mob_verifier_free(v);
+}
