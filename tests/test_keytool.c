@@ -1,0 +1,626 @@
+/*
+ * mobius-keytool end to end: the real binary ($MOBIUS_BUILD/bin) in a
+ * temporary key directory.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "mobius/envelope.h"
+#include "mobius/err.h"
+#include "mobius/keyring.h"
+
+#define OUT_MAX	16384
+
+static char tmp[PATH_MAX];	/* test directory */
+static char dir[PATH_MAX + 8];	/* keytool --dir */
+static char out[OUT_MAX];	/* stdout of the last run */
+static char err[OUT_MAX];	/* stderr of the last run */
+
+static void
+rmtree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	char p[PATH_MAX + 300];
+
+	if (d == NULL) {
+		unlink(path);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		rmtree(p);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+static void
+setup(void)
+{
+	snprintf(tmp, sizeof(tmp), "%s/mobius-kt-XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	cr_assert_not_null(mkdtemp(tmp));
+	snprintf(dir, sizeof(dir), "%s/keys", tmp);
+}
+
+static void
+teardown(void)
+{
+	rmtree(tmp);
+}
+
+TestSuite(keytool, .init = setup, .fini = teardown, .timeout = 60);
+
+static void
+slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd == -1 ? 0 : read(fd, buf, len - 1);
+
+	buf[n > 0 ? n : 0] = '\0';
+	if (fd != -1)
+		close(fd);
+}
+
+/*
+ * Run mobius-keytool with --dir kdir (unless kdir is NULL) and the given
+ * arguments (NULL-terminated); stdin from in (may be NULL).  Returns the
+ * exit code; stdout and stderr land in out and err.
+ */
+static int
+run_in(const char *kdir, const char *in, const char *arg, ...)
+{
+	char bin[PATH_MAX], fo[PATH_MAX + 16], fe[PATH_MAX + 16];
+	char fi[PATH_MAX + 16];
+	const char *argv[32];
+	const char *build = getenv("MOBIUS_BUILD");
+	va_list ap;
+	int n = 0, status;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/bin/mobius-keytool",
+	    build != NULL ? build : "build");
+	snprintf(fo, sizeof(fo), "%s/.out", tmp);
+	snprintf(fe, sizeof(fe), "%s/.err", tmp);
+	snprintf(fi, sizeof(fi), "%s/.in", tmp);
+	argv[n++] = bin;
+	if (kdir != NULL) {
+		argv[n++] = "--dir";
+		argv[n++] = kdir;
+	}
+	va_start(ap, arg);
+	for (const char *a = arg; a != NULL && n < 31; a = va_arg(ap, const char *))
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	if (in != NULL) {
+		FILE *f = fopen(fi, "w");
+
+		cr_assert_not_null(f);
+		fputs(in, f);
+		fclose(f);
+	}
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int o = open(fo, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int e = open(fe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int i = open(in != NULL ? fi : "/dev/null", O_RDONLY);
+
+		if (o == -1 || e == -1 || i == -1 || dup2(o, 1) == -1 ||
+		    dup2(e, 2) == -1 || dup2(i, 0) == -1)
+			_exit(126);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	slurp(fo, out, sizeof(out));
+	slurp(fe, err, sizeof(err));
+	cr_assert(WIFEXITED(status), "keytool died: %d", status);
+	cr_assert_neq(WEXITSTATUS(status), 127, "cannot run %s", bin);
+	return WEXITSTATUS(status);
+}
+
+#define run(...)	run_in(dir, NULL, __VA_ARGS__, NULL)
+#define OK(...)		cr_assert_eq(run(__VA_ARGS__), 0, "stderr: %s", err)
+
+static void
+path_of(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static mode_t
+mode_of(const char *name, uid_t *uid)
+{
+	char p[PATH_MAX + 64];
+	struct stat st;
+
+	path_of(name, p, sizeof(p));
+	cr_assert_eq(stat(p, &st), 0, "%s: %s", p, strerror(errno));
+	if (uid != NULL)
+		*uid = st.st_uid;
+	return st.st_mode & 07777;
+}
+
+/* The value of attr= on the line of id in a key file ("" if none). */
+static void
+attr_of(const char *name, const char *id, const char *attr, char *val,
+    size_t len)
+{
+	char p[PATH_MAX + 64], text[8192], *line, *save = NULL, *a;
+
+	path_of(name, p, sizeof(p));
+	slurp(p, text, sizeof(text));
+	val[0] = '\0';
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, id) == NULL || (a = strstr(line, attr)) == NULL)
+			continue;
+		snprintf(val, len, "%s", a + strlen(attr));
+		val[strcspn(val, " ")] = '\0';
+	}
+}
+
+static void
+cpy(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void
+token_of(const char *ss, char *tok, size_t len)
+{
+	OK("token", ss);
+	cpy(tok, len, out);
+	tok[strcspn(tok, "\n")] = '\0';
+	cr_assert_gt(strlen(tok), 100);
+}
+
+Test(keytool, init_add_list_with_private_modes_and_owners)
+{
+	struct passwd *pw = getpwnam("nobody");
+	uid_t nobody = pw != NULL ? pw->pw_uid : (uid_t)-1;
+	char hubpub[128], svcpub[128];
+	uid_t uid;
+
+	OK("init", "--hid", "000001");
+	cr_assert_not_null(strstr(out, "initialized node 000001"));
+	cr_assert_eq(mode_of("keyring", NULL), 0600);
+	cr_assert_eq(mode_of("hub.key", NULL), 0600);
+	cr_assert_eq(mode_of(".", NULL), 0711);
+	if (geteuid() == 0 && getpwnam("mobius-hub") == NULL)
+		cr_assert_not_null(strstr(err, "mobius-hub does not exist"),
+		    "%s", err);
+
+	OK("add", "001F/01F", "--user", "nobody");
+	cr_assert_not_null(strstr(out, "000001/01F"));
+	cr_assert_eq(mode_of("01F.key", &uid), 0600);
+	if (geteuid() == 0 && nobody != (uid_t)-1)
+		cr_assert_eq(uid, nobody, "01F.key not given to nobody");
+	OK("add", "0020/020");
+	cr_assert_eq(mode_of("020.key", &uid), 0600);
+	cr_assert_eq(uid, geteuid());
+
+	/* The service file carries the hub's public key; the keyring only
+	 * the service's public half. */
+	attr_of("hub.key", "000001/000", "priv=", hubpub, sizeof(hubpub));
+	cr_assert_gt(strlen(hubpub), 40);
+	attr_of("01F.key", "000001/000", "pub=", hubpub, sizeof(hubpub));
+	cr_assert_gt(strlen(hubpub), 40);
+	attr_of("keyring", "000001/01F", "pub=", svcpub, sizeof(svcpub));
+	cr_assert_gt(strlen(svcpub), 40);
+	attr_of("keyring", "000001/01F", "priv=", svcpub, sizeof(svcpub));
+	cr_assert_str_empty(svcpub);
+
+	OK("list");
+	cr_assert_not_null(strstr(out, "FINGERPRINT"));
+	cr_assert_not_null(strstr(out, "service 000001/01F 001F EdDSA active"),
+	    "%s", out);
+	cr_assert_not_null(strstr(out, "nobody"));
+	cr_assert_not_null(strstr(out, "hub     000001/000 -    EdDSA active"),
+	    "%s", out);
+}
+
+Test(keytool, init_and_add_refuse_to_overwrite)
+{
+	char fpr1[128], fpr2[128];
+
+	OK("init", "--hid", "000001");
+	snprintf(fpr1, sizeof(fpr1), "%s", strstr(out, "fingerprint"));
+	cr_assert_eq(run("init", "--hid", "000001"), 1);
+	cr_assert_not_null(strstr(err, "exists; --force"), "%s", err);
+	OK("init", "--hid", "000001", "--force");
+	snprintf(fpr2, sizeof(fpr2), "%s", strstr(out, "fingerprint"));
+	cr_assert_str_neq(fpr1, fpr2);
+
+	OK("add", "001F/01F");
+	cr_assert_eq(run("add", "001F/01F"), 1);
+	cr_assert_not_null(strstr(err, "000001/01F already has a key"), "%s",
+	    err);
+	cr_assert_eq(run("add", "0099/01F"), 1);
+}
+
+Test(keytool, token_verifies_and_tampered_token_does_not)
+{
+	char tok[2048], bad[2048], keyfile[PATH_MAX + 64];
+	size_t n;
+
+	OK("init", "--hid", "000001");
+	OK("add", "001F/01F");
+	token_of("001F/01F", tok, sizeof(tok));
+	OK("verify", tok);
+	cr_assert_not_null(strstr(out, "valid token"));
+	cr_assert_not_null(strstr(out, "iss    000001/01F"), "%s", out);
+	cr_assert_not_null(strstr(out, "sub    001F/01F"), "%s", out);
+
+	/* One flipped bit in the signature. */
+	snprintf(bad, sizeof(bad), "%s", tok);
+	n = strlen(bad);
+	bad[n - 3] = bad[n - 3] == 'A' ? 'B' : 'A';
+	cr_assert_eq(run("verify", bad), 1);
+	cr_assert_not_null(strstr(err, "invalid token"), "%s", err);
+	cr_assert_not_null(strstr(err, "bad_signature"), "%s", err);
+	/* And in the claims. */
+	snprintf(bad, sizeof(bad), "%s", tok);
+	n = strcspn(bad, ".") + 5;
+	bad[n] = bad[n] == 'A' ? 'B' : 'A';
+	cr_assert_eq(run("verify", bad), 1);
+	cr_assert_eq(run("verify", "not.a.token"), 1);
+
+	/* token --key FILE and a token read from stdin. */
+	path_of("01F.key", keyfile, sizeof(keyfile));
+	OK("token", "--key", keyfile);
+	cr_assert_eq(run_in(dir, out, "verify", "-", NULL), 0, "%s", err);
+	/* A token for another service's name is refused by the keyring. */
+	OK("add", "0020/020");
+	cr_assert_eq(run("token", "0021/020"), 1);
+	cr_assert_not_null(strstr(err, "not 0021/020"), "%s", err);
+}
+
+Test(keytool, revoke_invalidates_tokens_and_removes_the_key_file)
+{
+	char tok[2048], keyfile[PATH_MAX + 64];
+
+	OK("init", "--hid", "000001");
+	OK("add", "001F/01F");
+	token_of("001F/01F", tok, sizeof(tok));
+	cr_assert_eq(run("revoke", "0020/01F"), 1);
+	cr_assert_not_null(strstr(err, "has spid 001F, not 0020"), "%s", err);
+	OK("revoke", "001F/01F");
+	cr_assert_eq(run("verify", tok), 1);
+	cr_assert_not_null(strstr(err, "revoked"), "%s", err);
+	path_of("01F.key", keyfile, sizeof(keyfile));
+	cr_assert_eq(access(keyfile, F_OK), -1);
+	OK("list");
+	cr_assert_not_null(strstr(out, "000001/01F 001F EdDSA revoked"), "%s",
+	    out);
+	cr_assert_eq(run("revoke", "001F/01F"), 1);
+	cr_assert_eq(run("rotate", "001F/01F"), 1);
+	/* A revoked service can be given a new key. */
+	OK("add", "001F/01F");
+	token_of("001F/01F", tok, sizeof(tok));
+	OK("verify", tok);
+}
+
+Test(keytool, rotate_keeps_the_old_key_valid_until_grace_ends)
+{
+	char old[2048], neu[2048], p1[128], p2[128];
+	struct timespec ts = { 3, 200 * 1000 * 1000 };
+	uid_t uid1, uid2;
+
+	OK("init", "--hid", "000001");
+	OK("add", "001F/01F", "--user", "nobody");
+	mode_of("01F.key", &uid1);
+	attr_of("01F.key", "000001/01F", "priv=", p1, sizeof(p1));
+	token_of("001F/01F", old, sizeof(old));
+
+	OK("rotate", "001F/01F", "--grace", "2s");
+	cr_assert_not_null(strstr(out, "accepted until"), "%s", out);
+	cr_assert_eq(mode_of("01F.key", &uid2), 0600);
+	cr_assert_eq(uid1, uid2, "rotation changed the key file's owner");
+	attr_of("01F.key", "000001/01F", "priv=", p2, sizeof(p2));
+	cr_assert_str_neq(p1, p2);
+	token_of("001F/01F", neu, sizeof(neu));
+	OK("list");
+	cr_assert_not_null(strstr(out, "001F EdDSA grace"), "%s", out);
+	cr_assert_not_null(strstr(out, "001F EdDSA active"), "%s", out);
+
+	/* No downtime: both keys are accepted during the grace. */
+	OK("verify", old);
+	OK("verify", neu);
+
+	nanosleep(&ts, NULL);
+	cr_assert_eq(run("verify", old), 1, "old key outlived its grace");
+	OK("verify", neu);
+	OK("list");
+	cr_assert_not_null(strstr(out, "expired"), "%s", out);
+	/* The next write prunes the expired entry. */
+	OK("add", "0020/020");
+	OK("list");
+	cr_assert_null(strstr(out, "expired"), "%s", out);
+	cr_assert_null(strstr(out, "grace"), "%s", out);
+
+	cr_assert_eq(run("rotate", "001F/01F", "--grace", "0"), 0);
+	cr_assert_eq(run("verify", neu), 1);
+}
+
+Test(keytool, compat_mode_uses_psks)
+{
+	char tok[2048], v[128];
+
+	OK("init", "--hid", "00ABCD", "--mode", "compat");
+	cr_assert_not_null(strstr(out, "compat (HS256)"));
+	OK("add", "0030/030");
+	attr_of("030.key", "00ABCD/030", "secret=", v, sizeof(v));
+	cr_assert_geq(strlen(v), 43);
+	/* In compat mode the hub's PSK reaches services over mob/key. */
+	attr_of("030.key", "00ABCD/000", "=", v, sizeof(v));
+	cr_assert_str_empty(v);
+	OK("list");
+	cr_assert_not_null(strstr(out, "00ABCD/030 0030 HS256 active"), "%s",
+	    out);
+	token_of("0030/030", tok, sizeof(tok));
+	OK("verify", tok);
+}
+
+Test(keytool, secrets_are_printed_only_with_show_secret)
+{
+	char priv[128], sec[128], tok[2048];
+
+	OK("init", "--hid", "000001");
+	OK("add", "001F/01F");
+	attr_of("01F.key", "000001/01F", "priv=", priv, sizeof(priv));
+	attr_of("hub.key", "000001/000", "priv=", sec, sizeof(sec));
+	cr_assert_gt(strlen(priv), 40);
+	OK("list");
+	cr_assert_null(strstr(out, priv));
+	cr_assert_null(strstr(out, sec));
+	OK("list", "--keyring", strcat(strcpy(tok, dir), "/01F.key"));
+	cr_assert_null(strstr(out, priv));
+	token_of("001F/01F", tok, sizeof(tok));
+	cr_assert_null(strstr(tok, priv));
+	OK("rotate", "001F/01F");
+	cr_assert_null(strstr(out, priv));
+	cr_assert_null(strstr(err, priv));
+	OK("list", "--keyring", strcat(strcpy(tok, dir), "/hub.key"),
+	    "--show-secret");
+	cr_assert_not_null(strstr(out, sec), "%s", out);
+}
+
+Test(keytool, key_files_open_to_others_are_refused)
+{
+	char p[PATH_MAX + 64];
+
+	OK("init", "--hid", "000001");
+	OK("add", "001F/01F");
+	path_of("keyring", p, sizeof(p));
+	cr_assert_eq(chmod(p, 0640), 0);
+	cr_assert_eq(run("list"), 1);
+	cr_assert_not_null(strstr(err, "mode 0640"), "%s", err);
+	cr_assert_eq(run("add", "0020/020"), 1);
+	cr_assert_eq(chmod(p, 0600), 0);
+	path_of("01F.key", p, sizeof(p));
+	cr_assert_eq(chmod(p, 0604), 0);
+	cr_assert_eq(run("token", "001F/01F"), 1);
+	cr_assert_not_null(strstr(err, "mode 0604"), "%s", err);
+}
+
+Test(keytool, peers_export_and_import)
+{
+	char other[PATH_MAX + 16], exp1[4096], rk[PATH_MAX + 64];
+
+	snprintf(other, sizeof(other), "%s/other", tmp);
+	OK("init", "--hid", "000001");
+	cr_assert_eq(run_in(other, NULL, "init", "--hid", "000002", NULL), 0);
+
+	cr_assert_eq(run_in(other, NULL, "export-peer", NULL), 0, "%s", err);
+	cr_assert_not_null(strstr(err, "created"), "%s", err);
+	cr_assert_not_null(strstr(out, "peer 000002/0F0 alg=EdDSA state=active "
+	    "pub="), "%s", out);
+	cr_assert_null(strstr(out, "priv="));
+	cpy(exp1, sizeof(exp1), out);
+	/* The same key on every later export. */
+	cr_assert_eq(run_in(other, NULL, "export-peer", NULL), 0);
+	cr_assert_str_eq(out, exp1);
+
+	cr_assert_eq(run_in(dir, exp1, "import-peer", "-", NULL), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "imported peer 000002/0F0"), "%s", out);
+	cr_assert_eq(run_in(dir, exp1, "import-peer", "-", NULL), 0);
+	cr_assert_not_null(strstr(out, "already imported"), "%s", out);
+	OK("list");
+	cr_assert_not_null(strstr(out, "peer    000002/0F0"), "%s", out);
+
+	/* Not its own key, and never private material. */
+	cr_assert_eq(run_in(other, exp1, "import-peer", "-", NULL), 1);
+	cr_assert_not_null(strstr(err, "own key"), "%s", err);
+	snprintf(rk, sizeof(rk), "%s/router.key", other);
+	cr_assert_eq(run("import-peer", rk), 1);
+	cr_assert_not_null(strstr(err, "not a public peer entry"), "%s", err);
+
+	/* A changed key needs --replace. */
+	unlink(rk);
+	cr_assert_eq(run_in(other, NULL, "export-peer", NULL), 0);
+	cpy(exp1, sizeof(exp1), out);
+	cr_assert_eq(run_in(dir, exp1, "import-peer", "-", NULL), 1);
+	cr_assert_not_null(strstr(err, "--replace"), "%s", err);
+	cr_assert_eq(run_in(dir, exp1, "import-peer", "--replace", "-", NULL),
+	    0);
+}
+
+Test(keytool, verify_checks_signed_messages_on_their_topic)
+{
+	const char *topic = "mob/cov/000001/01F/003A/0001/40";
+	struct mob_signer *s = NULL;
+	struct mob_kr_entry own;
+	char p[PATH_MAX + 64], e[256], *msg = NULL;
+
+	OK("init", "--hid", "000001");
+	OK("add", "001F/01F");
+	path_of("01F.key", p, sizeof(p));
+	cr_assert_eq(mob_keyfile_load_own(p, &own, e, sizeof(e)), 0, "%s", e);
+	cr_assert_eq(mob_signer_new(own.key, own.id, &s), 0);
+	cr_assert_eq(mob_env_sign(s, topic, "{\"pv\":21.5}", &msg, NULL), 0);
+	cr_assert_eq(run("verify", "--topic", topic, msg), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "valid message"));
+	cr_assert_not_null(strstr(out, "21.5"), "%s", out);
+	cr_assert_eq(run("verify", "--topic", "mob/cov/000001/01F/003A/0001/41",
+	    msg), 1);
+	cr_assert_not_null(strstr(err, "topic"), "%s", err);
+	free(msg);
+	mob_signer_free(s);
+	mob_key_free(own.key);
+}
+
+Test(keytool, reload_signals_the_hub_in_the_pid_file)
+{
+	char link[PATH_MAX + 16], flag[PATH_MAX + 16], pidf[PATH_MAX + 64];
+	char script[PATH_MAX + 128], buf[32];
+	const char *unit = "mobius-test-absent.service";
+	pid_t pid;
+	FILE *f;
+
+	OK("init", "--hid", "000001");
+	cr_assert_eq(run("reload", "--unit", unit), 1);
+	cr_assert_not_null(strstr(err, "no running hub found"), "%s", err);
+
+	/* A stand-in hub: a shell whose process name is "mosquitto". */
+	snprintf(link, sizeof(link), "%s/mosquitto", tmp);
+	snprintf(flag, sizeof(flag), "%s/hup", tmp);
+	cr_assert_eq(symlink("/bin/sh", link), 0);
+	snprintf(script, sizeof(script), "trap 'echo hup > %s; exit 0' HUP; "
+	    "while :; do sleep 0.05; done", flag);
+	if ((pid = fork()) == 0) {
+		execl(link, "mosquitto", "-c", script, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_gt(pid, 0);
+	path_of("hub.pid", pidf, sizeof(pidf));
+	cr_assert_not_null(f = fopen(pidf, "w"));
+	fprintf(f, "%d\n", (int)pid);
+	fclose(f);
+	/* Give the shell time to exec and set its trap. */
+	for (int i = 0; i < 100; i++) {
+		char comm[64], c[32] = "";
+		int fd;
+
+		snprintf(comm, sizeof(comm), "/proc/%d/comm", (int)pid);
+		if ((fd = open(comm, O_RDONLY)) != -1) {
+			if (read(fd, c, sizeof(c) - 1) < 0)
+				c[0] = '\0';
+			close(fd);
+		}
+		if (strncmp(c, "mosquitto", 9) == 0)
+			break;
+		usleep(20000);
+	}
+	usleep(200000);
+	OK("reload", "--unit", unit);
+	cr_assert_not_null(strstr(out, "SIGHUP"), "%s", out);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	slurp(flag, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "hup\n");
+
+	/* A pid file naming some other process is not obeyed. */
+	cr_assert_not_null(f = fopen(pidf, "w"));
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+	cr_assert_eq(run("reload", "--unit", unit), 1);
+	cr_assert_not_null(strstr(err, "not a running hub"), "%s", err);
+}
+
+Test(keytool, concurrent_adds_lose_nothing)
+{
+	char ss[8][16];
+	pid_t pids[8];
+
+	OK("init", "--hid", "000001");
+	for (int i = 0; i < 8; i++) {
+		snprintf(ss[i], sizeof(ss[i]), "0040/%03X", 0x40 + i);
+		if ((pids[i] = fork()) == 0) {
+			char bin[PATH_MAX];
+			const char *b = getenv("MOBIUS_BUILD");
+			int dn = open("/dev/null", O_WRONLY);
+
+			snprintf(bin, sizeof(bin), "%s/bin/mobius-keytool",
+			    b != NULL ? b : "build");
+			if (dn != -1) {
+				dup2(dn, 1);
+				dup2(dn, 2);
+			}
+			execl(bin, bin, "--dir", dir, "add", ss[i], (char *)NULL);
+			_exit(127);
+		}
+		cr_assert_gt(pids[i], 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		int status;
+
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "add %s: %d", ss[i], status);
+	}
+	OK("list");
+	for (int i = 0; i < 8; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "000001/%s", ss[i] + 5);
+		cr_assert_not_null(strstr(out, id), "lost %s:\n%s", id, out);
+	}
+}
+
+Test(keytool, help_and_usage_errors)
+{
+	cr_assert_eq(run_in(NULL, NULL, "--help", NULL), 0);
+	cr_assert_not_null(strstr(out, "usage: mobius-keytool"));
+	cr_assert_not_null(strstr(out, "exit status"));
+	cr_assert_eq(run("rotate", "--help"), 0);
+	cr_assert_not_null(strstr(out, "--grace"));
+
+	cr_assert_eq(run_in(dir, NULL, NULL), 2);
+	cr_assert_not_null(strstr(err, "a command is required"), "%s", err);
+	cr_assert_eq(run("frobnicate"), 2);
+	cr_assert_not_null(strstr(err, "unknown command \"frobnicate\""));
+	cr_assert_eq(run("init"), 2);
+	cr_assert_not_null(strstr(err, "--hid is required"));
+	cr_assert_eq(run("init", "--hid", "00001g"), 2);
+	cr_assert_not_null(strstr(err, "bad --hid \"00001g\""), "%s", err);
+	cr_assert_eq(run("init", "--hid", "000001", "--mode", "lax"), 2);
+	cr_assert_not_null(strstr(err, "bad --mode"));
+	cr_assert_eq(run("add"), 2);
+	cr_assert_not_null(strstr(err, "usage: mobius-keytool [--dir DIR] add"));
+	cr_assert_eq(run("add", "01F"), 2);
+	cr_assert_not_null(strstr(err, "bad SPID/SID \"01F\""));
+	cr_assert_eq(run("add", "0001/000"), 2);
+	cr_assert_eq(run("add", "001F/01F", "--frob"), 2);
+	cr_assert_eq(run("rotate", "001F/01F", "--grace", "5y"), 2);
+	cr_assert_not_null(strstr(err, "bad --grace \"5y\""));
+	cr_assert_eq(run("token"), 2);
+	cr_assert_eq(run("verify"), 2);
+	cr_assert_eq(run("list", "extra"), 2);
+	/* Failures that are not usage errors exit 1. */
+	cr_assert_eq(run("list"), 1);
+	cr_assert_not_null(strstr(err, "run mobius-keytool init first"), "%s",
+	    err);
+}
