@@ -28,6 +28,13 @@
 #define BACKOFF_MAX_MS	5000
 #define RXQ_MAX		4096	/* messages queued between two dispatches */
 #define MISC_MS		1000	/* mosquitto_loop_misc at least this often */
+/*
+ * Retained state (svc, obj, cov) is as old as its last change.  The hub
+ * checked its freshness and replay when it was published, and only the
+ * hub can deliver a message flagged retained, so such a message is
+ * checked for signature, signer and topic but not for age or replay.
+ */
+#define RETAINED_WINDOW_MS	((int64_t)1 << 50)
 
 enum cstate {
 	CS_IDLE = 0,		/* never connected */
@@ -42,6 +49,7 @@ struct rxmsg {
 	char *topic;
 	char *payload;
 	size_t len;
+	int retained;		/* stored by the hub, delivered on subscribe */
 };
 
 struct sub {
@@ -77,6 +85,7 @@ struct mob_client {
 	struct mob_keyring *peers;	/* from the key distribution */
 	struct mob_signer *signer;
 	struct mob_verifier *verifier;
+	struct mob_verifier *rverifier;	/* retained: no freshness, no replay */
 
 	enum cstate state;
 	int connack_rc;			/* last CONNACK refusal, 0 if none */
@@ -244,6 +253,7 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m)
 	memcpy(r->payload, m->payload, (size_t)m->payloadlen);
 	r->payload[m->payloadlen] = '\0';
 	r->len = (size_t)m->payloadlen;
+	r->retained = m->retain;
 	*c->rxtail = r;
 	c->rxtail = &r->next;
 	c->rxn++;
@@ -284,6 +294,9 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	memset(&vcfg, 0, sizeof(vcfg));
 	vcfg.window_ms = c->window_ms = cfg->window_ms;
 	if ((rc = mob_verifier_new(client_lookup, c, &vcfg, &c->verifier)) != 0)
+		goto fail;
+	vcfg.window_ms = RETAINED_WINDOW_MS;
+	if ((rc = mob_verifier_new(client_lookup, c, &vcfg, &c->rverifier)) != 0)
 		goto fail;
 	/* Request ids: a random prefix per client and a counter. */
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
@@ -355,6 +368,7 @@ mob_client_free(struct mob_client *c)
 		free(p);
 	}
 	mob_verifier_free(c->verifier);
+	mob_verifier_free(c->rverifier);
 	mob_signer_free(c->signer);
 	mob_keyring_free(c->peers);
 	mob_keyring_free(c->kr);
@@ -501,6 +515,7 @@ client_keydist(struct mob_client *c, const struct rxmsg *m)
 	c->peers = peers;
 	/* Keys may have been rotated: restart replay tracking from here. */
 	mob_verifier_forget(c->verifier, NULL);
+	mob_verifier_forget(c->rverifier, NULL);
 	log_debug("key distribution: %zu peer keys", peers->n);
 	if (c->state == CS_KEYS) {
 		c->state = CS_READY;
@@ -553,6 +568,20 @@ client_response(struct mob_client *c, const char *topic, const struct mob_env *e
 	free(p);
 }
 
+static int
+client_verify(struct mob_client *c, const struct rxmsg *m, struct mob_env *env)
+{
+	struct mob_verifier *v = c->verifier;
+
+	if (m->retained) {
+		/* Retained messages arrive in any order of seq: no replay state. */
+		v = c->rverifier;
+		mob_verifier_forget(v, NULL);
+	}
+	return mob_env_verify(v, m->topic, NULL, m->payload, m->len,
+	    mob_now_ms(), env);
+}
+
 static void
 client_dispatch(struct mob_client *c)
 {
@@ -575,8 +604,7 @@ client_dispatch(struct mob_client *c)
 		} else if (c->state != CS_READY) {
 			/* Without the peer keys nothing can be verified yet. */
 			client_drop(c, m->topic, MOB_EKIDUNKNOWN);
-		} else if ((rc = mob_env_verify(c->verifier, m->topic, NULL,
-		    m->payload, m->len, mob_now_ms(), &env)) != 0) {
+		} else if ((rc = client_verify(c, m, &env)) != 0) {
 			client_drop(c, m->topic, rc);
 		} else {
 			c->st.rx++;
