@@ -12,8 +12,9 @@ Seeded so reads are predictable: input register i holds i, discrete input i
 is i % 2; coils and holding registers start at 0 (--seed-file may set any of
 them, one "TABLE ADDR VALUE" a line, TABLE one of co di hr ir).
 
---demo makes input registers 0..3 of every unit drift once a second, for
-`make run`.  --ready-file is written once the server listens.
+--demo makes input registers 0..3 of every unit drift once a second and
+sets holding registers 10..11 to 21.0 (float32), for `make run`
+(services/modbus/demo.json).  --ready-file is written once the server listens.
 
 Usage: modbus_server.py (--port N | --rtu PTY [--baud B]) [--units 1,2]
 """
@@ -84,6 +85,8 @@ def seed(units, path):
 
 
 async def demo(units):
+    for u in units.values():
+        u.setValues(3, 10, [0x41A8, 0x0000])  # setpoint 21.0 as float32 ABCD
     t0 = time.monotonic()
     while True:
         t = time.monotonic() - t0

@@ -56,7 +56,7 @@ struct mob_gpio_sim_chip {
 
 struct mob_gpio_config {
 	int sim;			/* 0: gpiod */
-	char sim_dir[200];
+	char sim_dir[200];		/* "" until the service picks one */
 	struct mob_gpio_sim_chip *chips;
 	size_t nchips;
 	struct mob_gpio_line_cfg *lines;

@@ -42,6 +42,7 @@ struct dev {
 	int64_t retry_at;
 	int backoff_ms;
 	uint64_t cycles;
+	uint64_t busy_ns;
 	size_t nblocks;
 	size_t last_block;	/* its last block: a cycle ends there */
 };
@@ -56,6 +57,15 @@ struct mob_mb_master {
 	struct block *blocks;
 	size_t nblocks;
 };
+
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static int64_t
 mono_ms(void)
@@ -279,6 +289,7 @@ poll_block(struct mob_mb_master *m, size_t bi)
 	uint16_t regs[MOB_MB_MAX_READ_REGS];
 	uint8_t bits[MOB_MB_MAX_READ_BITS];
 	int isbits = b->table == MOB_MB_COIL || b->table == MOB_MB_DISCRETE;
+	int64_t t0 = mono_ns();
 	size_t i;
 	int r;
 
@@ -296,6 +307,7 @@ poll_block(struct mob_mb_master *m, size_t bi)
 		for (i = 0; i < b->npts; i++)
 			m->fn(m->arg, MOB_MB_EV_POINT_ERR, b->dev, b->pts[i], 0, r);
 	}
+	m->devs[b->dev].busy_ns += (uint64_t)(mono_ns() - t0);
 	return r;
 }
 
@@ -368,7 +380,6 @@ mob_mb_master_write(struct mob_mb_master *m, size_t di, size_t pi, double value,
 	value = mob_mb_decode(p, regs);
 	if (readback != NULL)
 		*readback = value;
-	m->fn(m->arg, MOB_MB_EV_VALUE, di, pi, value, 0);
 	return 0;
 }
 
@@ -382,6 +393,12 @@ uint64_t
 mob_mb_master_cycles(const struct mob_mb_master *m, size_t di)
 {
 	return di < m->cfg->ndevices ? m->devs[di].cycles : 0;
+}
+
+uint64_t
+mob_mb_master_busy_ns(const struct mob_mb_master *m, size_t di)
+{
+	return di < m->cfg->ndevices ? m->devs[di].busy_ns : 0;
 }
 
 size_t

@@ -81,10 +81,11 @@ int
 mob_mb_device_parse(struct mob_config *c, const struct mob_cnode *n,
     struct mob_mb_device *d)
 {
-	static const char *const keys[] = { "tcp", "rtu", "unit", "timeout_ms",
+	static const char *const keys[] = { "name", "tcp", "rtu", "unit", "timeout_ms",
 	    "retries", "poll_ms", "backoff_min_ms", "backoff_max_ms", "max_gap",
 	    NULL };
 	struct mob_cnode tcp, rtu;
+	const char *s = NULL;
 	int r, ht, hr;
 
 	memset(d, 0, sizeof(*d));
@@ -95,9 +96,12 @@ mob_mb_device_parse(struct mob_config *c, const struct mob_cnode *n,
 	d->backoff_min_ms = 1000;
 	d->backoff_max_ms = 30000;
 	if ((r = mob_cfg_object(c, n, keys)) < 0 ||
+	    (r = mob_cfg_string(c, n, "name", MOB_CFG_REQUIRED,
+	    sizeof(d->name) - 1, &s)) < 0 ||
 	    (ht = mob_cfg_member(c, n, "tcp", 0, &tcp)) < 0 ||
 	    (hr = mob_cfg_member(c, n, "rtu", 0, &rtu)) < 0)
 		return r < 0 ? r : MOB_ECONFIG;
+	snprintf(d->name, sizeof(d->name), "%s", s);
 	if (ht == hr)
 		return mob_cfg_errorf(c, n, "needs exactly one of \"tcp\" or \"rtu\"");
 	if ((r = ht ? parse_tcp(c, &tcp, d) : parse_rtu(c, &rtu, d)) < 0 ||
@@ -127,7 +131,10 @@ mob_mb_device_check(struct mob_config *c, const struct mob_cnode *n,
 
 	for (i = 0; i < ndevs; i++) {
 		o = &devs[i];
-		if (o->rtu != d->rtu || (d->rtu ? strcmp(o->path, d->path) != 0 :
+		if (o != d && strcmp(o->name, d->name) == 0)
+			return mob_cfg_errorf(c, n, "device \"%s\" is defined twice",
+			    d->name);
+		if (o == d || o->rtu != d->rtu || (d->rtu ? strcmp(o->path, d->path) != 0 :
 		    (strcmp(o->host, d->host) != 0 || o->port != d->port)))
 			continue;
 		if (d->rtu && (o->baud != d->baud || o->parity != d->parity ||

@@ -38,7 +38,7 @@ struct mob_mb_point {
 	double deadband;	/* 0: every change is a COV */
 	int poll_ms;		/* 0: the device's */
 	int rid;		/* -1: assigned by the service */
-	char units[16];
+	void *udata;		/* the service's resource */
 };
 
 struct mob_mb_device {
@@ -121,7 +121,8 @@ void mob_mb_master_free(struct mob_mb_master *m);
 int mob_mb_master_poll(struct mob_mb_master *m);
 /*
  * Write value to a coil or holding register point, then read it back;
- * *readback (may be NULL) gets the device's value.  Errors: MOB_EREADONLY,
+ * *readback (may be NULL) gets the device's value (no event is sent: the
+ * caller is in the middle of its own write).  Errors: MOB_EREADONLY,
  * MOB_ERANGE, MOB_EOFFLINE (device offline, nothing sent), MOB_ETIMEOUT,
  * MOB_EMBADDR / MOB_EMBVALUE (exception responses), MOB_EDEVICE.
  */
@@ -130,6 +131,8 @@ int mob_mb_master_write(struct mob_mb_master *m, size_t dev, size_t point,
 int mob_mb_master_online(const struct mob_mb_master *m, size_t dev);
 /* Completed poll cycles (every block of the device read once), for benches. */
 uint64_t mob_mb_master_cycles(const struct mob_mb_master *m, size_t dev);
+/* Time spent polling dev (requests, decoding and event callbacks), in ns. */
+uint64_t mob_mb_master_busy_ns(const struct mob_mb_master *m, size_t dev);
 /* Read requests sent per full cycle of dev (after coalescing). */
 size_t mob_mb_master_blocks(const struct mob_mb_master *m, size_t dev);
 

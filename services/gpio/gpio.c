@@ -1,0 +1,304 @@
+/*
+ * mobius-gpio: GPIO lines as bool resources (docs/hardware.md).
+ *
+ * Inputs publish their debounced value on every edge; outputs follow the
+ * priority array (a client write drives the line before it takes effect,
+ * so a failed write leaves the PV unchanged).  On SIGTERM/SIGINT every
+ * output is driven to its safe value before the lines are released.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mobius/config.h"
+#include "mobius/err.h"
+#include "mobius/log.h"
+#include "mobius/sandbox.h"
+#include "mobius/service.h"
+#include "../../drivers/gpio/gpiodrv.h"
+
+#define MAX_FDS		64
+
+struct gsvc {
+	struct mob_gpio_config cfg;
+	struct mob_gpio *g;
+	struct mob_res **res;		/* parallel to cfg.lines */
+	int force_sim;
+	const char *sim_dir;
+};
+
+struct opts {
+	const char *config;
+	const char *sim_dir;
+	struct mob_client_cfg ccfg;
+	int sim;
+	int no_sandbox;
+	int verbose;
+};
+
+static void
+on_line(void *arg, size_t i, int value)
+{
+	struct gsvc *s = arg;
+	struct mob_value v;
+	int rc;
+
+	mob_value_bool(&v, value);
+	if ((rc = mob_res_update(s->res[i], &v)) != 0)
+		log_warnx("%s: %s", mob_res_name(s->res[i]), mob_strerror(rc));
+}
+
+static int
+on_write(struct mob_res *r, const struct mob_value *pv, void *arg)
+{
+	struct gsvc *s = arg;
+	size_t i;
+	int rc;
+
+	if (pv->null)
+		return 0;
+	for (i = 0; i < s->cfg.nlines; i++)
+		if (s->res[i] == r)
+			break;
+	if (i == s->cfg.nlines)
+		return MOB_ENOTFOUND;
+	if ((rc = mob_gpio_set(s->g, i, pv->u.b)) != 0)
+		log_warnx("%s: set %d: %s", mob_res_name(r), pv->u.b,
+		    mob_strerror(rc));
+	return rc;
+}
+
+static void
+on_fd(struct mob_service *svc, int fd, short revents, void *arg)
+{
+	struct gsvc *s = arg;
+
+	(void)svc;
+	(void)revents;
+	mob_gpio_dispatch(s->g, fd);
+}
+
+/* Hook: a resource's "gpio" member. */
+static int
+cfg_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
+    void *arg)
+{
+	struct gsvc *s = arg;
+	struct mob_gpio_line_cfg *l;
+	struct mob_res **nr;
+	struct mob_cnode m, x;
+
+	if (mob_cfg_member(c, n, "gpio", MOB_CFG_REQUIRED, &m) != 1)
+		return MOB_ECONFIG;
+	if ((l = reallocarray(s->cfg.lines, s->cfg.nlines + 1, sizeof(*l))) == NULL ||
+	    (s->cfg.lines = l,
+	    nr = reallocarray(s->res, s->cfg.nlines + 1, sizeof(*nr))) == NULL)
+		return mob_cfg_errorf(c, n, "out of memory");
+	s->res = nr;
+	l = &s->cfg.lines[s->cfg.nlines];
+	if (mob_gpio_line_parse(c, &m, l) != 0)
+		return MOB_ECONFIG;
+	snprintf(l->name, sizeof(l->name), "%s", mob_res_name(r));
+	if (mob_gpio_line_check(c, &m, &s->cfg, l) != 0)
+		return MOB_ECONFIG;
+	if (mob_res_type(r) != MOB_TYPE_BOOL) {
+		mob_cfg_member(c, n, "type", 0, &x);
+		return mob_cfg_errorf(c, &x, "a GPIO line is a bool");
+	}
+	if ((mob_res_access(r) == MOB_ACCESS_RW) != (l->dir == MOB_GPIO_OUTPUT)) {
+		if (mob_cfg_member(c, n, "access", 0, &x) != 1)
+			x = *n;
+		return mob_cfg_errorf(c, &x, l->dir == MOB_GPIO_OUTPUT ?
+		    "an output is \"rw\"" : "an input is read-only (\"r\")");
+	}
+	s->res[s->cfg.nlines++] = r;
+	if (l->dir == MOB_GPIO_OUTPUT)
+		mob_res_set_write_handler(r, on_write, s);
+	return 0;
+}
+
+/* root: /run/mobius-gpio; a user: $XDG_RUNTIME_DIR/mobius-gpio or /tmp. */
+static void
+default_sim_dir(char *out, size_t len)
+{
+	const char *x = getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		snprintf(out, len, "/run/mobius-gpio");
+	else if (x != NULL && x[0] == '/')
+		snprintf(out, len, "%s/mobius-gpio", x);
+	else
+		snprintf(out, len, "/tmp/mobius-gpio-%u", (unsigned)geteuid());
+}
+
+static void
+load_config(struct mob_service *svc, struct gsvc *s, const char *path)
+{
+	static const char *const top[] = { "name", "description", "gpio",
+	    "objects", NULL };
+	static const char *const keys[] = { "gpio", NULL };
+	struct mob_service_hooks hooks = { NULL, keys, NULL, cfg_res, s };
+	struct mob_config *c;
+	struct mob_cnode root, m;
+	char err[512];
+
+	if (mob_config_load(path, &c, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	mob_config_root(c, &root);
+	if (mob_cfg_object(c, &root, top) != 0 ||
+	    mob_cfg_member(c, &root, "gpio", MOB_CFG_REQUIRED, &m) != 1 ||
+	    mob_gpio_backend_parse(c, &m, &s->cfg) != 0)
+		fatalx("%s", mob_config_error(c));
+	if (s->force_sim) {
+		if (s->cfg.nchips == 0) {
+			mob_cfg_errorf(c, &m, "--sim needs simulated chips in \"sim\"");
+			fatalx("%s", mob_config_error(c));
+		}
+		s->cfg.sim = 1;
+	}
+	if (s->sim_dir != NULL)
+		snprintf(s->cfg.sim_dir, sizeof(s->cfg.sim_dir), "%s", s->sim_dir);
+	else if (s->cfg.sim_dir[0] == '\0')
+		default_sim_dir(s->cfg.sim_dir, sizeof(s->cfg.sim_dir));
+	if (mob_service_config(svc, c, &root, &hooks) != 0)
+		fatalx("%s", mob_config_error(c));
+	mob_config_free(c);
+}
+
+/* Register the driver's descriptors and publish the lines' values. */
+static void
+start_lines(struct mob_service *svc, struct gsvc *s)
+{
+	int fds[MAX_FDS], rc;
+	struct mob_value v;
+	size_t i, n;
+
+	n = mob_gpio_fds(s->g, fds, MAX_FDS);
+	for (i = 0; i < n; i++)
+		if ((rc = mob_service_add_fd(svc, fds[i], POLLIN, on_fd, s)) != 0)
+			fatalx("poll: %s", mob_strerror(rc));
+	for (i = 0; i < s->cfg.nlines; i++) {
+		if (s->cfg.lines[i].dir == MOB_GPIO_INPUT)
+			mob_value_bool(&v, mob_gpio_reported(s->g, i));
+		else
+			mob_value_bool(&v, s->cfg.lines[i].initial);
+		mob_res_update(s->res[i], &v);
+	}
+}
+
+static __attribute__((noreturn)) void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: mobius-gpio --config FILE --key FILE [--socket PATH] "
+	    "[--sim] [--sim-dir DIR] [--no-sandbox] [-v]\n"
+	    "  --config FILE   lines and objects (JSON, docs/hardware.md)\n"
+	    "  --key FILE      this service's key file (mobius-keytool add)\n"
+	    "  --socket PATH   hub socket (default %s)\n"
+	    "  --sim           use the simulated chips of the config, whatever\n"
+	    "                  its \"backend\" says (demos, tests)\n"
+	    "  --sim-dir DIR   where the simulated chips' FIFOs and state files go\n"
+	    "                  (default: $RUNTIME_DIRECTORY, else gpio.sim.dir of\n"
+	    "                  the config, else /run/mobius-gpio as root and\n"
+	    "                  $XDG_RUNTIME_DIR/mobius-gpio as a user)\n"
+	    "  --no-sandbox    do not confine the process (debugging only)\n"
+	    "  -v              verbose logging\n", MOB_HUB_SOCKET_DEFAULT);
+	exit(status);
+}
+
+static void
+parse_args(int argc, char *argv[], struct opts *o)
+{
+	static const struct option lopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "sim", no_argument, NULL, 'S' },
+		{ "sim-dir", required_argument, NULL, 'd' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "c:k:s:Sd:nvh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 'k': o->ccfg.keyfile = optarg; break;
+		case 's': o->ccfg.socket = optarg; break;
+		case 'S': o->sim = 1; break;
+		case 'd': o->sim_dir = optarg; break;
+		case 'n': o->no_sandbox = 1; break;
+		case 'v': o->verbose++; break;
+		case 'h': usage(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc || o->config == NULL || o->ccfg.keyfile == NULL)
+		usage(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct mob_sandbox_opts sbo = { 0 };
+	struct mob_service *svc;
+	struct gsvc s;
+	struct opts o;
+	const char *rd;
+	int rc;
+
+	parse_args(argc, argv, &o);
+	log_init("mobius-gpio", o.verbose);
+	memset(&s, 0, sizeof(s));
+	s.force_sim = o.sim;
+	s.sim_dir = o.sim_dir;
+	if (s.sim_dir == NULL && (rd = getenv("RUNTIME_DIRECTORY")) != NULL)
+		s.sim_dir = rd;
+
+	/* config */
+	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
+		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	load_config(svc, &s, o.config);
+
+	/* open: chips and lines, then the hub */
+	if (s.cfg.sim && mkdir(s.cfg.sim_dir, 0700) == -1 && errno != EEXIST)
+		fatal("%s", s.cfg.sim_dir);
+	if ((rc = mob_gpio_open(&s.cfg, "mobius-gpio", on_line, &s, &s.g)) != 0)
+		fatalx("gpio: %s", mob_strerror(rc));
+	start_lines(svc, &s);
+	if ((rc = mob_service_start(svc, 30000)) != 0) {
+		mob_gpio_close(s.g);
+		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
+		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
+	}
+
+	/* sandbox */
+	sbo.no_sandbox = o.no_sandbox;
+	if (mob_sandbox_enter(&mob_sandbox_gpio, &sbo) != 0) {
+		mob_gpio_close(s.g);
+		fatalx("cannot enter the sandbox");
+	}
+
+	/* loop */
+	log_info("%s: %zu lines on %s%s",
+	    mob_client_id(mob_service_client(svc)), s.cfg.nlines,
+	    s.cfg.sim ? "simulated chips in " : "gpiod",
+	    s.cfg.sim ? s.cfg.sim_dir : "");
+	rc = mob_service_run(svc);
+
+	/* shutdown: outputs to their safe state first */
+	mob_gpio_close(s.g);
+	log_info("outputs in their safe state; lines released");
+	mob_service_free(svc);
+	mob_gpio_config_free(&s.cfg);
+	free(s.res);
+	return rc == 0 ? 0 : 1;
+}

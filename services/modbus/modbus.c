@@ -1,0 +1,463 @@
+/*
+ * mobius-modbus: a Modbus TCP and RTU master that maps registers to
+ * resources (docs/hardware.md).
+ *
+ * Config: "devices" (connections and unit ids) and "objects" whose
+ * resources carry a "modbus" member naming the register.  Each object gets
+ * a status resource ("online", bool) that follows its device.  While a
+ * device does not answer, every resource on it is offline with no value,
+ * so nothing stale is ever served as fresh; writes are refused (offline)
+ * without touching the bus.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mobius/config.h"
+#include "mobius/err.h"
+#include "mobius/log.h"
+#include "mobius/sandbox.h"
+#include "mobius/service.h"
+#include "../../drivers/modbus/mbdrv.h"
+
+#define STATUS_RID_DEFAULT	"40"
+#define TICK_MIN_MS		10
+
+/* A resource parsed before its object named the device. */
+struct pending {
+	struct mob_mb_point pt;
+	struct mob_res *r;
+	struct mob_cnode n;		/* the resource's "modbus" member */
+};
+
+struct objdev {
+	struct mob_res *status;
+	size_t dev;
+};
+
+struct mbsvc {
+	struct mob_mb_config cfg;
+	struct mob_mb_master *m;
+	struct pending *pend;
+	size_t npend;
+	struct objdev *objs;
+	size_t nobjs;
+	int port_override;
+};
+
+struct opts {
+	const char *config;
+	struct mob_client_cfg ccfg;
+	int port;
+	int no_sandbox;
+	int verbose;
+};
+
+/* --- device events → resources ---------------------------------------- */
+
+static void
+set_status_res(struct mbsvc *s, size_t dev, int online)
+{
+	struct mob_value v;
+	size_t i;
+
+	mob_value_bool(&v, online);
+	for (i = 0; i < s->nobjs; i++)
+		if (s->objs[i].dev == dev)
+			mob_res_update(s->objs[i].status, &v);
+}
+
+/* The value is unknown: offline and null, so no client mistakes it. */
+static void
+res_unknown(struct mob_res *r)
+{
+	struct mob_value v;
+
+	mob_res_set_status(r, MOB_STATUS_OFFLINE);
+	mob_value_null(&v, mob_res_type(r));
+	mob_res_update(r, &v);
+}
+
+static void
+on_event(void *arg, enum mob_mb_event ev, size_t dev, size_t pi, double value,
+    int err)
+{
+	struct mbsvc *s = arg;
+	struct mob_mb_device *d = &s->cfg.devices[dev];
+	struct mob_res *r = pi < d->npoints ? d->points[pi].udata : NULL;
+	struct mob_value v;
+	size_t i;
+	int rc;
+
+	switch (ev) {
+	case MOB_MB_EV_VALUE:
+		if (mob_res_type(r) == MOB_TYPE_BOOL)
+			mob_value_bool(&v, value != 0);
+		else
+			mob_value_number(&v, value);
+		if ((rc = mob_res_update(r, &v)) != 0) {
+			log_warnx("%s: %s: %g: %s", d->name, mob_res_name(r),
+			    value, mob_strerror(rc));
+			res_unknown(r);
+			break;
+		}
+		mob_res_set_status(r, MOB_STATUS_ONLINE);
+		break;
+	case MOB_MB_EV_POINT_ERR:
+		if (mob_res_status(r) == MOB_STATUS_ONLINE)
+			log_warnx("%s: %s: %s", d->name, mob_res_name(r),
+			    mob_strerror(err));
+		res_unknown(r);
+		break;
+	case MOB_MB_EV_OFFLINE:
+		for (i = 0; i < d->npoints; i++)
+			res_unknown(d->points[i].udata);
+		set_status_res(s, dev, 0);
+		break;
+	case MOB_MB_EV_ONLINE:
+		set_status_res(s, dev, 1);
+		break;
+	}
+}
+
+/* A client write that would change the PV: to the device, then read back. */
+static int
+on_write(struct mob_res *r, const struct mob_value *pv, void *arg)
+{
+	struct mbsvc *s = arg;
+	const struct mob_mb_point *p = NULL;
+	size_t di, pi;
+	double want, got;
+	int rc;
+
+	if (pv->null)
+		return 0;	/* every slot relinquished and nothing read yet */
+	for (di = 0; di < s->cfg.ndevices; di++)
+		for (pi = 0; pi < s->cfg.devices[di].npoints; pi++)
+			if (s->cfg.devices[di].points[pi].udata == r) {
+				p = &s->cfg.devices[di].points[pi];
+				goto found;
+			}
+	return MOB_ENOTFOUND;
+ found:
+	want = pv->type == MOB_TYPE_BOOL ? pv->u.b : pv->u.num;
+	if ((rc = mob_mb_master_write(s->m, di, pi, want, &got)) != 0) {
+		log_warnx("%s: write %s = %g: %s", s->cfg.devices[di].name,
+		    mob_res_name(r), want, mob_strerror(rc));
+		return rc;
+	}
+	/* Scaling rounds to the register's resolution; more is the device's doing. */
+	if (fabs(got - want) > fabs(p->scale) / 2 + 1e-6 * fabs(want))
+		log_warnx("%s: %s: wrote %g, device holds %g",
+		    s->cfg.devices[di].name, mob_res_name(r), want, got);
+	return 0;
+}
+
+static void
+on_tick(struct mob_service *svc, void *arg)
+{
+	struct mbsvc *s = arg;
+
+	(void)svc;
+	mob_mb_master_poll(s->m);
+}
+
+/* --- config ------------------------------------------------------------- */
+
+static int
+cfg_devices(struct mbsvc *s, struct mob_config *c, const struct mob_cnode *root)
+{
+	struct mob_cnode arr, item;
+	struct mob_mb_device *d;
+	size_t i;
+	int r, cnt;
+
+	if ((r = mob_cfg_member(c, root, "devices", MOB_CFG_REQUIRED, &arr)) < 0 ||
+	    (cnt = mob_cfg_array(c, &arr, 256)) < 0)
+		return MOB_ECONFIG;
+	if (cnt == 0)
+		return mob_cfg_errorf(c, &arr, "needs at least one device");
+	if ((s->cfg.devices = calloc((size_t)cnt, sizeof(*d))) == NULL)
+		return mob_cfg_errorf(c, &arr, "out of memory");
+	for (i = 0; i < (size_t)cnt; i++) {
+		mob_cfg_item(&arr, i, &item);
+		d = &s->cfg.devices[i];
+		if ((r = mob_mb_device_parse(c, &item, d)) < 0)
+			return r;
+		s->cfg.ndevices++;
+		if (s->port_override > 0 && !d->rtu)
+			d->port = s->port_override;
+		if ((r = mob_mb_device_check(c, &item, s->cfg.devices, i, d)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Hook: a resource's "modbus" member. */
+static int
+cfg_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
+    void *arg)
+{
+	struct mbsvc *s = arg;
+	struct pending *p;
+	struct mob_cnode m, x;
+	int isbool;
+
+	if (mob_cfg_member(c, n, "modbus", MOB_CFG_REQUIRED, &m) != 1)
+		return MOB_ECONFIG;
+	if ((p = reallocarray(s->pend, s->npend + 1, sizeof(*p))) == NULL)
+		return mob_cfg_errorf(c, n, "out of memory");
+	s->pend = p;
+	p = &s->pend[s->npend];
+	if (mob_mb_point_parse(c, &m, &p->pt) != 0)
+		return MOB_ECONFIG;
+	snprintf(p->pt.name, sizeof(p->pt.name), "%s", mob_res_name(r));
+	p->pt.udata = r;
+	p->r = r;
+	p->n = m;
+	isbool = p->pt.type == MOB_MB_BOOL;
+	if (mob_res_type(r) != (isbool ? MOB_TYPE_BOOL : MOB_TYPE_NUMBER)) {
+		mob_cfg_member(c, n, "type", 0, &x);
+		return mob_cfg_errorf(c, &x, "must be \"%s\" for a %s %s",
+		    isbool ? "bool" : "number", mob_mb_type_name(p->pt.type),
+		    mob_mb_table_name(p->pt.table));
+	}
+	if (mob_res_access(r) == MOB_ACCESS_RW && p->pt.table != MOB_MB_COIL &&
+	    p->pt.table != MOB_MB_HOLDING) {
+		mob_cfg_member(c, n, "access", 0, &x);
+		return mob_cfg_errorf(c, &x, "a %s cannot be written; "
+		    "rw needs a coil or holding_register",
+		    mob_mb_table_name(p->pt.table));
+	}
+	s->npend++;
+	mob_res_set_write_handler(r, on_write, s);
+	return 0;
+}
+
+/* Hook: after an object's resources, its "modbus" member (device, status). */
+static int
+cfg_object(struct mob_config *c, const struct mob_cnode *n, struct mob_object *o,
+    void *arg)
+{
+	static const char *const keys[] = { "device", "status_rid", NULL };
+	struct mbsvc *s = arg;
+	struct mob_cnode m, x;
+	struct mob_mb_device *d;
+	struct mob_mb_point *np;
+	struct mob_res_def def;
+	struct objdev *od;
+	const char *dev = NULL;
+	char rid[3] = STATUS_RID_DEFAULT;
+	size_t i, di;
+	int r;
+
+	if ((r = mob_cfg_member(c, n, "modbus", 0, &m)) < 0)
+		return r;
+	if (r == 1 && (mob_cfg_object(c, &m, keys) != 0 ||
+	    mob_cfg_string(c, &m, "device", 0, MOB_MB_NAME_MAX - 1, &dev) < 0 ||
+	    mob_cfg_hex(c, &m, "status_rid", 0, 2, rid) < 0))
+		return MOB_ECONFIG;
+	if (dev == NULL && s->cfg.ndevices > 1)
+		return mob_cfg_errorf(c, r == 1 ? &m : n, "with several devices, "
+		    "\"modbus\": {\"device\": NAME} says which one");
+	for (di = 0; di < s->cfg.ndevices; di++)
+		if (dev == NULL || strcmp(s->cfg.devices[di].name, dev) == 0)
+			break;
+	if (di == s->cfg.ndevices) {
+		mob_cfg_member(c, &m, "device", 0, &x);
+		return mob_cfg_errorf(c, &x, "no device \"%s\" in devices", dev);
+	}
+	d = &s->cfg.devices[di];
+	for (i = 0; i < s->npend; i++) {
+		if ((np = reallocarray(d->points, d->npoints + 1, sizeof(*np))) == NULL)
+			return mob_cfg_errorf(c, n, "out of memory");
+		d->points = np;
+		d->points[d->npoints] = s->pend[i].pt;
+		if ((r = mob_mb_point_check(c, &s->pend[i].n, d,
+		    &d->points[d->npoints])) != 0)
+			return r;
+		d->npoints++;
+	}
+	s->npend = 0;
+
+	if ((od = reallocarray(s->objs, s->nobjs + 1, sizeof(*od))) == NULL)
+		return mob_cfg_errorf(c, n, "out of memory");
+	s->objs = od;
+	od = &s->objs[s->nobjs];
+	memset(&def, 0, sizeof(def));
+	memcpy(def.rid, rid, sizeof(def.rid));
+	def.name = "online";
+	def.type = MOB_TYPE_BOOL;
+	def.access = MOB_ACCESS_R;
+	def.precision = -1;
+	if ((r = mob_object_add_res(o, &def, &od->status)) == MOB_EEXIST)
+		return mob_cfg_errorf(c, r == 1 ? &m : n, "resource %s is the "
+		    "device status; give the register another rid or set "
+		    "\"modbus\": {\"status_rid\"}", rid);
+	if (r != 0)
+		return mob_cfg_errorf(c, n, "%s", mob_strerror(r));
+	od->dev = di;
+	s->nobjs++;
+	return 0;
+}
+
+static void
+load_config(struct mob_service *svc, struct mbsvc *s, const char *path)
+{
+	static const char *const top[] = { "name", "description", "devices",
+	    "objects", NULL };
+	static const char *const keys[] = { "modbus", NULL };
+	struct mob_service_hooks hooks = { keys, keys, cfg_object, cfg_res, s };
+	struct mob_config *c;
+	struct mob_cnode root;
+	char err[512];
+	size_t i;
+
+	if (mob_config_load(path, &c, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	mob_config_root(c, &root);
+	if (mob_cfg_object(c, &root, top) != 0 || cfg_devices(s, c, &root) != 0 ||
+	    mob_service_config(svc, c, &root, &hooks) != 0)
+		fatalx("%s", mob_config_error(c));
+	for (i = 0; i < s->cfg.ndevices; i++)
+		if (s->cfg.devices[i].npoints == 0)
+			log_warnx("%s: device \"%s\" has no registers mapped",
+			    path, s->cfg.devices[i].name);
+	mob_config_free(c);
+	free(s->pend);
+	s->pend = NULL;
+}
+
+static int
+tick_ms(const struct mob_mb_config *cfg)
+{
+	const struct mob_mb_device *d;
+	int t = 1000;
+	size_t i, j;
+
+	for (i = 0; i < cfg->ndevices; i++) {
+		d = &cfg->devices[i];
+		if (d->poll_ms < t)
+			t = d->poll_ms;
+		if (d->backoff_min_ms < t)
+			t = d->backoff_min_ms;
+		for (j = 0; j < d->npoints; j++)
+			if (d->points[j].poll_ms > 0 && d->points[j].poll_ms < t)
+				t = d->points[j].poll_ms;
+	}
+	return t < TICK_MIN_MS ? TICK_MIN_MS : t;
+}
+
+/* --- main --------------------------------------------------------------- */
+
+static __attribute__((noreturn)) void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: mobius-modbus --config FILE --key FILE [--socket PATH] "
+	    "[--port N] [--no-sandbox] [-v]\n"
+	    "  --config FILE  devices and register map (JSON, docs/hardware.md)\n"
+	    "  --key FILE     this service's key file (mobius-keytool add)\n"
+	    "  --socket PATH  hub socket (default %s)\n"
+	    "  --port N       use TCP port N for every TCP device (demos, tests)\n"
+	    "  --no-sandbox   do not confine the process (debugging only)\n"
+	    "  -v             verbose logging\n", MOB_HUB_SOCKET_DEFAULT);
+	exit(status);
+}
+
+static void
+parse_args(int argc, char *argv[], struct opts *o)
+{
+	static const struct option lopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	long l;
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "c:k:s:p:nvh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 'k': o->ccfg.keyfile = optarg; break;
+		case 's': o->ccfg.socket = optarg; break;
+		case 'p':
+			l = strtol(optarg, &end, 10);
+			if (*end != '\0' || l < 1 || l > 65535)
+				usage(2);
+			o->port = (int)l;
+			break;
+		case 'n': o->no_sandbox = 1; break;
+		case 'v': o->verbose++; break;
+		case 'h': usage(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc || o->config == NULL || o->ccfg.keyfile == NULL)
+		usage(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct mob_sandbox_opts sbo = { 0 };
+	struct mob_service *svc;
+	struct mbsvc s;
+	struct opts o;
+	size_t i;
+	int rc;
+
+	parse_args(argc, argv, &o);
+	log_init("mobius-modbus", o.verbose);
+	memset(&s, 0, sizeof(s));
+	s.port_override = o.port;
+
+	/* config */
+	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
+		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	load_config(svc, &s, o.config);
+
+	/* open: the buses (connections are made on first poll), the hub */
+	if ((rc = mob_mb_master_new(&s.cfg, on_event, &s, &s.m)) != 0)
+		fatalx("modbus: %s", mob_strerror(rc));
+	if ((rc = mob_service_add_timer(svc, tick_ms(&s.cfg), on_tick, &s)) != 0)
+		fatalx("timer: %s", mob_strerror(rc));
+	if ((rc = mob_service_start(svc, 30000)) != 0)
+		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
+		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
+
+	/* sandbox */
+	sbo.no_sandbox = o.no_sandbox;
+	if (mob_sandbox_enter(&mob_sandbox_modbus, &sbo) != 0)
+		fatalx("cannot enter the sandbox");
+
+	/* loop */
+	log_info("%s: %zu devices, %zu objects",
+	    mob_client_id(mob_service_client(svc)), s.cfg.ndevices,
+	    mob_service_nobjects(svc));
+	mob_mb_master_poll(s.m);
+	rc = mob_service_run(svc);
+
+	for (i = 0; i < s.cfg.ndevices; i++)
+		log_info("%s: %llu poll cycles of %zu requests, %.1f us busy per cycle",
+		    s.cfg.devices[i].name,
+		    (unsigned long long)mob_mb_master_cycles(s.m, i),
+		    mob_mb_master_blocks(s.m, i),
+		    mob_mb_master_cycles(s.m, i) == 0 ? 0.0 :
+		    mob_mb_master_busy_ns(s.m, i) / 1e3 /
+		    (double)mob_mb_master_cycles(s.m, i));
+	mob_service_free(svc);
+	mob_mb_master_free(s.m);
+	mob_mb_config_free(&s.cfg);
+	free(s.objs);
+	return rc == 0 ? 0 : 1;
+}
