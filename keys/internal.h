@@ -10,9 +10,10 @@
 
 /*
  * Ask a running hub to re-read its keys: through systemd when unit is
- * active (sd-bus), else SIGHUP to the pid in pidfile.  Returns KT_OK or
- * KT_FAIL after saying why on stderr.
+ * active (sd-bus), else SIGHUP to the pid in pidfile from inside the
+ * "keytool" sandbox (unless no_sandbox).  Returns KT_OK or KT_FAIL after
+ * saying why on stderr.
  */
-int kt_reload(const char *unit, const char *pidfile);
+int kt_reload(const char *unit, const char *pidfile, int no_sandbox);
 
 #endif

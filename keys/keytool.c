@@ -1261,16 +1261,20 @@ cmd_reload(struct kt *kt, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "unit", required_argument, NULL, 'u' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *unit = KT_UNIT_DEFAULT;
-	int ch;
+	int ch, no_sandbox = 0;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
 			unit = optarg;
+			break;
+		case 'n':
+			no_sandbox = 1;
 			break;
 		case 'h':
 			return kt_help();
@@ -1280,7 +1284,7 @@ cmd_reload(struct kt *kt, int argc, char **argv)
 	}
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
-	return kt_reload(unit, kt->pidfile);
+	return kt_reload(unit, kt->pidfile, no_sandbox);
 }
 
 static const struct kt_cmd kt_cmds[] = {
@@ -1303,7 +1307,7 @@ static const struct kt_cmd kt_cmds[] = {
 	    "print the router's external public key (made on first use)" },
 	{ "import-peer", cmd_import_peer, "[--replace] FILE|-",
 	    "add a remote node's peer key to the keyring" },
-	{ "reload", cmd_reload, "[--unit UNIT]",
+	{ "reload", cmd_reload, "[--unit UNIT] [--no-sandbox]",
 	    "make the running hub re-read its keys" },
 	{ NULL, NULL, NULL, NULL }
 };

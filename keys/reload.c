@@ -3,7 +3,10 @@
  *
  * Under systemd the unit is reloaded through the manager (sd-bus), so the
  * unit's own ExecReload= and its state tracking apply; without an active
- * unit the hub launcher's pid file names the process to send SIGHUP.
+ * unit the hub launcher's pid file names the process to send SIGHUP.  That
+ * file may be writable by the hub's user, so before trusting it keytool
+ * confines itself (sandbox profile "keytool": the hub's user, read-only
+ * opens, kill): the kernel then lets it signal the hub and nothing else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +20,7 @@
 
 #include "internal.h"
 #include "mobius/log.h"
+#include "mobius/sandbox.h"
 
 #define SD_DEST		"org.freedesktop.systemd1"
 #define SD_PATH		"/org/freedesktop/systemd1"
@@ -158,13 +162,27 @@ reload_pidfile(const char *pidfile, char *why, size_t whylen)
 }
 
 int
-kt_reload(const char *unit, const char *pidfile)
+kt_reload(const char *unit, const char *pidfile, int no_sandbox)
 {
+	struct mob_sandbox_opts o;
 	char why_sd[256], why_pid[256];
 	int r;
 
 	if ((r = reload_systemd(unit, why_sd, sizeof(why_sd))) != 0)
 		return r > 0 ? KT_OK : KT_FAIL;
+	if (access(pidfile, F_OK) == -1 && errno == ENOENT) {
+		log_warnx("no running hub found: %s, and %s does not exist",
+		    why_sd, pidfile);
+		return KT_FAIL;
+	}
+	memset(&o, 0, sizeof(o));
+	o.no_sandbox = no_sandbox;
+	o.no_private_tmp = 1;	/* a test node's key dir lives under /tmp */
+	if (mob_sandbox_enter(&mob_sandbox_keytool, &o) != 0) {
+		log_warnx("cannot confine the pid file path (see above); "
+		    "--no-sandbox skips this");
+		return KT_FAIL;
+	}
 	if ((r = reload_pidfile(pidfile, why_pid, sizeof(why_pid))) != 0)
 		return r > 0 ? KT_OK : KT_FAIL;
 	log_warnx("no running hub found: %s, and %s", why_sd, why_pid);

@@ -493,34 +493,26 @@ Test(keytool, verify_checks_signed_messages_on_their_topic)
 	mob_key_free(own.key);
 }
 
-Test(keytool, reload_signals_the_hub_in_the_pid_file)
+/* Start a stand-in hub: a shell named "mosquitto" running as uid. */
+static pid_t
+fake_hub(uid_t uid, gid_t gid, const char *flag)
 {
-	char link[PATH_MAX + 16], flag[PATH_MAX + 16], pidf[PATH_MAX + 64];
-	char script[PATH_MAX + 128], buf[32];
-	const char *unit = "mobius-test-absent.service";
+	char link[PATH_MAX + 16], script[PATH_MAX + 128];
 	pid_t pid;
-	FILE *f;
 
-	OK("init", "--hid", "000001");
-	cr_assert_eq(run("reload", "--unit", unit), 1);
-	cr_assert_not_null(strstr(err, "no running hub found"), "%s", err);
-
-	/* A stand-in hub: a shell whose process name is "mosquitto". */
 	snprintf(link, sizeof(link), "%s/mosquitto", tmp);
-	snprintf(flag, sizeof(flag), "%s/hup", tmp);
-	cr_assert_eq(symlink("/bin/sh", link), 0);
+	if (access(link, F_OK) == -1)
+		cr_assert_eq(symlink("/bin/sh", link), 0);
 	snprintf(script, sizeof(script), "trap 'echo hup > %s; exit 0' HUP; "
 	    "while :; do sleep 0.05; done", flag);
 	if ((pid = fork()) == 0) {
+		if (setgid(gid) == -1 || setuid(uid) == -1)
+			_exit(126);
 		execl(link, "mosquitto", "-c", script, (char *)NULL);
 		_exit(127);
 	}
 	cr_assert_gt(pid, 0);
-	path_of("hub.pid", pidf, sizeof(pidf));
-	cr_assert_not_null(f = fopen(pidf, "w"));
-	fprintf(f, "%d\n", (int)pid);
-	fclose(f);
-	/* Give the shell time to exec and set its trap. */
+	/* Wait for the exec, then give the shell time to set its trap. */
 	for (int i = 0; i < 100; i++) {
 		char comm[64], c[32] = "";
 		int fd;
@@ -536,18 +528,72 @@ Test(keytool, reload_signals_the_hub_in_the_pid_file)
 		usleep(20000);
 	}
 	usleep(200000);
+	return pid;
+}
+
+static void
+write_pid(pid_t pid)
+{
+	char p[PATH_MAX + 64];
+	FILE *f;
+
+	path_of("hub.pid", p, sizeof(p));
+	cr_assert_not_null(f = fopen(p, "w"));
+	fprintf(f, "%d\n", (int)pid);
+	fclose(f);
+	cr_assert_eq(chmod(p, 0644), 0);
+}
+
+Test(keytool, reload_signals_the_hub_in_the_pid_file)
+{
+	const char *unit = "mobius-test-absent.service";
+	struct passwd *pw = getpwnam("nobody");
+	char flags[PATH_MAX + 16], flag[PATH_MAX + 32], buf[32];
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int status;
+
+	if (geteuid() != 0 || pw == NULL)
+		cr_skip_test("needs root and user nobody: the reload sandbox "
+		    "drops to the hub's user");
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	OK("init", "--hid", "000001");
+	cr_assert_eq(run("reload", "--unit", unit), 1);
+	cr_assert_not_null(strstr(err, "no running hub found"), "%s", err);
+
+	/* The sandbox runs keytool as the hub's user; here that is nobody. */
+	cr_assert_eq(setenv("MOBIUS_SANDBOX_USER", "nobody", 1), 0);
+	snprintf(flags, sizeof(flags), "%s/flags", tmp);
+	cr_assert_eq(mkdir(flags, 0777), 0);
+	cr_assert_eq(chmod(flags, 0777), 0);
+	cr_assert_eq(chmod(tmp, 0711), 0);
+	snprintf(flag, sizeof(flag), "%s/hup", flags);
+
+	pid = fake_hub(uid, gid, flag);
+	write_pid(pid);
 	OK("reload", "--unit", unit);
 	cr_assert_not_null(strstr(out, "SIGHUP"), "%s", out);
-	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	slurp(flag, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "hup\n");
 
-	/* A pid file naming some other process is not obeyed. */
-	cr_assert_not_null(f = fopen(pidf, "w"));
-	fprintf(f, "%d\n", (int)getpid());
-	fclose(f);
+	/* A pid file naming some other process is not obeyed... */
+	write_pid(getpid());
 	cr_assert_eq(run("reload", "--unit", unit), 1);
 	cr_assert_not_null(strstr(err, "not a running hub"), "%s", err);
+
+	/* ...nor, thanks to the sandbox, one that only looks like the hub. */
+	unlink(flag);
+	pid = fake_hub(0, 0, flag);
+	write_pid(pid);
+	cr_assert_eq(run("reload", "--unit", unit), 1);
+	cr_assert_not_null(strstr(err, "kill"), "%s", err);
+	cr_assert_eq(access(flag, F_OK), -1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	unsetenv("MOBIUS_SANDBOX_USER");
 }
 
 Test(keytool, concurrent_adds_lose_nothing)
