@@ -29,12 +29,21 @@ static const struct mob_sandbox_rule hub_rules[] = {
 	SB_ALLOW(readlink),
 	SB_ALLOW(readlinkat),
 
-	/* configuration, plugin, keyring: reads only */
-	SB_ALLOW_ARG(openat, MOB_SB_ARG_RDONLY),
-	SB_DENY_ELSE(openat, EACCES, MOB_SB_ARG_RDONLY),
-	SB_ALLOW_ARG(open, MOB_SB_ARG_RDONLY),
-	SB_DENY_ELSE(open, EACCES, MOB_SB_ARG_RDONLY),
+	/*
+	 * configuration, plugin, keyring; the persistence file is written
+	 * and renamed in the state directory, the one writable place besides
+	 * the socket's directory (the mount view is read-only elsewhere)
+	 */
+	SB_ALLOW(openat),
+	SB_ALLOW(open),
 	SB_ALLOW(getdents64),
+	SB_ALLOW(rename),
+	SB_ALLOW(renameat),
+	SB_ALLOW(renameat2),
+	SB_ALLOW(fsync),
+	SB_ALLOW(fdatasync),
+	SB_ALLOW(fchmod),
+	SB_ALLOW(ftruncate),
 
 	/* listeners: Unix socket (services) and TCP (remote clients) */
 	SB_ALLOW_ARG(socket, MOB_SB_ARG_SOCKET),

@@ -162,6 +162,7 @@ static int
 sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 {
 	struct sb_keep keep[SB_MAXPATHS];
+	char sockdir[4096], *slash;
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 	struct mount_attr rw = { .attr_set = MOUNT_ATTR_NOEXEC |
 	    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
@@ -180,8 +181,17 @@ sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 			goto toomany;
 		keep[n++] = (struct sb_keep){ o->ro_paths[i], -1, 0 };
 	}
-	for (i = 0; i < n; i++)
-		keep[i].fd = -1;
+	if (privtmp && o->hub_socket != NULL && sb_under_tmp(o->hub_socket)) {
+		if (n == SB_MAXPATHS)
+			goto toomany;
+		if (strlen(o->hub_socket) >= sizeof(sockdir))
+			return MOB_ETOOLONG;
+		strcpy(sockdir, o->hub_socket);
+		if ((slash = strrchr(sockdir, '/')) != NULL && slash != sockdir)
+			*slash = '\0';
+		/* the hub recreates its socket: keep the directory, read-only */
+		keep[n++] = (struct sb_keep){ sockdir, -1, 0 };
+	}
 
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1) {
 		log_warn("sandbox %s: make / private", p->name);

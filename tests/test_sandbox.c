@@ -253,6 +253,11 @@ Test(sandbox, the_tree_is_read_only_and_tmp_private)
 	/* /tmp is private unless a path is kept */
 	assert_says(PROBE(out, "-u", "nobody", "sim", "read", hidden),
 	    out, "err ENOENT", "private /tmp");
+	/* ...such as the hub socket's directory, for reconnecting */
+	snprintf(f, sizeof(f), "%s/hub.sock", dir);
+	assert_says(PROBE(out, "-u", "nobody", "-s", f, "sim", "read", hidden),
+	    out, "ok", "hub socket directory");
+	snprintf(f, sizeof(f), "%s/queue", dir);
 	unlink(f);
 	unlink(hidden);
 	rmdir(dir);
@@ -343,7 +348,8 @@ Test(sandbox, mosquitto_serves_inside_the_hub_sandbox)
 	snprintf(sock, sizeof(sock), "%s/hub.sock", dir);
 	snprintf(logf, sizeof(logf), "%s/log", dir);
 	snprintf(text, sizeof(text), "listener 0 %s\nallow_anonymous true\n"
-	    "persistence false\nlog_dest stderr\n", sock);
+	    "persistence true\npersistence_location %s/\nlog_dest stderr\n",
+	    sock, dir);
 	write_file(conf, text, 0644, 0);
 	cr_assert((fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
 	pid = spawn((const char *const[]){ "-u", "nobody", "-w", dir, "hub",
@@ -360,6 +366,8 @@ Test(sandbox, mosquitto_serves_inside_the_hub_sandbox)
 	cr_assert(waitpid(pid, &st, 0) == pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "mosquitto ended with status %#x", st);
+	snprintf(text, sizeof(text), "%s/mosquitto.db", dir);
+	cr_assert(access(text, F_OK) == 0, "no persistence file in the state directory");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert(system(cmd) == 0);
 }

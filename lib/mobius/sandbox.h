@@ -89,6 +89,7 @@ struct mob_sandbox_opts {
 	const char *user;		/* overrides $MOBIUS_SANDBOX_USER, then profile->user */
 	const char *const *rw_paths;	/* NULL-terminated: stay writable (state, socket dirs) */
 	const char *const *ro_paths;	/* NULL-terminated: under /tmp, stay visible read-only */
+	const char *hub_socket;		/* its directory stays visible, to reconnect */
 	const char *exec_path;		/* MOB_SB_EXEC: the exact pointer later given to execve */
 	int no_sandbox;			/* --no-sandbox: skip everything, log a warning */
 	int no_private_tmp;		/* keep the host's /tmp visible (read-only) */

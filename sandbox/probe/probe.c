@@ -2,7 +2,8 @@
  * mobius-sandbox-probe: enter a sandbox profile, then try one thing and
  * print what happened, for tests/test_sandbox.c.
  *
- *	mobius-sandbox-probe [-n] [-u user] [-w rwdir] [-r rodir] PROFILE ACTION [ARG...]
+ *	mobius-sandbox-probe [-n] [-u user] [-w rwdir] [-r rodir] [-s socket]
+ *	    PROFILE ACTION [ARG...]
  *
  * Prints "ok" or "err ENAME" (and for "status" the ids and capabilities the
  * kernel reports).  A call the filter forbids kills the probe with SIGSYS.
@@ -33,7 +34,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: mobius-sandbox-probe [-n] [-u user] [-w rwdir] "
-	    "[-r rodir] PROFILE ACTION [ARG...]\n");
+	    "[-r rodir] [-s socket] PROFILE ACTION [ARG...]\n");
 	_exit(2);
 }
 
@@ -84,7 +85,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	log_init("probe", 0);
-	while ((ch = getopt(argc, argv, "+nu:w:r:")) != -1) {
+	while ((ch = getopt(argc, argv, "+nu:w:r:s:")) != -1) {
 		switch (ch) {
 		case 'n':
 			o.no_sandbox = 1;
@@ -96,6 +97,9 @@ main(int argc, char **argv)
 			if (nrw == MAXPATHS)
 				usage();
 			rw[nrw++] = optarg;
+			break;
+		case 's':
+			o.hub_socket = optarg;
 			break;
 		case 'r':
 			if (nro == MAXPATHS)
