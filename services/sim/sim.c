@@ -23,7 +23,7 @@
 #include "mobius/sandbox.h"
 #include "mobius/service.h"
 
-#define SIM_TICK_MS	100
+#define SIM_TICK_MAX_MS	1000	/* timer period: the shortest model period, at most this */
 #define SIM_MAX_MODELS	(MOB_SERVICE_MAX_OBJECTS * 4)
 
 enum model { M_DRIFT, M_COUNTER, M_TOGGLE };
@@ -245,6 +245,7 @@ main(int argc, char *argv[])
 	struct mob_service *svc;
 	struct sim sim = { 0 };
 	struct opts o;
+	int64_t tick = SIM_TICK_MAX_MS;
 	int rc;
 
 	parse_args(argc, argv, &o);
@@ -256,7 +257,10 @@ main(int argc, char *argv[])
 	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
 		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
 	sim_config(svc, &sim, o.config);
-	if ((rc = mob_service_add_timer(svc, SIM_TICK_MS, sim_tick, &sim)) != 0)
+	for (size_t i = 0; i < sim.n; i++)
+		if (sim.m[i].period_ms < tick)
+			tick = sim.m[i].period_ms;
+	if ((rc = mob_service_add_timer(svc, (int)tick, sim_tick, &sim)) != 0)
 		fatalx("timer: %s", mob_strerror(rc));
 
 	/* open: connect to the hub, publish everything */

@@ -1,0 +1,581 @@
+/*
+ * The service runtime end to end: a real node (mobius-keytool, mobius-hub
+ * with our plugin) and the real mobius-sim, driven by a real client (the
+ * library's mob_client) that reads, writes, clears, discovers and watches
+ * COVs over the hub.
+ */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+
+#include "mobius/client.h"
+#include "mobius/err.h"
+#include "mobius/log.h"
+#include "support/harness.h"
+
+#define SVC	TH_HID "/010"
+#define TEMP	SVC "/0101/0001/40"	/* number r, drifting */
+#define SETP	SVC "/0102/0001/40"	/* number rw 5..35, precision 1 */
+#define LAMP	SVC "/0103/0001/40"	/* bool rw, pmax 0.5 */
+#define LABEL	SVC "/0103/0001/41"	/* string rw, max 8 */
+#define WHEN	SVC "/0103/0001/42"	/* datetime rw */
+#define FAST	SVC "/0104/0001/40"	/* counter every 50 ms, st 5 */
+#define SLOW	SVC "/0104/0001/41"	/* counter every 50 ms, pmin 0.5 */
+
+static const char sim_json[] =
+    "{\"name\":\"test sim\",\"description\":\"objects for test_service\","
+    "\"objects\":["
+    "{\"pid\":\"0101\",\"ins\":\"0001\",\"name\":\"room\",\"resources\":["
+    " {\"rid\":\"40\",\"name\":\"temperature\",\"type\":\"number\",\"min\":-40,"
+    "  \"max\":85,\"precision\":2,\"units\":\"Cel\",\"default\":21,"
+    "  \"sim\":{\"model\":\"drift\",\"noise\":0.2,\"period\":0.1}}]},"
+    "{\"pid\":\"0102\",\"ins\":\"0001\",\"name\":\"thermostat\",\"resources\":["
+    " {\"rid\":\"40\",\"name\":\"setpoint\",\"type\":\"number\",\"access\":\"rw\","
+    "  \"min\":5,\"max\":35,\"precision\":1,\"units\":\"Cel\",\"default\":20}]},"
+    "{\"pid\":\"0103\",\"ins\":\"0001\",\"name\":\"lamp\",\"resources\":["
+    " {\"rid\":\"40\",\"name\":\"on\",\"type\":\"bool\",\"access\":\"rw\","
+    "  \"default\":false,\"cov\":{\"pmax\":0.5}},"
+    " {\"rid\":\"41\",\"name\":\"label\",\"type\":\"string\",\"access\":\"rw\","
+    "  \"max\":8,\"default\":\"desk\"},"
+    " {\"rid\":\"42\",\"name\":\"since\",\"type\":\"datetime\",\"access\":\"rw\"}]},"
+    "{\"pid\":\"0104\",\"ins\":\"0001\",\"name\":\"counters\",\"resources\":["
+    " {\"rid\":\"40\",\"name\":\"fast\",\"type\":\"number\",\"default\":0,"
+    "  \"cov\":{\"st\":5},\"sim\":{\"model\":\"counter\",\"period\":0.05}},"
+    " {\"rid\":\"41\",\"name\":\"slow\",\"type\":\"number\",\"default\":0,"
+    "  \"cov\":{\"pmin\":0.5},\"sim\":{\"model\":\"counter\",\"period\":0.05}}]}"
+    "]}";
+
+static struct th_node node;
+static struct th_proc sim;
+static char sim_key[512], cli_key[512], sim_cfg[512];
+static struct mob_client *cli;
+
+/* Messages the client received, in order. */
+#define RX_MAX	4096
+static struct rx {
+	char topic[MOB_TOPIC_MAX];
+	cJSON *dat;
+	int64_t iat;
+} rx[RX_MAX];
+static size_t nrx;
+
+static void
+on_msg(struct mob_client *c, const char *topic, const struct mob_env *env, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (nrx >= RX_MAX)
+		return;
+	snprintf(rx[nrx].topic, sizeof(rx[nrx].topic), "%s", topic);
+	rx[nrx].dat = cJSON_Duplicate(env->dat, 1);
+	rx[nrx].iat = env->iat;
+	nrx++;
+}
+
+static void
+rx_clear(void)
+{
+	for (size_t i = 0; i < nrx; i++)
+		cJSON_Delete(rx[i].dat);
+	nrx = 0;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	cr_assert_not_null(fp, "%s", path);
+	fputs(text, fp);
+	cr_assert_eq(fclose(fp), 0);
+}
+
+static void
+sim_start(void)
+{
+	char path[512], log[600];
+	char *argv[] = { path, "--config", sim_cfg, "--key", sim_key,
+	    "--socket", node.sock, "--no-sandbox", "-v", NULL };
+
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0);
+	cr_assert_eq(th_wait_log(log, "simulated resources", 15000), 0,
+	    "mobius-sim did not start");
+}
+
+static void
+client_open(void)
+{
+	struct mob_client_cfg cfg = { 0 };
+
+	cfg.keyfile = cli_key;
+	cfg.socket = node.sock;
+	cr_assert_eq(mob_client_new(&cfg, &cli), 0);
+	mob_client_set_handlers(cli, on_msg, NULL, NULL);
+	cr_assert_eq(mob_client_connect(cli, 10000), 0);
+}
+
+static void
+setup(void)
+{
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	snprintf(sim_cfg, sizeof(sim_cfg), "%s/sim.json", node.dir);
+	write_file(sim_cfg, sim_json);
+	sim_start();
+	client_open();
+}
+
+static void
+teardown(void)
+{
+	mob_client_free(cli);
+	cli = NULL;
+	rx_clear();
+	th_stop(&sim, SIGTERM, 5000);
+	th_node_stop(&node);
+}
+
+/* Send {"op":op,"uri":uri, extra...}; the whole response. */
+static cJSON *
+req(const char *op, const char *uri, const char *extra)
+{
+	char buf[1024];
+	cJSON *q, *rsp = NULL;
+	int rc;
+
+	snprintf(buf, sizeof(buf), "{\"op\":\"%s\"%s%s%s%s%s}", op,
+	    uri ? ",\"uri\":\"" : "", uri ? uri : "", uri ? "\"" : "",
+	    extra ? "," : "", extra ? extra : "");
+	cr_assert_not_null(q = cJSON_Parse(buf), "%s", buf);
+	rc = mob_client_request(cli, SVC, q, 5000, &rsp);
+	cJSON_Delete(q);
+	cr_assert_eq(rc, 0, "%s: %s", buf, mob_strerror(rc));
+	return rsp;
+}
+
+/* Request that must succeed. */
+static cJSON *
+req_ok(const char *op, const char *uri, const char *extra)
+{
+	cJSON *rsp = req(op, uri, extra);
+	const char *msg;
+	int rc = mob_client_rsp_error(rsp, &msg);
+
+	cr_assert_eq(rc, 0, "%s %s %s: %s (%s)", op, uri ? uri : "-",
+	    extra ? extra : "", msg, mob_errname(rc));
+	return rsp;
+}
+
+/* Request that must fail with code. */
+static void
+req_err(const char *op, const char *uri, const char *extra, int code)
+{
+	cJSON *rsp = req(op, uri, extra);
+	const char *msg = NULL;
+	int rc = mob_client_rsp_error(rsp, &msg);
+
+	cr_expect_eq(rc, code, "%s %s %s: want %s, got %s (%s)", op,
+	    uri ? uri : "-", extra ? extra : "", mob_errname(code),
+	    mob_errname(rc), msg);
+	cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(rsp, "error"),
+	    "code")->valuestring, mob_errname(code));
+	cJSON_Delete(rsp);
+}
+
+static double
+num(const cJSON *o, const char *name)
+{
+	const cJSON *j = cJSON_GetObjectItem(o, name);
+
+	cr_assert(cJSON_IsNumber(j), "%s is not a number", name);
+	return j->valuedouble;
+}
+
+static double
+pv_of(const char *uri)
+{
+	cJSON *rsp = req_ok("read", uri, NULL);
+	double v = num(rsp, "value");
+
+	cJSON_Delete(rsp);
+	return v;
+}
+
+static void
+pump(int ms)
+{
+	struct timespec ts;
+	int64_t end;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	for (;;) {
+		int64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now >= end)
+			break;
+		cr_assert_eq(mob_client_loop(cli, (int)(end - now)), 0);
+	}
+}
+
+TestSuite(service, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(service, discover_lists_objects_and_resources)
+{
+	cJSON *rsp = req_ok("discover", NULL, NULL), *svc, *objs, *o, *r;
+
+	svc = cJSON_GetObjectItem(rsp, "service");
+	cr_assert_str_eq(cJSON_GetObjectItem(svc, "id")->valuestring, SVC);
+	cr_assert_str_eq(cJSON_GetObjectItem(svc, "spid")->valuestring, "0010");
+	cr_assert_str_eq(cJSON_GetObjectItem(svc, "name")->valuestring, "test sim");
+	objs = cJSON_GetObjectItem(svc, "objects");
+	cr_assert_eq(cJSON_GetArraySize(objs), 4);
+	o = cJSON_GetArrayItem(objs, 1);
+	cr_assert_str_eq(cJSON_GetObjectItem(o, "pid")->valuestring, "0102");
+	r = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "resources"), 0);
+	cr_assert_str_eq(cJSON_GetObjectItem(r, "name")->valuestring, "setpoint");
+	cr_assert_str_eq(cJSON_GetObjectItem(r, "access")->valuestring, "rw");
+	cr_assert_str_eq(cJSON_GetObjectItem(r, "units")->valuestring, "Cel");
+	cr_assert_eq(num(r, "min"), 5);
+	cr_assert_eq(num(r, "max"), 35);
+	cJSON_Delete(rsp);
+
+	rsp = req_ok("discover", SVC "/0103/0001", NULL);
+	o = cJSON_GetObjectItem(rsp, "object");
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o, "resources")), 3);
+	cJSON_Delete(rsp);
+	rsp = req_ok("discover", LABEL, NULL);
+	r = cJSON_GetObjectItem(rsp, "resource");
+	cr_assert_str_eq(cJSON_GetObjectItem(r, "type")->valuestring, "string");
+	cJSON_Delete(rsp);
+
+	/* The retained description says the same. */
+	cr_assert_eq(mob_client_subscribe(cli, "mob/svc/" SVC, 1), 0);
+	for (int i = 0; i < 100 && nrx == 0; i++)
+		pump(20);
+	cr_assert_eq(nrx, 1);
+	cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(rx[0].dat, "objects")), 4);
+}
+
+Test(service, read_returns_value_type_units_and_priorities)
+{
+	cJSON *rsp = req_ok("read", SETP, NULL), *prio, *obj;
+
+	cr_assert_str_eq(cJSON_GetObjectItem(rsp, "uri")->valuestring, SETP);
+	cr_assert_eq(num(rsp, "value"), 20);
+	cr_assert_str_eq(cJSON_GetObjectItem(rsp, "type")->valuestring, "number");
+	cr_assert_str_eq(cJSON_GetObjectItem(rsp, "units")->valuestring, "Cel");
+	cr_assert_str_eq(cJSON_GetObjectItem(rsp, "status")->valuestring, "online");
+	prio = cJSON_GetObjectItem(rsp, "priority");
+	cr_assert_eq(cJSON_GetArraySize(prio), 16);
+	cr_assert(cJSON_IsNull(cJSON_GetArrayItem(prio, 15)));
+	cr_assert_eq(num(rsp, "default"), 20);
+	cJSON_Delete(rsp);
+
+	/* An object read carries every resource's state. */
+	rsp = req_ok("read", SVC "/0103/0001", NULL);
+	obj = cJSON_GetObjectItem(rsp, "object");
+	cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(obj, "resources"), 0), "value")));
+	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(obj, "resources"), 1), "value")->valuestring, "desk");
+	cJSON_Delete(rsp);
+
+	/* The simulated temperature moves. */
+	{
+		double a = pv_of(TEMP), b;
+		int moved = 0;
+
+		for (int i = 0; i < 50 && !moved; i++) {
+			pump(50);
+			b = pv_of(TEMP);
+			moved = b != a;
+		}
+		cr_assert(moved, "temperature stayed at %g", a);
+	}
+}
+
+Test(service, writes_at_priorities_set_the_present_value)
+{
+	cJSON *rsp;
+
+	rsp = req_ok("write", SETP, "\"value\":22.04");
+	cr_assert_eq(num(rsp, "value"), 22.0);	/* precision 1 */
+	cr_assert_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(rsp, "priority"),
+	    15)->valuedouble, 22.0);
+	cJSON_Delete(rsp);
+	cJSON_Delete(req_ok("write", SETP, "\"value\":25,\"priority\":8"));
+	cr_assert_eq(pv_of(SETP), 25);
+	/* lower priority: stored, PV unchanged */
+	cJSON_Delete(req_ok("write", SETP, "\"value\":30,\"priority\":12"));
+	cr_assert_eq(pv_of(SETP), 25);
+	cJSON_Delete(req_ok("write", SETP, "\"value\":6.5,\"priority\":1"));
+	cr_assert_eq(pv_of(SETP), 6.5);
+	cJSON_Delete(req_ok("clear", SETP, "\"priority\":1"));
+	cr_assert_eq(pv_of(SETP), 25);
+	cJSON_Delete(req_ok("clear", SETP, "\"priority\":8"));
+	cr_assert_eq(pv_of(SETP), 30);
+	cJSON_Delete(req_ok("clear", SETP, "\"priority\":12"));
+	cr_assert_eq(pv_of(SETP), 22);
+	rsp = req_ok("clear", SETP, NULL);	/* priority 16 by default */
+	cr_assert_eq(num(rsp, "value"), 20);
+	cJSON_Delete(rsp);
+	/* clearing an empty slot is fine */
+	cJSON_Delete(req_ok("clear", SETP, "\"priority\":3"));
+
+	rsp = req_ok("write", LAMP, "\"value\":true");
+	cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(rsp, "value")));
+	cJSON_Delete(rsp);
+	rsp = req_ok("write", WHEN, "\"value\":\"2026-11-22T03:00:00.250Z\"");
+	cr_assert_str_eq(cJSON_GetObjectItem(rsp, "value")->valuestring,
+	    "2026-11-22T03:00:00.250Z");
+	cJSON_Delete(rsp);
+}
+
+Test(service, bad_requests_get_their_error_codes)
+{
+	req_err("write", SETP, "\"value\":\"21\"", MOB_ETYPE);
+	req_err("write", LAMP, "\"value\":1", MOB_ETYPE);
+	req_err("write", WHEN, "\"value\":\"yesterday\"", MOB_ETYPE);
+	req_err("write", SETP, "\"value\":35.1", MOB_ERANGE);
+	req_err("write", SETP, "\"value\":-3", MOB_ERANGE);
+	req_err("write", LABEL, "\"value\":\"far too long\"", MOB_ERANGE);
+	req_err("write", TEMP, "\"value\":20", MOB_EREADONLY);
+	req_err("clear", TEMP, NULL, MOB_EREADONLY);
+	req_err("read", SVC "/0999/0001/40", NULL, MOB_ENOTFOUND);
+	req_err("read", SVC "/0102/0001/4F", NULL, MOB_ENOTFOUND);
+	req_err("read", TH_HID "/011/0102/0001/40", NULL, MOB_ENOTFOUND);
+	req_err("write", SVC "/0102/0001", "\"value\":1", MOB_ENOTFOUND);
+	req_err("read", SVC "/0102/001/40", NULL, MOB_EURI);
+	req_err("read", "not a uri", NULL, MOB_EURI);
+	req_err("write", SETP, "\"value\":21,\"priority\":17", MOB_EINVAL);
+	req_err("write", SETP, "\"value\":21,\"priority\":1.5", MOB_EINVAL);
+	req_err("write", SETP, NULL, MOB_EINVAL);
+	req_err("toggle", SETP, NULL, MOB_EINVAL);
+	req_err("read", NULL, NULL, MOB_EINVAL);
+	/* nothing above changed anything */
+	cr_assert_eq(pv_of(SETP), 20);
+}
+
+/* Live COVs on topic (the first, retained one skipped). */
+static size_t
+covs(const char *topic, struct rx **out, size_t max)
+{
+	size_t n = 0, seen = 0;
+
+	for (size_t i = 0; i < nrx && n < max; i++) {
+		if (strcmp(rx[i].topic, topic) != 0)
+			continue;
+		if (seen++ == 0)
+			continue;
+		out[n++] = &rx[i];
+	}
+	return n;
+}
+
+Test(service, cov_follows_writes)
+{
+	struct rx *c[16];
+	size_t n;
+
+	cr_assert_eq(mob_client_subscribe(cli, "mob/cov/" SETP, 1), 0);
+	pump(300);
+	cJSON_Delete(req_ok("write", SETP, "\"value\":23.5,\"priority\":9"));
+	pump(300);
+	n = covs("mob/cov/" SETP, c, 16);
+	cr_assert_eq(n, 1, "%zu COVs", n);
+	cr_assert_eq(num(c[0]->dat, "value"), 23.5);
+	cr_assert_str_eq(cJSON_GetObjectItem(c[0]->dat, "status")->valuestring, "online");
+	cr_assert(num(c[0]->dat, "changed") > 0);
+	/* a write at a lower priority does not change the PV: no COV */
+	cJSON_Delete(req_ok("write", SETP, "\"value\":10,\"priority\":16"));
+	pump(300);
+	cr_assert_eq(covs("mob/cov/" SETP, c, 16), 1);
+}
+
+Test(service, cov_honours_deadband_pmin_and_pmax)
+{
+	struct rx *c[256];
+	size_t n;
+
+	cr_assert_eq(mob_client_subscribe(cli, "mob/cov/" SVC "/+/+/+", 0), 0);
+	pump(2600);
+
+	/* st 5 on a counter stepping by 1: each COV at least 5 on. */
+	n = covs("mob/cov/" FAST, c, 256);
+	cr_assert_geq(n, 3, "%zu COVs of the deadband counter", n);
+	for (size_t i = 1; i < n; i++)
+		cr_expect_geq(num(c[i]->dat, "value") - num(c[i - 1]->dat, "value"),
+		    5, "deadband: %g then %g", num(c[i - 1]->dat, "value"),
+		    num(c[i]->dat, "value"));
+
+	/* pmin 0.5 s on a counter stepping every 50 ms: spaced out. */
+	n = covs("mob/cov/" SLOW, c, 256);
+	cr_assert_geq(n, 2, "%zu COVs of the pmin counter", n);
+	cr_assert_leq(n, 7, "%zu COVs in 2.6 s despite pmin 0.5 s", n);
+	for (size_t i = 1; i < n; i++)
+		cr_expect_geq(c[i]->iat - c[i - 1]->iat, 450, "pmin: %lld ms apart",
+		    (long long)(c[i]->iat - c[i - 1]->iat));
+
+	/* pmax 0.5 s on a lamp nobody touches: republished unchanged. */
+	n = covs("mob/cov/" LAMP, c, 256);
+	cr_assert_geq(n, 3, "%zu COVs of the pmax lamp", n);
+	for (size_t i = 0; i < n; i++)
+		cr_expect(cJSON_IsFalse(cJSON_GetObjectItem(c[i]->dat, "value")));
+
+	/* no attributes: a setpoint nobody writes stays silent */
+	cr_assert_eq(covs("mob/cov/" SETP, c, 256), 0);
+}
+
+Test(service, reconnects_and_republishes_after_the_hub_restarts)
+{
+	char log[600];
+	struct mob_client_stats st;
+	int up = 0;
+
+	cJSON_Delete(req_ok("write", SETP, "\"value\":27,\"priority\":5"));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_count_log(log, "connected as"), 1);
+	th_stop(&node.hub, SIGKILL, 3000);
+	pump(300);
+	cr_assert_not(mob_client_connected(cli));
+	th_node_hub_start(&node, NULL);
+	cr_assert_eq(th_wait_log(log, "connected as", 15000), 0);
+	for (int i = 0; i < 300 && th_count_log(log, "connected as") < 2; i++)
+		pump(50);
+	cr_assert_eq(th_count_log(log, "connected as"), 2, "sim did not reconnect");
+	for (int i = 0; i < 300 && !up; i++) {
+		pump(50);
+		up = mob_client_connected(cli);
+	}
+	cr_assert(up, "client did not reconnect");
+	mob_client_stats(cli, &st);
+	cr_assert_eq(st.reconnects, 1);
+
+	/* state kept, retained state republished into the new hub */
+	cr_assert_eq(pv_of(SETP), 27);
+	rx_clear();
+	cr_assert_eq(mob_client_subscribe(cli, "mob/obj/" SVC "/0102/0001", 1), 0);
+	for (int i = 0; i < 100 && nrx == 0; i++)
+		pump(20);
+	cr_assert_eq(nrx, 1, "no retained mob/obj after the restart");
+	cr_assert_eq(num(cJSON_GetArrayItem(cJSON_GetObjectItem(rx[0].dat,
+	    "resources"), 0), "value"), 27);
+}
+
+/* --- mobius-sim's command line and config errors (no node needed) ----- */
+
+static char dir[256];
+
+#define RES_SIM(x) "{\"objects\":[{\"pid\":\"0101\",\"ins\":\"0001\"," \
+	"\"resources\":[{\"rid\":\"40\",\"name\":\"t\",\"type\":\"number\"," \
+	"\"sim\":" x "}]}]}"
+
+static void
+cfg_setup(void)
+{
+	th_tmpdir(dir, sizeof(dir));
+}
+
+static void
+cfg_teardown(void)
+{
+	th_rmtree(dir);
+}
+
+static int
+run_sim(char *const extra[], char *out, size_t outlen)
+{
+	char path[512];
+	char *argv[16];
+	size_t i = 0;
+
+	th_path("bin/mobius-sim", path, sizeof(path));
+	argv[i++] = path;
+	for (size_t j = 0; extra[j] != NULL && i < 15; j++)
+		argv[i++] = extra[j];
+	argv[i] = NULL;
+	return th_run(argv, NULL, out, outlen, 10000);
+}
+
+Test(sim, usage_and_help, .init = cfg_setup, .fini = cfg_teardown)
+{
+	char out[2048];
+	char *help[] = { "--help", NULL };
+	char *none[] = { NULL };
+	char *extra[] = { "--config", "x", "--key", "y", "z", NULL };
+
+	cr_assert_eq(run_sim(help, out, sizeof(out)), 0);
+	cr_assert(strstr(out, "usage: mobius-sim --config FILE --key FILE") != NULL);
+	cr_assert_eq(run_sim(none, out, sizeof(out)), 2);
+	cr_assert_eq(run_sim(extra, out, sizeof(out)), 2);
+}
+
+Test(sim, malformed_configs_name_file_and_path, .init = cfg_setup,
+    .fini = cfg_teardown)
+{
+	static const struct { const char *text, *msg; } cases[] = {
+		{ "{\"objects\":[],\"extra\":1}", "extra: unknown member" },
+		{ RES_SIM("{\"model\":\"sine\"}"),
+		  "objects[0].resources[0].sim.model: must be \"drift\", \"counter\" or \"toggle\"" },
+		{ RES_SIM("{\"model\":\"drift\",\"period\":0}"),
+		  "objects[0].resources[0].sim.period: must be between 0.01 and 86400 seconds" },
+		{ RES_SIM("{\"model\":\"toggle\"}"),
+		  "objects[0].resources[0].sim.model: toggle needs a bool resource" },
+		{ RES_SIM("{\"model\":\"drift\",\"pull\":2}"),
+		  "objects[0].resources[0].sim.pull: must be between 0 and 1" },
+		{ "{\"objects\":[{\"pid\":\"0101\",\"ins\":\"0001\",\"resources\":"
+		  "[{\"rid\":\"40\",\"name\":\"t\",\"type\":\"number\",\"max\":true}]}]}",
+		  "objects[0].resources[0].max: must be a number" },
+	};
+	char cfg[400], key[400], want[600], logp[400];
+	char *argv[] = { "--config", cfg, "--key", key, "--socket", "/nonexistent",
+	    "--no-sandbox", NULL };
+
+	/* a real key file, so only the config can be wrong */
+	snprintf(key, sizeof(key), "%s/010.key", dir);
+	{
+		char tool[512], kdir[300];
+		char *init[] = { tool, "--dir", kdir, "init", "--hid", TH_HID, NULL };
+		char *add[] = { tool, "--dir", kdir, "add", "0010/010", NULL };
+
+		th_path("bin/mobius-keytool", tool, sizeof(tool));
+		snprintf(kdir, sizeof(kdir), "%s", dir);
+		cr_assert_eq(th_run(init, NULL, NULL, 0, 10000), 0);
+		cr_assert_eq(th_run(add, NULL, NULL, 0, 10000), 0);
+	}
+	snprintf(cfg, sizeof(cfg), "%s/sim.json", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct th_proc p;
+		char path[512];
+		char *full[12];
+		size_t k = 0;
+
+		write_file(cfg, cases[i].text);
+		th_path("bin/mobius-sim", path, sizeof(path));
+		full[k++] = path;
+		for (size_t j = 0; argv[j] != NULL; j++)
+			full[k++] = argv[j];
+		full[k] = NULL;
+		snprintf(logp, sizeof(logp), "%s/case%zu.log", dir, i);
+		cr_assert_eq(th_spawn(&p, full, NULL, logp), 0);
+		cr_expect_eq(WEXITSTATUS(th_stop(&p, 0, 10000)), 1, "case %zu", i);
+		snprintf(want, sizeof(want), "mobius-sim: %s: %s", cfg, cases[i].msg);
+		cr_expect_eq(th_wait_log(logp, want, 1000), 0, "case %zu: want \"%s\"",
+		    i, want);
+	}
+}
