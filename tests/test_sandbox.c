@@ -371,3 +371,16 @@ Test(sandbox, mosquitto_serves_inside_the_hub_sandbox)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert(system(cmd) == 0);
 }
+
+Test(units, meet_their_exposure_targets_and_verify_clean)
+{
+	int st;
+
+	if (system("command -v systemd-analyze >/dev/null 2>&1") != 0)
+		cr_skip_test("systemd-analyze not installed");
+	if (access("scripts/systemd-scores.sh", X_OK) != 0)
+		cr_skip_test("not run from the source tree");
+	st = system("scripts/systemd-scores.sh");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "a unit misses its exposure target or does not verify (table above)");
+}
