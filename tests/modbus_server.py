@@ -16,7 +16,10 @@ them, one "TABLE ADDR VALUE" a line, TABLE one of co di hr ir).
 sets holding registers 10..11 to 21.0 (float32), for `make run`
 (services/modbus/demo.json).  --ready-file is written once the server listens.
 
-Usage: modbus_server.py (--port N | --rtu PTY [--baud B]) [--units 1,2]
+With both --port and --rtu one device answers on both (tests look at its
+registers over TCP while the master under test owns the serial line).
+
+Usage: modbus_server.py [--port N] [--rtu PTY [--baud B]] [--units 1,2]
 """
 import argparse
 import asyncio
@@ -101,9 +104,8 @@ async def demo(units):
 async def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    where = ap.add_mutually_exclusive_group(required=True)
-    where.add_argument("--port", type=int, help="TCP port on --host")
-    where.add_argument("--rtu", help="serial device (e.g. one end of a socat pty pair)")
+    ap.add_argument("--port", type=int, help="TCP port on --host")
+    ap.add_argument("--rtu", help="serial device (e.g. one end of a socat pty pair)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--baud", type=int, default=115200)
     ap.add_argument("--units", default="1", help="comma-separated unit ids")
@@ -115,6 +117,8 @@ async def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
 
+    if a.port is None and a.rtu is None:
+        ap.error("--port, --rtu or both (one device, two ways in)")
     logging.basicConfig(level=logging.DEBUG if a.verbose else logging.CRITICAL)
     for item in a.limit:
         addr, _, mx = item.partition("=")
@@ -124,25 +128,29 @@ async def main():
         seed(units, a.seed_file)
     ctx = ModbusServerContext(slaves=units, single=False)
 
+    servers = []
     if a.port is not None:
-        server = ModbusTcpServer(ctx, ModbusSocketFramer, None, (a.host, a.port),
-                                 allow_reuse_address=True)
-    else:
-        server = ModbusSerialServer(ctx, ModbusRtuFramer, port=a.rtu,
-                                    baudrate=a.baud, timeout=0.01)
-    for f in (LimitedWriteSingle, LimitedWriteMultiple):
-        server.decoder.register(f)
+        servers.append(ModbusTcpServer(ctx, ModbusSocketFramer, None,
+                                       (a.host, a.port),
+                                       allow_reuse_address=True))
+    if a.rtu is not None:
+        servers.append(ModbusSerialServer(ctx, ModbusRtuFramer, port=a.rtu,
+                                          baudrate=a.baud, timeout=0.01))
+    for server in servers:
+        for f in (LimitedWriteSingle, LimitedWriteMultiple):
+            server.decoder.register(f)
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, stop.set)
     tasks = []
-    if a.port is not None:
-        tasks.append(asyncio.create_task(server.serve_forever()))
-        await server.serving
-    else:
-        await server.start()
+    for server in servers:
+        if isinstance(server, ModbusTcpServer):
+            tasks.append(asyncio.create_task(server.serve_forever()))
+            await server.serving
+        else:
+            await server.start()
     if a.demo:
         tasks.append(asyncio.create_task(demo(units)))
     if a.ready_file:
@@ -153,7 +161,8 @@ async def main():
     await stop.wait()
     for t in tasks:
         t.cancel()
-    await server.shutdown()
+    for server in servers:
+        await server.shutdown()
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ mb_script(void)
 	return s != NULL ? s : "tests/modbus_server.py";
 }
 
-/* Start the device; port > 0 for TCP, else rtu names the serial end. */
+/* Start the device on TCP port (> 0), serial device rtu (not NULL), or both. */
 static inline void
 mb_server_start(struct mb_server *s, int port, const char *extra, const char *rtu)
 {
@@ -135,7 +135,8 @@ mb_server_start(struct mb_server *s, int port, const char *extra, const char *rt
 		snprintf(portarg, sizeof(portarg), "%d", port);
 		argv[n++] = "--port";
 		argv[n++] = portarg;
-	} else {
+	}
+	if (rtu != NULL) {
 		argv[n++] = "--rtu";
 		argv[n++] = (char *)rtu;
 	}
@@ -164,7 +165,10 @@ mb_server_tcp(struct mb_server *s, const char *extra)
 	mb_server_start(s, mb_free_port(), extra, NULL);
 }
 
-/* RTU: socat links two ptys; the device serves one, *master gets the other. */
+/*
+ * RTU: socat links two ptys; the device serves one, *master gets the
+ * other.  The device also answers on TCP s->port, for looking at it.
+ */
 static inline void
 mb_server_rtu(struct mb_server *s, char *master, size_t len)
 {
@@ -185,7 +189,7 @@ mb_server_rtu(struct mb_server *s, char *master, size_t len)
 		errno = ETIMEDOUT;
 		mb_die("socat pty pair");
 	}
-	mb_server_start(s, 0, NULL, a);
+	mb_server_start(s, mb_free_port(), NULL, a);
 	if (strlen(b) >= len) {
 		errno = ENAMETOOLONG;
 		mb_die(b);

@@ -22,6 +22,7 @@
 #include "mobius/err.h"
 #include "../drivers/modbus/mbdrv.h"
 #include "modbus_support.h"
+#include "hw_support.h"
 
 
 /* --- codec --------------------------------------------------------------- */
@@ -467,5 +468,239 @@ Test(modbus, rtu_two_units_on_one_bus_through_a_pty_pair)
 	check_types_read_and_written(&cfg, "rtu");
 	free(devs[0].points);
 	free(devs[1].points);
+	mb_server_done(&srv);
+}
+
+/* --- mobius-modbus end to end, through the real hub ------------------------ */
+
+#define SVC_ID	"0020/020"
+#define OBJ	"0201/0001"
+
+struct typed {
+	enum mob_mb_type t;
+	int wl, bl;
+};
+
+static const struct typed typed_cases[] = {
+	{ MOB_MB_INT16, 0, 0 }, { MOB_MB_INT16, 0, 1 },
+	{ MOB_MB_UINT16, 0, 0 }, { MOB_MB_UINT16, 0, 1 },
+	{ MOB_MB_INT32, 0, 0 }, { MOB_MB_INT32, 1, 0 },
+	{ MOB_MB_INT32, 0, 1 }, { MOB_MB_INT32, 1, 1 },
+	{ MOB_MB_UINT32, 0, 0 }, { MOB_MB_UINT32, 1, 0 },
+	{ MOB_MB_UINT32, 0, 1 }, { MOB_MB_UINT32, 1, 1 },
+	{ MOB_MB_FLOAT32, 0, 0 }, { MOB_MB_FLOAT32, 1, 0 },
+	{ MOB_MB_FLOAT32, 0, 1 }, { MOB_MB_FLOAT32, 1, 1 },
+};
+#define NTYPED	(sizeof(typed_cases) / sizeof(typed_cases[0]))
+
+static double
+sample2(enum mob_mb_type t)
+{
+	switch (t) {
+	case MOB_MB_INT16: return 1717;
+	case MOB_MB_UINT16: return 40000;
+	case MOB_MB_INT32: return 98765432;
+	case MOB_MB_UINT32: return 4000000000.0;
+	case MOB_MB_FLOAT32: return 0.5;
+	default: return 0;
+	}
+}
+
+static void
+typed_point(struct mob_mb_point *p, size_t i, int addr)
+{
+	memset(p, 0, sizeof(*p));
+	p->table = MOB_MB_HOLDING;
+	p->address = (uint16_t)addr;
+	p->type = typed_cases[i].t;
+	p->word_little = typed_cases[i].wl;
+	p->byte_little = typed_cases[i].bl;
+	p->scale = 1;
+}
+
+/* One resource with a "modbus" member; access "rw" or "r". */
+static void
+res_json(FILE *f, int rid, const char *name, const char *rtype,
+    const char *access, const char *table, int addr, const struct typed *t)
+{
+	fprintf(f, "%s{\"rid\":\"%02X\",\"name\":\"%s\",\"type\":\"%s\","
+	    "\"access\":\"%s\",\"modbus\":{\"table\":\"%s\",\"address\":%d",
+	    rid > 0x41 ? "," : "", rid, name, rtype, access, table, addr);
+	if (t != NULL)
+		fprintf(f, ",\"type\":\"%s\",\"word_order\":\"%s\","
+		    "\"byte_order\":\"%s\"", mob_mb_type_name(t->t),
+		    t->wl ? "little" : "big", t->bl ? "little" : "big");
+	fprintf(f, "}}\n");
+}
+
+/*
+ * Every type and order twice: rw at 100 + 2i (the service writes),
+ * r at 200 + 2i (the device changes, the service reads); coil 7 rw,
+ * input register 42, discrete input 5, and for exceptions hr 20 and 5000.
+ */
+static void
+typed_config(const char *path, const char *device_json, int units)
+{
+	FILE *f = fopen(path, "w");
+	size_t i;
+	int rid, u;
+	char name[32];
+
+	cr_assert_not_null(f);
+	fprintf(f, "{\"name\":\"modbus-test\",\"devices\":[%s],\"objects\":[", device_json);
+	for (u = 1; u <= units; u++) {
+		fprintf(f, "%s{\"pid\":\"0201\",\"ins\":\"%04X\",\"name\":\"unit%d\","
+		    "\"modbus\":{\"device\":\"u%d\"},\"resources\":[\n",
+		    u > 1 ? "," : "", u, u, u);
+		rid = 0x41;
+		for (i = 0; i < NTYPED; i++) {
+			snprintf(name, sizeof(name), "w%zu", i);
+			res_json(f, rid++, name, "number", "rw", "holding_register",
+			    100 + 2 * (int)i, &typed_cases[i]);
+			snprintf(name, sizeof(name), "r%zu", i);
+			res_json(f, rid++, name, "number", "r", "holding_register",
+			    200 + 2 * (int)i, &typed_cases[i]);
+		}
+		res_json(f, rid++, "coil", "bool", "rw", "coil", 7, NULL);
+		res_json(f, rid++, "ir", "number", "r", "input_register", 42, NULL);
+		res_json(f, rid++, "di", "bool", "r", "discrete_input", 5, NULL);
+		res_json(f, rid++, "limited", "number", "rw", "holding_register", 20, NULL);
+		res_json(f, rid++, "beyond", "number", "rw", "holding_register", 5000, NULL);
+		fprintf(f, "]}");
+	}
+	fprintf(f, "]}\n");
+	fclose(f);
+}
+
+/* Resource RIDs in typed_config: w_i = 41 + 2i, r_i = 42 + 2i, then the rest. */
+#define RID_W(i)	(0x41 + 2 * (int)(i))
+#define RID_R(i)	(0x42 + 2 * (int)(i))
+#define RID_COIL	(0x41 + 2 * (int)NTYPED)
+#define RID_IR		(RID_COIL + 1)
+#define RID_DI		(RID_COIL + 2)
+#define RID_LIMITED	(RID_COIL + 3)
+#define RID_BEYOND	(RID_COIL + 4)
+
+static void
+res_uri(char *buf, size_t len, int unit, int rid)
+{
+	snprintf(buf, len, "0201/%04X/%02X", unit, rid);
+}
+
+static void
+start_modbus(struct hw *h, const char *cfg)
+{
+	char *args[] = { "--config", (char *)cfg, "--no-sandbox", NULL };
+
+	cr_assert_eq(hw_start(h, "bin/mobius-modbus", args), 0);
+	hw_client(h);
+}
+
+/*
+ * Writes through the hub land on the device in the configured layout
+ * (checked with bare libmodbus), and values the device takes on are read.
+ */
+static void
+check_service_types(struct hw *h, int unit, modbus_t *bare)
+{
+	struct mob_mb_point p;
+	char uri[32], val[64], buf[128];
+	uint16_t want[2], got[2];
+	size_t i;
+	int w, online;
+
+	for (i = 0; i < NTYPED; i++) {
+		typed_point(&p, i, 100 + 2 * (int)i);
+		w = mob_mb_point_width(&p);
+		res_uri(uri, sizeof(uri), unit, RID_W(i));
+		snprintf(val, sizeof(val), "%.17g", sample(p.type));
+		cr_assert_eq(hw_req(h, "write", uri, val, 8, NULL), 0,
+		    "unit %d write %s wl %d bl %d", unit, mob_mb_type_name(p.type),
+		    p.word_little, p.byte_little);
+		cr_assert_eq(mob_mb_encode(&p, sample(p.type), want), 0);
+		modbus_set_slave(bare, unit);
+		cr_assert_eq(modbus_read_registers(bare, p.address, w, got), w);
+		cr_expect_eq(got[0], want[0], "unit %d %s wl %d bl %d r0 %04x",
+		    unit, mob_mb_type_name(p.type), p.word_little, p.byte_little, got[0]);
+		if (w == 2)
+			cr_expect_eq(got[1], want[1], "unit %d %s r1", unit,
+			    mob_mb_type_name(p.type));
+
+		/* The device changes the read-only twin; the service sees it. */
+		typed_point(&p, i, 200 + 2 * (int)i);
+		cr_assert_eq(mob_mb_encode(&p, sample2(p.type), want), 0);
+		cr_assert_eq(modbus_write_registers(bare, p.address, w, want), w);
+		res_uri(uri, sizeof(uri), unit, RID_R(i));
+		snprintf(val, sizeof(val), "%.17g", sample2(p.type));
+		cJSON *jv = cJSON_Parse(val);
+		char *canon = cJSON_PrintUnformatted(jv);
+		cr_expect_eq(hw_wait_value(h, uri, canon, 1, 5000), 0,
+		    "unit %d read %s wl %d bl %d: want %s", unit,
+		    mob_mb_type_name(p.type), p.word_little, p.byte_little, canon);
+		free(canon);
+		cJSON_Delete(jv);
+	}
+	res_uri(uri, sizeof(uri), unit, RID_COIL);
+	cr_expect_eq(hw_req(h, "write", uri, "true", 0, NULL), 0);
+	{
+		uint8_t bit = 0;
+
+		cr_assert_eq(modbus_read_bits(bare, 7, 1, &bit), 1);
+		cr_expect_eq(bit, 1, "coil written");
+	}
+	res_uri(uri, sizeof(uri), unit, RID_IR);
+	cr_expect_eq(hw_wait_value(h, uri, "42", 1, 5000), 0, "input register");
+	res_uri(uri, sizeof(uri), unit, RID_DI);
+	cr_expect_eq(hw_wait_value(h, uri, "true", 1, 5000), 0, "discrete input");
+	cr_expect_eq(hw_read(h, uri, buf, sizeof(buf), &online), 0);
+}
+
+Test(modbus, service_reads_and_writes_every_type_over_tcp_through_the_hub)
+{
+	struct mb_server srv;
+	struct hw h;
+	char cfg[400], dev[200];
+	modbus_t *bare;
+
+	mb_server_tcp(&srv, NULL);
+	hw_node(&h, SVC_ID);
+	snprintf(cfg, sizeof(cfg), "%s/modbus.json", h.node.dir);
+	snprintf(dev, sizeof(dev), "{\"name\":\"u1\",\"tcp\":{\"host\":\"127.0.0.1\","
+	    "\"port\":%d},\"unit\":1,\"poll_ms\":50}", srv.port);
+	typed_config(cfg, dev, 1);
+	start_modbus(&h, cfg);
+	bare = mb_bare_connect(srv.port, 1);
+	check_service_types(&h, 1, bare);
+	modbus_close(bare);
+	modbus_free(bare);
+	hw_stop(&h);
+	mb_server_done(&srv);
+}
+
+Test(modbus, service_speaks_rtu_to_two_units_on_one_bus)
+{
+	struct mb_server srv;
+	struct hw h;
+	char cfg[400], dev[400], pty[100];
+	modbus_t *bare;
+
+	/* The device also answers on TCP (srv.port) so the test can look at
+	 * its registers without sharing the serial line with the service. */
+	mb_server_rtu(&srv, pty, sizeof(pty));
+	hw_node(&h, SVC_ID);
+	snprintf(cfg, sizeof(cfg), "%s/modbus.json", h.node.dir);
+	snprintf(dev, sizeof(dev),
+	    "{\"name\":\"u1\",\"rtu\":{\"device\":\"%s\",\"baud\":115200},"
+	    "\"unit\":1,\"poll_ms\":50,\"timeout_ms\":1000},"
+	    "{\"name\":\"u2\",\"rtu\":{\"device\":\"%s\",\"baud\":115200},"
+	    "\"unit\":2,\"poll_ms\":50,\"timeout_ms\":1000}", pty, pty);
+	typed_config(cfg, dev, 2);
+	start_modbus(&h, cfg);
+	bare = mb_bare_connect(srv.port, 1);
+	check_service_types(&h, 1, bare);
+	check_service_types(&h, 2, bare);
+	modbus_close(bare);
+	modbus_free(bare);
+	hw_stop(&h);
 	mb_server_done(&srv);
 }

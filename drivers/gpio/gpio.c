@@ -55,7 +55,8 @@ report(struct mob_gpio *g, size_t i)
 		log_warnx("%s: cannot read the line", l->cfg->name);
 		return;
 	}
-	if (v == l->reported)
+	/* "both" mirrors the level; "rising"/"falling" report each such edge. */
+	if (v == l->reported && l->cfg->edge == MOB_GPIO_EDGE_BOTH)
 		return;
 	l->reported = v;
 	g->fn(g->arg, i, v);

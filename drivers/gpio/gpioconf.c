@@ -14,7 +14,8 @@
 
 static const char *const backends[] = { "gpiod", "sim", NULL };
 static const char *const dirs[] = { "input", "output", NULL };
-static const char *const edges[] = { "both", "rising", "falling", "none", NULL };
+/* "none" is not offered: an input without events would never update. */
+static const char *const edges[] = { "both", "rising", "falling", NULL };
 static const char *const biases[] = { "as_is", "disable", "pull_up",
     "pull_down", NULL };
 
@@ -181,8 +182,6 @@ mob_gpio_line_parse(struct mob_config *c, const struct mob_cnode *n,
 		if (mob_cfg_member(c, n, "initial", 0, &tmp) == 1 ||
 		    mob_cfg_member(c, n, "safe", 0, &tmp) == 1)
 			return mob_cfg_errorf(c, &tmp, "only for outputs");
-		if (l->debounce_ms > 0 && l->edge == MOB_GPIO_EDGE_NONE)
-			return mob_cfg_errorf(c, n, "debounce_ms needs an edge");
 	}
 	return 0;
 }

@@ -249,6 +249,7 @@ int
 main(int argc, char *argv[])
 {
 	struct mob_sandbox_opts sbo = { 0 };
+	const char *rw[2] = { NULL, NULL };
 	struct mob_service *svc;
 	struct gsvc s;
 	struct opts o;
@@ -280,8 +281,13 @@ main(int argc, char *argv[])
 		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
 	}
 
-	/* sandbox */
+	/* sandbox: a simulated chip keeps writing its state file */
 	sbo.no_sandbox = o.no_sandbox;
+	sbo.hub_socket = o.ccfg.socket;	/* sandbox: reconnect after a hub restart */
+	if (s.cfg.sim) {
+		rw[0] = s.cfg.sim_dir;
+		sbo.rw_paths = rw;
+	}
 	if (mob_sandbox_enter(&mob_sandbox_gpio, &sbo) != 0) {
 		mob_gpio_close(s.g);
 		fatalx("cannot enter the sandbox");

@@ -106,10 +106,14 @@ on_event(void *arg, enum mob_mb_event ev, size_t dev, size_t pi, double value,
 		mob_res_set_status(r, MOB_STATUS_ONLINE);
 		break;
 	case MOB_MB_EV_POINT_ERR:
-		if (mob_res_status(r) == MOB_STATUS_ONLINE)
+		/* The device answers, so writes still reach it (and get
+		 * its exception); only the value is unknown. */
+		if (!mob_res_pv(r)->null)
 			log_warnx("%s: %s: %s", d->name, mob_res_name(r),
 			    mob_strerror(err));
-		res_unknown(r);
+		mob_value_null(&v, mob_res_type(r));
+		mob_res_update(r, &v);
+		mob_res_set_status(r, MOB_STATUS_ONLINE);
 		break;
 	case MOB_MB_EV_OFFLINE:
 		for (i = 0; i < d->npoints; i++)
@@ -220,14 +224,14 @@ cfg_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
 	isbool = p->pt.type == MOB_MB_BOOL;
 	if (mob_res_type(r) != (isbool ? MOB_TYPE_BOOL : MOB_TYPE_NUMBER)) {
 		mob_cfg_member(c, n, "type", 0, &x);
-		return mob_cfg_errorf(c, &x, "must be \"%s\" for a %s %s",
-		    isbool ? "bool" : "number", mob_mb_type_name(p->pt.type),
-		    mob_mb_table_name(p->pt.table));
+		return mob_cfg_errorf(c, &x, "must be \"%s\": the register "
+		    "holds %s", isbool ? "bool" : "number",
+		    mob_mb_type_name(p->pt.type));
 	}
 	if (mob_res_access(r) == MOB_ACCESS_RW && p->pt.table != MOB_MB_COIL &&
 	    p->pt.table != MOB_MB_HOLDING) {
 		mob_cfg_member(c, n, "access", 0, &x);
-		return mob_cfg_errorf(c, &x, "a %s cannot be written; "
+		return mob_cfg_errorf(c, &x, "%s is read-only; "
 		    "rw needs a coil or holding_register",
 		    mob_mb_table_name(p->pt.table));
 	}
@@ -435,8 +439,12 @@ main(int argc, char *argv[])
 		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
 		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
 
+	/* Connect (serial ports open) before the sandbox hides device paths. */
+	mob_mb_master_poll(s.m);
+
 	/* sandbox */
 	sbo.no_sandbox = o.no_sandbox;
+	sbo.hub_socket = o.ccfg.socket;	/* sandbox: reconnect after a hub restart */
 	if (mob_sandbox_enter(&mob_sandbox_modbus, &sbo) != 0)
 		fatalx("cannot enter the sandbox");
 
@@ -444,7 +452,6 @@ main(int argc, char *argv[])
 	log_info("%s: %zu devices, %zu objects",
 	    mob_client_id(mob_service_client(svc)), s.cfg.ndevices,
 	    mob_service_nobjects(svc));
-	mob_mb_master_poll(s.m);
 	rc = mob_service_run(svc);
 
 	for (i = 0; i < s.cfg.ndevices; i++)

@@ -1,0 +1,229 @@
+/*
+ * End-to-end helpers for the hardware services (test_modbus, test_gpio,
+ * bench_gpio): a node (real hub), the service under test, and a client
+ * that reads, writes and collects COVs.  Header-only, no Criterion: a
+ * failure to set up aborts (th_die style) and the caller asserts.
+ */
+#ifndef MOBIUS_TESTS_HW_SUPPORT_H
+#define MOBIUS_TESTS_HW_SUPPORT_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "mobius/client.h"
+#include "mobius/err.h"
+#include "support/harness.h"
+
+#define HW_COV_MAX	512
+
+struct hw_cov {
+	char rid[3];
+	int null, b, online;
+	double num;
+	int64_t at_ns;		/* monotonic, when received */
+};
+
+struct hw {
+	struct th_node node;
+	struct th_proc svc;
+	char svc_key[300], cli_key[300];
+	char id[16];			/* HID/SID of the service */
+	char log[400];
+	struct mob_client *cli;
+	struct hw_cov cov[HW_COV_MAX];
+	size_t ncov;
+};
+
+static inline int64_t
+hw_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void
+hw_die(const char *what)
+{
+	fprintf(stderr, "hw test setup: %s\n", what);
+	abort();
+}
+
+static inline void
+hw_on_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
+    void *arg)
+{
+	struct hw *h = arg;
+	const cJSON *v, *st;
+	struct hw_cov *cv;
+	const char *rid;
+
+	(void)c;
+	if (strncmp(topic, "mob/cov/", 8) != 0 || h->ncov == HW_COV_MAX)
+		return;
+	rid = strrchr(topic, '/') + 1;
+	cv = &h->cov[h->ncov++];
+	memset(cv, 0, sizeof(*cv));
+	snprintf(cv->rid, sizeof(cv->rid), "%s", rid);
+	cv->at_ns = hw_ns();
+	v = cJSON_GetObjectItemCaseSensitive(env->dat, "value");
+	st = cJSON_GetObjectItemCaseSensitive(env->dat, "status");
+	cv->null = v == NULL || cJSON_IsNull(v);
+	cv->b = cJSON_IsTrue(v);
+	cv->num = cJSON_IsNumber(v) ? v->valuedouble : 0;
+	cv->online = cJSON_IsString(st) && strcmp(st->valuestring, "online") == 0;
+}
+
+/* Node with the service's identity spid_sid and a client 00C1/0C1. */
+static inline void
+hw_node(struct hw *h, const char *spid_sid)
+{
+	memset(h, 0, sizeof(*h));
+	th_node_start(&h->node, MOB_MODE_HARDENED);
+	th_node_add(&h->node, spid_sid, h->svc_key, sizeof(h->svc_key));
+	th_node_add(&h->node, "00C1/0C1", h->cli_key, sizeof(h->cli_key));
+	snprintf(h->id, sizeof(h->id), "%s/%s", h->node.hid, strchr(spid_sid, '/') + 1);
+}
+
+/* Start the service (argv[0] a program under $MOBIUS_BUILD/bin). */
+static inline int
+hw_start(struct hw *h, const char *prog, char *const args[])
+{
+	char path[300], *argv[24];
+	int n = 0, i;
+
+	th_path(prog, path, sizeof(path));
+	argv[n++] = path;
+	argv[n++] = "--key";
+	argv[n++] = h->svc_key;
+	argv[n++] = "--socket";
+	argv[n++] = h->node.sock;
+	for (i = 0; args[i] != NULL && n < 23; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	snprintf(h->log, sizeof(h->log), "%s/%s.log", h->node.dir, strrchr(prog, '/') + 1);
+	return th_spawn(&h->svc, argv, NULL, h->log);
+}
+
+static inline void
+hw_client(struct hw *h)
+{
+	struct mob_client_cfg cc;
+	char filter[64];
+
+	memset(&cc, 0, sizeof(cc));
+	cc.keyfile = h->cli_key;
+	cc.socket = h->node.sock;
+	if (mob_client_new(&cc, &h->cli) != 0)
+		hw_die("client");
+	mob_client_set_handlers(h->cli, hw_on_msg, NULL, h);
+	if (mob_client_connect(h->cli, 10000) != 0)
+		hw_die("client connect");
+	snprintf(filter, sizeof(filter), "mob/cov/%s/#", h->id);
+	if (mob_client_subscribe(h->cli, filter, 1) != 0)
+		hw_die("subscribe");
+}
+
+static inline void
+hw_pump(struct hw *h, int ms)
+{
+	int64_t end = hw_ns() + (int64_t)ms * 1000000;
+
+	while (hw_ns() < end)
+		mob_client_loop(h->cli, 10);
+}
+
+/*
+ * Request op on PID/INS/RID of the service.  value: JSON text or NULL.
+ * Returns the MOB_E* of the answer (0 for ok) and the response in *out
+ * (may be NULL; free with cJSON_Delete).
+ */
+static inline int
+hw_req(struct hw *h, const char *op, const char *res, const char *value,
+    int prio, cJSON **out)
+{
+	cJSON *req, *rsp = NULL;
+	char uri[64];
+	int rc;
+
+	snprintf(uri, sizeof(uri), "%s/%s", h->id, res);
+	if ((req = cJSON_CreateObject()) == NULL)
+		hw_die("nomem");
+	cJSON_AddStringToObject(req, "op", op);
+	cJSON_AddStringToObject(req, "uri", uri);
+	if (value != NULL)
+		cJSON_AddItemToObject(req, "value", cJSON_Parse(value));
+	if (prio > 0)
+		cJSON_AddNumberToObject(req, "priority", prio);
+	rc = mob_client_request(h->cli, h->id, req, 10000, &rsp);
+	cJSON_Delete(req);
+	if (rc == 0)
+		rc = mob_client_rsp_error(rsp, NULL);
+	if (out != NULL)
+		*out = rsp;
+	else
+		cJSON_Delete(rsp);
+	return rc;
+}
+
+/* Read a resource: its value as JSON text into buf, status into *online. */
+static inline int
+hw_read(struct hw *h, const char *res, char *buf, size_t len, int *online)
+{
+	const cJSON *v, *st;
+	cJSON *rsp = NULL;
+	char *s;
+	int rc;
+
+	buf[0] = '\0';
+	if ((rc = hw_req(h, "read", res, NULL, 0, &rsp)) != 0) {
+		cJSON_Delete(rsp);
+		return rc;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(rsp, "value");
+	st = cJSON_GetObjectItemCaseSensitive(rsp, "status");
+	if (online != NULL)
+		*online = cJSON_IsString(st) && strcmp(st->valuestring, "online") == 0;
+	if ((s = cJSON_PrintUnformatted(v)) != NULL) {
+		snprintf(buf, len, "%s", s);
+		free(s);
+	}
+	cJSON_Delete(rsp);
+	return 0;
+}
+
+/* Poll a resource until its JSON value is want (and, if online >= 0, that status). */
+static inline int
+hw_wait_value(struct hw *h, const char *res, const char *want, int online, int ms)
+{
+	int64_t end = hw_ns() + (int64_t)ms * 1000000;
+	char buf[128];
+	int on;
+
+	do {
+		if (hw_read(h, res, buf, sizeof(buf), &on) == 0 &&
+		    strcmp(buf, want) == 0 && (online < 0 || on == online))
+			return 0;
+		hw_pump(h, 50);
+	} while (hw_ns() < end);
+	return -1;
+}
+
+static inline void
+hw_stop(struct hw *h)
+{
+	if (h->cli != NULL)
+		mob_client_free(h->cli);
+	h->cli = NULL;
+	if (h->svc.pid > 0)
+		th_stop(&h->svc, SIGTERM, 5000);
+	th_node_stop(&h->node);
+}
+
+#endif

@@ -1,0 +1,355 @@
+/*
+ * mobius-gpio: the driver on simulated chips (edges, debounce, outputs,
+ * active-low, bias, safe state), config errors, the service end to end
+ * through the real hub, and the gpiod back-end against the kernel's
+ * gpio-sim where the kernel has it.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mobius/err.h"
+#include "../drivers/gpio/gpiodrv.h"
+#include "hw_support.h"
+
+/* --- driver on a simulated chip -------------------------------------------- */
+
+struct ev {
+	size_t line;
+	int value;
+};
+
+struct drv {
+	char dir[180];
+	struct mob_gpio_sim_chip chip;
+	struct mob_gpio_line_cfg lines[8];
+	struct mob_gpio_config cfg;
+	struct mob_gpio *g;
+	struct ev ev[64];
+	size_t nev;
+};
+
+static void
+on_ev(void *arg, size_t line, int value)
+{
+	struct drv *d = arg;
+
+	if (d->nev < 64) {
+		d->ev[d->nev].line = line;
+		d->ev[d->nev].value = value;
+		d->nev++;
+	}
+}
+
+static void
+drv_init(struct drv *d)
+{
+	memset(d, 0, sizeof(*d));
+	th_tmpdir(d->dir, sizeof(d->dir));
+	snprintf(d->chip.name, sizeof(d->chip.name), "simchip");
+	d->chip.nlines = 8;
+	snprintf(d->chip.line_names[5], sizeof(d->chip.line_names[5]), "BTN");
+	d->cfg.sim = 1;
+	snprintf(d->cfg.sim_dir, sizeof(d->cfg.sim_dir), "%s", d->dir);
+	d->cfg.chips = &d->chip;
+	d->cfg.nchips = 1;
+	d->cfg.lines = d->lines;
+}
+
+static struct mob_gpio_line_cfg *
+drv_line(struct drv *d, int offset, enum mob_gpio_dir dir)
+{
+	struct mob_gpio_line_cfg *l = &d->lines[d->cfg.nlines++];
+
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "line%d", offset);
+	snprintf(l->chip, sizeof(l->chip), "simchip");
+	l->offset = offset;
+	l->dir = dir;
+	l->safe = -1;
+	return l;
+}
+
+static void
+drv_pump(struct drv *d, int ms)
+{
+	struct pollfd pfd[16];
+	int fds[16];
+	int64_t end = hw_ns() + (int64_t)ms * 1000000;
+	size_t n, i;
+
+	n = mob_gpio_fds(d->g, fds, 16);
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = fds[i];
+		pfd[i].events = POLLIN;
+	}
+	while (hw_ns() < end) {
+		if (poll(pfd, n, 5) <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (pfd[i].revents & POLLIN)
+				mob_gpio_dispatch(d->g, pfd[i].fd);
+	}
+}
+
+/* Write commands to the chip's FIFO, as a test rig or a person would. */
+static void
+drive(const char *dir, const char *chip, const char *cmds)
+{
+	char path[400];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s.in", dir, chip);
+	cr_assert_neq(fd = open(path, O_WRONLY | O_NONBLOCK), -1, "%s: %s",
+	    path, strerror(errno));
+	cr_assert_eq(write(fd, cmds, strlen(cmds)), (ssize_t)strlen(cmds));
+	close(fd);
+}
+
+/* Physical level of offset in the chip's state file, or -1. */
+static int
+level(const char *dir, const char *chip, int offset)
+{
+	char path[400], line[200], name[64], d[8];
+	int off, lv, r = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.state", dir, chip);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%d %63s %7s %d", &off, name, d, &lv) == 4 &&
+		    off == offset)
+			r = lv;
+	fclose(f);
+	return r;
+}
+
+static void
+drv_done(struct drv *d)
+{
+	mob_gpio_close(d->g);
+	th_rmtree(d->dir);
+}
+
+Test(gpio, edges_on_a_simulated_input_are_reported)
+{
+	struct drv d;
+
+	drv_init(&d);
+	drv_line(&d, 2, MOB_GPIO_INPUT);
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), 0);
+	cr_expect_eq(mob_gpio_reported(d.g, 0), 0);
+	drive(d.dir, "simchip", "2 1\n");
+	drv_pump(&d, 50);
+	drive(d.dir, "simchip", "2 0\n");
+	drv_pump(&d, 50);
+	cr_assert_eq(d.nev, 2);
+	cr_expect_eq(d.ev[0].value, 1);
+	cr_expect_eq(d.ev[1].value, 0);
+	drv_done(&d);
+}
+
+Test(gpio, debounce_reports_a_bouncing_input_once)
+{
+	struct drv d;
+	struct mob_gpio_line_cfg *l;
+
+	drv_init(&d);
+	l = drv_line(&d, 0, MOB_GPIO_INPUT);
+	l->debounce_ms = 30;
+	drv_line(&d, 1, MOB_GPIO_INPUT);	/* the same bounces, no debounce */
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), 0);
+	drive(d.dir, "simchip", "0 1\n0 0\n0 1\n0 0\n0 1\n"
+	    "1 1\n1 0\n1 1\n1 0\n1 1\n");
+	drv_pump(&d, 10);
+	/* Within the quiet period only the undebounced line has spoken. */
+	cr_expect_eq(d.nev, 5, "undebounced line: every bounce, got %zu", d.nev);
+	drv_pump(&d, 100);
+	cr_assert_eq(d.nev, 6);
+	cr_expect_eq(d.ev[5].line, 0);
+	cr_expect_eq(d.ev[5].value, 1);
+
+	/* A glitch that settles where it was reports nothing. */
+	d.nev = 0;
+	drive(d.dir, "simchip", "0 0\n0 1\n");
+	drv_pump(&d, 100);
+	cr_expect_eq(d.nev, 0);
+	drv_done(&d);
+}
+
+Test(gpio, active_low_and_bias_set_the_logical_value)
+{
+	struct drv d;
+	struct mob_gpio_line_cfg *in, *out;
+	int v = -1;
+
+	drv_init(&d);
+	in = drv_line(&d, 3, MOB_GPIO_INPUT);
+	in->active_low = 1;
+	in->bias = MOB_GPIO_BIAS_PULL_UP;	/* a released button reads high */
+	out = drv_line(&d, 4, MOB_GPIO_OUTPUT);
+	out->active_low = 1;
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), 0);
+	cr_expect_eq(level(d.dir, "simchip", 3), 1, "pulled up");
+	cr_expect_eq(mob_gpio_reported(d.g, 0), 0, "high is inactive");
+	drive(d.dir, "simchip", "3 0\n");	/* pressed: pin to ground */
+	drv_pump(&d, 50);
+	cr_assert_eq(d.nev, 1);
+	cr_expect_eq(d.ev[0].value, 1);
+	cr_expect_eq(level(d.dir, "simchip", 4), 1, "active-low output off is high");
+	cr_assert_eq(mob_gpio_set(d.g, 1, 1), 0);
+	cr_expect_eq(level(d.dir, "simchip", 4), 0, "active-low output on is low");
+	cr_assert_eq(mob_gpio_get(d.g, 1, &v), 0);
+	cr_expect_eq(v, 1);
+	drv_done(&d);
+}
+
+Test(gpio, outputs_return_to_their_safe_state_on_close)
+{
+	struct drv d;
+	struct mob_gpio_line_cfg *a, *b, *c;
+
+	drv_init(&d);
+	a = drv_line(&d, 0, MOB_GPIO_OUTPUT);
+	a->safe = 0;
+	b = drv_line(&d, 1, MOB_GPIO_OUTPUT);
+	b->initial = 1;
+	b->safe = 1;
+	c = drv_line(&d, 2, MOB_GPIO_OUTPUT);
+	c->safe = 0;
+	c->active_low = 1;
+	drv_line(&d, 6, MOB_GPIO_INPUT);
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), 0);
+	cr_expect_eq(level(d.dir, "simchip", 1), 1, "initial value");
+	cr_assert_eq(mob_gpio_set(d.g, 0, 1), 0);
+	cr_assert_eq(mob_gpio_set(d.g, 1, 0), 0);
+	cr_assert_eq(mob_gpio_set(d.g, 2, 1), 0);
+	cr_expect_eq(mob_gpio_set(d.g, 3, 1), MOB_EREADONLY);
+	cr_expect_eq(level(d.dir, "simchip", 0), 1);
+	cr_expect_eq(level(d.dir, "simchip", 2), 0);
+	mob_gpio_close(d.g);
+	d.g = NULL;
+	cr_expect_eq(level(d.dir, "simchip", 0), 0, "safe off");
+	cr_expect_eq(level(d.dir, "simchip", 1), 1, "safe on");
+	cr_expect_eq(level(d.dir, "simchip", 2), 1, "safe off, active-low: high");
+	drv_done(&d);
+}
+
+Test(gpio, lines_are_found_by_name_and_unknown_ones_refused)
+{
+	struct drv d;
+	struct mob_gpio_line_cfg *l;
+
+	drv_init(&d);
+	l = drv_line(&d, -1, MOB_GPIO_INPUT);
+	l->chip[0] = '\0';
+	snprintf(l->line, sizeof(l->line), "BTN");
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), 0);
+	drive(d.dir, "simchip", "BTN 1\n");
+	drv_pump(&d, 50);
+	cr_assert_eq(d.nev, 1);
+	cr_expect_eq(level(d.dir, "simchip", 5), 1);
+	mob_gpio_close(d.g);
+	d.g = NULL;
+	snprintf(l->line, sizeof(l->line), "NOPE");
+	cr_expect_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), MOB_ENOTFOUND);
+	cr_expect_null(d.g);
+	drv_done(&d);
+}
+
+/* --- the kernel's gpio-sim, where there is one -------------------------------- */
+
+#define GPIO_SIM	"/sys/kernel/config/gpio-sim"
+
+static int
+put(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int r;
+
+	if (f == NULL)
+		return -1;
+	r = fputs(val, f) < 0 ? -1 : 0;
+	return fclose(f) != 0 ? -1 : r;
+}
+
+static int
+get_str(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL || fgets(buf, (int)len, f) == NULL) {
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+Test(gpio, gpiod_backend_against_the_kernel_gpio_sim)
+{
+	char dev[64], chip[64], p[400], v[16];
+	struct mob_gpio_line_cfg lines[2];
+	struct mob_gpio_config cfg;
+	struct drv d;
+	const char *top = GPIO_SIM "/mobius-test";
+
+	if (access(GPIO_SIM, F_OK) != 0)
+		cr_skip_test("%s is missing: this kernel has no gpio-sim "
+		    "(CONFIG_GPIO_SIM) or configfs is not mounted; the gpiod "
+		    "back-end is exercised only where it exists", GPIO_SIM);
+	cr_assert_eq(mkdir(top, 0755), 0, "%s: %s", top, strerror(errno));
+	snprintf(p, sizeof(p), "%s/bank0", top);
+	cr_assert_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/bank0/num_lines", top);
+	cr_assert_eq(put(p, "8"), 0);
+	snprintf(p, sizeof(p), "%s/live", top);
+	cr_assert_eq(put(p, "1"), 0);
+	snprintf(p, sizeof(p), "%s/dev_name", top);
+	cr_assert_eq(get_str(p, dev, sizeof(dev)), 0);
+	snprintf(p, sizeof(p), "%s/bank0/chip_name", top);
+	cr_assert_eq(get_str(p, chip, sizeof(chip)), 0);
+
+	memset(&d, 0, sizeof(d));
+	memset(&cfg, 0, sizeof(cfg));
+	memset(lines, 0, sizeof(lines));
+	snprintf(lines[0].name, sizeof(lines[0].name), "in");
+	snprintf(lines[0].chip, sizeof(lines[0].chip), "%s", chip);
+	lines[0].offset = 0;
+	lines[0].dir = MOB_GPIO_INPUT;
+	snprintf(lines[1].name, sizeof(lines[1].name), "out");
+	snprintf(lines[1].chip, sizeof(lines[1].chip), "%s", chip);
+	lines[1].offset = 1;
+	lines[1].dir = MOB_GPIO_OUTPUT;
+	lines[1].safe = 0;
+	cfg.lines = lines;
+	cfg.nlines = 2;
+	cr_assert_eq(mob_gpio_open(&cfg, "mobius-test", on_ev, &d, &d.g), 0);
+	/* Pull the input up from the simulator's side: an edge. */
+	snprintf(p, sizeof(p), "/sys/devices/platform/%s/%s/sim_gpio0/pull", dev, chip);
+	cr_assert_eq(put(p, "pull-up"), 0);
+	drv_pump(&d, 100);
+	cr_expect_eq(d.nev, 1);
+	cr_expect_eq(d.ev[0].value, 1);
+	cr_assert_eq(mob_gpio_set(d.g, 1, 1), 0);
+	snprintf(p, sizeof(p), "/sys/devices/platform/%s/%s/sim_gpio1/value", dev, chip);
+	cr_assert_eq(get_str(p, v, sizeof(v)), 0);
+	cr_expect_str_eq(v, "1");
+	mob_gpio_close(d.g);
+
+	snprintf(p, sizeof(p), "%s/live", top);
+	put(p, "0");
+	snprintf(p, sizeof(p), "%s/bank0", top);
+	rmdir(p);
+	rmdir(top);
+}
