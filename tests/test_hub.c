@@ -1,0 +1,1115 @@
+/*
+ * The hub end to end: real mosquitto with our plugin, started by
+ * mobius-hub on a Unix socket in a temporary directory, and libmosquitto
+ * clients signing with real keys made by mobius-keytool.
+ *
+ * "Never delivered" is shown without sleeping: the same publisher sends a
+ * good message right after the bad one, and per-client ordering means the
+ * bad one would have arrived first.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <mosquitto.h>
+
+#include "mobius/envelope.h"
+#include "mobius/err.h"
+#include "mobius/jws.h"
+#include "mobius/key.h"
+#include "mobius/keydist.h"
+#include "mobius/keyring.h"
+#include "mobius/token.h"
+#include "support/harness.h"
+
+#define A_USER		"001F/01F"
+#define A_ID		TH_HID "/01F"
+#define B_USER		"0020/020"
+#define B_ID		TH_HID "/020"
+#define C_USER		"0020/021"
+#define C_ID		TH_HID "/021"
+#define R_USER		"00F0/0F0"
+#define R_ID		TH_HID "/0F0"
+#define REMOTE_HID	"0000B2"
+#define WAIT_MS		3000
+#define MAXMSG		256
+
+/* --- a test client ---------------------------------------------------- */
+
+struct tmsg {
+	char topic[128];
+	char *payload;
+	int len;
+};
+
+struct tcli {
+	struct mosquitto *m;
+	char id[16];
+	int connack;		/* -1 until CONNACK */
+	int gone;		/* disconnected */
+	int subacks;
+	int granted[16];	/* granted QoS of the last SUBACK */
+	int ngranted;
+	int pubacks;
+	struct tmsg msg[MAXMSG];
+	int nmsg;
+	struct mob_key *key;
+	struct mob_signer *signer;
+};
+
+static struct th_node node;
+static char a_key[512], b_key[512], c_key[512];
+
+static int same_raw(const struct mob_key *x, const struct mob_key *y, int secret);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+on_connect(struct mosquitto *m, void *u, int rc)
+{
+	(void)m;
+	((struct tcli *)u)->connack = rc;
+}
+
+static void
+on_disconnect(struct mosquitto *m, void *u, int rc)
+{
+	(void)m;
+	(void)rc;
+	((struct tcli *)u)->gone = 1;
+}
+
+static void
+on_subscribe(struct mosquitto *m, void *u, int mid, int n, const int *q)
+{
+	struct tcli *c = u;
+
+	(void)m;
+	(void)mid;
+	c->ngranted = n < 16 ? n : 16;
+	memcpy(c->granted, q, sizeof(int) * (size_t)c->ngranted);
+	c->subacks++;
+}
+
+static void
+on_publish(struct mosquitto *m, void *u, int mid)
+{
+	(void)m;
+	(void)mid;
+	((struct tcli *)u)->pubacks++;
+}
+
+static void
+on_message(struct mosquitto *m, void *u, const struct mosquitto_message *msg)
+{
+	struct tcli *c = u;
+	struct tmsg *t;
+
+	(void)m;
+	if (c->nmsg == MAXMSG)
+		return;
+	t = &c->msg[c->nmsg++];
+	snprintf(t->topic, sizeof(t->topic), "%s", msg->topic);
+	t->payload = calloc(1, (size_t)msg->payloadlen + 1);
+	memcpy(t->payload, msg->payload, (size_t)msg->payloadlen);
+	t->len = msg->payloadlen;
+}
+
+static void
+pump(struct tcli *c, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (now_ms() < end && c->m != NULL)
+		mosquitto_loop(c->m, 10, 1);
+}
+
+/* Private key of id from a key file. */
+static struct mob_key *
+load_key(const char *file, const char *id)
+{
+	struct mob_keyring *kr = NULL;
+	const struct mob_kr_entry *e;
+	struct mob_key *k = NULL;
+	char err[256];
+
+	cr_assert_eq(mob_keyring_load(file, &kr, err, sizeof(err)), 0, "%s", err);
+	e = mob_keyring_find(kr, id);
+	cr_assert_not_null(e, "%s has no %s", file, id);
+	cr_assert_eq(mob_key_dup(e->key, &k), 0);
+	mob_keyring_free(kr);
+	return k;
+}
+
+static char *
+mint(const struct mob_key *key, const char *id, const char *user, int64_t skew)
+{
+	char *tok = NULL;
+
+	cr_assert_eq(mob_token_mint(key, id, user, mob_now_ms() + skew, &tok), 0);
+	return tok;
+}
+
+static void
+tc_init(struct tcli *c, const char *id, const char *keyfile)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", id);
+	c->connack = -1;
+	if (keyfile != NULL) {
+		c->key = load_key(keyfile, id);
+		cr_assert_eq(mob_signer_new(c->key, id, &c->signer), 0);
+	}
+	c->m = mosquitto_new(id, true, c);
+	cr_assert_not_null(c->m);
+	mosquitto_connect_callback_set(c->m, on_connect);
+	mosquitto_disconnect_callback_set(c->m, on_disconnect);
+	mosquitto_subscribe_callback_set(c->m, on_subscribe);
+	mosquitto_publish_callback_set(c->m, on_publish);
+	mosquitto_message_callback_set(c->m, on_message);
+}
+
+/* Connect with user and password; returns the CONNACK code (-1: none). */
+static int
+tc_connect_pw(struct tcli *c, const char *user, const char *pw)
+{
+	int64_t end = now_ms() + WAIT_MS;
+
+	cr_assert_eq(mosquitto_username_pw_set(c->m, user, pw), MOSQ_ERR_SUCCESS);
+	cr_assert_eq(mosquitto_connect(c->m, node.sock, 0, 30), MOSQ_ERR_SUCCESS,
+	    "connect %s", node.sock);
+	while (c->connack == -1 && !c->gone && now_ms() < end)
+		mosquitto_loop(c->m, 10, 1);
+	return c->connack;
+}
+
+/* Connect with a fresh token of its own key. */
+static void
+tc_connect(struct tcli *c, const char *user)
+{
+	char *tok = mint(c->key, c->id, user, 0);
+
+	cr_assert_eq(tc_connect_pw(c, user, tok), 0, "%s logs in", c->id);
+	free(tok);
+}
+
+static struct tcli *
+tc_new(const char *id, const char *user, const char *keyfile)
+{
+	struct tcli *c = calloc(1, sizeof(*c));
+
+	tc_init(c, id, keyfile);
+	if (user != NULL)
+		tc_connect(c, user);
+	return c;
+}
+
+static void
+tc_free(struct tcli *c)
+{
+	if (c == NULL)
+		return;
+	if (c->m != NULL) {
+		mosquitto_disconnect(c->m);
+		mosquitto_destroy(c->m);
+	}
+	for (int i = 0; i < c->nmsg; i++)
+		free(c->msg[i].payload);
+	mob_signer_free(c->signer);
+	mob_key_free(c->key);
+	free(c);
+}
+
+/* Subscribe; returns the granted QoS (128 = refused). */
+static int
+tc_sub(struct tcli *c, const char *filter, int qos)
+{
+	int want = c->subacks + 1;
+	int64_t end = now_ms() + WAIT_MS;
+
+	cr_assert_eq(mosquitto_subscribe(c->m, NULL, filter, qos), MOSQ_ERR_SUCCESS);
+	while (c->subacks < want && now_ms() < end)
+		mosquitto_loop(c->m, 10, 1);
+	cr_assert_eq(c->subacks, want, "SUBACK for %s", filter);
+	return c->granted[0];
+}
+
+static void
+tc_raw(struct tcli *c, const char *topic, const char *payload, int qos, int retain)
+{
+	cr_assert_eq(mosquitto_publish(c->m, NULL, topic, (int)strlen(payload),
+	    payload, qos, retain), MOSQ_ERR_SUCCESS);
+	mosquitto_loop(c->m, 10, 1);
+}
+
+static char *
+sign_with(struct mob_signer *s, const char *topic, const char *dat)
+{
+	char *out = NULL;
+
+	cr_assert_eq(mob_env_sign(s, topic, dat, &out, NULL), 0);
+	return out;
+}
+
+/* Publish dat signed by c on topic. */
+static void
+tc_pub(struct tcli *c, const char *topic, const char *dat, int qos, int retain)
+{
+	char *env = sign_with(c->signer, topic, dat);
+
+	tc_raw(c, topic, env, qos, retain);
+	free(env);
+}
+
+/* Index of the first message on topic at or after from; -1 after timeout. */
+static int
+tc_wait(struct tcli *c, const char *topic, int from, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	for (;;) {
+		for (int i = from; i < c->nmsg; i++)
+			if (strcmp(c->msg[i].topic, topic) == 0)
+				return i;
+		if (now_ms() >= end)
+			return -1;
+		mosquitto_loop(c->m, 10, 1);
+	}
+}
+
+/* Pump both while waiting on the receiver. */
+static int
+tc_wait2(struct tcli *rx, struct tcli *tx, const char *topic, int from, int ms)
+{
+	int64_t end = now_ms() + ms;
+	int i;
+
+	while ((i = tc_wait(rx, topic, from, 20)) < 0 && now_ms() < end)
+		mosquitto_loop(tx->m, 10, 1);
+	return i;
+}
+
+/* The verified "dat" of message i, as JSON text (caller frees). */
+static char *
+dat_of(const struct tmsg *m)
+{
+	struct mob_jws jws;
+	cJSON *claims, *dat;
+	char *s;
+
+	cr_assert_eq(mob_jws_parse(m->payload, (size_t)m->len, 0, &jws), 0);
+	claims = cJSON_Parse(jws.payload);
+	cr_assert_not_null(claims);
+	dat = cJSON_GetObjectItem(claims, "dat");
+	s = cJSON_PrintUnformatted(dat);
+	cJSON_Delete(claims);
+	mob_jws_clear(&jws);
+	return s;
+}
+
+static int
+has_msg_with(struct tcli *c, const char *topic, int from, const char *needle)
+{
+	for (int i = from; i < c->nmsg; i++) {
+		char *d;
+		int hit;
+
+		if (strcmp(c->msg[i].topic, topic) != 0)
+			continue;
+		d = dat_of(&c->msg[i]);
+		hit = strstr(d, needle) != NULL;
+		free(d);
+		if (hit)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+hub_log(char *out, size_t len)
+{
+	snprintf(out, len, "%s/hub.log", node.dir);
+}
+
+/* --- fixtures ------------------------------------------------------- */
+
+static const char *const fast_opts[] = { "backoff_base_ms=0",
+	"backoff_max_ms=0", "stats_interval_ms=200", NULL };
+
+static void
+setup_mode(enum mob_mode mode)
+{
+	mosquitto_lib_init();
+	th_node_start_opts(&node, mode, fast_opts);
+	th_node_add(&node, A_USER, a_key, sizeof(a_key));
+	th_node_add(&node, B_USER, b_key, sizeof(b_key));
+	th_node_add(&node, C_USER, c_key, sizeof(c_key));
+}
+
+static void
+setup_hardened(void)
+{
+	setup_mode(MOB_MODE_HARDENED);
+}
+
+static void
+setup_compat(void)
+{
+	setup_mode(MOB_MODE_COMPAT);
+}
+
+static void
+teardown(void)
+{
+	th_node_stop(&node);
+	mosquitto_lib_cleanup();
+}
+
+static void
+keytool(const char *cmd, const char *arg, const char *arg2)
+{
+	char tool[512];
+	char *argv[] = { tool, "--dir", node.keys, (char *)cmd, (char *)arg,
+	    (char *)arg2, NULL };
+
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+	cr_assert_eq(th_run(argv, NULL, NULL, 0, 20000), 0, "keytool %s", cmd);
+}
+
+TestSuite(hub, .init = setup_hardened, .fini = teardown, .timeout = 60);
+TestSuite(hub_compat, .init = setup_compat, .fini = teardown, .timeout = 60);
+
+/* --- authentication --------------------------------------------------- */
+
+Test(hub, a_valid_token_logs_in_and_the_hub_says_online)
+{
+	struct tcli *w = tc_new(B_ID, B_USER, b_key);
+	struct tcli *a;
+
+	cr_assert_eq(tc_sub(w, "mob/state/" A_ID, 1), 1);
+	a = tc_new(A_ID, A_USER, a_key);
+	cr_assert_geq(tc_wait2(w, a, "mob/state/" A_ID, 0, WAIT_MS), 0);
+	cr_expect(has_msg_with(w, "mob/state/" A_ID, 0, "\"online\""));
+	tc_free(a);
+	tc_free(w);
+}
+
+Test(hub, a_token_signed_by_another_key_is_refused)
+{
+	struct tcli *c = tc_new(A_ID, NULL, NULL);
+	struct mob_key *other;
+	char *tok;
+
+	cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &other), 0);
+	tok = mint(other, A_ID, A_USER, 0);
+	cr_expect_eq(tc_connect_pw(c, A_USER, tok), 5, "not authorised");
+	free(tok);
+	mob_key_free(other);
+	tc_free(c);
+}
+
+Test(hub, expired_and_future_tokens_are_refused)
+{
+	struct mob_key *k = load_key(a_key, A_ID);
+	int64_t skews[] = { -60000, 60000 };
+
+	for (int i = 0; i < 2; i++) {
+		struct tcli *c = tc_new(A_ID, NULL, NULL);
+		char *tok = mint(k, A_ID, A_USER, skews[i]);
+
+		cr_expect_eq(tc_connect_pw(c, A_USER, tok), 5, "skew %lld ms",
+		    (long long)skews[i]);
+		free(tok);
+		tc_free(c);
+	}
+	/* the same key inside the window works, so the key is not the reason */
+	tc_free(tc_new(A_ID, A_USER, a_key));
+	mob_key_free(k);
+}
+
+Test(hub, a_replayed_token_is_refused)
+{
+	struct mob_key *k = load_key(a_key, A_ID);
+	char *tok = mint(k, A_ID, A_USER, 0);
+	struct tcli *c1 = tc_new(A_ID, NULL, NULL), *c2;
+
+	cr_assert_eq(tc_connect_pw(c1, A_USER, tok), 0);
+	tc_free(c1);
+	c2 = tc_new(A_ID, NULL, NULL);
+	cr_expect_eq(tc_connect_pw(c2, A_USER, tok), 5, "replay refused");
+	tc_free(c2);
+	free(tok);
+	mob_key_free(k);
+}
+
+Test(hub, a_username_that_does_not_match_the_key_is_refused)
+{
+	struct mob_key *k = load_key(a_key, A_ID);
+	/* right key and id, wrong SPID (token and username agree) */
+	char *tok = mint(k, A_ID, "0099/01F", 0);
+	struct tcli *c = tc_new(A_ID, NULL, NULL);
+	char log[300];
+
+	cr_expect_eq(tc_connect_pw(c, "0099/01F", tok), 5);
+	free(tok);
+	tc_free(c);
+	/* the username differs from the token's sub */
+	tok = mint(k, A_ID, A_USER, 0);
+	c = tc_new(A_ID, NULL, NULL);
+	cr_expect_eq(tc_connect_pw(c, "001F/020", tok), 5);
+	free(tok);
+	tc_free(c);
+	/* A's token presented under B's client id */
+	tok = mint(k, A_ID, A_USER, 0);
+	c = tc_new(B_ID, NULL, NULL);
+	cr_expect_eq(tc_connect_pw(c, A_USER, tok), 5);
+	free(tok);
+	tc_free(c);
+	mob_key_free(k);
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "(user 0099/01F): identity", 2000), 0);
+}
+
+Test(hub, a_revoked_key_is_refused)
+{
+	struct mob_key *k = load_key(a_key, A_ID);
+	struct tcli *c = tc_new(A_ID, NULL, NULL);
+	char *tok, log[300];
+
+	keytool("revoke", A_USER, NULL);
+	th_node_reload(&node);
+	tok = mint(k, A_ID, A_USER, 0);
+	cr_expect_eq(tc_connect_pw(c, A_USER, tok), 5);
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "(user 001F/01F): revoked", 2000), 0);
+	free(tok);
+	tc_free(c);
+	mob_key_free(k);
+}
+
+Test(hub, after_rotation_old_and_new_keys_log_in_during_grace)
+{
+	struct mob_key *old = load_key(a_key, A_ID), *fresh;
+	struct tcli *c;
+	char *tok;
+
+	keytool("rotate", A_USER, NULL);
+	th_node_reload(&node);
+	fresh = load_key(a_key, A_ID);
+	cr_assert(!same_raw(old, fresh, 0), "rotate made a new key");
+	tok = mint(old, A_ID, A_USER, 0);
+	c = tc_new(A_ID, NULL, NULL);
+	cr_expect_eq(tc_connect_pw(c, A_USER, tok), 0, "old key in grace");
+	free(tok);
+	tc_free(c);
+	tok = mint(fresh, A_ID, A_USER, 0);
+	c = tc_new(A_ID, NULL, NULL);
+	cr_expect_eq(tc_connect_pw(c, A_USER, tok), 0, "new key");
+	free(tok);
+	tc_free(c);
+	mob_key_free(old);
+	mob_key_free(fresh);
+}
+
+Test(hub, repeated_failures_back_off_even_a_good_token)
+{
+	static const char *const opts[] = { "backoff_base_ms=5000", NULL };
+	struct mob_key *other;
+	struct tcli *c;
+	char *tok, log[300];
+
+	/* restart this node's hub with a long backoff */
+	th_stop(&node.hub, SIGTERM, 5000);
+	th_node_hub_start(&node, opts);
+	cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &other), 0);
+	tok = mint(other, A_ID, A_USER, 0);
+	c = tc_new(A_ID, NULL, NULL);
+	cr_expect_eq(tc_connect_pw(c, A_USER, tok), 5);
+	tc_free(c);
+	free(tok);
+	c = tc_new(A_ID, NULL, a_key);
+	tok = mint(c->key, A_ID, A_USER, 0);
+	cr_expect_eq(tc_connect_pw(c, A_USER, tok), 5, "refused while backing off");
+	free(tok);
+	tc_free(c);
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "backing off after 1 failures", 2000), 0);
+	/* another identity is not held back by A's failures */
+	tc_free(tc_new(B_ID, B_USER, b_key));
+	mob_key_free(other);
+}
+
+/* --- message verification --------------------------------------------- */
+
+#define A_COV	"mob/cov/" A_ID "/0001/0001/40"
+
+Test(hub, a_forged_message_never_reaches_a_subscriber)
+{
+	struct tcli *rx = tc_new(B_ID, B_USER, b_key);
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct mob_key *other;
+	struct mob_signer *forger;
+	char *env;
+	int i;
+
+	cr_assert_eq(tc_sub(rx, "mob/cov/#", 1), 1);
+	cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &other), 0);
+	cr_assert_eq(mob_signer_new(other, A_ID, &forger), 0);
+	env = sign_with(forger, A_COV, "{\"v\":666}");
+	tc_raw(a, A_COV, env, 1, 0);
+	free(env);
+	tc_raw(a, A_COV, "not a token at all", 1, 0);
+	tc_pub(a, A_COV, "{\"v\":1}", 1, 0);
+	i = tc_wait2(rx, a, A_COV, 0, WAIT_MS);
+	cr_assert_geq(i, 0, "the good message arrives");
+	cr_expect_eq(rx->nmsg, 1, "only the good message");
+	cr_expect(has_msg_with(rx, A_COV, 0, "\"v\":1"));
+	cr_expect(!has_msg_with(rx, A_COV, 0, "666"));
+	mob_signer_free(forger);
+	mob_key_free(other);
+	tc_free(a);
+	tc_free(rx);
+}
+
+Test(hub, a_topic_mismatch_and_a_replay_are_dropped)
+{
+	struct tcli *rx = tc_new(B_ID, B_USER, b_key);
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	char *env, log[300];
+
+	cr_assert_eq(tc_sub(rx, "mob/cov/#", 1), 1);
+	env = sign_with(a->signer, "mob/cov/" A_ID "/0001/0001/41", "{\"v\":2}");
+	tc_raw(a, A_COV, env, 1, 0);		/* signed for RID 41 */
+	free(env);
+	env = sign_with(a->signer, A_COV, "{\"v\":3}");
+	tc_raw(a, A_COV, env, 1, 0);
+	tc_raw(a, A_COV, env, 1, 0);		/* replayed */
+	free(env);
+	tc_pub(a, A_COV, "{\"v\":4}", 1, 0);
+	cr_assert_geq(tc_wait2(rx, a, A_COV, 0, WAIT_MS), 0);
+	pump(rx, 100);
+	cr_expect_eq(rx->nmsg, 2, "v3 once and v4, got %d", rx->nmsg);
+	cr_expect(!has_msg_with(rx, A_COV, 0, "\"v\":2"));
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "dropped message from " A_ID " on " A_COV
+	    ": topic_mismatch", 2000), 0);
+	cr_expect_eq(th_wait_log(log, ": replay", 2000), 0);
+	tc_free(a);
+	tc_free(rx);
+}
+
+Test(hub_compat, a_message_from_a_signed_as_b_is_dropped)
+{
+	struct tcli *rx = tc_new(C_ID, C_USER, c_key);
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct mob_key *bk = load_key(b_key, B_ID);	/* compat: A may know it */
+	struct mob_signer *as_b;
+	char *env, log[300];
+
+	cr_assert_eq(tc_sub(rx, "mob/cov/#", 1), 1);
+	cr_assert_eq(mob_signer_new(bk, B_ID, &as_b), 0);
+	env = sign_with(as_b, A_COV, "{\"v\":\"from b\"}");
+	tc_raw(a, A_COV, env, 1, 0);
+	free(env);
+	tc_pub(a, A_COV, "{\"v\":\"from a\"}", 1, 0);
+	cr_assert_geq(tc_wait2(rx, a, A_COV, 0, WAIT_MS), 0);
+	cr_expect_eq(rx->nmsg, 1);
+	cr_expect(has_msg_with(rx, A_COV, 0, "from a"));
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "on " A_COV ": identity", 2000), 0);
+	mob_signer_free(as_b);
+	mob_key_free(bk);
+	tc_free(a);
+	tc_free(rx);
+}
+
+Test(hub, counters_count_drops_by_reason)
+{
+	struct tcli *rx = tc_new(B_ID, B_USER, b_key);
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	const char *topic = "mob/state/" TH_HID "/000";
+	int64_t end;
+
+	tc_raw(a, A_COV, "garbage", 1, 0);
+	tc_pub(a, A_COV, "1", 1, 0);
+	pump(a, 100);
+	cr_assert_eq(tc_sub(rx, topic, 1), 1);
+	for (end = now_ms() + WAIT_MS; now_ms() < end;) {
+		if (has_msg_with(rx, topic, 0, "\"format\":1"))
+			break;
+		pump(rx, 50);
+	}
+	cr_expect(has_msg_with(rx, topic, 0, "\"drop_reasons\":{\"format\":1}"));
+	cr_expect(has_msg_with(rx, topic, 0, "\"verified\":1"));
+	cr_expect(has_msg_with(rx, topic, 0, "\"logins_ok\":2"));
+	tc_free(a);
+	tc_free(rx);
+}
+
+/* --- ACL ------------------------------------------------------------- */
+
+Test(hub, subscriptions_follow_the_rules)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	static const struct {
+		const char *filter;
+		int ok;
+	} t[] = {
+		{ "mob/cov/#", 1 }, { "mob/obj/+/+/+/+", 1 }, { "mob/svc/#", 1 },
+		{ "mob/state/#", 1 }, { "mob/key/" A_ID, 1 },
+		{ "mob/req/" A_ID, 1 }, { "mob/rsp/" A_ID "/+", 1 },
+		{ "mob/rsp/" A_ID "/#", 1 }, { "mob/rsp/" A_ID "/r1", 1 },
+		{ "mob/key/" B_ID, 0 }, { "mob/key/#", 0 }, { "mob/key/+/+", 0 },
+		{ "mob/req/" B_ID, 0 }, { "mob/req/#", 0 },
+		{ "mob/rsp/" B_ID "/+", 0 }, { "mob/rsp/#", 0 }, { "mob/#", 0 },
+		{ "mob/+/" A_ID, 0 }, { "#", 0 }, { "$SYS/#", 0 },
+		{ "other/topic", 0 }, { "$share/g/mob/cov/#", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		cr_expect_eq(tc_sub(a, t[i].filter, 0) != 128, t[i].ok,
+		    "subscribe %s: want %s", t[i].filter,
+		    t[i].ok ? "granted" : "refused");
+	tc_free(a);
+}
+
+/* Publish each topic signed by pub; the sentinel proves what got through. */
+static void
+expect_publish(struct tcli *pub, struct tcli *rx, const char *topic, int ok,
+    int retain)
+{
+	const char *sentinel = "mob/svc/";
+	char st[64];
+	int from = rx->nmsg, i;
+
+	snprintf(st, sizeof(st), "%s%s", sentinel, pub->id);
+	tc_pub(pub, topic, "{\"id\":\"p1\",\"probe\":1}", 1, retain);
+	tc_pub(pub, st, "{\"sentinel\":1}", 1, 0);
+	i = tc_wait2(rx, pub, st, from, WAIT_MS);
+	cr_assert_geq(i, 0, "sentinel after %s", topic);
+	cr_expect_eq(tc_wait(rx, topic, from, 0) >= 0 &&
+	    tc_wait(rx, topic, from, 0) < i, ok, "publish %s by %s: want %s",
+	    topic, pub->id, ok ? "delivered" : "refused");
+}
+
+Test(hub, publishes_follow_the_rules)
+{
+	struct tcli *rx = tc_new(B_ID, B_USER, b_key);
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct tcli *r;
+	char rkey[512], log[300];
+
+	th_node_add(&node, R_USER, rkey, sizeof(rkey));
+	r = tc_new(R_ID, R_USER, rkey);
+	/* rx sees everything it may: public verbs and its own req topic */
+	cr_assert_eq(tc_sub(rx, "mob/cov/#", 1), 1);
+	cr_assert_eq(tc_sub(rx, "mob/obj/#", 1), 1);
+	cr_assert_eq(tc_sub(rx, "mob/svc/#", 1), 1);
+	cr_assert_eq(tc_sub(rx, "mob/state/#", 1), 1);
+	cr_assert_eq(tc_sub(rx, "mob/req/" B_ID, 1), 1);
+
+	expect_publish(a, rx, A_COV, 1, 1);
+	expect_publish(a, rx, "mob/obj/" A_ID "/0001/0001", 1, 1);
+	expect_publish(a, rx, "mob/cov/" B_ID "/0001/0001/40", 0, 0);
+	expect_publish(a, rx, "mob/obj/" C_ID "/0001/0001", 0, 0);
+	expect_publish(a, rx, "mob/svc/" C_ID, 0, 0);
+	expect_publish(a, rx, "mob/state/" A_ID, 0, 0);
+	expect_publish(a, rx, "mob/cov/" REMOTE_HID "/01F/0001/0001/40", 0, 0);
+	/* only the router speaks for other nodes */
+	expect_publish(r, rx, "mob/cov/" REMOTE_HID "/01F/0001/0001/40", 1, 0);
+	expect_publish(r, rx, "mob/state/" REMOTE_HID "/01F", 1, 0);
+	expect_publish(r, rx, "mob/state/" A_ID, 0, 0);
+	expect_publish(r, rx, "mob/cov/" A_ID "/0001/0001/40", 0, 0);
+	/* requests: to any service here, never retained */
+	expect_publish(a, rx, "mob/req/" B_ID, 1, 0);
+	expect_publish(a, rx, "mob/req/" B_ID, 0, 1);
+
+	/* key topics and anything outside mob/ are the hub's or nobody's */
+	tc_pub(a, "mob/key/" B_ID, "{}", 1, 0);
+	tc_raw(a, "elsewhere/x", "hello", 1, 0);
+	pump(a, 200);
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "refused publish from " A_ID " to mob/key/"
+	    B_ID, 2000), 0);
+	cr_expect_eq(th_wait_log(log, "refused publish from " A_ID
+	    " to elsewhere/x", 2000), 0);
+	tc_free(r);
+	tc_free(a);
+	tc_free(rx);
+}
+
+Test(hub, requests_to_other_nodes_only_through_the_router)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct tcli *r;
+	char rkey[512];
+	const char *rq = "mob/req/" REMOTE_HID "/01F";
+
+	th_node_add(&node, R_USER, rkey, sizeof(rkey));
+	r = tc_new(R_ID, R_USER, rkey);
+	cr_assert_eq(tc_sub(r, "mob/req/" REMOTE_HID "/01F", 1), 1);
+	cr_assert_eq(tc_sub(r, "mob/svc/#", 1), 1);
+	cr_expect_eq(tc_sub(a, "mob/req/" REMOTE_HID "/01F", 1), 128);
+	expect_publish(a, r, rq, 0, 0);
+	tc_free(r);
+	tc_free(a);
+}
+
+Test(hub, responses_go_only_to_the_requester_that_asked)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct tcli *b = tc_new(B_ID, B_USER, b_key);
+	struct tcli *c = tc_new(C_ID, C_USER, c_key);
+	const char *rsp = "mob/rsp/" A_ID "/q1";
+	int i;
+
+	cr_assert_eq(tc_sub(a, "mob/rsp/" A_ID "/+", 1), 1);
+	cr_assert_eq(tc_sub(a, "mob/svc/#", 1), 1);
+	cr_assert_eq(tc_sub(b, "mob/req/" B_ID, 1), 1);
+
+	/* nobody asked yet: B cannot answer */
+	expect_publish(b, a, rsp, 0, 0);
+	tc_pub(a, "mob/req/" B_ID, "{\"id\":\"q1\",\"op\":\"read\",\"uri\":\""
+	    B_ID "\"}", 1, 0);
+	cr_assert_geq(tc_wait2(b, a, "mob/req/" B_ID, 0, WAIT_MS), 0);
+	/* C was not asked */
+	expect_publish(c, a, rsp, 0, 0);
+	/* B was */
+	expect_publish(b, a, rsp, 1, 0);
+	i = tc_wait(a, rsp, 0, 0);
+	cr_expect(i >= 0 && has_msg_with(a, rsp, 0, "probe"));
+	/* answered: a second response is refused */
+	expect_publish(b, a, rsp, 0, 0);
+	/* a request without an id is dropped */
+	tc_pub(a, "mob/req/" B_ID, "{\"op\":\"read\"}", 1, 0);
+	tc_pub(a, "mob/req/" B_ID, "{\"id\":7,\"op\":\"read\"}", 1, 0);
+	cr_assert_geq(tc_wait2(b, a, "mob/req/" B_ID, 1, WAIT_MS), 0);
+	cr_expect(has_msg_with(b, "mob/req/" B_ID, 1, "\"id\":7"));
+	cr_expect(!has_msg_with(b, "mob/req/" B_ID, 0, "{\"op\":\"read\"}"));
+	tc_free(c);
+	tc_free(b);
+	tc_free(a);
+}
+
+Test(hub, a_will_message_is_never_delivered)
+{
+	struct tcli *rx = tc_new(B_ID, B_USER, b_key);
+	struct tcli *a = tc_new(A_ID, NULL, a_key);
+	char *env = sign_with(a->signer, A_COV, "{\"will\":1}");
+	char *tok = mint(a->key, A_ID, A_USER, 0);
+	int from;
+
+	cr_assert_eq(tc_sub(rx, "mob/cov/#", 1), 1);
+	cr_assert_eq(tc_sub(rx, "mob/state/" A_ID, 1), 1);
+	cr_assert_eq(mosquitto_will_set(a->m, A_COV, (int)strlen(env), env, 1,
+	    false), MOSQ_ERR_SUCCESS);
+	cr_assert_eq(tc_connect_pw(a, A_USER, tok), 0);
+	from = rx->nmsg;
+	/* drop the connection without DISCONNECT: the broker sends wills */
+	close(mosquitto_socket(a->m));
+	cr_assert_geq(tc_wait(rx, "mob/state/" A_ID, from, WAIT_MS), 0);
+	while (!has_msg_with(rx, "mob/state/" A_ID, from, "offline") &&
+	    tc_wait(rx, "mob/state/" A_ID, rx->nmsg, 200) >= 0)
+		;
+	pump(rx, 200);
+	cr_expect(has_msg_with(rx, "mob/state/" A_ID, from, "offline"));
+	cr_expect_eq(tc_wait(rx, A_COV, 0, 0), -1, "no will delivered");
+	free(tok);
+	free(env);
+	tc_free(a);
+	tc_free(rx);
+}
+
+/* --- reload, presence ---------------------------------------------------- */
+
+Test(hub, reload_disconnects_a_revoked_client_and_keeps_others)
+{
+	struct tcli *w = tc_new(C_ID, C_USER, c_key);
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct tcli *b = tc_new(B_ID, B_USER, b_key);
+	int64_t end;
+
+	cr_assert_eq(tc_sub(w, "mob/state/" A_ID, 1), 1);
+	keytool("revoke", A_USER, NULL);
+	th_node_reload(&node);
+	for (end = now_ms() + WAIT_MS; !a->gone && now_ms() < end;)
+		pump(a, 20);
+	cr_expect(a->gone, "A disconnected");
+	cr_expect_geq(tc_wait2(w, b, "mob/state/" A_ID, 1, WAIT_MS), 0);
+	pump(w, 200);
+	cr_expect(has_msg_with(w, "mob/state/" A_ID, 0, "revoked"));
+	/* B survives the reload (the broker re-checks every password) */
+	pump(b, 300);
+	cr_expect(!b->gone, "B still connected");
+	tc_free(b);
+	tc_free(a);
+	tc_free(w);
+}
+
+Test(hub, presence_goes_offline_when_a_client_is_killed)
+{
+	struct tcli *w = tc_new(B_ID, B_USER, b_key);
+	int from, st;
+	pid_t pid;
+
+	cr_assert_eq(tc_sub(w, "mob/state/" A_ID, 1), 1);
+	from = w->nmsg;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		struct tcli *a;
+
+		mosquitto_lib_init();
+		a = tc_new(A_ID, A_USER, a_key);
+		for (;;)
+			mosquitto_loop(a->m, 1000, 1);
+	}
+	cr_assert_gt(pid, 0);
+	for (int64_t end = now_ms() + WAIT_MS;
+	    !has_msg_with(w, "mob/state/" A_ID, from, "online") &&
+	    now_ms() < end;)
+		pump(w, 20);
+	cr_assert(has_msg_with(w, "mob/state/" A_ID, from, "online"));
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	for (int64_t end = now_ms() + WAIT_MS;
+	    !has_msg_with(w, "mob/state/" A_ID, from, "offline") &&
+	    now_ms() < end;)
+		pump(w, 20);
+	cr_expect(has_msg_with(w, "mob/state/" A_ID, from,
+	    "{\"state\":\"offline\",\"reason\":\"disconnected\""));
+	tc_free(w);
+}
+
+/* --- key distribution ---------------------------------------------------- */
+
+static struct mob_keyring *
+hub_keyring(void)
+{
+	char path[400], err[256];
+	struct mob_keyring *kr = NULL;
+
+	snprintf(path, sizeof(path), "%s/keyring", node.keys);
+	cr_assert_eq(mob_keyring_load(path, &kr, err, sizeof(err)), 0, "%s", err);
+	return kr;
+}
+
+static int
+same_raw(const struct mob_key *x, const struct mob_key *y, int secret)
+{
+	uint8_t a[64], b[64];
+	int na = mob_key_raw(x, secret, a, sizeof(a));
+	int nb = mob_key_raw(y, secret, b, sizeof(b));
+
+	return na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0;
+}
+
+/* Receive A's bundle and open it. */
+static struct mob_keyring *
+get_bundle(struct tcli *a, const struct mob_key *hub_key)
+{
+	struct mob_keyring *kr = NULL;
+	int i;
+
+	cr_assert_eq(tc_sub(a, "mob/key/" A_ID, 1), 1);
+	i = tc_wait(a, "mob/key/" A_ID, 0, WAIT_MS);
+	cr_assert_geq(i, 0, "bundle arrives after the subscription");
+	cr_assert_eq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
+	    A_ID, a->key, hub_key, mob_now_ms(), 0, &kr), 0);
+	return kr;
+}
+
+Test(hub, hardened_bundle_holds_every_public_key_signed_by_the_hub)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct mob_keyring *hk = hub_keyring(), *kr;
+	struct mob_key *hubpub = load_key(a_key, TH_HID "/000");
+	const char *ids[] = { A_ID, B_ID, C_ID, TH_HID "/000" };
+	int i;
+
+	kr = get_bundle(a, hubpub);
+	cr_expect_eq(kr->mode, MOB_MODE_HARDENED);
+	cr_expect_str_eq(kr->hid, TH_HID);
+	cr_expect_eq(kr->n, 4, "A, B, C and the hub");
+	for (size_t j = 0; j < 4; j++) {
+		const struct mob_kr_entry *e = mob_keyring_find(kr, ids[j]);
+
+		cr_assert_not_null(e, "%s in the bundle", ids[j]);
+		cr_expect_eq(e->alg, MOB_ALG_EDDSA);
+		cr_expect(!mob_key_can_sign(e->key), "%s: public only", ids[j]);
+		cr_expect(same_raw(e->key, mob_keyring_find(hk, ids[j])->key, 0),
+		    "%s: the keyring's key", ids[j]);
+	}
+	/* a bundle for A is useless on another topic */
+	i = tc_wait(a, "mob/key/" A_ID, 0, 0);
+	mob_keyring_free(kr);
+	kr = NULL;
+	cr_expect_neq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
+	    B_ID, a->key, hubpub, mob_now_ms(), 0, &kr), 0);
+	mob_keyring_free(kr);
+	mob_keyring_free(hk);
+	mob_key_free(hubpub);
+	tc_free(a);
+}
+
+Test(hub_compat, compat_bundle_holds_the_psks_encrypted_for_the_client)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct mob_keyring *hk = hub_keyring(), *kr;
+	struct mob_key *bk = load_key(b_key, B_ID);
+	const char *ids[] = { A_ID, B_ID, C_ID, TH_HID "/000" };
+	int i;
+
+	kr = get_bundle(a, NULL);
+	cr_expect_eq(kr->mode, MOB_MODE_COMPAT);
+	cr_expect_eq(kr->n, 4);
+	for (size_t j = 0; j < 4; j++) {
+		const struct mob_kr_entry *e = mob_keyring_find(kr, ids[j]);
+
+		cr_assert_not_null(e, "%s in the bundle", ids[j]);
+		cr_expect_eq(e->alg, MOB_ALG_HS256);
+		cr_expect(same_raw(e->key, mob_keyring_find(hk, ids[j])->key, 1),
+		    "%s: the keyring's PSK", ids[j]);
+	}
+	mob_keyring_free(kr);
+	/* the payload names no key in clear, B's PSK cannot open it */
+	i = tc_wait(a, "mob/key/" A_ID, 0, 0);
+	cr_expect_null(strstr(dat_of(&a->msg[i]), "\"keys\""));
+	kr = NULL;
+	cr_expect_eq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
+	    A_ID, bk, NULL, mob_now_ms(), 0, &kr), MOB_EBADSIG);
+	mob_keyring_free(kr);
+	mob_keyring_free(hk);
+	mob_key_free(bk);
+	tc_free(a);
+}
+
+Test(hub, a_reload_sends_fresh_bundles_to_subscribed_clients)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	struct mob_keyring *kr;
+	char dkey[512];
+	int i;
+
+	kr = get_bundle(a, NULL);
+	mob_keyring_free(kr);
+	th_node_add(&node, "0030/030", dkey, sizeof(dkey));
+	i = tc_wait(a, "mob/key/" A_ID, 1, WAIT_MS);
+	cr_assert_geq(i, 0, "second bundle");
+	kr = NULL;
+	cr_assert_eq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
+	    A_ID, a->key, NULL, mob_now_ms(), 0, &kr), 0);
+	cr_expect_not_null(mob_keyring_find(kr, TH_HID "/030"));
+	mob_keyring_free(kr);
+	tc_free(a);
+}
+
+/* --- command-line clients and the launcher ------------------------------ */
+
+Test(hub, mosquitto_sub_and_pub_log_in_with_a_keytool_token)
+{
+	char tool[512], tok[1024], out[4096];
+	char *targv[] = { tool, "--dir", node.keys, "token", A_USER, NULL };
+	char *sub[] = { "/usr/bin/mosquitto_sub", "--unix", node.sock, "-i",
+	    A_ID, "-u", A_USER, "-P", tok, "-t", "mob/state/" TH_HID "/000",
+	    "-C", "1", "-W", "5", NULL };
+	char *bad[] = { "/usr/bin/mosquitto_pub", "--unix", node.sock, "-i",
+	    A_ID, "-u", A_USER, "-P", tok, "-t", "mob/cov/x", "-m", "x", NULL };
+
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+	cr_assert_eq(th_run(targv, NULL, tok, sizeof(tok), 20000), 0);
+	tok[strcspn(tok, "\n")] = '\0';
+	cr_assert_eq(th_run(sub, NULL, out, sizeof(out), 10000), 0, "%s", out);
+	cr_expect_eq(strncmp(out, "ey", 2), 0, "a JWS: %s", out);
+	/* the same token again: its nonce is spent */
+	cr_expect_neq(th_run(bad, NULL, NULL, 0, 10000), 0);
+	cr_assert_eq(th_run(targv, NULL, tok, sizeof(tok), 20000), 0);
+	tok[strcspn(tok, "\n")] = '\0';
+	cr_expect_eq(th_run(bad, NULL, NULL, 0, 10000), 0, "a fresh token works");
+}
+
+static int
+launch(char *out, size_t len, const char *keys, const char *sock)
+{
+	char hub[512], state[400];
+	char *argv[] = { "/bin/sh", "-c", NULL, NULL };
+	char cmd[2048];
+
+	th_path("bin/mobius-hub", hub, sizeof(hub));
+	snprintf(state, sizeof(state), "%s/state2", node.dir);
+	snprintf(cmd, sizeof(cmd), "exec '%s' --keys '%s' --socket '%s' "
+	    "--state '%s' --foreground 2>&1", hub, keys, sock, state);
+	argv[2] = cmd;
+	return th_run(argv, NULL, out, len, 10000);
+}
+
+Test(hub, the_launcher_refuses_a_busy_socket_and_bad_keys)
+{
+	char out[4096], path[400], sock2[400];
+
+	cr_expect_eq(launch(out, sizeof(out), node.keys, node.sock), 1);
+	cr_expect_not_null(strstr(out, "is in use: another hub is running"), "%s",
+	    out);
+	snprintf(path, sizeof(path), "%s/nokeys", node.dir);
+	snprintf(sock2, sizeof(sock2), "%s/h2.sock", node.dir);
+	cr_expect_eq(launch(out, sizeof(out), path, sock2), 1);
+	cr_expect_not_null(strstr(out, "no keyring at"), "%s", out);
+	snprintf(path, sizeof(path), "%s/keyring", node.keys);
+	cr_assert_eq(chmod(path, 0644), 0);
+	cr_expect_eq(launch(out, sizeof(out), node.keys, sock2), 1);
+	cr_expect_not_null(strstr(out, "cannot read the keyring"), "%s", out);
+	cr_assert_eq(chmod(path, 0600), 0);
+	/* --listen without TLS is refused */
+	snprintf(out, sizeof(out), "%s", "");
+	{
+		char hub[512];
+		char *argv[] = { hub, "--keys", node.keys, "--socket", sock2,
+		    "--listen", "127.0.0.1:1883", NULL };
+
+		th_path("bin/mobius-hub", hub, sizeof(hub));
+		cr_expect_eq(th_run(argv, NULL, NULL, 0, 10000), 1);
+	}
+}
+
+Test(hub, the_configuration_has_only_the_unix_listener_and_no_anonymous)
+{
+	char path[400], *buf;
+	FILE *f;
+	long n;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/state/mosquitto.conf", node.dir);
+	cr_assert_not_null(f = fopen(path, "r"));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	cr_expect_not_null(strstr(buf, "\nallow_anonymous false\n"));
+	cr_expect_not_null(strstr(buf, "\npersistence true\n"));
+	cr_expect_not_null(strstr(buf, "\nmax_queued_messages 1000\n"));
+	cr_expect_not_null(strstr(buf, "\nlistener 0 "));
+	cr_expect_null(strstr(buf, "\nlistener 1"), "no TCP listener");
+	free(buf);
+	cr_assert_eq(stat(node.sock, &st), 0);
+	cr_expect_eq(st.st_mode & 0007, 0, "socket closed to others: %o",
+	    st.st_mode & 0777);
+	snprintf(path, sizeof(path), "%s/hub.pid", node.keys);
+	cr_expect_eq(access(path, R_OK), 0, "hub.pid for keytool reload");
+}
