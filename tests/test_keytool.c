@@ -23,6 +23,7 @@
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/keyring.h"
+#include "support/harness.h"
 
 #define OUT_MAX	16384
 
@@ -669,4 +670,59 @@ Test(keytool, help_and_usage_errors)
 	cr_assert_eq(run("list"), 1);
 	cr_assert_not_null(strstr(err, "run mobius-keytool init first"), "%s",
 	    err);
+}
+
+/* mosquitto_pub through the hub's socket; its exit code. */
+static int
+mqtt_login(const struct th_node *n, const char *user, const char *id,
+    const char *pass)
+{
+	char *argv[] = { "/usr/bin/mosquitto_pub", "--unix", (char *)n->sock,
+	    "-u", (char *)user, "-i", (char *)id, "-P", (char *)pass,
+	    "-t", "mob/cov/000001/01F/0001/0001/40", "-m", "x", NULL };
+
+	return th_run(argv, NULL, NULL, 0, 10000);
+}
+
+Test(keytool, tokens_log_in_to_the_real_hub_until_revoked_and_reloaded)
+{
+	char tok[2048], spare[2048], bad[2048], log[300];
+	struct th_node n;
+	int before;
+
+	th_node_start(&n, MOB_MODE_HARDENED);
+	th_node_add(&n, "001F/01F", NULL, 0);
+	snprintf(log, sizeof(log), "%s/hub.log", n.dir);
+
+	cr_assert_eq(run_in(n.keys, NULL, "token", "001F/01F", NULL), 0);
+	cpy(tok, sizeof(tok), out);
+	tok[strcspn(tok, "\n")] = '\0';
+	cr_assert_eq(mqtt_login(&n, "001F/01F", "000001/01F", tok), 0,
+	    "the hub refused a keytool token");
+	/* The nonce is single-use. */
+	cr_assert_neq(mqtt_login(&n, "001F/01F", "000001/01F", tok), 0);
+
+	cr_assert_eq(run_in(n.keys, NULL, "token", "001F/01F", NULL), 0);
+	cpy(bad, sizeof(bad), out);
+	bad[strcspn(bad, "\n")] = '\0';
+	bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
+	cr_assert_neq(mqtt_login(&n, "001F/01F", "000001/01F", bad), 0);
+
+	/* Revoke, reload through keytool, and a fresh token of the old key
+	 * no longer gets in. */
+	cr_assert_eq(run_in(n.keys, NULL, "token", "001F/01F", NULL), 0);
+	cpy(spare, sizeof(spare), out);
+	spare[strcspn(spare, "\n")] = '\0';
+	cr_assert_eq(run_in(n.keys, NULL, "revoke", "001F/01F", NULL), 0);
+	before = th_count_log(log, "mobius: keyring reloaded");
+	/* The test hub runs as root: the sandbox's user change would make
+	 * the signal impossible, which is the point of it in production. */
+	cr_assert_eq(run_in(n.keys, NULL, "reload", "--unit",
+	    "mobius-test-absent.service", "--no-sandbox", NULL), 0, "%s", err);
+	for (int i = 0; i < 500 &&
+	    th_count_log(log, "mobius: keyring reloaded") <= before; i++)
+		usleep(20000);
+	cr_assert_gt(th_count_log(log, "mobius: keyring reloaded"), before);
+	cr_assert_neq(mqtt_login(&n, "001F/01F", "000001/01F", spare), 0);
+	th_node_stop(&n);
 }
