@@ -125,7 +125,7 @@ th_san_env(const char *prog)
 {
 	static char preload[512];
 	const char *slash = strrchr(prog, '/');
-	char *argv[] = { "cc", "-print-file-name=libasan.so", NULL };
+	char *argv[] = { "/usr/bin/cc", "-print-file-name=libasan.so", NULL };
 	size_t n;
 
 	if (!th_san_build() || strcmp(slash ? slash + 1 : prog, "mobius-hub") != 0)
