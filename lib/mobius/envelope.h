@@ -4,9 +4,12 @@
  * {"iss":"HID/SID","top":TOPIC,"iat":unix_ms,"seq":u64,"dat":VALUE}.
  *
  * Verification order: size cap → parse → key lookup by kid → signature
- * (constant time) → iss == kid → (expected identity) → top == topic →
- * iat window → replay.  Freshness and replay are checked only after the
- * signature verifies so forgeries cannot poison the replay window.
+ * (constant time) → claims (exactly iss/top/iat/seq/dat, MOB_ECLAIM) →
+ * iss == kid → (expected identity) → top == topic → iat window → replay.
+ * Freshness and replay are checked only after the signature verifies so
+ * forgeries cannot poison the replay window.  iat and seq are JSON numbers
+ * (doubles in cJSON): integers 0..2^53, exact.  A verifier is not
+ * thread-safe.  docs/protocol.md has the details and every error code.
  */
 #ifndef MOBIUS_ENVELOPE_H
 #define MOBIUS_ENVELOPE_H
