@@ -590,9 +590,10 @@ kr_parse_entry(struct kr_parser *p, struct mob_keyring *kr, char **f, size_t nf)
 		char *v = strchr(f[i], '=');
 		int a;
 
+		/* Not quoted: a key split by a stray blank would be shown. */
 		if (v == NULL)
-			return kr_perr(p, MOB_EPARSE, "expected key=value, "
-			    "got \"%.40s\"", f[i]);
+			return kr_perr(p, MOB_EPARSE, "field %zu is not "
+			    "key=value", i + 1);
 		*v++ = '\0';
 		for (a = 0; a < KA_COUNT; a++)
 			if (strcmp(f[i], kr_attr[a]) == 0)

@@ -180,6 +180,7 @@ static const struct bad_case bad_cases[] = {
 	{ HDR SVC "pub=%PUB% priv=%PRIV%\n", 2,
 	    "more than one key (pub= and priv=)" },
 	{ HDR SVC "user=mobius-sim\n", 2, "missing key" },
+	{ HDR SVC "pub= %PUB%\n", 2, "field 7 is not key=value" },
 	{ HDR SVC "pub=ab+c\n", 2, "pub: invalid base64url" },
 	{ HDR SVC "pub=%PUB%=\n", 2, "pub: invalid base64url" },
 	{ HDR SVC "pub=%PUB3%\n", 2, "pub: Ed25519 key must be 32 bytes, got 3" },
@@ -249,16 +250,25 @@ Test(keyring, overlong_line_is_refused_with_its_number)
 
 Test(keyring, messages_never_quote_key_material)
 {
-	char err[512], *text = expand(HDR SVC "priv=%PRIV% user=-x\n");
-	const char *priv = strstr(text, "priv=") + 5;
-	char val[64];
-	struct mob_keyring *kr;
+	static const char *cases[] = {
+		HDR SVC "priv=%PRIV% user=-x\n",
+		HDR SVC "priv= %PRIV%\n",
+		HDR SVC "priv=%PRIV% priv=%PRIV%\n",
+		HDR "peer 000002/0F0 alg=EdDSA state=active priv=%PRIV%x\n",
+	};
 
-	snprintf(val, sizeof(val), "%.43s", priv);
-	cr_assert_neq(mob_keyring_parse(text, strlen(text), "k", &kr, err,
-	    sizeof(err)), 0);
-	cr_assert_null(strstr(err, val), "%s", err);
-	free(text);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[512], val[16], *text = expand(cases[i]);
+		const char *priv = strstr(text, "priv=") + 5;
+		struct mob_keyring *kr;
+
+		priv += strspn(priv, " ");
+		snprintf(val, sizeof(val), "%.12s", priv);
+		cr_assert_neq(mob_keyring_parse(text, strlen(text), "k", &kr,
+		    err, sizeof(err)), 0);
+		cr_assert_null(strstr(err, val), "case %zu: %s", i, err);
+		free(text);
+	}
 }
 
 /* A keyring with one entry of each kind and state. */
