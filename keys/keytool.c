@@ -9,6 +9,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -211,6 +212,49 @@ kt_save(const struct mob_keyring *kr, const char *path,
 	return 0;
 }
 
+/*
+ * A temp file of one of our key files (".keyring.Ab12Cd", ".01F.key.x9Z0aB"):
+ * mob_file_write_temp names them ".NAME.XXXXXX".
+ */
+static int
+kt_is_our_temp(const char *name)
+{
+	static const char *const bases[] = { "keyring", "hub.key",
+	    "router.key" };
+	size_t n = strlen(name);
+
+	if (n < 9 || name[0] != '.' || name[n - 7] != '.')
+		return 0;
+	n -= 8;		/* the base between the dots */
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++)
+		if (strlen(bases[i]) == n && strncmp(name + 1, bases[i], n) == 0)
+			return 1;
+	return n == 7 && strncmp(name + 4, ".key", 4) == 0 &&
+	    strspn(name + 1, "0123456789ABCDEF") == 3;
+}
+
+/*
+ * Under the lock no other keytool is writing, so a temp file of ours is
+ * what a crashed write left behind (the files themselves are whole).
+ */
+static void
+kt_clean_temps(const struct kt *kt)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(kt->dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!kt_is_our_temp(de->d_name))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			fprintf(stderr, "mobius-keytool: removed %s/%s, left by "
+			    "an interrupted write\n", kt->dir, de->d_name);
+	}
+	closedir(d);
+}
+
 static int
 kt_lock(const struct kt *kt, int *fd)
 {
@@ -218,6 +262,7 @@ kt_lock(const struct kt *kt, int *fd)
 		kt_err(*fd, kt->dir);
 		return KT_FAIL;
 	}
+	kt_clean_temps(kt);
 	return 0;
 }
 

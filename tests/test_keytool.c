@@ -453,6 +453,19 @@ Test(keytool, peers_export_and_import)
 	OK("list");
 	cr_assert_not_null(strstr(out, "peer    000002/0F0"), "%s", out);
 
+	/* What export-peer printed is public: a 0644 file is fine. */
+	snprintf(rk, sizeof(rk), "%s/peer.txt", tmp);
+	{
+		FILE *f = fopen(rk, "w");
+
+		cr_assert_not_null(f);
+		fputs(exp1, f);
+		fclose(f);
+		cr_assert_eq(chmod(rk, 0644), 0);
+	}
+	cr_assert_eq(run("import-peer", rk), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "already imported"), "%s", out);
+
 	/* Not its own key, and never private material. */
 	cr_assert_eq(run_in(other, exp1, "import-peer", "-", NULL), 1);
 	cr_assert_not_null(strstr(err, "own key"), "%s", err);
@@ -725,4 +738,32 @@ Test(keytool, tokens_log_in_to_the_real_hub_until_revoked_and_reloaded)
 	cr_assert_gt(th_count_log(log, "mobius: keyring reloaded"), before);
 	cr_assert_neq(mqtt_login(&n, "001F/01F", "000001/01F", spare), 0);
 	th_node_stop(&n);
+}
+
+Test(keytool, writes_remove_temp_files_left_by_a_crash)
+{
+	static const char *stale[] = { ".keyring.Ab12Cd", ".hub.key.000000",
+	    ".01F.key.zzzzzz", ".router.key.a1b2c3" };
+	static const char *kept[] = { ".hub.pid.Ab12Cd", ".keyring", "notes",
+	    ".01f.key.zzzzzz" };
+	char p[PATH_MAX + 64];
+	int fd;
+
+	OK("init", "--hid", "000001");
+	for (size_t i = 0; i < 4; i++) {
+		path_of(stale[i], p, sizeof(p));
+		cr_assert_geq(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
+		close(fd);
+		path_of(kept[i], p, sizeof(p));
+		cr_assert_geq(fd = open(p, O_CREAT | O_WRONLY, 0600), 0);
+		close(fd);
+	}
+	OK("add", "001F/01F");
+	for (size_t i = 0; i < 4; i++) {
+		path_of(stale[i], p, sizeof(p));
+		cr_assert_eq(access(p, F_OK), -1, "%s survived", stale[i]);
+		cr_assert_not_null(strstr(err, stale[i]), "%s", err);
+		path_of(kept[i], p, sizeof(p));
+		cr_assert_eq(access(p, F_OK), 0, "%s removed", kept[i]);
+	}
 }
