@@ -23,8 +23,9 @@
 
 #define KID		"000001/01F"
 #define TOPIC		"mob/cov/000001/01F/0001/0001/40"
-#define BATCH		4096
-#define RUN_NS		400000000LL	/* per measurement */
+#define BATCH		1024
+#define RUN_NS		200000000LL	/* per measurement */
+#define ROUNDS		3		/* best of, against other load */
 #define TARGET_VERIFY	250000.0
 
 static const struct mob_key *bench_key;
@@ -233,16 +234,27 @@ main(void)
 {
 	static const size_t sizes[] = { 64, 1024 };
 	static const enum mob_alg algs[] = { MOB_ALG_HS256, MOB_ALG_EDDSA };
-	struct rates r = { 0, 0, 0, 0 };
+	struct rates r = { 0, 0, 0, 0 }, best;
 	double target = 0;
 
 	printf("envelope (mob_env_sign / mob_env_verify) vs bare OpenSSL on the "
-	    "same bytes, one thread\n");
+	    "same bytes, one thread, best of %d\n", ROUNDS);
 	printf("%-6s %5s  %-6s %12s %12s %7s\n", "alg", "dat", "op",
 	    "envelope/s", "bare/s", "ratio");
 	for (size_t a = 0; a < 2; a++) {
 		for (size_t z = 0; z < 2; z++) {
-			measure(algs[a], sizes[z], &r);
+			memset(&best, 0, sizeof(best));
+			for (int i = 0; i < ROUNDS; i++) {
+				measure(algs[a], sizes[z], &r);
+				best.sign = r.sign > best.sign ? r.sign : best.sign;
+				best.verify = r.verify > best.verify ?
+				    r.verify : best.verify;
+				best.bare_sign = r.bare_sign > best.bare_sign ?
+				    r.bare_sign : best.bare_sign;
+				best.bare_verify = r.bare_verify > best.bare_verify ?
+				    r.bare_verify : best.bare_verify;
+			}
+			r = best;
 			printf("%-6s %4zuB  %-6s %12.0f %12.0f %7.2f\n",
 			    mob_alg_name(algs[a]), sizes[z], "sign", r.sign,
 			    r.bare_sign, r.sign / r.bare_sign);
