@@ -266,12 +266,11 @@ kt_lock(const struct kt *kt, int *fd)
 	return 0;
 }
 
-static int
+static void
 kt_fpr(const struct mob_key *key, char fpr[MOB_FPR_LEN + 1])
 {
 	if (mob_kr_fingerprint(key, fpr) != 0)
 		snprintf(fpr, MOB_FPR_LEN + 1, "?");
-	return 0;
 }
 
 /* The part of a key the hub keeps: public half, or the PSK itself. */
@@ -612,9 +611,9 @@ cmd_list(struct kt *kt, int argc, char **argv)
 		return KT_FAIL;
 	printf("# %s: node %s, mode %s\n", path, kr->hid,
 	    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened");
-	printf("%-7s %-10s %-4s %-5s %-7s %-20s %-16s %s%s\n", "KIND", "ID",
-	    "SPID", "ALG", "STATE", "NOT-AFTER", "USER", "FINGERPRINT",
-	    show ? "      KEY" : "");
+	printf("%-7s %-10s %-4s %-5s %-7s %-20s %-16s %s\n", "KIND", "ID",
+	    "SPID", "ALG", "STATE", "NOT-AFTER", "USER",
+	    show ? "FINGERPRINT       KEY" : "FINGERPRINT");
 	for (size_t i = 0; i < kr->n; i++)
 		kt_list_entry(&kr->entries[i], kt_now(), show);
 	mob_keyring_free(kr);
