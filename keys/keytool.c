@@ -46,7 +46,6 @@ struct kt {
 	const char *dir;
 	char keyring[PATH_MAX];
 	char hubkey[PATH_MAX];
-	char routerkey[PATH_MAX];
 	char pidfile[PATH_MAX];
 };
 
@@ -213,24 +212,25 @@ kt_save(const struct mob_keyring *kr, const char *path,
 }
 
 /*
- * A temp file of one of our key files (".keyring.Ab12Cd", ".01F.key.x9Z0aB"):
- * mob_file_write_temp names them ".NAME.XXXXXX".
+ * A temp file of one of our key files (".keyring.Ab12Cd", ".01F.key.x9Z0aB",
+ * ".0F0.external.key.q1w2e3"): mob_file_write_temp names them
+ * ".NAME.XXXXXX".
  */
 static int
 kt_is_our_temp(const char *name)
 {
-	static const char *const bases[] = { "keyring", "hub.key",
-	    "router.key" };
 	size_t n = strlen(name);
 
 	if (n < 9 || name[0] != '.' || name[n - 7] != '.')
 		return 0;
 	n -= 8;		/* the base between the dots */
-	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++)
-		if (strlen(bases[i]) == n && strncmp(name + 1, bases[i], n) == 0)
-			return 1;
-	return n == 7 && strncmp(name + 4, ".key", 4) == 0 &&
-	    strspn(name + 1, "0123456789ABCDEF") == 3;
+	if ((n == 7 && strncmp(name + 1, "keyring", 7) == 0) ||
+	    (n == 7 && strncmp(name + 1, "hub.key", 7) == 0))
+		return 1;
+	if (strspn(name + 1, "0123456789ABCDEF") != 3)
+		return 0;
+	return (n == 7 && strncmp(name + 4, ".key", 4) == 0) ||
+	    (n == 16 && strncmp(name + 4, ".external.key", 13) == 0);
 }
 
 /*
@@ -1065,14 +1065,15 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
+		{ "sid", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct mob_keyring *kr = NULL, *rk = NULL, *pub = NULL;
 	struct mob_kr_entry own, e;
 	struct kt_owner o;
-	const char *user = NULL;
-	char err[512], fpr[MOB_FPR_LEN + 1], *text = NULL;
+	const char *user = NULL, *sid = KT_ROUTER_SID;
+	char err[512], fpr[MOB_FPR_LEN + 1], path[PATH_MAX], *text = NULL;
 	size_t len = 0;
 	int ch, lock = -1, r, ret = KT_FAIL, created = 0;
 
@@ -1080,6 +1081,9 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		switch (ch) {
 		case 'u':
 			user = optarg;
+			break;
+		case 's':
+			sid = optarg;
 			break;
 		case 'h':
 			return kt_help();
@@ -1089,6 +1093,11 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	}
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
+	if (strlen(sid) != 3 || strspn(sid, "0123456789ABCDEF") != 3 ||
+	    strcmp(sid, "000") == 0)
+		return kt_usage("bad --sid \"%s\": want the router's SID, 3 "
+		    "upper-case hex digits", sid);
+	snprintf(path, sizeof(path), "%s/%s.external.key", kt->dir, sid);
 	memset(&own, 0, sizeof(own));
 	memset(&e, 0, sizeof(e));
 	if (user != NULL && strlen(user) >= sizeof(e.user))
@@ -1097,11 +1106,11 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		return KT_FAIL;
 	if (kt_lock(kt, &lock) != 0 || kt_load(kt->keyring, &kr) != 0)
 		goto out;
-	r = mob_keyfile_load_own(kt->routerkey, &own, err, sizeof(err));
-	if (r == MOB_ENOTFOUND && access(kt->routerkey, F_OK) == -1) {
+	r = mob_keyfile_load_own(path, &own, err, sizeof(err));
+	if (r == MOB_ENOTFOUND && access(path, F_OK) == -1) {
 		/* First use: the router's external key, never a PSK. */
 		e.kind = MOB_ENTRY_PEER;
-		snprintf(e.id, sizeof(e.id), "%s/" KT_ROUTER_SID, kr->hid);
+		snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, sid);
 		if (user != NULL)
 			snprintf(e.user, sizeof(e.user), "%s", user);
 		e.alg = MOB_ALG_EDDSA;
@@ -1109,10 +1118,10 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		if ((r = mob_key_generate(MOB_ALG_EDDSA, &e.key)) != 0 ||
 		    (r = mob_keyring_new(kr->hid, kr->mode, &rk)) != 0 ||
 		    (r = kt_add_copy(rk, &e, 0)) != 0) {
-			kt_err(r, kt->routerkey);
+			kt_err(r, path);
 			goto out;
 		}
-		if (kt_save(rk, kt->routerkey, &o) != 0)
+		if (kt_save(rk, path, &o) != 0)
 			goto out;
 		own = e;
 		e.key = NULL;
@@ -1121,10 +1130,10 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		log_warnx("%s", err);
 		goto out;
 	}
-	if (own.kind != MOB_ENTRY_PEER || strncmp(own.id, kr->hid, 6) != 0) {
-		log_warnx("%s holds %s %s, not this node's peer key %s/"
-		    KT_ROUTER_SID, kt->routerkey, mob_kr_kind_name(own.kind),
-		    own.id, kr->hid);
+	if (own.kind != MOB_ENTRY_PEER || strncmp(own.id, kr->hid, 6) != 0 ||
+	    strcmp(own.id + 7, sid) != 0) {
+		log_warnx("%s holds %s %s, not this node's peer key %s/%s",
+		    path, mob_kr_kind_name(own.kind), own.id, kr->hid, sid);
 		goto out;
 	}
 	if ((r = mob_keyring_new(kr->hid, kr->mode, &pub)) != 0 ||
@@ -1136,7 +1145,7 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	kt_fpr(own.key, fpr);
 	if (created)
 		fprintf(stderr, "mobius-keytool: created %s (the router's "
-		    "external key %s)\n", kt->routerkey, own.id);
+		    "external key %s)\n", path, own.id);
 	printf("# Peer key of node %s (fingerprint %s): on the other node "
 	    "run\n#   mobius-keytool import-peer FILE\n%s", kr->hid, fpr,
 	    strchr(text, '\n') + 1);
@@ -1347,7 +1356,7 @@ static const struct kt_cmd kt_cmds[] = {
 	{ "verify", cmd_verify, "[--topic TOPIC] [--keyring FILE] "
 	    "[--window DURATION] TOKEN|-",
 	    "check a token, or a signed message with --topic" },
-	{ "export-peer", cmd_export_peer, "[--user USER]",
+	{ "export-peer", cmd_export_peer, "[--sid SID] [--user USER]",
 	    "print the router's external public key (made on first use)" },
 	{ "import-peer", cmd_import_peer, "[--replace] FILE|-",
 	    "add a remote node's peer key to the keyring" },
@@ -1364,7 +1373,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct kt kt = { KT_DIR_DEFAULT, "", "", "", "" };
+	struct kt kt = { KT_DIR_DEFAULT, "", "", "" };
 	const struct kt_cmd *c;
 	int ch;
 
@@ -1394,8 +1403,6 @@ main(int argc, char **argv)
 	    (int)sizeof(kt.keyring) ||
 	    snprintf(kt.hubkey, sizeof(kt.hubkey), "%s/hub.key", kt.dir) >=
 	    (int)sizeof(kt.hubkey) ||
-	    snprintf(kt.routerkey, sizeof(kt.routerkey), "%s/router.key",
-	    kt.dir) >= (int)sizeof(kt.routerkey) ||
 	    snprintf(kt.pidfile, sizeof(kt.pidfile), "%s/hub.pid", kt.dir) >=
 	    (int)sizeof(kt.pidfile))
 		return kt_usage("--dir is too long");

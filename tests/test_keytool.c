@@ -469,9 +469,17 @@ Test(keytool, peers_export_and_import)
 	/* Not its own key, and never private material. */
 	cr_assert_eq(run_in(other, exp1, "import-peer", "-", NULL), 1);
 	cr_assert_not_null(strstr(err, "own key"), "%s", err);
-	snprintf(rk, sizeof(rk), "%s/router.key", other);
+	snprintf(rk, sizeof(rk), "%s/0F0.external.key", other);
 	cr_assert_eq(run("import-peer", rk), 1);
 	cr_assert_not_null(strstr(err, "not a public peer entry"), "%s", err);
+
+	/* A second router has its own SID and file. */
+	cr_assert_eq(run_in(other, NULL, "export-peer", "--sid", "0F1", NULL), 0);
+	cr_assert_not_null(strstr(out, "peer 000002/0F1 alg=EdDSA"), "%s", out);
+	snprintf(rk, sizeof(rk), "%s/0F1.external.key", other);
+	cr_assert_eq(access(rk, F_OK), 0);
+	cr_assert_eq(run_in(other, NULL, "export-peer", "--sid", "0f1", NULL), 2);
+	snprintf(rk, sizeof(rk), "%s/0F0.external.key", other);
 
 	/* A changed key needs --replace. */
 	unlink(rk);
@@ -743,7 +751,7 @@ Test(keytool, tokens_log_in_to_the_real_hub_until_revoked_and_reloaded)
 Test(keytool, writes_remove_temp_files_left_by_a_crash)
 {
 	static const char *stale[] = { ".keyring.Ab12Cd", ".hub.key.000000",
-	    ".01F.key.zzzzzz", ".router.key.a1b2c3" };
+	    ".01F.key.zzzzzz", ".0F0.external.key.a1b2c3" };
 	static const char *kept[] = { ".hub.pid.Ab12Cd", ".keyring", "notes",
 	    ".01f.key.zzzzzz" };
 	char p[PATH_MAX + 64];
