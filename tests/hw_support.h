@@ -91,9 +91,27 @@ hw_node(struct hw *h, const char *spid_sid)
 	snprintf(h->id, sizeof(h->id), "%s/%s", h->node.hid, strchr(spid_sid, '/') + 1);
 }
 
-/* Start the service (argv[0] a program under $MOBIUS_BUILD/bin). */
+/* The service's log to stderr, for a failing test (or MOBIUS_TEST_LOGS=1). */
+static inline void
+hw_dump(const struct hw *h)
+{
+	char line[512];
+	FILE *f;
+
+	if ((f = fopen(h->log, "r")) == NULL)
+		return;
+	fprintf(stderr, "--- %s\n", h->log);
+	while (fgets(line, sizeof(line), f) != NULL)
+		fputs(line, stderr);
+	fclose(f);
+}
+
+/*
+ * Start the service (a program under $MOBIUS_BUILD/bin) and wait until its
+ * log says ready (it logs that once connected and subscribed).
+ */
 static inline int
-hw_start(struct hw *h, const char *prog, char *const args[])
+hw_start(struct hw *h, const char *prog, char *const args[], const char *ready)
 {
 	char path[300], *argv[24];
 	int n = 0, i;
@@ -108,7 +126,13 @@ hw_start(struct hw *h, const char *prog, char *const args[])
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	snprintf(h->log, sizeof(h->log), "%s/%s.log", h->node.dir, strrchr(prog, '/') + 1);
-	return th_spawn(&h->svc, argv, NULL, h->log);
+	if (th_spawn(&h->svc, argv, NULL, h->log) != 0)
+		return -1;
+	if (th_wait_log(h->log, ready, 15000) != 0) {
+		hw_dump(h);
+		return -1;
+	}
+	return 0;
 }
 
 static inline void
@@ -218,6 +242,8 @@ hw_wait_value(struct hw *h, const char *res, const char *want, int online, int m
 static inline void
 hw_stop(struct hw *h)
 {
+	if (getenv("MOBIUS_TEST_LOGS") != NULL)
+		hw_dump(h);
 	if (h->cli != NULL)
 		mob_client_free(h->cli);
 	h->cli = NULL;

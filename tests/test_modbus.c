@@ -592,7 +592,7 @@ start_modbus(struct hw *h, const char *cfg)
 {
 	char *args[] = { "--config", (char *)cfg, "--no-sandbox", NULL };
 
-	cr_assert_eq(hw_start(h, "bin/mobius-modbus", args), 0);
+	cr_assert_eq(hw_start(h, "bin/mobius-modbus", args, " devices, "), 0);
 	hw_client(h);
 }
 
@@ -703,4 +703,195 @@ Test(modbus, service_speaks_rtu_to_two_units_on_one_bus)
 	modbus_free(bare);
 	hw_stop(&h);
 	mb_server_done(&srv);
+}
+
+Test(modbus, service_marks_a_silent_device_offline_and_recovers)
+{
+	struct mb_server srv;
+	struct hw h;
+	char cfg[400], dev[300], uri[32], status[32], buf[64];
+	size_t i, seen_false = 0, seen_offline = 0;
+	int port, online;
+
+	mb_server_tcp(&srv, NULL);
+	port = srv.port;
+	hw_node(&h, SVC_ID);
+	snprintf(cfg, sizeof(cfg), "%s/modbus.json", h.node.dir);
+	snprintf(dev, sizeof(dev), "{\"name\":\"u1\",\"tcp\":{\"host\":\"127.0.0.1\","
+	    "\"port\":%d},\"unit\":1,\"poll_ms\":50,\"timeout_ms\":200,"
+	    "\"backoff_min_ms\":100,\"backoff_max_ms\":400}", port);
+	typed_config(cfg, dev, 1);
+	start_modbus(&h, cfg);
+	snprintf(status, sizeof(status), "0201/0001/40");
+	res_uri(uri, sizeof(uri), 1, RID_IR);
+	cr_assert_eq(hw_wait_value(&h, status, "true", -1, 5000), 0);
+	cr_assert_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
+
+	mb_server_stop(&srv);
+	cr_expect_eq(hw_wait_value(&h, status, "false", -1, 5000), 0, "status off");
+	/* No stale value: the register is offline and has no value. */
+	cr_expect_eq(hw_read(&h, uri, buf, sizeof(buf), &online), 0);
+	cr_expect_str_eq(buf, "null");
+	cr_expect_eq(online, 0);
+	res_uri(uri, sizeof(uri), 1, RID_W(0));
+	cr_expect_eq(hw_req(&h, "write", uri, "5", 0, NULL), MOB_EOFFLINE);
+	hw_pump(&h, 100);
+	for (i = 0; i < h.ncov; i++) {
+		if (strcmp(h.cov[i].rid, "40") == 0 && !h.cov[i].null && !h.cov[i].b)
+			seen_false++;
+		if (h.cov[i].rid[0] != '4' || h.cov[i].rid[1] != '0')
+			seen_offline += !h.cov[i].online;
+	}
+	cr_expect_geq(seen_false, 1, "COV of the status resource going false");
+	cr_expect_geq(seen_offline, 1, "COV of registers going offline");
+
+	mb_server_start(&srv, port, NULL, NULL);
+	res_uri(uri, sizeof(uri), 1, RID_IR);
+	cr_expect_eq(hw_wait_value(&h, status, "true", -1, 10000), 0, "status on");
+	cr_expect_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0, "values again");
+	hw_stop(&h);
+	mb_server_done(&srv);
+}
+
+Test(modbus, exception_responses_reach_the_requester_as_error_codes)
+{
+	struct mb_server srv;
+	struct hw h;
+	char cfg[400], dev[300], uri[32];
+	const char *msg = NULL;
+	cJSON *rsp = NULL;
+
+	mb_server_tcp(&srv, "--limit=20=1000");
+	hw_node(&h, SVC_ID);
+	snprintf(cfg, sizeof(cfg), "%s/modbus.json", h.node.dir);
+	snprintf(dev, sizeof(dev), "{\"name\":\"u1\",\"tcp\":{\"host\":\"127.0.0.1\","
+	    "\"port\":%d},\"unit\":1,\"poll_ms\":50}", srv.port);
+	typed_config(cfg, dev, 1);
+	start_modbus(&h, cfg);
+	res_uri(uri, sizeof(uri), 1, RID_IR);
+	cr_assert_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
+
+	res_uri(uri, sizeof(uri), 1, RID_LIMITED);
+	cr_expect_eq(hw_req(&h, "write", uri, "1001", 0, &rsp), MOB_EMBVALUE);
+	mob_client_rsp_error(rsp, &msg);
+	cr_expect(msg != NULL && strstr(msg, "illegal data value") != NULL,
+	    "message: %s", msg ? msg : "(none)");
+	cJSON_Delete(rsp);
+	cr_expect_eq(hw_req(&h, "write", uri, "999", 0, NULL), 0);
+	res_uri(uri, sizeof(uri), 1, RID_BEYOND);
+	cr_expect_eq(hw_req(&h, "write", uri, "1", 0, NULL), MOB_EMBADDR);
+	/* Unreadable: no value, and no pretence of one. */
+	cr_expect_eq(hw_wait_value(&h, uri, "null", -1, 2000), 0);
+	hw_stop(&h);
+	mb_server_done(&srv);
+}
+
+/* --- a misconfigured register map is rejected at start ---------------------- */
+
+#define DEV1	"\"devices\":[{\"name\":\"a\",\"tcp\":{\"host\":\"127.0.0.1\",\"port\":1502}}]"
+#define OBJ1(res)	"\"objects\":[{\"pid\":\"0201\",\"ins\":\"0001\",\"resources\":[" res "]}]"
+#define RES(rid, type, extra, mb)	"{\"rid\":\"" rid "\",\"name\":\"x" rid "\",\"type\":\"" type "\"" extra ",\"modbus\":{" mb "}}"
+
+static const struct {
+	const char *json;
+	const char *msg;	/* after "FILE: " */
+} bad_maps[] = {
+	{ "{" DEV1 "," OBJ1(RES("41", "number", "", "\"table\":\"holding_register\",\"address\":10,\"type\":\"int32\"") ","
+	    RES("42", "number", "", "\"table\":\"holding_register\",\"address\":11")) "}",
+	  "objects[0].resources[1].modbus: holding_register 11 overlaps resource \"x41\" (holding_register 10..11)" },
+	{ "{" DEV1 "," OBJ1(RES("41", "bool", "", "\"table\":\"coil\",\"address\":1,\"type\":\"int16\"")) "}",
+	  "objects[0].resources[0].modbus.type: a coil holds a bool, not int16" },
+	{ "{" DEV1 "," OBJ1(RES("41", "number", ",\"access\":\"rw\"", "\"table\":\"input_register\",\"address\":1")) "}",
+	  "objects[0].resources[0].access: input_register is read-only; rw needs a coil or holding_register" },
+	{ "{" DEV1 "," OBJ1(RES("41", "bool", "", "\"table\":\"holding_register\",\"address\":1,\"type\":\"float32\"")) "}",
+	  "objects[0].resources[0].type: must be \"number\": the register holds float32" },
+	{ "{" DEV1 "," OBJ1(RES("41", "number", "", "\"table\":\"holding\",\"address\":1")) "}",
+	  "objects[0].resources[0].modbus.table: must be \"coil\", \"discrete_input\", \"holding_register\" or \"input_register\"" },
+	{ "{" DEV1 "," OBJ1(RES("41", "number", "", "\"table\":\"input_register\",\"address\":65536")) "}",
+	  "objects[0].resources[0].modbus.address: must be between 0 and 65535" },
+	{ "{" DEV1 "," OBJ1(RES("41", "number", "", "\"table\":\"input_register\",\"address\":65535,\"type\":\"uint32\"")) "}",
+	  "objects[0].resources[0].modbus: uint32 at address 65535 runs past the last register" },
+	{ "{" DEV1 "," OBJ1(RES("41", "number", "", "\"table\":\"input_register\",\"address\":5,\"scale\":0")) "}",
+	  "objects[0].resources[0].modbus: scale must not be 0" },
+	{ "{" DEV1 "," OBJ1(RES("41", "number", "", "\"table\":\"input_register\",\"address\":5,\"word_order\":\"middle\"")) "}",
+	  "objects[0].resources[0].modbus.word_order: must be \"big\" or \"little\"" },
+	{ "{" DEV1 "," OBJ1("{\"rid\":\"41\",\"name\":\"x\",\"type\":\"number\"}") "}",
+	  "objects[0].resources[0].modbus: required" },
+	{ "{" DEV1 ",\"objects\":[{\"pid\":\"0201\",\"ins\":\"0001\",\"modbus\":{\"device\":\"b\"},\"resources\":["
+	    RES("41", "number", "", "\"table\":\"input_register\",\"address\":5") "]}]}",
+	  "objects[0].modbus.device: no device \"b\" in devices" },
+	{ "{" DEV1 "," OBJ1(RES("40", "number", "", "\"table\":\"input_register\",\"address\":5")) "}",
+	  "objects[0]: resource 40 is the device status; give the register another rid or set \"modbus\": {\"status_rid\"}" },
+	{ "{\"devices\":[{\"name\":\"a\",\"tcp\":{\"host\":\"h\",\"port\":1}},{\"name\":\"b\",\"tcp\":{\"host\":\"h\",\"port\":1}}],\"objects\":[]}",
+	  "devices[1]: unit 1 is already device \"a\" on the same bus" },
+	{ "{\"devices\":[{\"name\":\"a\"}],\"objects\":[]}",
+	  "devices[0]: needs exactly one of \"tcp\" or \"rtu\"" },
+	{ "{\"devices\":[{\"name\":\"a\",\"rtu\":{\"device\":\"/dev/ttyS0\"},\"unit\":0}],\"objects\":[]}",
+	  "devices[0]: unit 0 is broadcast on RTU and never answers" },
+	{ "{\"devices\":[{\"name\":\"a\",\"rtu\":{\"device\":\"/dev/ttyS0\",\"baud\":9600}},"
+	    "{\"name\":\"b\",\"rtu\":{\"device\":\"/dev/ttyS0\",\"baud\":19200},\"unit\":2}],\"objects\":[]}",
+	  "devices[1]: serial settings of /dev/ttyS0 differ from those of device \"a\" on the same bus" },
+	{ "{\"devices\":[{\"name\":\"a\",\"tcp\":{\"host\":\"h\"},\"timeout_ms\":5}],\"objects\":[]}",
+	  "devices[0].timeout_ms: must be between 10 and 60000" },
+	{ "{\"devices\":[{\"name\":\"a\",\"tcp\":{\"host\":\"h\"},\"unit\":1},{\"name\":\"a\",\"tcp\":{\"host\":\"g\"}}],\"objects\":[]}",
+	  "devices[1]: device \"a\" is defined twice" },
+	{ "{\"devices\":[{\"name\":\"a\",\"tcp\":{\"host\":\"h\"}}],\"objects\":[{\"pid\":\"0201\",\"ins\":\"0001\","
+	    "\"modbus\":{\"device\":\"a\",\"status_rid\":\"41\"},\"resources\":["
+	    RES("41", "number", "", "\"table\":\"input_register\",\"address\":5") "]}]}",
+	  "objects[0].modbus.status_rid: resource 41 is the device status; give the register another rid or set \"modbus\": {\"status_rid\"}" },
+	{ "{\"devices\":[],\"objects\":[]}",
+	  "devices: needs at least one device" },
+};
+
+/* A key file for a service that never reaches a hub (config comes first). */
+static void
+offline_key(char *dir, size_t dlen, char *key, size_t klen, const char *spid_sid)
+{
+	char kt[300], kdir[300];
+	char *init[] = { kt, "--dir", kdir, "init", "--hid", "000001", NULL };
+	char *add[] = { kt, "--dir", kdir, "add", (char *)spid_sid, NULL };
+
+	th_tmpdir(dir, dlen);
+	th_path("bin/mobius-keytool", kt, sizeof(kt));
+	snprintf(kdir, sizeof(kdir), "%s/keys", dir);
+	cr_assert_eq(th_run(init, NULL, NULL, 0, 10000), 0);
+	cr_assert_eq(th_run(add, NULL, NULL, 0, 10000), 0);
+	snprintf(key, klen, "%s/%s.key", kdir, strchr(spid_sid, '/') + 1);
+}
+
+/* Run prog with config text; its exit code, and stderr into out. */
+static int
+run_config(const char *prog, const char *dir, const char *key, const char *json,
+    char *out, size_t outlen)
+{
+	char cfg[300], cmd[2000], bin[300];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	FILE *f;
+
+	snprintf(cfg, sizeof(cfg), "%s/c.json", dir);
+	cr_assert_not_null(f = fopen(cfg, "w"));
+	fputs(json, f);
+	fclose(f);
+	th_path(prog, bin, sizeof(bin));
+	snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --key '%s' --socket '%s/none.sock' "
+	    "--no-sandbox 2>&1", bin, cfg, key, dir);
+	return th_run(argv, NULL, out, outlen, 10000);
+}
+
+Test(modbus, misconfigured_register_maps_are_rejected_with_the_path)
+{
+	char dir[256], key[400], out[2048], want[1024];
+	size_t i;
+	int rc;
+
+	offline_key(dir, sizeof(dir), key, sizeof(key), SVC_ID);
+	for (i = 0; i < sizeof(bad_maps) / sizeof(bad_maps[0]); i++) {
+		rc = run_config("bin/mobius-modbus", dir, key, bad_maps[i].json,
+		    out, sizeof(out));
+		snprintf(want, sizeof(want), "mobius-modbus: %s/c.json: %s\n",
+		    dir, bad_maps[i].msg);
+		cr_expect_neq(rc, 0, "case %zu exit code", i);
+		cr_expect_str_eq(out, want, "case %zu", i);
+	}
+	th_rmtree(dir);
 }

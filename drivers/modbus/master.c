@@ -32,6 +32,7 @@ struct block {
 	uint16_t start, count;
 	int poll_ms;
 	int64_t due;
+	int last_err;		/* logged once until it changes */
 	size_t *pts;
 	size_t npts;
 };
@@ -297,13 +298,17 @@ poll_block(struct mob_mb_master *m, size_t bi)
 	if (r == 0) {
 		set_online(m, b->dev);
 		emit_block(m, b, regs, isbits ? bits : NULL);
+		b->last_err = 0;
 		if (bi == m->devs[b->dev].last_block)
 			m->devs[b->dev].cycles++;
 	} else if (is_answer(r)) {
 		set_online(m, b->dev);
-		log_warnx("%s: %s %u..%u: %s", m->cfg->devices[b->dev].name,
-		    mob_mb_table_name(b->table), b->start,
-		    b->start + b->count - 1, mob_strerror(r));
+		if (r != b->last_err)
+			log_warnx("%s: %s %u..%u: %s",
+			    m->cfg->devices[b->dev].name,
+			    mob_mb_table_name(b->table), b->start,
+			    b->start + b->count - 1, mob_strerror(r));
+		b->last_err = r;
 		for (i = 0; i < b->npts; i++)
 			m->fn(m->arg, MOB_MB_EV_POINT_ERR, b->dev, b->pts[i], 0, r);
 	}

@@ -255,16 +255,16 @@ cfg_object(struct mob_config *c, const struct mob_cnode *n, struct mob_object *o
 	const char *dev = NULL;
 	char rid[3] = STATUS_RID_DEFAULT;
 	size_t i, di;
-	int r;
+	int r, has_m;
 
-	if ((r = mob_cfg_member(c, n, "modbus", 0, &m)) < 0)
+	if ((has_m = r = mob_cfg_member(c, n, "modbus", 0, &m)) < 0)
 		return r;
 	if (r == 1 && (mob_cfg_object(c, &m, keys) != 0 ||
 	    mob_cfg_string(c, &m, "device", 0, MOB_MB_NAME_MAX - 1, &dev) < 0 ||
 	    mob_cfg_hex(c, &m, "status_rid", 0, 2, rid) < 0))
 		return MOB_ECONFIG;
 	if (dev == NULL && s->cfg.ndevices > 1)
-		return mob_cfg_errorf(c, r == 1 ? &m : n, "with several devices, "
+		return mob_cfg_errorf(c, has_m ? &m : n, "with several devices, "
 		    "\"modbus\": {\"device\": NAME} says which one");
 	for (di = 0; di < s->cfg.ndevices; di++)
 		if (dev == NULL || strcmp(s->cfg.devices[di].name, dev) == 0)
@@ -296,10 +296,13 @@ cfg_object(struct mob_config *c, const struct mob_cnode *n, struct mob_object *o
 	def.type = MOB_TYPE_BOOL;
 	def.access = MOB_ACCESS_R;
 	def.precision = -1;
-	if ((r = mob_object_add_res(o, &def, &od->status)) == MOB_EEXIST)
-		return mob_cfg_errorf(c, r == 1 ? &m : n, "resource %s is the "
+	if ((r = mob_object_add_res(o, &def, &od->status)) == MOB_EEXIST) {
+		if (!has_m || mob_cfg_member(c, &m, "status_rid", 0, &x) != 1)
+			x = *n;
+		return mob_cfg_errorf(c, &x, "resource %s is the "
 		    "device status; give the register another rid or set "
 		    "\"modbus\": {\"status_rid\"}", rid);
+	}
 	if (r != 0)
 		return mob_cfg_errorf(c, n, "%s", mob_strerror(r));
 	od->dev = di;
@@ -444,6 +447,7 @@ main(int argc, char *argv[])
 
 	/* sandbox */
 	sbo.no_sandbox = o.no_sandbox;
+	sbo.hub_socket = o.ccfg.socket ? o.ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
 	sbo.hub_socket = o.ccfg.socket;	/* sandbox: reconnect after a hub restart */
 	if (mob_sandbox_enter(&mob_sandbox_modbus, &sbo) != 0)
 		fatalx("cannot enter the sandbox");
