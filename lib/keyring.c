@@ -462,7 +462,7 @@ kr_parse_header(struct kr_parser *p, char **f, size_t nf,
 		    " 1 hid=HHHHHH mode=hardened|compat\"");
 	if (nf < 2 || strcmp(f[1], KR_VERSION) != 0)
 		return kr_perr(p, MOB_EPARSE, "unsupported keyring version "
-		    "\"%s\" (want " KR_VERSION ")", nf < 2 ? "" : f[1]);
+		    "\"%.40s\" (want " KR_VERSION ")", nf < 2 ? "" : f[1]);
 	for (size_t i = 2; i < nf; i++) {
 		char *v = strchr(f[i], '=');
 		const char **slot;

@@ -61,7 +61,11 @@ const struct mob_kr_entry *mob_keyring_lookup(const struct mob_keyring *kr,
     const char *id, size_t idx, int64_t now);
 /* Any entry for id, whatever its state (for revocation checks and listing). */
 const struct mob_kr_entry *mob_keyring_find(const struct mob_keyring *kr, const char *id);
-/* Takes ownership of e->key on success. */
+/*
+ * Takes ownership of e->key on success.  Checks the id, that the key is of
+ * e->alg, and one active entry per id (MOB_EEXIST); the file format's own
+ * rules (spid, the node's HID, alg by mode) are checked when parsing.
+ */
 int mob_keyring_add(struct mob_keyring *kr, const struct mob_kr_entry *e);
 
 /* mob_key_lookup_fn adapter: ctx is a struct mob_keyring *. */
@@ -74,7 +78,7 @@ void mob_keyring_unlock(int fd);
 /* Write buf to path atomically (0600): tmp, fsync, rename, fsync dir. */
 int mob_file_write_atomic(const char *path, const void *buf, size_t len, int mode);
 
-/* --- additions ------------------------------------------------------- */
+/* --- building, formatting, files ------------------------------------- */
 
 #define MOB_KEYRING_MAX		(1024 * 1024)	/* file size cap */
 #define MOB_KEYRING_LINE_MAX	1024		/* line length cap */
