@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mobius/err.h"
@@ -352,4 +353,223 @@ Test(gpio, gpiod_backend_against_the_kernel_gpio_sim)
 	snprintf(p, sizeof(p), "%s/bank0", top);
 	rmdir(p);
 	rmdir(top);
+}
+
+/* --- mobius-gpio end to end, through the real hub ---------------------------- */
+
+#define GPIO_ID	"0030/030"
+
+static const char gpio_cfg[] =
+    "{\"name\":\"gpio-test\",\"gpio\":{\"backend\":\"sim\",\"sim\":{\"chips\":["
+    "{\"name\":\"sim0\",\"lines\":8,\"line_names\":[\"BTN\",\"DOOR\",\"RELAY\",\"LED\"]}]}},"
+    "\"objects\":[{\"pid\":\"0301\",\"ins\":\"0001\",\"resources\":["
+    "{\"rid\":\"40\",\"name\":\"button\",\"type\":\"bool\",\"gpio\":{\"line\":\"BTN\","
+    "\"direction\":\"input\",\"bias\":\"pull_up\",\"active_low\":true,\"debounce_ms\":40}},"
+    "{\"rid\":\"41\",\"name\":\"door\",\"type\":\"bool\",\"gpio\":{\"chip\":\"sim0\","
+    "\"offset\":1,\"direction\":\"input\"}},"
+    "{\"rid\":\"42\",\"name\":\"relay\",\"type\":\"bool\",\"access\":\"rw\",\"gpio\":{"
+    "\"line\":\"RELAY\",\"direction\":\"output\",\"safe\":false}},"
+    "{\"rid\":\"43\",\"name\":\"led\",\"type\":\"bool\",\"access\":\"rw\",\"gpio\":{"
+    "\"chip\":\"sim0\",\"offset\":3,\"direction\":\"output\",\"active_low\":true,"
+    "\"initial\":true,\"safe\":false}}]}]}\n";
+
+static void
+start_gpio(struct hw *h, char *simdir, size_t len)
+{
+	char cfg[400];
+	char *args[] = { "--config", cfg, "--sim-dir", simdir, "--no-sandbox", NULL };
+	FILE *f;
+
+	hw_node(h, GPIO_ID);
+	snprintf(cfg, sizeof(cfg), "%s/gpio.json", h->node.dir);
+	snprintf(simdir, len, "%s/sim", h->node.dir);
+	cr_assert_not_null(f = fopen(cfg, "w"));
+	fputs(gpio_cfg, f);
+	fclose(f);
+	hw_client(h);
+	cr_assert_eq(hw_start(h, "bin/mobius-gpio", args, " lines on "), 0);
+}
+
+/* COVs of rid received so far, and the last one. */
+static size_t
+covs(const struct hw *h, const char *rid, const struct hw_cov **last)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->ncov; i++)
+		if (strcmp(h->cov[i].rid, rid) == 0) {
+			n++;
+			*last = &h->cov[i];
+		}
+	return n;
+}
+
+Test(gpio, service_publishes_edges_as_cov_with_debounce)
+{
+	const struct hw_cov *last = NULL;
+	char sim[300];
+	struct hw h;
+	size_t before, n;
+
+	start_gpio(&h, sim, sizeof(sim));
+	cr_assert_eq(hw_wait_value(&h, "0301/0001/41", "false", 1, 5000), 0);
+	hw_pump(&h, 200);
+
+	before = covs(&h, "41", &last);
+	drive(sim, "sim0", "1 1\n");
+	for (int i = 0; i < 100 && covs(&h, "41", &last) == before; i++)
+		hw_pump(&h, 20);
+	cr_assert_eq(covs(&h, "41", &last), before + 1, "door edge → one COV");
+	cr_expect(last->b && last->online);
+
+	/* The button bounces on press: one COV, pressed (active-low). */
+	before = covs(&h, "40", &last);
+	drive(sim, "sim0", "BTN 0\nBTN 1\nBTN 0\nBTN 1\nBTN 0\n");
+	hw_pump(&h, 300);
+	n = covs(&h, "40", &last);
+	cr_assert_eq(n, before + 1, "bounces → one COV, got %zu", n - before);
+	cr_expect(last->b, "pressed");
+	cr_expect_eq(hw_wait_value(&h, "0301/0001/40", "true", 1, 1000), 0);
+	hw_stop(&h);
+}
+
+Test(gpio, service_drives_outputs_and_restores_the_safe_state_on_sigterm)
+{
+	char sim[300];
+	struct hw h;
+
+	start_gpio(&h, sim, sizeof(sim));
+	cr_expect_eq(level(sim, "sim0", 2), 0, "relay starts off");
+	cr_expect_eq(level(sim, "sim0", 3), 0, "led starts on (active-low: low)");
+	cr_expect_eq(hw_wait_value(&h, "0301/0001/43", "true", 1, 5000), 0);
+
+	cr_assert_eq(hw_req(&h, "write", "0301/0001/42", "true", 8, NULL), 0);
+	cr_expect_eq(level(sim, "sim0", 2), 1, "relay on");
+	cr_assert_eq(hw_req(&h, "write", "0301/0001/43", "false", 0, NULL), 0);
+	cr_expect_eq(level(sim, "sim0", 3), 1, "led off (active-low: high)");
+	/* A lower priority does not override priority 8. */
+	cr_assert_eq(hw_req(&h, "write", "0301/0001/42", "false", 16, NULL), 0);
+	cr_expect_eq(level(sim, "sim0", 2), 1, "priority 8 still wins");
+	cr_assert_eq(hw_req(&h, "clear", "0301/0001/42", NULL, 8, NULL), 0);
+	cr_expect_eq(level(sim, "sim0", 2), 0, "priority 16 after the clear");
+	cr_expect_eq(hw_req(&h, "write", "0301/0001/41", "true", 0, NULL), MOB_EREADONLY);
+
+	cr_assert_eq(hw_req(&h, "write", "0301/0001/42", "true", 8, NULL), 0);
+	cr_assert_eq(hw_req(&h, "write", "0301/0001/43", "true", 8, NULL), 0);
+	cr_expect_eq(level(sim, "sim0", 2), 1);
+	cr_expect_eq(level(sim, "sim0", 3), 0);
+	cr_assert(WIFEXITED(th_stop(&h.svc, SIGTERM, 5000)));
+	cr_expect_eq(level(sim, "sim0", 2), 0, "relay safe off");
+	cr_expect_eq(level(sim, "sim0", 3), 1, "led safe off (active-low: high)");
+	hw_stop(&h);
+}
+
+/* --- config errors ----------------------------------------------------------- */
+
+#define GHEAD	"{\"gpio\":{\"backend\":\"sim\",\"sim\":{\"chips\":[{\"name\":\"s\",\"lines\":4,\"line_names\":[\"A\"]}]}},"
+#define GOBJ(res)	"\"objects\":[{\"pid\":\"0301\",\"ins\":\"0001\",\"resources\":[" res "]}]}"
+#define GRES(rid, extra, g)	"{\"rid\":\"" rid "\",\"name\":\"r" rid "\",\"type\":\"bool\"" extra ",\"gpio\":{" g "}}"
+
+static const struct {
+	const char *json;
+	const char *msg;
+} bad_gpio[] = {
+	{ GHEAD GOBJ(GRES("40", "", "\"chip\":\"s\",\"direction\":\"input\"")),
+	  "objects[0].resources[0].gpio: needs exactly one of \"offset\" or \"line\"" },
+	{ GHEAD GOBJ(GRES("40", "", "\"offset\":1,\"direction\":\"input\"")),
+	  "objects[0].resources[0].gpio: \"offset\" needs \"chip\"" },
+	{ GHEAD GOBJ(GRES("40", "", "\"chip\":\"s\",\"offset\":4,\"direction\":\"input\"")),
+	  "objects[0].resources[0].gpio: offset 4 is past the 4 lines of sim chip \"s\"" },
+	{ GHEAD GOBJ(GRES("40", "", "\"chip\":\"t\",\"offset\":0,\"direction\":\"input\"")),
+	  "objects[0].resources[0].gpio: no sim chip \"t\"" },
+	{ GHEAD GOBJ(GRES("40", "", "\"line\":\"B\",\"direction\":\"input\"")),
+	  "objects[0].resources[0].gpio: no sim line named \"B\"" },
+	{ GHEAD GOBJ(GRES("40", "", "\"line\":\"A\",\"direction\":\"input\"") ","
+	    GRES("41", "", "\"line\":\"A\",\"direction\":\"input\"")),
+	  "objects[0].resources[1].gpio: the line is already resource \"r40\"" },
+	{ GHEAD GOBJ(GRES("40", "", "\"line\":\"A\",\"direction\":\"sideways\"")),
+	  "objects[0].resources[0].gpio.direction: must be \"input\" or \"output\"" },
+	{ GHEAD GOBJ(GRES("40", "", "\"line\":\"A\",\"direction\":\"input\",\"safe\":true")),
+	  "objects[0].resources[0].gpio.safe: only for outputs" },
+	{ GHEAD GOBJ(GRES("40", ",\"access\":\"rw\"", "\"line\":\"A\",\"direction\":\"output\",\"debounce_ms\":5")),
+	  "objects[0].resources[0].gpio.debounce_ms: only for inputs" },
+	{ GHEAD GOBJ(GRES("40", ",\"access\":\"rw\"", "\"line\":\"A\",\"direction\":\"input\"")),
+	  "objects[0].resources[0].access: an input is read-only (\"r\")" },
+	{ GHEAD GOBJ(GRES("40", "", "\"line\":\"A\",\"direction\":\"output\"")),
+	  "objects[0].resources[0]: an output is \"rw\"" },
+	{ GHEAD GOBJ("{\"rid\":\"40\",\"name\":\"n\",\"type\":\"number\",\"gpio\":{\"line\":\"A\",\"direction\":\"input\"}}"),
+	  "objects[0].resources[0].type: a GPIO line is a bool" },
+	{ GHEAD GOBJ(GRES("40", "", "\"line\":\"A\",\"direction\":\"input\",\"bias\":\"pull_sideways\"")),
+	  "objects[0].resources[0].gpio.bias: must be \"as_is\", \"disable\", \"pull_up\" or \"pull_down\"" },
+	{ GHEAD GOBJ(GRES("40", "", "\"line\":\"A\",\"direction\":\"input\",\"debounce_ms\":70000")),
+	  "objects[0].resources[0].gpio.debounce_ms: must be between 0 and 60000" },
+	{ "{\"gpio\":{\"backend\":\"sim\"}," GOBJ(""),
+	  "gpio: backend \"sim\" needs a \"sim\" member" },
+	{ "{\"gpio\":{\"backend\":\"sim\",\"sim\":{\"chips\":[{\"name\":\"a/b\"}]}}," GOBJ(""),
+	  "gpio.sim.chips[0]: name \"a/b\" must be a plain file name" },
+	{ "{\"gpio\":{\"backend\":\"sim\",\"sim\":{\"chips\":[{\"name\":\"a\"},{\"name\":\"a\"}]}}," GOBJ(""),
+	  "gpio.sim.chips[1]: chip \"a\" is defined twice" },
+	{ "{\"gpio\":{\"backend\":\"gpio\"}," GOBJ(""),
+	  "gpio.backend: must be \"gpiod\" or \"sim\"" },
+	{ "{" GOBJ(""),
+	  "gpio: required" },
+};
+
+static void
+offline_key(char *dir, size_t dlen, char *key, size_t klen, const char *spid_sid)
+{
+	char kt[300], kdir[300];
+	char *init[] = { kt, "--dir", kdir, "init", "--hid", "000001", NULL };
+	char *add[] = { kt, "--dir", kdir, "add", (char *)spid_sid, NULL };
+
+	th_tmpdir(dir, dlen);
+	th_path("bin/mobius-keytool", kt, sizeof(kt));
+	snprintf(kdir, sizeof(kdir), "%s/keys", dir);
+	cr_assert_eq(th_run(init, NULL, NULL, 0, 10000), 0);
+	cr_assert_eq(th_run(add, NULL, NULL, 0, 10000), 0);
+	snprintf(key, klen, "%s/%s.key", kdir, strchr(spid_sid, '/') + 1);
+}
+
+Test(gpio, misconfigured_lines_are_rejected_with_the_path)
+{
+	char dir[256], key[400], cfg[300], cmd[2000], bin[300], out[2048], want[1024];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	size_t i;
+	FILE *f;
+	int rc;
+
+	offline_key(dir, sizeof(dir), key, sizeof(key), GPIO_ID);
+	th_path("bin/mobius-gpio", bin, sizeof(bin));
+	snprintf(cfg, sizeof(cfg), "%s/c.json", dir);
+	for (i = 0; i < sizeof(bad_gpio) / sizeof(bad_gpio[0]); i++) {
+		cr_assert_not_null(f = fopen(cfg, "w"));
+		fputs(bad_gpio[i].json, f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --key '%s' --socket "
+		    "'%s/none.sock' --sim-dir '%s/sim' --no-sandbox 2>&1", bin, cfg,
+		    key, dir, dir);
+		rc = th_run(argv, NULL, out, sizeof(out), 10000);
+		snprintf(want, sizeof(want), "mobius-gpio: %s: %s\n", cfg, bad_gpio[i].msg);
+		cr_expect_neq(rc, 0, "case %zu exit code", i);
+		cr_expect_str_eq(out, want, "case %zu", i);
+	}
+	th_rmtree(dir);
+}
+
+Test(gpio, gpiod_backend_refuses_a_chip_that_does_not_exist)
+{
+	struct mob_gpio_line_cfg l;
+	struct mob_gpio_config cfg;
+	struct mob_gpio *g = NULL;
+	struct drv d;
+
+	memset(&l, 0, sizeof(l));
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(l.name, sizeof(l.name), "x");
+	snprintf(l.chip, sizeof(l.chip), "mobius-no-such-chip");
+	l.offset = 0;
+	cfg.lines = &l;
+	cfg.nlines = 1;
+	cr_expect_eq(mob_gpio_open(&cfg, "test", on_ev, &d, &g), MOB_ENOTFOUND);
+	cr_expect_null(g);
 }

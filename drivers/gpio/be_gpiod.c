@@ -92,8 +92,11 @@ gd_request(void *be, const struct mob_gpio_line_cfg *l, const char *consumer,
 	errno = ENOENT;
 	if ((g->line = find(l)) == NULL) {
 		r = sys_err();
-		log_warn("%s: line %s%s%s", l->name, l->chip,
-		    l->chip[0] ? "/" : "", l->offset >= 0 ? "" : l->line);
+		if (l->offset >= 0)
+			log_warn("%s: line %s/%d", l->name, l->chip, l->offset);
+		else
+			log_warn("%s: line \"%s\"%s%s", l->name, l->line,
+			    l->chip[0] ? " on " : "", l->chip);
 		free(g);
 		return r;
 	}
