@@ -231,26 +231,41 @@ cli_table_add(struct cli_table *t, const char *const *cells)
 	return 0;
 }
 
+/* Columns on a terminal: UTF-8 continuation bytes take no room ("°C"). */
+static size_t
+text_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
 void
 cli_table_print(const struct cli_table *t, FILE *fp)
 {
-	size_t *w, r, c, len;
+	size_t *w, r, c, len, last;
 
 	if ((w = calloc(t->ncols, sizeof(*w))) == NULL)
 		return;
 	for (r = 0; r < t->nrows; r++)
 		for (c = 0; c < t->ncols; c++)
-			if ((len = strlen(t->cells[r * t->ncols + c])) > w[c])
+			if ((len = text_width(t->cells[r * t->ncols + c])) > w[c])
 				w[c] = len;
 	for (r = 0; r < t->nrows; r++) {
-		for (c = 0; c < t->ncols; c++) {
-			const char *cell = t->cells[r * t->ncols + c];
+		char **row = &t->cells[r * t->ncols];
 
-			if (c + 1 == t->ncols)
-				fprintf(fp, "%s\n", cell);
-			else
-				fprintf(fp, "%-*s  ", (int)w[c], cell);
+		/* No padding after the last non-empty cell of a row. */
+		for (last = t->ncols; last > 1 && *row[last - 1] == '\0'; last--)
+			;
+		for (c = 0; c < last; c++) {
+			fputs(row[c], fp);
+			if (c + 1 < last)
+				fprintf(fp, "%*s", (int)(w[c] - text_width(row[c]) + 2), "");
 		}
+		fputc('\n', fp);
 	}
 	free(w);
 }

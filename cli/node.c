@@ -288,7 +288,7 @@ cli_node_request(struct cli_node *n, const struct mob_uri *u, cJSON *req,
 	*rsp = NULL;
 	snprintf(id, sizeof(id), "%.6s/%.3s", u->part[MOB_URI_HID],
 	    u->part[MOB_URI_SID]);
-	if (mob_uri_format(u, uri, sizeof(uri)) != 0)
+	if (mob_uri_format(u, uri, sizeof(uri)) < 0)
 		snprintf(uri, sizeof(uri), "%s", id);
 	r = mob_client_request(n->c, id, req, n->o->timeout_ms, rsp);
 	if (r == MOB_ETIMEOUT || r == MOB_EOFFLINE) {

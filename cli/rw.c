@@ -58,7 +58,7 @@ new_req(const char *op, const struct mob_uri *u)
 	char uri[MOB_URI_MAX];
 	cJSON *req;
 
-	if (mob_uri_format(u, uri, sizeof(uri)) != 0 ||
+	if (mob_uri_format(u, uri, sizeof(uri)) < 0 ||
 	    (req = cJSON_CreateObject()) == NULL)
 		return NULL;
 	if (cJSON_AddStringToObject(req, "op", op) == NULL ||

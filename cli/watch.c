@@ -46,7 +46,7 @@ watch_cov(struct cli_node *n, const struct mob_topic *t,
 	if (watch_stop || (w->count > 0 && w->printed >= w->count))
 		return;
 	memset(&c, 0, sizeof(c));
-	if (mob_uri_format(&t->uri, c.uri, sizeof(c.uri)) != 0)
+	if (mob_uri_format(&t->uri, c.uri, sizeof(c.uri)) < 0)
 		return;
 	/* dat: {"value","status","changed"} (docs/services.md) */
 	c.value = cJSON_IsObject(dat) ?

@@ -37,21 +37,26 @@ pids=""
 # Stop every process group we started, then remove the directory.
 cleanup() {
 	trap - EXIT INT TERM HUP
+	# Newest first: the watch goes before the hub it is watching.
+	rev=""
 	for p in $pids; do
-		kill -TERM -- "-$p" 2>/dev/null
+		rev="$p $rev"
+	done
+	for p in $rev; do
+		kill -TERM "-$p" 2>/dev/null
 	done
 	n=0
 	while [ $n -lt 30 ]; do
 		alive=""
 		for p in $pids; do
-			kill -0 -- "-$p" 2>/dev/null && alive="$alive $p"
+			kill -0 "-$p" 2>/dev/null && alive="$alive $p"
 		done
 		[ -z "$alive" ] && break
 		sleep 0.1
 		n=$((n + 1))
 	done
 	for p in $pids; do
-		kill -KILL -- "-$p" 2>/dev/null
+		kill -KILL "-$p" 2>/dev/null
 	done
 	wait 2>/dev/null
 	rm -rf "$dir"
@@ -64,10 +69,15 @@ trap 'exit 129' HUP
 
 # start NAME LOG CMD...: in a new session (own process group, no terminal),
 # so Ctrl-C reaches only this script and cleanup stops the whole group.
+# LOG "-" keeps our stdout and stderr.
 start() {
 	name=$1 log=$2
 	shift 2
-	setsid "$@" >"$log" 2>&1 </dev/null &
+	if [ "$log" = - ]; then
+		setsid "$@" </dev/null &
+	else
+		setsid "$@" >"$log" 2>&1 </dev/null &
+	fi
 	pids="$pids $!"
 	eval "pid_$name=\$!"
 }
@@ -97,37 +107,58 @@ keyfile() {
 	echo "$keys/${1#*/}.key"
 }
 
+# The hardware services run when built, each with a simulated device.
+modbus=""
+gpio=""
+if [ -x "$bin/mobius-modbus" ] && [ -f "$top/services/modbus/demo.json" ] &&
+    [ -x "$top/tests/modbus_server.py" ]; then
+	modbus=yes
+fi
+if [ -x "$bin/mobius-gpio" ] && [ -f "$top/services/gpio/demo.json" ]; then
+	gpio=yes
+fi
+
+# As root the daemons would switch to their service users (mobius-hub, ...),
+# which cannot read keys in a private temp dir: a demo node run by root
+# runs them unconfined instead.  As a normal user the sandbox is on.
+sandbox=""
+note=""
+if [ "$(id -u)" -eq 0 ]; then
+	sandbox=--no-sandbox
+	note="  (run as root: daemons started with --no-sandbox; the installed units confine them)"
+fi
+
+# Every key exists before the hub starts (it reads the keyring once).
 keytool init --hid "$hid" --mode "${MOBIUS_MODE:-hardened}"
-for id in 0010/010 "$cli_user_id" "$cli_watch_id"; do
+for id in 0010/010 "$cli_user_id" "$cli_watch_id" ${modbus:+0020/020} \
+    ${gpio:+0030/030}; do
 	keytool add "$id"
 done
 
 start hub "$dir/hub.log" "$bin/mobius-hub" --keys "$keys" --socket "$sock" \
-	--state "$dir" --foreground
+	--state "$dir/state" --foreground $sandbox
 wait_for "$sock" hub "$dir/hub.log"
 
 services="mobius-sim ($hid/010)"
 start sim "$dir/sim.log" "$bin/mobius-sim" --config "$top/services/sim/sim.json" \
-	--key "$(keyfile 0010/010)" --socket "$sock"
+	--key "$(keyfile 0010/010)" --socket "$sock" $sandbox
 
-# The hardware services, once built, each with a simulated device.
-if [ -x "$bin/mobius-modbus" ] && [ -f "$top/services/modbus/demo.json" ] &&
-    command -v python3 >/dev/null 2>&1; then
+if [ -n "$modbus" ]; then
 	port=${MOBIUS_MODBUS_PORT:-15020}
-	start mbdev "$dir/modbus-device.log" python3 "$top/tests/modbus_server.py" \
+	start mbdev "$dir/modbus-device.log" "$top/tests/modbus_server.py" \
 		--port "$port" --units 1 --demo --ready-file "$dir/modbus.ready"
 	wait_for "$dir/modbus.ready" mbdev "$dir/modbus-device.log"
-	keytool add 0020/020
 	start modbus "$dir/modbus.log" "$bin/mobius-modbus" \
 		--config "$top/services/modbus/demo.json" --port "$port" \
-		--key "$(keyfile 0020/020)" --socket "$sock"
+		--key "$(keyfile 0020/020)" --socket "$sock" $sandbox
 	services="$services, mobius-modbus ($hid/020, device on 127.0.0.1:$port)"
 fi
-if [ -x "$bin/mobius-gpio" ] && [ -f "$top/services/gpio/demo.json" ]; then
-	keytool add 0030/030
+if [ -n "$gpio" ]; then
+	mkdir -p "$dir/gpio-sim"
 	start gpio "$dir/gpio.log" "$bin/mobius-gpio" \
 		--config "$top/services/gpio/demo.json" --sim \
-		--key "$(keyfile 0030/030)" --socket "$sock"
+		--sim-dir "$dir/gpio-sim" \
+		--key "$(keyfile 0030/030)" --socket "$sock" $sandbox
 	services="$services, mobius-gpio ($hid/030, simulated chip)"
 fi
 
@@ -138,14 +169,16 @@ Mobius node $hid is running in $dir
   hub:      $sock
   services: $services
   logs:     $dir/*.log
+$note
 
 Use it from another terminal:
   export MOBIUS_SOCKET=$sock
   export MOBIUS_KEY=$(keyfile $cli_user_id)
   $mob discover
-  $mob get $hid/010/PPPP/IIII/RR
-  $mob set $hid/010/PPPP/IIII/RR VALUE --priority 8
-  $mob clear $hid/010/PPPP/IIII/RR --priority 8
+  $mob get $hid/010/0101/0001/40                   # room temperature
+  $mob set $hid/010/0102/0001/40 23.5 --priority 8 # heating setpoint
+  $mob clear $hid/010/0102/0001/40 --priority 8
+  $mob watch --json $hid/010/#
 
 Ctrl-C stops the node.  Live values follow (mobius watch):
 
@@ -157,9 +190,9 @@ sleep 0.5
 "$mob" discover || true
 echo
 if [ -n "${MOBIUS_RUN_SECONDS:-}" ]; then
-	start watch /dev/stdout "$mob" watch --duration "$MOBIUS_RUN_SECONDS"
+	start watch - "$mob" watch --duration "$MOBIUS_RUN_SECONDS"
 else
-	start watch /dev/stdout "$mob" watch
+	start watch - "$mob" watch
 fi
 # wait returns early when a trapped signal arrives, so Ctrl-C acts at once.
 eval "wait \$pid_watch"
