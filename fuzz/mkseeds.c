@@ -64,6 +64,31 @@ main(int argc, char *argv[])
 		"mob/rsp/000001/01F/r-1_Az", "mob/key/000001/01F", "mob/cov/#",
 		"mob/rsp/000001/01F/+", "001F/01F",
 	};
+	/* keyrings (docs/keys.md): the hub's, a service's key file, compat */
+	static const char *const keyrings[] = {
+		"# hub keyring\nmobius-keyring 1 hid=000001 mode=hardened\n"
+		"hub 000001/000 alg=EdDSA state=active user=mobius-hub "
+		"pub=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n"
+		"service 000001/01F spid=001F alg=EdDSA state=grace "
+		"not-after=2026-11-22T04:00:00Z user=mobius-sim "
+		"pub=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8\n"
+		"service 000001/01F spid=001F alg=EdDSA state=active "
+		"user=mobius-sim pub=QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8\n"
+		"service 000001/020 spid=0020 alg=EdDSA state=revoked "
+		"pub=YGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn8\n"
+		"peer 000002/0F0 alg=EdDSA state=active "
+		"pub=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n",
+		"mobius-keyring 1 hid=000001 mode=hardened\n"
+		"service 000001/01F spid=001F alg=EdDSA state=active "
+		"priv=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8\n"
+		"hub 000001/000 alg=EdDSA state=active "
+		"pub=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\n",
+		"mobius-keyring 1 hid=00ABCD mode=compat\n"
+		"hub 00ABCD/000 alg=HS256 state=active "
+		"secret=QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8\n"
+		"\tservice\t00ABCD/030 spid=0030 alg=HS256 state=active "
+		"secret=YGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn8\n",
+	};
 	static const char hs[] = "{\"alg\":\"HS256\",\"kid\":\"" FUZZ_KID "\"}";
 	static const char ed[] = "{\"alg\":\"EdDSA\",\"kid\":\"" FUZZ_KID "\"}";
 	char buf[1024], *t;
@@ -98,6 +123,8 @@ main(int argc, char *argv[])
 	seed_s("fuzz_jws", n++, 1, "{\"alg\":\"none\"}\n{}");
 	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
 		seed_s("fuzz_uri", n++, 0, topics[i]);
+	for (size_t i = 0; i < sizeof(keyrings) / sizeof(keyrings[0]); i++)
+		seed_s("fuzz_keyring", n++, 0, keyrings[i]);
 	printf("mkseeds: %d seeds in %s\n", n, outdir);
 	return 0;
 }
