@@ -180,6 +180,25 @@ Test(envelope, round_trips_eddsa)
 	round_trip(MOB_ALG_EDDSA);
 }
 
+Test(envelope, verifies_with_only_the_public_key)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_EDDSA), *pub;
+	struct mob_verifier *v = verifier(NULL);
+	struct mob_signer *s;
+	char *t;
+
+	cr_assert_eq(mob_signer_new(k, KID, &s), 0);
+	cr_assert_eq(mob_key_public(k, &pub), 0);
+	keys[0].key = pub;	/* what a hardened hub holds */
+	cr_assert_eq(mob_env_sign(s, TOPIC, "true", &t, NULL), 0);
+	cr_assert_eq(verify(v, TOPIC, KID, t, mob_now_ms()), 0);
+	free(t);
+	keys[0].key = k;
+	mob_key_free(pub);
+	mob_signer_free(s);
+	mob_verifier_free(v);
+}
+
 Test(envelope, signer_needs_a_signing_key_and_a_valid_id)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_EDDSA), *pub;
@@ -469,6 +488,12 @@ Test(envelope, rejects_missing_and_mistyped_claims)
 		    c, mob_errname(verify(v, TOPIC, NULL, t, now)));
 		free(t);
 	}
+	/* exponent notation of an exact integer is still an integer */
+	fill(c, sizeof(c), "{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,"
+	    "\"seq\":1.5e3,\"dat\":1}", now);
+	t = craft(k, KID, c);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
 	/* claim order is free; 2^53 is the largest seq */
 	fill(c, sizeof(c), "{\"dat\":{},\"seq\":9007199254740992,\"iat\":@,"
 	    "\"top\":\"" TOPIC "\",\"iss\":\"" KID "\"}", now);
