@@ -9,11 +9,15 @@
  * so nothing stale is ever served as fresh; writes are refused (offline)
  * without touching the bus.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "mobius/config.h"
 #include "mobius/err.h"
@@ -23,7 +27,6 @@
 #include "../../drivers/modbus/mbdrv.h"
 
 #define STATUS_RID_DEFAULT	"40"
-#define TICK_MIN_MS		10
 
 /* A resource parsed before its object named the device. */
 struct pending {
@@ -45,6 +48,7 @@ struct mbsvc {
 	struct objdev *objs;
 	size_t nobjs;
 	int port_override;
+	int timer;			/* timerfd: the next block due */
 };
 
 struct opts {
@@ -159,13 +163,32 @@ on_write(struct mob_res *r, const struct mob_value *pv, void *arg)
 	return 0;
 }
 
+/* Poll what is due, then sleep until the next block is (one-shot timerfd). */
 static void
-on_tick(struct mob_service *svc, void *arg)
+poll_and_arm(struct mbsvc *s)
 {
-	struct mbsvc *s = arg;
+	struct itimerspec its;
+	int ms = mob_mb_master_poll(s->m);
+
+	memset(&its, 0, sizeof(its));
+	if (ms < 1)
+		ms = 1;
+	its.it_value.tv_sec = ms / 1000;
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
+	if (timerfd_settime(s->timer, 0, &its, NULL) == -1)
+		fatal("poll timer");
+}
+
+static void
+on_timer(struct mob_service *svc, int fd, short revents, void *arg)
+{
+	uint64_t n;
 
 	(void)svc;
-	mob_mb_master_poll(s->m);
+	(void)revents;
+	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("poll timer");
+	poll_and_arm(arg);
 }
 
 /* --- config ------------------------------------------------------------- */
@@ -337,26 +360,6 @@ load_config(struct mob_service *svc, struct mbsvc *s, const char *path)
 	s->pend = NULL;
 }
 
-static int
-tick_ms(const struct mob_mb_config *cfg)
-{
-	const struct mob_mb_device *d;
-	int t = 1000;
-	size_t i, j;
-
-	for (i = 0; i < cfg->ndevices; i++) {
-		d = &cfg->devices[i];
-		if (d->poll_ms < t)
-			t = d->poll_ms;
-		if (d->backoff_min_ms < t)
-			t = d->backoff_min_ms;
-		for (j = 0; j < d->npoints; j++)
-			if (d->points[j].poll_ms > 0 && d->points[j].poll_ms < t)
-				t = d->points[j].poll_ms;
-	}
-	return t < TICK_MIN_MS ? TICK_MIN_MS : t;
-}
-
 /* --- main --------------------------------------------------------------- */
 
 static __attribute__((noreturn)) void
@@ -436,14 +439,16 @@ main(int argc, char *argv[])
 	/* open: the buses (connections are made on first poll), the hub */
 	if ((rc = mob_mb_master_new(&s.cfg, on_event, &s, &s.m)) != 0)
 		fatalx("modbus: %s", mob_strerror(rc));
-	if ((rc = mob_service_add_timer(svc, tick_ms(&s.cfg), on_tick, &s)) != 0)
-		fatalx("timer: %s", mob_strerror(rc));
+	if ((s.timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) == -1)
+		fatal("timerfd");
+	if ((rc = mob_service_add_fd(svc, s.timer, POLLIN, on_timer, &s)) != 0)
+		fatalx("poll timer: %s", mob_strerror(rc));
 	if ((rc = mob_service_start(svc, 30000)) != 0)
 		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
 		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
 
 	/* Connect (serial ports open) before the sandbox hides device paths. */
-	mob_mb_master_poll(s.m);
+	poll_and_arm(&s);
 
 	/* sandbox */
 	sbo.no_sandbox = o.no_sandbox;
@@ -470,5 +475,6 @@ main(int argc, char *argv[])
 	mob_mb_master_free(s.m);
 	mob_mb_config_free(&s.cfg);
 	free(s.objs);
+	close(s.timer);
 	return rc == 0 ? 0 : 1;
 }
