@@ -973,6 +973,7 @@ Test(hub_compat, compat_bundle_holds_the_psks_encrypted_for_the_client)
 	struct mob_keyring *hk = hub_keyring(), *kr;
 	struct mob_key *bk = load_key(b_key, B_ID);
 	const char *ids[] = { A_ID, B_ID, C_ID, TH_HID "/000" };
+	char *dat;
 	int i;
 
 	kr = get_bundle(a, NULL);
@@ -989,7 +990,9 @@ Test(hub_compat, compat_bundle_holds_the_psks_encrypted_for_the_client)
 	mob_keyring_free(kr);
 	/* the payload names no key in clear, B's PSK cannot open it */
 	i = tc_wait(a, "mob/key/" A_ID, 0, 0);
-	cr_expect_null(strstr(dat_of(&a->msg[i]), "\"keys\""));
+	dat = dat_of(&a->msg[i]);
+	cr_expect_null(strstr(dat, "\"keys\""));
+	free(dat);
 	kr = NULL;
 	cr_expect_eq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
 	    A_ID, bk, NULL, mob_now_ms(), 0, &kr), MOB_EBADSIG);
