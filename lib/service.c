@@ -3,6 +3,7 @@
  * served, COV attributes applied, systemd notified.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -708,6 +709,8 @@ on_conn(struct mob_client *c, int connected, void *arg)
 	}
 	if ((rc = publish_all(svc)) != 0)
 		log_warnx("publishing state: %s", mob_strerror(rc));
+	/* Give back what configuring and the publication burst left free. */
+	malloc_trim(0);
 	mob_service_status(svc, "connected as %s, %zu objects",
 	    mob_client_id(svc->c), svc->nobjs);
 }
