@@ -22,6 +22,7 @@
 #include "mobius/err.h"
 #include "mobius/keyring.h"
 #include "mobius/log.h"
+#include "mobius/sandbox.h"
 
 #define HUB_KEYS_DEFAULT	"/etc/mobius/keys"
 #define HUB_SOCKET_DEFAULT	"/run/mobius/hub.sock"
@@ -45,6 +46,7 @@ struct hub_args {
 	size_t nopts;
 	int foreground;
 	int verbose;
+	int no_sandbox;
 	char plugin_buf[PATH_MAX];
 	char keys_abs[PATH_MAX];
 	char state_abs[PATH_MAX];
@@ -59,7 +61,7 @@ usage(void)
 	    "[--listen ADDR:PORT --tls-cert FILE --tls-key FILE]\n"
 	    "                  [--state DIR] [--foreground] [--plugin PATH] "
 	    "[--mosquitto PATH]\n"
-	    "                  [--opt NAME=VALUE]... [-v]\n");
+	    "                  [--opt NAME=VALUE]... [--no-sandbox] [-v]\n");
 	exit(2);
 }
 
@@ -77,6 +79,7 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 		{ "mosquitto", required_argument, NULL, 'm' },
 		{ "opt", required_argument, NULL, 'o' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -99,6 +102,7 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 		case 'p': a->plugin = optarg; break;
 		case 'm': a->mosquitto = optarg; break;
 		case 'f': a->foreground = 1; break;
+		case 'n': a->no_sandbox = 1; break;
 		case 'v': a->verbose++; break;
 		case 'o':
 			if (a->nopts == HUB_MAX_OPTS || strchr(optarg, '=') == NULL ||
@@ -291,6 +295,62 @@ write_pid(const struct hub_args *a)
 		    "systemd)", a->pidfile);
 }
 
+/* The directory of path, made absolute, into out (PATH_MAX). */
+static void
+dir_of(const char *path, char *out)
+{
+	char buf[PATH_MAX], *slash;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		fatalx("%s: path too long", path);
+	if ((slash = strrchr(buf, '/')) == NULL)
+		snprintf(buf, sizeof(buf), ".");
+	else if (slash == buf)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (realpath(buf, out) == NULL)
+		fatal("realpath %s", buf);
+}
+
+/*
+ * sandbox (sandbox/profile_hub.c): the filter outlives the exec, so it is
+ * mosquitto's.  Writable: the state directory and the socket's; visible
+ * read-only even under a private /tmp: the keys (SIGHUP re-reads them) and
+ * the TLS files.  exec_path is the very pointer execl() gets below.
+ */
+static void
+enter_sandbox(const struct hub_args *a)
+{
+	static char sockdir[PATH_MAX], certdir[PATH_MAX], keydir[PATH_MAX];
+	const char *rw[3] = { a->state, sockdir, NULL };
+	const char *ro[4] = { a->keys, NULL, NULL, NULL };
+	struct mob_sandbox_opts o;
+	uid_t uid;
+	gid_t gid;
+
+	memset(&o, 0, sizeof(o));
+	o.no_sandbox = a->no_sandbox;
+	o.exec_path = a->mosquitto;
+	dir_of(a->sock, sockdir);
+	if (a->cert != NULL && a->key != NULL) {
+		dir_of(a->cert, certdir);
+		dir_of(a->key, keydir);
+		ro[1] = certdir;
+		ro[2] = keydir;
+	}
+	o.rw_paths = rw;
+	o.ro_paths = ro;
+	/* started as root: the broker, as the hub's user, owns what we made */
+	if (mob_sandbox_user(&mob_sandbox_hub, &o, &uid, &gid) != 0)
+		fatalx("sandbox: no user for the hub (--no-sandbox to debug)");
+	if (uid != (uid_t)-1 && (chown(a->state, uid, gid) == -1 ||
+	    chown(a->conf, uid, gid) == -1))
+		fatal("chown %s", a->state);
+	if (mob_sandbox_enter(&mob_sandbox_hub, &o) != 0)
+		fatalx("cannot enter the sandbox (--no-sandbox to debug)");
+}
+
 /* Without --foreground: detach, the child becomes the hub. */
 static void
 detach(void)
@@ -338,7 +398,7 @@ main(int argc, char *argv[])
 	/* the socket mosquitto creates: srwxrwx---, for the hub's group */
 	umask(007);
 
-	/* sandbox: mob_sandbox_enter() goes here, after config, before exec */
+	enter_sandbox(&a);
 
 	execl(a.mosquitto, "mosquitto", "-c", a.conf, (char *)NULL);
 	fatal("exec %s", a.mosquitto);

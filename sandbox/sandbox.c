@@ -128,23 +128,30 @@ sb_under_tmp(const char *path)
 	return strncmp(path, "/tmp/", 5) == 0 || strcmp(path, "/tmp") == 0;
 }
 
+/* Mount points in the private /tmp, traversable whatever the caller's umask. */
 static int
 sb_mkdirs(const char *path)
 {
 	char buf[4096], *s;
+	mode_t old;
+	int r = 0;
 
 	if (strlen(path) >= sizeof(buf))
 		return -1;
 	strcpy(buf, path);
-	for (s = buf + 1; *s != '\0'; s++) {
+	old = umask(022);
+	for (s = buf + 1; *s != '\0' && r == 0; s++) {
 		if (*s != '/')
 			continue;
 		*s = '\0';
 		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
+			r = -1;
 		*s = '/';
 	}
-	return mkdir(buf, 0755) == -1 && errno != EEXIST ? -1 : 0;
+	if (r == 0 && mkdir(buf, 0755) == -1 && errno != EEXIST)
+		r = -1;
+	umask(old);
+	return r;
 }
 
 struct sb_keep {
@@ -677,6 +684,37 @@ sb_seccomp(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o
 	return r;
 }
 
+/* Tests on machines without the service users name another one. */
+static const char *
+sb_user(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
+{
+	const char *user;
+
+	if ((user = o->user) == NULL && (user = getenv("MOBIUS_SANDBOX_USER")) == NULL)
+		user = p->user;
+	return user;
+}
+
+int
+mob_sandbox_user(const struct mob_sandbox_profile *p,
+    const struct mob_sandbox_opts *o, uid_t *uid, gid_t *gid)
+{
+	const char *user;
+	struct passwd *pw;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (p == NULL || o == NULL)
+		return MOB_EINVAL;
+	if (o->no_sandbox || geteuid() != 0 || (user = sb_user(p, o)) == NULL)
+		return 0;
+	if ((pw = getpwnam(user)) == NULL)
+		return MOB_ENOTFOUND;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
 int
 mob_sandbox_enter(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 {
@@ -689,9 +727,7 @@ mob_sandbox_enter(const struct mob_sandbox_profile *p, const struct mob_sandbox_
 		return MOB_EINVAL;
 	if (o == NULL)
 		o = &none;
-	/* tests on machines without the service users name another one */
-	if ((user = o->user) == NULL && (user = getenv("MOBIUS_SANDBOX_USER")) == NULL)
-		user = p->user;
+	user = sb_user(p, o);
 	if (o->no_sandbox) {
 		log_warnx("sandbox %s: DISABLED (--no-sandbox): for debugging "
 		    "only, this process is not confined", p->name);

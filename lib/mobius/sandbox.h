@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 
 enum mob_sb_action {
 	MOB_SB_ALLOW = 0,
@@ -114,6 +115,16 @@ const struct mob_sandbox_profile *mob_sandbox_profile(const char *name);
  * then exit: the process may be half-confined.
  */
 int mob_sandbox_enter(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o);
+
+/*
+ * The user mob_sandbox_enter() will switch to (same choice: o->user,
+ * $MOBIUS_SANDBOX_USER, profile->user), so that a daemon started as root
+ * can hand it the files it made (state directory, generated config).
+ * *uid = -1 when no switch will happen (not root, no user, --no-sandbox).
+ * 0, or MOB_ENOTFOUND when the user does not exist.
+ */
+int mob_sandbox_user(const struct mob_sandbox_profile *p,
+    const struct mob_sandbox_opts *o, uid_t *uid, gid_t *gid);
 
 /*
  * Stack a filter that kills the process on execve/execveat, for a program
