@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,4 +384,179 @@ Test(units, meet_their_exposure_targets_and_verify_clean)
 	st = system("scripts/systemd-scores.sh");
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "a unit misses its exposure target or does not verify (table above)");
+}
+
+/* --- a confined node: the hub launcher and mobius-sim with their sandboxes - */
+
+static pid_t node_pids[2];
+
+/* After a failed assertion the daemons must not outlive the test. */
+static void
+kill_daemons(void)
+{
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (node_pids[i] > 0 && kill(node_pids[i], SIGKILL) == 0)
+			waitpid(node_pids[i], NULL, 0);
+		node_pids[i] = 0;
+	}
+}
+
+static pid_t
+spawn_daemon(const char *log, const char *const *argv)
+{
+	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	pid_t pid;
+
+	cr_assert(fd >= 0);
+	if ((pid = fork()) == 0) {
+		setenv("MOBIUS_SANDBOX_USER", "nobody", 1);
+		unsetenv("MOBIUS_SANDBOX_DEBUG");
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(fd);
+	cr_assert(pid > 0);
+	return pid;
+}
+
+/* Seccomp mode, uid and effective capabilities of a running process. */
+static void
+assert_confined(pid_t pid, const char *what)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	cr_assert((fd = open(path, O_RDONLY)) >= 0, "%s is not running", what);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	cr_assert(n > 0);
+	buf[n] = '\0';
+	cr_assert(strstr(buf, "Uid:\t65534\t65534\t65534\t65534") != NULL, "%s: %s", what, buf);
+	cr_assert(strstr(buf, "CapEff:\t0000000000000000") != NULL, "%s: %s", what, buf);
+	cr_assert(strstr(buf, "NoNewPrivs:\t1") != NULL, "%s: %s", what, buf);
+	cr_assert(strstr(buf, "Seccomp:\t2") != NULL, "%s: %s", what, buf);
+}
+
+static int
+wait_text(const char *path, const char *needle, int ms)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	char buf[65536];
+	ssize_t n;
+	int fd;
+
+	for (; ms > 0; ms -= 50) {
+		if ((fd = open(path, O_RDONLY)) >= 0) {
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			if (n > 0) {
+				buf[n] = '\0';
+				if (strstr(buf, needle) != NULL)
+					return 0;
+			}
+		}
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+static int
+sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Test(sandbox, a_confined_hub_and_sim_serve_a_client_and_reload_keys, .timeout = 60,
+    .fini = kill_daemons)
+{
+	const char *b = getenv("MOBIUS_BUILD");
+	char d[64], bin[256], hub[300], sim[300], sock[128], log[128], slog[128];
+	pid_t hp, sp;
+	int st;
+
+	need_root();
+	if (b == NULL)
+		b = "build";
+	if (strstr(b, "san") != NULL)
+		cr_skip_test("ASan build: mosquitto loads the ASan plugin only "
+		    "with the runtime preloaded, which the harness does unconfined");
+	snprintf(bin, sizeof(bin), "%s/bin", b);
+	snprintf(hub, sizeof(hub), "%s/mobius-hub", bin);
+	snprintf(sim, sizeof(sim), "%s/mobius-sim", bin);
+	if (access(hub, X_OK) != 0 || access(sim, X_OK) != 0 ||
+	    access("services/sim/sim.json", R_OK) != 0)
+		cr_skip_test("mobius-hub or mobius-sim not built here");
+	mkdir_tmp(d, sizeof(d));
+	/* the keys the hub reads, its state and socket belong to its user */
+	cr_assert(sh("%s/mobius-keytool --dir %s/keys init --hid 000001 >/dev/null 2>&1 &&"
+	    " %s/mobius-keytool --dir %s/keys add 0010/010 >/dev/null 2>&1 &&"
+	    " %s/mobius-keytool --dir %s/keys add 00C1/0C1 >/dev/null 2>&1 &&"
+	    " mkdir %s/run %s/state && chown nobody %s/keys %s/keys/keyring"
+	    " %s/keys/hub.key %s/run %s/state", bin, d, bin, d, bin, d,
+	    d, d, d, d, d, d, d) == 0);
+	snprintf(sock, sizeof(sock), "%s/run/hub.sock", d);
+	snprintf(log, sizeof(log), "%s/hub.log", d);
+	snprintf(slog, sizeof(slog), "%s/sim.log", d);
+	{
+		char keys[128], state[128];
+		const char *argv[] = { hub, "--keys", keys, "--socket", sock,
+		    "--state", state, "--foreground", NULL };
+
+		snprintf(keys, sizeof(keys), "%s/keys", d);
+		snprintf(state, sizeof(state), "%s/state", d);
+		node_pids[0] = hp = spawn_daemon(log, argv);
+	}
+	cr_assert(wait_text(log, "running", 10000) == 0, "the confined hub did not start");
+	assert_confined(hp, "mosquitto");
+	{
+		char key[128];
+		const char *argv[] = { sim, "--config", "services/sim/sim.json",
+		    "--key", key, "--socket", sock, NULL };
+
+		snprintf(key, sizeof(key), "%s/keys/010.key", d);
+		node_pids[1] = sp = spawn_daemon(slog, argv);
+	}
+	cr_assert(wait_text(slog, "simulated resources", 10000) == 0,
+	    "the confined sim did not start");
+	assert_confined(sp, "mobius-sim");
+	/* a client authenticates, asks the sim through the hub */
+	cr_assert(sh("%s/mobius --socket %s --key %s/keys/0C1.key discover 000001"
+	    " > %s/discover.txt 2>&1", bin, sock, d, d) == 0, "discover failed");
+	snprintf(log, sizeof(log), "%s/discover.txt", d);
+	cr_assert(wait_text(log, "000001/010", 100) == 0, "the sim's objects are missing");
+	/* a new key, then reload: the hub re-reads its keyring inside the sandbox */
+	cr_assert(sh("%s/mobius-keytool --dir %s/keys add 0010/011 >/dev/null 2>&1 &&"
+	    " chown nobody %s/keys/keyring && MOBIUS_SANDBOX_USER=nobody"
+	    " %s/mobius-keytool --dir %s/keys reload >/dev/null 2>&1",
+	    bin, d, d, bin, d) == 0, "reload failed");
+	snprintf(log, sizeof(log), "%s/hub.log", d);
+	cr_assert(wait_text(log, "keyring reloaded", 5000) == 0, "no reload in the hub log");
+	assert_confined(hp, "mosquitto after the reload");
+	/* both stop cleanly: nothing on the way out was killed by the filter */
+	kill(sp, SIGTERM);
+	cr_assert(waitpid(sp, &st, 0) == sp);
+	node_pids[1] = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mobius-sim: status %#x", st);
+	kill(hp, SIGTERM);
+	cr_assert(waitpid(hp, &st, 0) == hp);
+	node_pids[0] = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hub: status %#x", st);
+	cr_assert(sh("rm -rf %s", d) == 0);
 }
