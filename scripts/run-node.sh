@@ -125,7 +125,8 @@ sandbox=""
 note=""
 if [ "$(id -u)" -eq 0 ]; then
 	sandbox=--no-sandbox
-	note="  (run as root: daemons started with --no-sandbox; the installed units confine them)"
+	note="
+  (run as root: daemons started with --no-sandbox; the installed units confine them)"
 fi
 
 # Every key exists before the hub starts (it reads the keyring once).
@@ -177,8 +178,7 @@ cat <<EOF
 Mobius node $hid is running in $dir
   hub:      $sock
   services: $services
-  logs:     $dir/*.log
-$note
+  logs:     $dir/*.log$note
 
 Use it from another terminal:
   export MOBIUS_SOCKET=$sock

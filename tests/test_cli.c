@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -613,8 +614,9 @@ process_with(const char *needle)
 
 Test(cli, make_run_script_shows_cov_and_leaves_nothing_behind, .timeout = 60)
 {
-	char dir[256], build[512], tmpenv[300], out[OUT_MAX], *lines[512];
-	char *env[] = { tmpenv, "MOBIUS_RUN_SECONDS=5", NULL };
+	char dir[256], build[512], tmpenv[300], portenv[64], out[OUT_MAX];
+	char *env[] = { tmpenv, portenv, "MOBIUS_RUN_SECONDS=5", NULL };
+	char *lines[512];
 	char *argv[] = { "scripts/run-node.sh", build, NULL };
 	const char *b = getenv("MOBIUS_BUILD");
 	size_t n, i, cov = 0;
@@ -625,6 +627,8 @@ Test(cli, make_run_script_shows_cov_and_leaves_nothing_behind, .timeout = 60)
 	snprintf(build, sizeof(build), "%s", b != NULL && *b != '\0' ? b : "build");
 	th_tmpdir(dir, sizeof(dir));
 	snprintf(tmpenv, sizeof(tmpenv), "TMPDIR=%s", dir);
+	/* The simulated Modbus device, when mobius-modbus is built. */
+	snprintf(portenv, sizeof(portenv), "MOBIUS_MODBUS_PORT=%d", th_free_port());
 	rc = th_run(argv, env, out, sizeof(out), 45000);
 	cr_expect_eq(rc, 0, "exit code: %s", out);
 	cr_expect_not_null(strstr(out, "export MOBIUS_SOCKET="), "banner: %s", out);
@@ -638,4 +642,35 @@ Test(cli, make_run_script_shows_cov_and_leaves_nothing_behind, .timeout = 60)
 	cr_expect(!process_with(dir), "a process was left behind");
 	cr_expect_eq(rmdir(dir), 0, "the node's directory is gone: %s",
 	    strerror(errno));
+}
+
+Test(cli, make_run_script_stops_everything_on_ctrl_c, .timeout = 60)
+{
+	char dir[256], build[512], tmpenv[300], portenv[64], log[300];
+	char *env[] = { tmpenv, portenv, NULL };
+	char *argv[] = { "scripts/run-node.sh", build, NULL };
+	const char *b = getenv("MOBIUS_BUILD");
+	struct th_proc p;
+	int st;
+
+	if (access("scripts/run-node.sh", X_OK) != 0)
+		cr_skip_test("run from the source tree (scripts/run-node.sh)");
+	snprintf(build, sizeof(build), "%s", b != NULL && *b != '\0' ? b : "build");
+	th_tmpdir(dir, sizeof(dir));
+	snprintf(tmpenv, sizeof(tmpenv), "TMPDIR=%s", dir);
+	snprintf(portenv, sizeof(portenv), "MOBIUS_MODBUS_PORT=%d", th_free_port());
+	/* The log lives outside dir, which must end up empty. */
+	snprintf(log, sizeof(log), "%s.log", dir);
+	cr_assert_eq(th_spawn(&p, argv, env, log), 0);
+	cr_assert_eq(th_wait_log(log, "/0101/0001/40  temperature", 20000), 0,
+	    "the watch runs");
+	cr_expect(process_with(dir), "the node runs");
+	st = th_stop(&p, SIGINT, 10000);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 130,
+	    "the script exits 130 on SIGINT (status %#x)", st);
+	cr_expect_eq(th_wait_log(log, "node stopped", 1), 0);
+	cr_expect(!process_with(dir), "a process was left behind");
+	cr_expect_eq(rmdir(dir), 0, "the node's directory is gone: %s",
+	    strerror(errno));
+	unlink(log);
 }
