@@ -11,6 +11,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <criterion/criterion.h>
@@ -96,6 +100,22 @@ write_file(const char *path, const char *text)
 	cr_assert_not_null(fp, "%s", path);
 	fputs(text, fp);
 	cr_assert_eq(fclose(fp), 0);
+}
+
+/* A log into the test output, when an assertion about it is about to fail. */
+static void
+dump_file(const char *path)
+{
+	char buf[4096];
+	size_t n;
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	fprintf(stderr, "---- %s ----\n", path);
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		fwrite(buf, 1, n, stderr);
+	fclose(fp);
 }
 
 static void
@@ -457,6 +477,8 @@ Test(service, reconnects_and_republishes_after_the_hub_restarts)
 	cr_assert_eq(th_wait_log(log, "connected as", 15000), 0);
 	for (int i = 0; i < 300 && th_count_log(log, "connected as") < 2; i++)
 		pump(50);
+	if (th_count_log(log, "connected as") != 2)
+		dump_file(log);
 	cr_assert_eq(th_count_log(log, "connected as"), 2, "sim did not reconnect");
 	for (int i = 0; i < 300 && !up; i++) {
 		pump(50);
@@ -475,6 +497,111 @@ Test(service, reconnects_and_republishes_after_the_hub_restarts)
 	cr_assert_eq(nrx, 1, "no retained mob/obj after the restart");
 	cr_assert_eq(num(cJSON_GetArrayItem(cJSON_GetObjectItem(rx[0].dat,
 	    "resources"), 0), "value"), 27);
+}
+
+/*
+ * Confined as in production (namespaces, another user, seccomp): still
+ * serves, and reconnects to a restarted hub from inside the sandbox.
+ */
+Test(service_sandboxed, serves_and_reconnects_from_inside_the_sandbox,
+    .timeout = 60)
+{
+	char path[512], log[600], cfg[600];
+	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
+	    node.sock, "-v", NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	cJSON *rsp;
+	int up = 0;
+
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	snprintf(cfg, sizeof(cfg), "%s/sim.json", node.dir);
+	write_file(cfg, sim_json);
+	/* the service user must reach the socket, as /run/mobius allows */
+	cr_assert_eq(chmod(node.dir, 0711), 0);
+	cr_assert_eq(chmod(node.sock, 0666), 0);
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_spawn(&sim, argv, env, log), 0);
+	cr_assert_eq(th_wait_log(log, "simulated resources", 15000), 0);
+	client_open();
+	rsp = req_ok("write", SETP, "\"value\":31,\"priority\":4");
+	cJSON_Delete(rsp);
+
+	th_stop(&node.hub, SIGKILL, 3000);
+	th_node_hub_start(&node, NULL);
+	/* mosquitto makes its socket 0770 (and may still be replacing it) */
+	for (int i = 0; i < 300 && th_count_log(log, "connected as") < 2; i++) {
+		chmod(node.sock, 0666);
+		pump(50);
+	}
+	if (th_count_log(log, "connected as") != 2)
+		dump_file(log);
+	cr_assert_eq(th_count_log(log, "connected as"), 2, "sandboxed sim did "
+	    "not reconnect");
+	for (int i = 0; i < 300 && !up; i++) {
+		pump(50);
+		up = mob_client_connected(cli);
+	}
+	cr_assert(up);
+	cr_assert_eq(pv_of(SETP), 31);
+	cr_assert_eq(th_count_log(log, "DISABLED"), 0);
+	mob_client_free(cli);
+	cli = NULL;
+	th_stop(&sim, SIGTERM, 5000);
+	th_node_stop(&node);
+}
+
+/* Under systemd: READY=1 once published, STATUS= lines, WATCHDOG=1 pings. */
+Test(service_systemd, notifies_ready_status_and_watchdog, .timeout = 60)
+{
+	char path[512], log[600], cfg[600], nsock[600], envn[700];
+	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
+	    node.sock, "--no-sandbox", NULL };
+	char *env[] = { envn, "WATCHDOG_USEC=200000", NULL };
+	struct sockaddr_un sun;
+	char buf[512];
+	int fd, ready = 0, status = 0, wd = 0;
+	ssize_t n;
+
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
+	snprintf(cfg, sizeof(cfg), "%s/sim.json", node.dir);
+	write_file(cfg, sim_json);
+	snprintf(nsock, sizeof(nsock), "%s/notify", node.dir);
+	snprintf(envn, sizeof(envn), "NOTIFY_SOCKET=%s", nsock);
+	cr_assert((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	cr_assert_lt(strlen(nsock), sizeof(sun.sun_path));
+	memcpy(sun.sun_path, nsock, strlen(nsock) + 1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_spawn(&sim, argv, env, log), 0);
+	for (int i = 0; i < 200 && (ready == 0 || wd < 3); i++) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+
+		if (poll(&pfd, 1, 50) != 1)
+			continue;
+		if ((n = recv(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			continue;
+		buf[n] = '\0';
+		ready += strstr(buf, "READY=1") != NULL;
+		status += strstr(buf, "STATUS=connected as 000001/010") != NULL;
+		/* pings start only once ready */
+		if (strstr(buf, "WATCHDOG=1") != NULL)
+			cr_assert(ready, "WATCHDOG=1 before READY=1");
+		wd += strstr(buf, "WATCHDOG=1") != NULL;
+	}
+	close(fd);
+	cr_expect_eq(ready, 1);
+	cr_expect_eq(status, 1);
+	cr_expect_geq(wd, 3);
+	th_stop(&sim, SIGTERM, 5000);
+	th_node_stop(&node);
 }
 
 /* --- mobius-sim's command line and config errors (no node needed) ----- */

@@ -270,7 +270,7 @@ main(int argc, char *argv[])
 
 	/* sandbox: nothing more to open from here on */
 	sbo.no_sandbox = o.no_sandbox;
-	sbo.hub_socket = o.ccfg.socket;	/* sandbox: reconnect after a hub restart */
+	sbo.hub_socket = o.ccfg.socket ? o.ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
 	if (mob_sandbox_enter(&mob_sandbox_sim, &sbo) != 0)
 		fatalx("cannot enter the sandbox");
 
