@@ -12,6 +12,9 @@ Seeded so reads are predictable: input register i holds i, discrete input i
 is i % 2; coils and holding registers start at 0 (--seed-file may set any of
 them, one "TABLE ADDR VALUE" a line, TABLE one of co di hr ir).
 
+--churn makes every read of holding registers see them one higher than
+the read before (bench_modbus: a COV per register per poll).
+
 --demo makes input registers 0..3 of every unit drift once a second and
 sets holding registers 10..11 to 21.0 (float32), for `make run`
 (services/modbus/demo.json).  --ready-file is written once the server listens.
@@ -63,11 +66,22 @@ class LimitedWriteMultiple(WriteMultipleRegistersRequest):
         return super().execute(context)
 
 
-def make_unit(size):
+class ChurnBlock(ModbusSequentialDataBlock):
+    """Every read sees each register one higher than the last (benches)."""
+
+    def getValues(self, address, count=1):
+        vals = super().getValues(address, count)
+        start = address - self.address
+        self.values[start:start + count] = [(v + 1) & 0xFFFF for v in vals]
+        return vals
+
+
+def make_unit(size, churn=False):
+    hr = (ChurnBlock if churn else ModbusSequentialDataBlock)(0, [0] * size)
     return ModbusSlaveContext(
         co=ModbusSequentialDataBlock(0, [0] * size),
         di=ModbusSequentialDataBlock(0, [i % 2 for i in range(size)]),
-        hr=ModbusSequentialDataBlock(0, [0] * size),
+        hr=hr,
         ir=ModbusSequentialDataBlock(0, [i & 0xFFFF for i in range(size)]),
         zero_mode=True)
 
@@ -113,6 +127,8 @@ async def main():
     ap.add_argument("--limit", action="append", default=[], metavar="ADDR=MAX")
     ap.add_argument("--seed-file")
     ap.add_argument("--demo", action="store_true")
+    ap.add_argument("--churn", action="store_true",
+                    help="holding registers change on every read (benches)")
     ap.add_argument("--ready-file")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
@@ -123,7 +139,7 @@ async def main():
     for item in a.limit:
         addr, _, mx = item.partition("=")
         LIMITS[int(addr, 0)] = int(mx, 0)
-    units = {int(u, 0): make_unit(a.size) for u in a.units.split(",")}
+    units = {int(u, 0): make_unit(a.size, a.churn) for u in a.units.split(",")}
     if a.seed_file:
         seed(units, a.seed_file)
     ctx = ModbusServerContext(slaves=units, single=False)

@@ -44,6 +44,7 @@ struct dev {
 	int backoff_ms;
 	uint64_t cycles;
 	uint64_t busy_ns;
+	uint64_t io_ns;
 	size_t nblocks;
 	size_t last_block;	/* its last block: a cycle ends there */
 };
@@ -295,6 +296,7 @@ poll_block(struct mob_mb_master *m, size_t bi)
 	int r;
 
 	r = transact(m, b->dev, OP_READ, b->table, b->start, b->count, regs, bits);
+	m->devs[b->dev].io_ns += (uint64_t)(mono_ns() - t0);
 	if (r == 0) {
 		set_online(m, b->dev);
 		emit_block(m, b, regs, isbits ? bits : NULL);
@@ -404,6 +406,12 @@ uint64_t
 mob_mb_master_busy_ns(const struct mob_mb_master *m, size_t di)
 {
 	return di < m->cfg->ndevices ? m->devs[di].busy_ns : 0;
+}
+
+uint64_t
+mob_mb_master_io_ns(const struct mob_mb_master *m, size_t di)
+{
+	return di < m->cfg->ndevices ? m->devs[di].io_ns : 0;
 }
 
 size_t

@@ -133,6 +133,8 @@ int mob_mb_master_online(const struct mob_mb_master *m, size_t dev);
 uint64_t mob_mb_master_cycles(const struct mob_mb_master *m, size_t dev);
 /* Time spent polling dev (requests, decoding and event callbacks), in ns. */
 uint64_t mob_mb_master_busy_ns(const struct mob_mb_master *m, size_t dev);
+/* The part of it spent in libmodbus requests (waiting for the device). */
+uint64_t mob_mb_master_io_ns(const struct mob_mb_master *m, size_t dev);
 /* Read requests sent per full cycle of dev (after coalescing). */
 size_t mob_mb_master_blocks(const struct mob_mb_master *m, size_t dev);
 
