@@ -554,6 +554,100 @@ Test(service_sandboxed, serves_and_reconnects_from_inside_the_sandbox,
 	th_node_stop(&node);
 }
 
+/* Compat mode (HS256, PSKs distributed encrypted): the same service works. */
+Test(service_compat, reads_and_writes_in_compat_mode, .timeout = 60)
+{
+	char path[512], log[600], cfg[600];
+	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
+	    node.sock, "--no-sandbox", NULL };
+
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_COMPAT);
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	snprintf(cfg, sizeof(cfg), "%s/sim.json", node.dir);
+	write_file(cfg, sim_json);
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0);
+	cr_assert_eq(th_wait_log(log, "simulated resources", 15000), 0);
+	client_open();
+	cJSON_Delete(req_ok("write", SETP, "\"value\":12.5"));
+	cr_assert_eq(pv_of(SETP), 12.5);
+	req_err("write", SETP, "\"value\":true", MOB_ETYPE);
+	mob_client_free(cli);
+	cli = NULL;
+	th_stop(&sim, SIGTERM, 5000);
+	th_node_stop(&node);
+}
+
+/* The client over TCP with TLS, the hub's certificate checked against a CA file. */
+Test(service_tls, client_connects_over_tls_and_checks_the_certificate,
+    .timeout = 60)
+{
+	char path[512], hub[512], log[600], cfg[600], cert[600], key[600],
+	    listen[64], state[600], other[600], hublog[600];
+	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
+	    node.sock, "--no-sandbox", NULL };
+	char *hubargv[] = { hub, "--keys", node.keys, "--socket", node.sock,
+	    "--state", state, "--foreground", "--no-sandbox", "--listen", listen,
+	    "--tls-cert", cert, "--tls-key", key, NULL };
+	char *req_cert[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec",
+	    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+	    "-out", cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
+	    "subjectAltName=DNS:localhost,IP:127.0.0.1", NULL };
+	char *req_other[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec",
+	    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", other,
+	    "-out", other, "-days", "1", "-subj", "/CN=someone else", NULL };
+	struct mob_client_cfg ccfg = { 0 };
+	int port, rc;
+
+	if (access("/usr/bin/openssl", X_OK) != 0)
+		cr_skip_test("no /usr/bin/openssl to make a test certificate");
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	snprintf(cert, sizeof(cert), "%s/hub.crt", node.dir);
+	snprintf(key, sizeof(key), "%s/hub.pem", node.dir);
+	snprintf(other, sizeof(other), "%s/other.pem", node.dir);
+	cr_assert_eq(th_run(req_cert, NULL, NULL, 0, 20000), 0);
+	cr_assert_eq(th_run(req_other, NULL, NULL, 0, 20000), 0);
+	/* the same node, its hub now also on 127.0.0.1 with TLS */
+	th_stop(&node.hub, SIGTERM, 5000);
+	port = th_free_port();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	snprintf(state, sizeof(state), "%s/state", node.dir);
+	snprintf(hublog, sizeof(hublog), "%s/hub-tls.log", node.dir);
+	th_path("bin/mobius-hub", hub, sizeof(hub));
+	cr_assert_eq(th_spawn(&node.hub, hubargv, NULL, hublog), 0);
+	cr_assert_eq(th_wait_log(hublog, "running", 15000), 0);
+
+	snprintf(cfg, sizeof(cfg), "%s/sim.json", node.dir);
+	write_file(cfg, sim_json);
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0);
+	cr_assert_eq(th_wait_log(log, "simulated resources", 15000), 0);
+
+	ccfg.keyfile = cli_key;
+	ccfg.host = "127.0.0.1";
+	ccfg.port = port;
+	ccfg.cafile = other;	/* not the hub's issuer: refused */
+	cr_assert_eq(mob_client_new(&ccfg, &cli), 0);
+	rc = mob_client_connect(cli, 2000);
+	cr_assert_neq(rc, 0, "connected to a hub whose certificate is not trusted");
+	mob_client_free(cli);
+	ccfg.cafile = cert;
+	cr_assert_eq(mob_client_new(&ccfg, &cli), 0);
+	cr_assert_eq(mob_client_connect(cli, 10000), 0);
+	cr_assert_eq(pv_of(SETP), 20);
+	mob_client_free(cli);
+	cli = NULL;
+	th_stop(&sim, SIGTERM, 5000);
+	th_node_stop(&node);
+}
+
 /* Under systemd: READY=1 once published, STATUS= lines, WATCHDOG=1 pings. */
 Test(service_systemd, notifies_ready_status_and_watchdog, .timeout = 60)
 {
