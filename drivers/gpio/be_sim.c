@@ -108,9 +108,10 @@ drive(struct sbe *b, struct schip *c, int off, int level)
 		return;
 	was = s != NULL ? logical(s) : 0;
 	c->level[off] = level;
-	write_state(c);
+	/* The edge first: the state file is for observers, not on the path. */
 	if (s != NULL && wants(s, was, logical(s)))
 		b->edge(b->arg, s);
+	write_state(c);
 }
 
 static void sim_fini(void *be);
