@@ -200,6 +200,15 @@ sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 		keep[n++] = (struct sb_keep){ sockdir, -1, 0 };
 	}
 
+	/* parents before children, or a later graft would hide an earlier one */
+	for (i = 1; i < n; i++) {
+		struct sb_keep k = keep[i];
+		size_t j = i;
+
+		for (; j > 0 && strlen(keep[j - 1].path) > strlen(k.path); j--)
+			keep[j] = keep[j - 1];
+		keep[j] = k;
+	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1) {
 		log_warn("sandbox %s: make / private", p->name);
 		goto out;

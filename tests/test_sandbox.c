@@ -234,7 +234,7 @@ Test(sandbox, another_services_key_file_cannot_be_opened)
 
 Test(sandbox, the_tree_is_read_only_and_tmp_private)
 {
-	char dir[64], f[128], hidden[128], out[OUTMAX];
+	char dir[64], f[128], hidden[128], sub[128], inner[160], out[OUTMAX];
 
 	need_root();
 	mkdir_tmp(dir, sizeof(dir));
@@ -258,6 +258,15 @@ Test(sandbox, the_tree_is_read_only_and_tmp_private)
 	snprintf(f, sizeof(f), "%s/hub.sock", dir);
 	assert_says(PROBE(out, "-u", "nobody", "-s", f, "sim", "read", hidden),
 	    out, "ok", "hub socket directory");
+	/* a writable directory inside a read-only kept one stays writable */
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	cr_assert(mkdir(sub, 0777) == 0 && chmod(sub, 0777) == 0);
+	snprintf(f, sizeof(f), "%s/hub.sock", dir);
+	snprintf(inner, sizeof(inner), "%s/state/db", dir);
+	assert_says(PROBE(out, "-u", "nobody", "-w", sub, "-s", f, "router",
+	    "write", inner), out, "ok", "rw directory under the socket's");
+	unlink(inner);
+	rmdir(sub);
 	snprintf(f, sizeof(f), "%s/queue", dir);
 	unlink(f);
 	unlink(hidden);
