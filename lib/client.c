@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <openssl/rand.h>
 
 #include "mobius/client.h"
@@ -740,9 +741,12 @@ mob_client_connect(struct mob_client *c, int timeout_ms)
 
 		if (left <= 0)
 			break;
-		if (c->state == CS_DOWN && c->connack_rc != 0)
-			last = MOB_EDENIED;
-		else if (c->state == CS_DOWN && last != MOB_EDENIED)
+		/* Refused credentials will not get better by retrying. */
+		if (c->state == CS_DOWN &&
+		    (c->connack_rc == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
+		    c->connack_rc == CONNACK_REFUSED_NOT_AUTHORIZED))
+			return MOB_EDENIED;
+		if (c->state == CS_DOWN)
 			last = MOB_ESYS;
 		if ((rc = mob_client_loop(c, (int)(left > 100 ? 100 : left))) != 0)
 			return rc;

@@ -157,13 +157,28 @@ setup(void)
 	client_open();
 }
 
+/* SIGTERM: a clean exit 0 (under ASan also: no leak, no error report). */
+static void
+sim_stop(void)
+{
+	char log[600];
+	int st;
+
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	st = th_stop(&sim, SIGTERM, 5000);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		dump_file(log);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "mobius-sim did not exit cleanly on SIGTERM (status %#x)", st);
+}
+
 static void
 teardown(void)
 {
 	mob_client_free(cli);
 	cli = NULL;
 	rx_clear();
-	th_stop(&sim, SIGTERM, 5000);
+	sim_stop();
 	th_node_stop(&node);
 }
 
@@ -550,7 +565,52 @@ Test(service_sandboxed, serves_and_reconnects_from_inside_the_sandbox,
 	cr_assert_eq(th_count_log(log, "DISABLED"), 0);
 	mob_client_free(cli);
 	cli = NULL;
-	th_stop(&sim, SIGTERM, 5000);
+	sim_stop();
+	th_node_stop(&node);
+}
+
+/* A key the hub does not know (revoked) is refused at once, not retried. */
+Test(service_client, revoked_key_is_denied)
+{
+	char tool[512];
+	char *revoke[] = { tool, "--dir", node.keys, "revoke", "00C1/0C1", NULL };
+	struct mob_client_cfg ccfg = { 0 };
+	char keep[600], buf[4096];
+	FILE *in, *out;
+	size_t n;
+
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	/* revoke removes the key file: keep a copy to try with */
+	snprintf(keep, sizeof(keep), "%s/old.key", node.dir);
+	cr_assert_not_null(in = fopen(cli_key, "r"));
+	cr_assert_not_null(out = fopen(keep, "w"));
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	cr_assert_eq(fclose(out), 0);
+	cr_assert_eq(chmod(keep, 0600), 0);
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+	cr_assert_eq(th_run(revoke, NULL, NULL, 0, 10000), 0);
+	th_node_reload(&node);
+
+	ccfg.keyfile = keep;
+	ccfg.socket = node.sock;
+	cr_assert_eq(mob_client_new(&ccfg, &cli), 0);
+	cr_assert_eq(mob_client_connect(cli, 20000), MOB_EDENIED);
+	mob_client_free(cli);
+	cli = NULL;
+	/* no hub at all: a system error once the time is up */
+	th_node_stop(&node);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	ccfg.keyfile = cli_key;
+	ccfg.socket = "/nonexistent/hub.sock";
+	cr_assert_eq(mob_client_new(&ccfg, &cli), 0);
+	cr_assert_eq(mob_client_connect(cli, 300), MOB_ESYS);
+	mob_client_free(cli);
+	cli = NULL;
 	th_node_stop(&node);
 }
 
@@ -577,7 +637,7 @@ Test(service_compat, reads_and_writes_in_compat_mode, .timeout = 60)
 	req_err("write", SETP, "\"value\":true", MOB_ETYPE);
 	mob_client_free(cli);
 	cli = NULL;
-	th_stop(&sim, SIGTERM, 5000);
+	sim_stop();
 	th_node_stop(&node);
 }
 
@@ -644,7 +704,7 @@ Test(service_tls, client_connects_over_tls_and_checks_the_certificate,
 	cr_assert_eq(pv_of(SETP), 20);
 	mob_client_free(cli);
 	cli = NULL;
-	th_stop(&sim, SIGTERM, 5000);
+	sim_stop();
 	th_node_stop(&node);
 }
 
@@ -694,7 +754,7 @@ Test(service_systemd, notifies_ready_status_and_watchdog, .timeout = 60)
 	cr_expect_eq(ready, 1);
 	cr_expect_eq(status, 1);
 	cr_expect_geq(wd, 3);
-	th_stop(&sim, SIGTERM, 5000);
+	sim_stop();
 	th_node_stop(&node);
 }
 
