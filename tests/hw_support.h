@@ -239,16 +239,22 @@ hw_wait_value(struct hw *h, const char *res, const char *want, int online, int m
 	return -1;
 }
 
+/* Stop everything; a sanitizer report in the service's log fails the run. */
 static inline void
 hw_stop(struct hw *h)
 {
-	if (getenv("MOBIUS_TEST_LOGS") != NULL)
-		hw_dump(h);
+	int san;
+
 	if (h->cli != NULL)
 		mob_client_free(h->cli);
 	h->cli = NULL;
 	if (h->svc.pid > 0)
 		th_stop(&h->svc, SIGTERM, 5000);
+	san = th_count_log(h->log, "Sanitizer") + th_count_log(h->log, "runtime error:");
+	if (san > 0 || getenv("MOBIUS_TEST_LOGS") != NULL)
+		hw_dump(h);
+	if (san > 0)
+		hw_die("sanitizer report in the service's log");
 	th_node_stop(&h->node);
 }
 

@@ -707,39 +707,50 @@ Test(modbus, service_speaks_rtu_to_two_units_on_one_bus)
 
 Test(modbus, service_marks_a_silent_device_offline_and_recovers)
 {
-	struct mb_server srv;
+	struct mb_server srv, other;
 	struct hw h;
-	char cfg[400], dev[300], uri[32], status[32], buf[64];
+	char cfg[400], dev[600], uri[32], buf[64];
 	size_t i, seen_false = 0, seen_offline = 0;
 	int port, online;
 
+	/* Two TCP devices; only the first one goes silent. */
 	mb_server_tcp(&srv, NULL);
+	mb_server_tcp(&other, NULL);
 	port = srv.port;
 	hw_node(&h, SVC_ID);
 	snprintf(cfg, sizeof(cfg), "%s/modbus.json", h.node.dir);
 	snprintf(dev, sizeof(dev), "{\"name\":\"u1\",\"tcp\":{\"host\":\"127.0.0.1\","
 	    "\"port\":%d},\"unit\":1,\"poll_ms\":50,\"timeout_ms\":200,"
-	    "\"backoff_min_ms\":100,\"backoff_max_ms\":400}", port);
-	typed_config(cfg, dev, 1);
+	    "\"backoff_min_ms\":100,\"backoff_max_ms\":400},"
+	    "{\"name\":\"u2\",\"tcp\":{\"host\":\"127.0.0.1\",\"port\":%d},"
+	    "\"unit\":2,\"poll_ms\":50}", port, other.port);
+	typed_config(cfg, dev, 2);
 	start_modbus(&h, cfg);
-	snprintf(status, sizeof(status), "0201/0001/40");
 	res_uri(uri, sizeof(uri), 1, RID_IR);
-	cr_assert_eq(hw_wait_value(&h, status, "true", -1, 5000), 0);
+	cr_assert_eq(hw_wait_value(&h, "0201/0001/40", "true", -1, 5000), 0);
+	cr_assert_eq(hw_wait_value(&h, "0201/0002/40", "true", -1, 5000), 0);
 	cr_assert_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
 
 	mb_server_stop(&srv);
-	cr_expect_eq(hw_wait_value(&h, status, "false", -1, 5000), 0, "status off");
+	cr_expect_eq(hw_wait_value(&h, "0201/0001/40", "false", -1, 5000), 0,
+	    "status off");
 	/* No stale value: the register is offline and has no value. */
 	cr_expect_eq(hw_read(&h, uri, buf, sizeof(buf), &online), 0);
 	cr_expect_str_eq(buf, "null");
 	cr_expect_eq(online, 0);
 	res_uri(uri, sizeof(uri), 1, RID_W(0));
 	cr_expect_eq(hw_req(&h, "write", uri, "5", 0, NULL), MOB_EOFFLINE);
+	/* The other device carries on. */
+	res_uri(uri, sizeof(uri), 2, RID_IR);
+	cr_expect_eq(hw_wait_value(&h, uri, "42", 1, 1000), 0);
+	cr_expect_eq(hw_wait_value(&h, "0201/0002/40", "true", -1, 1000), 0);
+	res_uri(uri, sizeof(uri), 2, RID_W(0));
+	cr_expect_eq(hw_req(&h, "write", uri, "5", 0, NULL), 0);
 	hw_pump(&h, 100);
 	for (i = 0; i < h.ncov; i++) {
 		if (strcmp(h.cov[i].rid, "40") == 0 && !h.cov[i].null && !h.cov[i].b)
 			seen_false++;
-		if (h.cov[i].rid[0] != '4' || h.cov[i].rid[1] != '0')
+		if (strcmp(h.cov[i].rid, "40") != 0)
 			seen_offline += !h.cov[i].online;
 	}
 	cr_expect_geq(seen_false, 1, "COV of the status resource going false");
@@ -747,10 +758,12 @@ Test(modbus, service_marks_a_silent_device_offline_and_recovers)
 
 	mb_server_start(&srv, port, NULL, NULL);
 	res_uri(uri, sizeof(uri), 1, RID_IR);
-	cr_expect_eq(hw_wait_value(&h, status, "true", -1, 10000), 0, "status on");
+	cr_expect_eq(hw_wait_value(&h, "0201/0001/40", "true", -1, 10000), 0,
+	    "status on");
 	cr_expect_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0, "values again");
 	hw_stop(&h);
 	mb_server_done(&srv);
+	mb_server_done(&other);
 }
 
 Test(modbus, exception_responses_reach_the_requester_as_error_codes)
