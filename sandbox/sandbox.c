@@ -379,8 +379,11 @@ sb_no_caps(const struct mob_sandbox_profile *p)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
-	int i;
+	int i, r;
 
+	/* root has done this already; in a user namespace we may too */
+	if ((r = sb_drop_bounding(p)) != 0)
+		return r;
 	memset(d, 0, sizeof(d));
 	if (syscall(SYS_capset, &h, d) == -1) {
 		log_warn("sandbox %s: capset", p->name);

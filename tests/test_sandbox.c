@@ -273,6 +273,61 @@ Test(sandbox, the_tree_is_read_only_and_tmp_private)
 	rmdir(dir);
 }
 
+/* Run argv (argv[0] a path) to the end; its wait status, its output into out. */
+static int
+capture(const char *const *argv, char *out)
+{
+	int p[2], st;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	cr_assert(pipe(p) == 0);
+	if ((pid = fork()) == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	cr_assert(pid > 0);
+	close(p[1]);
+	while ((n = read(p[0], out + got, OUTMAX - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(p[0]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	return st;
+}
+
+Test(sandbox, started_unprivileged_it_uses_a_user_namespace)
+{
+	char dir[64], hidden[128], prog[512], out[OUTMAX];
+	int st;
+
+	need_root();
+	if (access("/usr/bin/setpriv", X_OK) != 0)
+		cr_skip_test("setpriv (util-linux) not installed");
+	probe_path(prog, sizeof(prog));
+	mkdir_tmp(dir, sizeof(dir));
+	snprintf(hidden, sizeof(hidden), "%s/file", dir);
+	write_file(hidden, "x\n", 0644, 0);
+	/* as nobody with no capability: no CAP_SYS_ADMIN for the namespaces */
+	st = capture((const char *const[]){ "/usr/bin/setpriv", "--reuid=nobody",
+	    "--regid=nogroup", "--clear-groups", "--inh-caps=-all", prog, "sim",
+	    "read", hidden, NULL }, out);
+	unlink(hidden);
+	rmdir(dir);
+	if (strstr(out, "namespaces skipped") != NULL)
+		cr_skip_test("this kernel refuses unprivileged user namespaces: %s", out);
+	/* the private /tmp of its own mount namespace hides the file */
+	assert_says(st, out, "err ENOENT", "unprivileged, user namespace");
+	st = capture((const char *const[]){ "/usr/bin/setpriv", "--reuid=nobody",
+	    "--regid=nogroup", "--clear-groups", "--inh-caps=-all", prog, "sim",
+	    "status", NULL }, out);
+	assert_says(st, out, "CapEff:\t0000000000000000", "unprivileged");
+	assert_says(st, out, "CapBnd:\t0000000000000000", "unprivileged");
+	assert_says(st, out, "Seccomp:\t2", "unprivileged");
+}
+
 Test(sandbox, probes_fail_softly)
 {
 	char out[OUTMAX];
