@@ -284,7 +284,6 @@ main(int argc, char *argv[])
 	/* sandbox: a simulated chip keeps writing its state file */
 	sbo.no_sandbox = o.no_sandbox;
 	sbo.hub_socket = o.ccfg.socket ? o.ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
-	sbo.hub_socket = o.ccfg.socket;	/* sandbox: reconnect after a hub restart */
 	if (s.cfg.sim) {
 		rw[0] = s.cfg.sim_dir;
 		sbo.rw_paths = rw;

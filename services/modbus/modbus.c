@@ -469,7 +469,6 @@ main(int argc, char *argv[])
 	/* sandbox */
 	sbo.no_sandbox = o.no_sandbox;
 	sbo.hub_socket = o.ccfg.socket ? o.ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
-	sbo.hub_socket = o.ccfg.socket;	/* sandbox: reconnect after a hub restart */
 	if (mob_sandbox_enter(&mob_sandbox_modbus, &sbo) != 0)
 		fatalx("cannot enter the sandbox");
 
