@@ -422,13 +422,10 @@ mob_mb_master_blocks(const struct mob_mb_master *m, size_t di)
 
 /* --- planning ------------------------------------------------------------ */
 
-static const struct mob_mb_config *sort_cfg;
-static size_t sort_dev;
-
 static int
-cmp_point(const void *a, const void *b)
+cmp_point(const void *a, const void *b, void *arg)
 {
-	const struct mob_mb_point *pts = sort_cfg->devices[sort_dev].points;
+	const struct mob_mb_point *pts = arg;
 	const struct mob_mb_point *x = &pts[*(const size_t *)a];
 	const struct mob_mb_point *y = &pts[*(const size_t *)b];
 
@@ -467,9 +464,7 @@ plan_device(struct mob_mb_master *m, size_t di)
 		return MOB_ENOMEM;
 	for (i = 0; i < c->npoints; i++)
 		order[i] = i;
-	sort_cfg = m->cfg;
-	sort_dev = di;
-	qsort(order, c->npoints, sizeof(*order), cmp_point);
+	qsort_r(order, c->npoints, sizeof(*order), cmp_point, c->points);
 	for (i = 0; i < c->npoints; i++) {
 		p = &c->points[order[i]];
 		limit = p->table == MOB_MB_COIL || p->table == MOB_MB_DISCRETE ?
