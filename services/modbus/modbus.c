@@ -73,7 +73,7 @@ set_status_res(struct mbsvc *s, size_t dev, int online)
 			mob_res_update(s->objs[i].status, &v);
 }
 
-/* The value is unknown: offline and null, so no client mistakes it. */
+/* The device is silent: offline and null, so no client mistakes it. */
 static void
 res_unknown(struct mob_res *r)
 {
@@ -82,6 +82,17 @@ res_unknown(struct mob_res *r)
 	mob_res_set_status(r, MOB_STATUS_OFFLINE);
 	mob_value_null(&v, mob_res_type(r));
 	mob_res_update(r, &v);
+}
+
+/* The device answers but this value is unknown: null, still online. */
+static void
+value_unknown(struct mob_res *r)
+{
+	struct mob_value v;
+
+	mob_value_null(&v, mob_res_type(r));
+	mob_res_update(r, &v);
+	mob_res_set_status(r, MOB_STATUS_ONLINE);
 }
 
 static void
@@ -102,22 +113,20 @@ on_event(void *arg, enum mob_mb_event ev, size_t dev, size_t pi, double value,
 		else
 			mob_value_number(&v, value);
 		if ((rc = mob_res_update(r, &v)) != 0) {
-			log_warnx("%s: %s: %g: %s", d->name, mob_res_name(r),
-			    value, mob_strerror(rc));
-			res_unknown(r);
+			/* Outside the resource's min/max: not passed on. */
+			if (!mob_res_pv(r)->null)
+				log_warnx("%s: %s: device value %g: %s", d->name,
+				    mob_res_name(r), value, mob_strerror(rc));
+			value_unknown(r);
 			break;
 		}
 		mob_res_set_status(r, MOB_STATUS_ONLINE);
 		break;
 	case MOB_MB_EV_POINT_ERR:
-		/* The device answers, so writes still reach it (and get
-		 * its exception); only the value is unknown. */
-		if (!mob_res_pv(r)->null)
-			log_warnx("%s: %s: %s", d->name, mob_res_name(r),
-			    mob_strerror(err));
-		mob_value_null(&v, mob_res_type(r));
-		mob_res_update(r, &v);
-		mob_res_set_status(r, MOB_STATUS_ONLINE);
+		/* The device answers (the master logged its exception), so
+		 * writes still reach it; only the value is unknown. */
+		log_debug("%s: %s: %s", d->name, mob_res_name(r), mob_strerror(err));
+		value_unknown(r);
 		break;
 	case MOB_MB_EV_OFFLINE:
 		for (i = 0; i < d->npoints; i++)
