@@ -373,37 +373,52 @@ sb_drop_user(const struct mob_sandbox_profile *p, const char *user)
 	return 0;
 }
 
-/* Whatever happened before, no capability may remain in any set. */
+static int
+sb_caps_empty(const struct __user_cap_data_struct d[2])
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (d[i].effective != 0 || d[i].permitted != 0 ||
+		    d[i].inheritable != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * Whatever happened before, no capability may remain in any set.  capset
+ * only when something is left: a unit's SystemCallFilter=~@privileged
+ * refuses it, and there we start with none.
+ */
 static int
 sb_no_caps(const struct mob_sandbox_profile *p)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
-	int i, r;
+	int r;
 
 	/* root has done this already; in a user namespace we may too */
 	if ((r = sb_drop_bounding(p)) != 0)
 		return r;
-	memset(d, 0, sizeof(d));
-	if (syscall(SYS_capset, &h, d) == -1) {
-		log_warn("sandbox %s: capset", p->name);
+	if (sb_capget(d) != 0) {
+		log_warn("sandbox %s: capget", p->name);
 		return MOB_ESYS;
+	}
+	if (!sb_caps_empty(d)) {
+		memset(d, 0, sizeof(d));
+		if (syscall(SYS_capset, &h, d) == -1) {
+			log_warn("sandbox %s: capset", p->name);
+			return MOB_ESYS;
+		}
 	}
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
 	    errno != EINVAL) {
 		log_warn("sandbox %s: clear ambient capabilities", p->name);
 		return MOB_ESYS;
 	}
-	if (sb_capget(d) != 0) {
-		log_warn("sandbox %s: capget", p->name);
-		return MOB_ESYS;
-	}
-	for (i = 0; i < 2; i++) {
-		if (d[i].effective != 0 || d[i].permitted != 0 ||
-		    d[i].inheritable != 0) {
-			log_warnx("sandbox %s: capabilities left", p->name);
-			return MOB_EDENIED;
-		}
+	if (sb_capget(d) != 0 || !sb_caps_empty(d)) {
+		log_warnx("sandbox %s: capabilities left", p->name);
+		return MOB_EDENIED;
 	}
 	return 0;
 }

@@ -328,6 +328,32 @@ Test(sandbox, started_unprivileged_it_uses_a_user_namespace)
 	assert_says(st, out, "Seccomp:\t2", "unprivileged");
 }
 
+Test(sandbox, enters_under_a_units_own_filter)
+{
+	char prog[512], out[OUTMAX];
+	int st;
+
+	need_root();
+	if (access("/usr/bin/setpriv", X_OK) != 0)
+		cr_skip_test("setpriv (util-linux) not installed");
+	probe_path(prog, sizeof(prog));
+	/*
+	 * As a unit starts us: another user, no capability, namespaces and
+	 * capset refused with EPERM.  The sandbox must still come up.
+	 */
+	st = capture((const char *const[]){ "/usr/bin/setpriv", "--reuid=nobody",
+	    "--regid=nogroup", "--clear-groups", "--inh-caps=-all", prog, "-U",
+	    "sim", "status", NULL }, out);
+	assert_says(st, out, "namespaces skipped", "under a unit");
+	assert_says(st, out, "Seccomp:\t2", "under a unit");
+	assert_says(st, out, "Nofile:\t64", "under a unit");
+	assert_says(st, out, "Core:\t0", "under a unit");
+	st = capture((const char *const[]){ "/usr/bin/setpriv", "--reuid=nobody",
+	    "--regid=nogroup", "--clear-groups", "--inh-caps=-all", prog, "-U",
+	    "sim", "sh", NULL }, out);
+	assert_killed(st, out, "under a unit");
+}
+
 Test(sandbox, probes_fail_softly)
 {
 	char out[OUTMAX];

@@ -2,8 +2,13 @@
  * mobius-sandbox-probe: enter a sandbox profile, then try one thing and
  * print what happened, for tests/test_sandbox.c.
  *
- *	mobius-sandbox-probe [-n] [-u user] [-w rwdir] [-r rodir] [-s socket]
+ *	mobius-sandbox-probe [-nU] [-u user] [-w rwdir] [-r rodir] [-s socket]
  *	    PROFILE ACTION [ARG...]
+ *
+ * -U first loads a filter like the one our systemd units install
+ * (SystemCallFilter=@system-service seccomp, ~@privileged @resources
+ * @mount ..., RestrictNamespaces=yes; refused calls fail with EPERM), so
+ * that entering the sandbox under a unit is tested without systemd.
  *
  * Prints "ok" or "err ENAME" (and for "status" the ids and capabilities the
  * kernel reports).  A call the filter forbids kills the probe with SIGSYS.
@@ -13,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +39,7 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: mobius-sandbox-probe [-n] [-u user] [-w rwdir] "
+	fprintf(stderr, "usage: mobius-sandbox-probe [-nU] [-u user] [-w rwdir] "
 	    "[-r rodir] [-s socket] PROFILE ACTION [ARG...]\n");
 	_exit(2);
 }
@@ -73,6 +79,30 @@ status(void)
 	result(0);
 }
 
+/* What a unit refuses that mob_sandbox_enter might try. */
+static void
+unit_filter(void)
+{
+	static const char *const refused[] = { "capset", "setrlimit", "unshare",
+	    "setns", "mount", "umount2", "mount_setattr", "open_tree",
+	    "move_mount", "pivot_root", "chroot", "setuid", "setgid",
+	    "setresuid", "setresgid", "setgroups", "setreuid", "setregid",
+	    "sched_setaffinity", "setpriority" };
+	scmp_filter_ctx ctx;
+	size_t i;
+	int nr;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		_exit(4);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if ((nr = seccomp_syscall_resolve_name(refused[i])) != __NR_SCMP_ERROR &&
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) != 0)
+			_exit(4);
+	if (seccomp_load(ctx) != 0)
+		_exit(4);
+	seccomp_release(ctx);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -85,7 +115,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	log_init("probe", 0);
-	while ((ch = getopt(argc, argv, "+nu:w:r:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "+nUu:w:r:s:")) != -1) {
 		switch (ch) {
 		case 'n':
 			o.no_sandbox = 1;
@@ -100,6 +130,9 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			o.hub_socket = optarg;
+			break;
+		case 'U':
+			unit_filter();
 			break;
 		case 'r':
 			if (nro == MAXPATHS)
