@@ -49,6 +49,7 @@ struct mbsvc {
 	size_t nobjs;
 	int port_override;
 	int timer;			/* timerfd: the next block due */
+	struct mob_service *svc;
 };
 
 struct opts {
@@ -82,6 +83,18 @@ res_unknown(struct mob_res *r)
 	mob_res_set_status(r, MOB_STATUS_OFFLINE);
 	mob_value_null(&v, mob_res_type(r));
 	mob_res_update(r, &v);
+}
+
+/* systemd STATUS= for `systemctl status`. */
+static void
+report_status(struct mbsvc *s)
+{
+	size_t i, up = 0;
+
+	for (i = 0; i < s->cfg.ndevices; i++)
+		up += mob_mb_master_online(s->m, i) != 0;
+	mob_service_status(s->svc, "%zu of %zu devices answering", up,
+	    s->cfg.ndevices);
 }
 
 /* The device answers but this value is unknown: null, still online. */
@@ -132,9 +145,11 @@ on_event(void *arg, enum mob_mb_event ev, size_t dev, size_t pi, double value,
 		for (i = 0; i < d->npoints; i++)
 			res_unknown(d->points[i].udata);
 		set_status_res(s, dev, 0);
+		report_status(s);
 		break;
 	case MOB_MB_EV_ONLINE:
 		set_status_res(s, dev, 1);
+		report_status(s);
 		break;
 	}
 }
@@ -455,10 +470,12 @@ main(int argc, char *argv[])
 	log_init("mobius-modbus", o.verbose);
 	memset(&s, 0, sizeof(s));
 	s.port_override = o.port;
+	s.timer = -1;
 
 	/* config */
 	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
 		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	s.svc = svc;
 	load_config(svc, &s, o.config);
 
 	/* open: the buses (connections are made on first poll), the hub */
