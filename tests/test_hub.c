@@ -1116,3 +1116,67 @@ Test(hub, the_configuration_has_only_the_unix_listener_and_no_anonymous)
 	snprintf(path, sizeof(path), "%s/hub.pid", node.keys);
 	cr_expect_eq(access(path, R_OK), 0, "hub.pid for keytool reload");
 }
+
+Test(hub, a_tls_listener_takes_token_logins_and_refuses_plain_tcp)
+{
+	char hub[512], cert[400], key[400], listen[64], port[16], tok[1024];
+	char tool[512], state[400], log[400], out[4096], cmd[1024];
+	char *gen[] = { "/bin/sh", "-c", cmd, NULL };
+	char *targv[] = { tool, "--dir", node.keys, "token", A_USER, NULL };
+	char *argv[] = { hub, "--keys", node.keys, "--socket", node.sock,
+	    "--state", state, "--listen", listen, "--tls-cert", cert,
+	    "--tls-key", key, "--foreground", "--no-sandbox", NULL };
+	char *tls[] = { "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", port,
+	    "--cafile", cert, "--insecure", "-i", A_ID, "-u", A_USER, "-P", tok,
+	    "-t", "mob/state/" TH_HID "/000", "-C", "1", "-W", "5", NULL };
+	char *plain[] = { "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p",
+	    port, "-i", A_ID, "-u", A_USER, "-P", tok, "-t", "mob/svc/#",
+	    "-C", "1", "-W", "2", NULL };
+	int p = th_free_port();
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", node.dir);
+	snprintf(key, sizeof(key), "%s/key.pem", node.dir);
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost "
+	    "-keyout '%s' -out '%s' 2>/dev/null", key, cert);
+	cr_assert_eq(th_run(gen, NULL, NULL, 0, 20000), 0, "openssl req");
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", p);
+	snprintf(state, sizeof(state), "%s/state", node.dir);
+	snprintf(log, sizeof(log), "%s/hub-tls.log", node.dir);
+	th_path("bin/mobius-hub", hub, sizeof(hub));
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+
+	th_stop(&node.hub, SIGTERM, 5000);
+	cr_assert_eq(th_spawn(&node.hub, argv, NULL, log), 0);
+	cr_assert_eq(th_wait_log(log, "running", 15000), 0);
+	cr_assert_eq(th_run(targv, NULL, tok, sizeof(tok), 20000), 0);
+	tok[strcspn(tok, "\n")] = '\0';
+	cr_expect_eq(th_run(tls, NULL, out, sizeof(out), 10000), 0, "TLS login");
+	cr_expect_eq(strncmp(out, "ey", 2), 0, "a JWS: %s", out);
+	cr_assert_eq(th_run(targv, NULL, tok, sizeof(tok), 20000), 0);
+	tok[strcspn(tok, "\n")] = '\0';
+	cr_expect_neq(th_run(plain, NULL, NULL, 0, 10000), 0, "no plain TCP");
+}
+
+Test(hub, after_a_hub_restart_no_service_looks_online)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key), *w;
+	const char *const opts[] = { "backoff_base_ms=0", NULL };
+
+	cr_assert_eq(tc_sub(a, "mob/state/" A_ID, 1), 1);
+	cr_assert_geq(tc_wait(a, "mob/state/" A_ID, 0, WAIT_MS), 0);
+	cr_assert(has_msg_with(a, "mob/state/" A_ID, 0, "online"));
+	/* the hub stops with A connected: "online" is saved with the retained
+	 * messages (mosquitto saves its database at exit) */
+	th_stop(&node.hub, SIGTERM, 5000);
+	tc_free(a);
+	th_node_hub_start(&node, opts);
+	w = tc_new(B_ID, B_USER, b_key);
+	cr_assert_eq(tc_sub(w, "mob/state/" A_ID, 1), 1);
+	cr_assert_geq(tc_wait(w, "mob/state/" A_ID, 0, WAIT_MS), 0);
+	pump(w, 200);
+	cr_expect(has_msg_with(w, "mob/state/" A_ID, w->nmsg - 1, "hub_start"),
+	    "the last retained presence of A is offline/hub_start");
+	tc_free(w);
+}
