@@ -21,8 +21,14 @@
 #include "mobius/uri.h"
 
 #define OBJ_MIN_MS	1000		/* mob/obj at most once a second per object */
-#define SVC_DESC_MAX	(40 * 1024)	/* larger descriptions drop resource lists */
-#define DISCOVER_MAX	(40 * 1024)	/* one discover response, then "next" */
+/*
+ * The hub drops messages above its max_token (8 KiB by default); a dat of
+ * JSON_MAX bytes stays below that once signed and base64url-encoded.
+ * Object lists are cut at LIST_MAX (leaving room for the other members):
+ * mob/svc then says "truncated" and discover answers page with "next".
+ */
+#define JSON_MAX	5600
+#define LIST_MAX	4608
 #define MAX_FDS		32
 #define MAX_TIMERS	32
 
@@ -98,15 +104,35 @@ schedule(struct mob_service *svc, int64_t at)
 
 /* --- publishing ------------------------------------------------------- */
 
+/* JSON text of dat (consumed), or NULL; MOB_ETOOLONG above JSON_MAX. */
+static int
+to_text(cJSON *dat, char **out)
+{
+	*out = NULL;
+	if (dat == NULL)
+		return MOB_ENOMEM;
+	*out = cJSON_PrintUnformatted(dat);
+	cJSON_Delete(dat);
+	if (*out == NULL)
+		return MOB_ENOMEM;
+	if (strlen(*out) > JSON_MAX)
+		return MOB_ETOOLONG;
+	return 0;
+}
+
+/* Retained publication of dat (consumed). */
 static int
 publish(struct mob_service *svc, const char *topic, cJSON *dat, int qos)
 {
+	char *txt;
 	int rc;
 
-	if (dat == NULL)
-		return MOB_ENOMEM;
-	rc = mob_client_publish_json(svc->c, topic, dat, qos, 1);
-	cJSON_Delete(dat);
+	if ((rc = to_text(dat, &txt)) == 0)
+		rc = mob_client_publish(svc->c, topic, txt, qos, 1);
+	else if (rc == MOB_ETOOLONG)
+		log_warnx("%s: %zu bytes of JSON, more than the hub accepts: "
+		    "not published", topic, strlen(txt));
+	free(txt);
 	return rc;
 }
 
@@ -171,11 +197,10 @@ publish_svc(struct mob_service *svc)
 	cJSON *d;
 
 	snprintf(topic, sizeof(topic), "mob/svc/%s", mob_client_id(svc->c));
-	/* Keep the retained description well under the envelope cap. */
-	d = svc_describe(svc, 1, 0, SVC_DESC_MAX, &next);
+	d = svc_describe(svc, 1, 0, LIST_MAX, &next);
 	if (d != NULL && next != 0) {
 		cJSON_Delete(d);
-		d = svc_describe(svc, 0, 0, 0, &next);
+		d = svc_describe(svc, 0, 0, LIST_MAX, &next);
 		if (d != NULL && cJSON_AddTrueToObject(d, "truncated") == NULL) {
 			cJSON_Delete(d);
 			d = NULL;
@@ -184,40 +209,73 @@ publish_svc(struct mob_service *svc)
 	return publish(svc, topic, d, 1);
 }
 
+/*
+ * Object description and state together; compact leaves out the
+ * description (for objects too big for one message: the metadata is in
+ * discover answers then).
+ */
 static cJSON *
-obj_state(const struct mob_object *o)
+obj_state(const struct mob_object *o, int compact)
 {
 	cJSON *j, *arr, *rj, *sj, *it;
 	struct mob_res *r;
 
-	if ((j = mob_object_describe(o)) == NULL)
+	if (!compact)
+		j = mob_object_describe(o);
+	else if ((j = cJSON_CreateObject()) != NULL &&
+	    (cJSON_AddStringToObject(j, "pid", mob_object_pid(o)) == NULL ||
+	    cJSON_AddStringToObject(j, "ins", mob_object_ins(o)) == NULL ||
+	    cJSON_AddStringToObject(j, "name", mob_object_name(o)) == NULL ||
+	    cJSON_AddArrayToObject(j, "resources") == NULL)) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	if (j == NULL)
 		return NULL;
 	arr = cJSON_GetObjectItemCaseSensitive(j, "resources");
 	rj = arr->child;
-	for (size_t i = 0; (r = mob_object_res_at(o, i)) != NULL; i++, rj = rj->next) {
-		if ((sj = mob_res_state(r, 0)) == NULL) {
-			cJSON_Delete(j);
-			return NULL;
+	for (size_t i = 0; (r = mob_object_res_at(o, i)) != NULL; i++) {
+		if ((sj = mob_res_state(r, 0)) == NULL)
+			goto fail;
+		if (compact) {
+			if (cJSON_AddStringToObject(sj, "rid", mob_res_rid(r)) == NULL) {
+				cJSON_Delete(sj);
+				goto fail;
+			}
+			cJSON_AddItemToArray(arr, sj);
+			continue;
 		}
 		while ((it = sj->child) != NULL) {
 			cJSON_DetachItemViaPointer(sj, it);
 			cJSON_AddItemToObject(rj, it->string, it);
 		}
 		cJSON_Delete(sj);
+		rj = rj->next;
 	}
 	return j;
+ fail:
+	cJSON_Delete(j);
+	return NULL;
 }
 
 static int
 publish_obj(struct mob_service *svc, struct sobj *so, int64_t now)
 {
-	char topic[MOB_TOPIC_MAX];
+	char topic[MOB_TOPIC_MAX], *txt;
+	int rc;
 
 	snprintf(topic, sizeof(topic), "mob/obj/%s/%s/%s", mob_client_id(svc->c),
 	    mob_object_pid(so->o), mob_object_ins(so->o));
 	so->dirty = 0;
 	so->obj_last = now;
-	return publish(svc, topic, obj_state(so->o), 1);
+	if ((rc = to_text(obj_state(so->o, 0), &txt)) == MOB_ETOOLONG) {
+		free(txt);
+		return publish(svc, topic, obj_state(so->o, 1), 1);
+	}
+	if (rc == 0)
+		rc = mob_client_publish(svc->c, topic, txt, 1, 1);
+	free(txt);
+	return rc;
 }
 
 static int
@@ -494,7 +552,7 @@ op_read(struct mob_service *svc, struct req *q, cJSON *rsp)
 		return rc;
 	if (r != NULL)
 		return rsp_res(rsp, r);
-	if ((oj = obj_state(so->o)) == NULL)
+	if ((oj = obj_state(so->o, 0)) == NULL)
 		return MOB_ENOMEM;
 	cJSON_AddItemToObject(rsp, "object", oj);
 	return 0;
@@ -593,7 +651,7 @@ op_discover(struct mob_service *svc, struct req *q, cJSON *rsp)
 				return req_fail(q, MOB_EINVAL, "bad offset");
 			offset = (size_t)off->valuedouble;
 		}
-		d = svc_describe(svc, 1, offset, DISCOVER_MAX, &next);
+		d = svc_describe(svc, 1, offset, LIST_MAX, &next);
 		cJSON_AddItemToObject(rsp, "service", d);
 		if (d != NULL && next != 0 &&
 		    cJSON_AddNumberToObject(rsp, "next", (double)next) == NULL)
@@ -613,7 +671,7 @@ static const struct {
 static void
 handle_request(struct mob_service *svc, const struct mob_env *env)
 {
-	char topic[MOB_TOPIC_MAX], err[128];
+	char topic[MOB_TOPIC_MAX], err[128], *txt;
 	const cJSON *j;
 	cJSON *rsp = NULL, *e;
 	struct req q;
@@ -661,9 +719,15 @@ handle_request(struct mob_service *svc, const struct mob_env *env)
 	if (rc == MOB_ENOMEM)
 		goto out;
 	if (rc == 0) {
-		if (cJSON_AddTrueToObject(rsp, "ok") == NULL)
+		if (cJSON_AddTrueToObject(rsp, "ok") == NULL ||
+		    (txt = cJSON_PrintUnformatted(rsp)) == NULL)
 			goto out;
-	} else {
+		if (strlen(txt) > JSON_MAX)
+			rc = req_fail(&q, MOB_ETOOLONG, "the answer (%zu bytes) is "
+			    "larger than the hub accepts", strlen(txt));
+		free(txt);
+	}
+	if (rc != 0) {
 		/* Replace any partial answer with just the error. */
 		cJSON_Delete(rsp);
 		if ((rsp = cJSON_CreateObject()) == NULL ||
@@ -971,7 +1035,8 @@ config_object(struct mob_service *svc, struct mob_config *c,
 	const char *allowed[32], *name = NULL;
 	struct mob_cnode m, item;
 	struct mob_object *o;
-	char pid[5], ins[5];
+	char pid[5], ins[5], *txt;
+	size_t len;
 	int rc, count;
 
 	keys_join(base, h ? h->object_keys : NULL, allowed, 32);
@@ -991,6 +1056,15 @@ config_object(struct mob_service *svc, struct mob_config *c,
 		if ((rc = config_res(svc, c, &item, o, h)) != 0)
 			return rc;
 	}
+	/* Its description must fit one message (discover, mob/svc pages). */
+	if ((rc = to_text(mob_object_describe(o), &txt)) == MOB_ENOMEM)
+		return mob_cfg_errorf(c, n, "%s", mob_strerror(rc));
+	len = strlen(txt);
+	free(txt);
+	if (len > LIST_MAX)
+		return mob_cfg_errorf(c, n, "description too large for one "
+		    "message (%zu bytes of JSON, at most %d): split the object",
+		    len, LIST_MAX);
 	if (h != NULL && h->object != NULL)
 		return h->object(c, n, o, h->arg);
 	return 0;

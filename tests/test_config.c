@@ -147,6 +147,26 @@ Test(config, malformed_files_give_the_file_and_json_path)
 	}
 }
 
+Test(config, an_object_too_big_for_one_message_is_refused)
+{
+	const char *prefix = "sim.json: objects[0]: description too large for "
+	    "one message (";
+	char text[16384], err[512];
+	size_t off = 0;
+
+	off += (size_t)snprintf(text + off, sizeof(text) - off,
+	    "{\"objects\":[{\"pid\":\"0101\",\"ins\":\"0001\",\"resources\":[");
+	for (int i = 0; i < 48; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+		    "%s{\"rid\":\"%02X\",\"name\":\"resource with a long name %d\","
+		    "\"type\":\"number\",\"min\":0,\"max\":1000,\"units\":\"Cel\"}",
+		    i ? "," : "", 0x40 + i, i);
+	snprintf(text + off, sizeof(text) - off, "]}]}");
+	cr_assert_eq(configure(text, err, sizeof(err)), MOB_ECONFIG);
+	cr_assert(strncmp(err, prefix, strlen(prefix)) == 0, "%s", err);
+	cr_assert(strstr(err, "at most 4608): split the object") != NULL, "%s", err);
+}
+
 Test(config, a_valid_file_builds_the_objects)
 {
 	char err[512];

@@ -569,6 +569,83 @@ Test(service_sandboxed, serves_and_reconnects_from_inside_the_sandbox,
 	th_node_stop(&node);
 }
 
+/*
+ * 300 objects under the hub's default message cap: mob/svc is cut short
+ * and says "truncated", discover pages through everything with "next",
+ * and every message the service sends gets through the hub.
+ */
+Test(service_big, description_is_truncated_and_discover_pages, .timeout = 60)
+{
+	char path[512], log[600], cfg[600], uri[MOB_URI_MAX];
+	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
+	    node.sock, "--no-sandbox", NULL };
+	int seen[301] = { 0 }, total = 0, pages = 0, offset = 0;
+	const cJSON *o;
+	cJSON *rsp;
+	FILE *fp;
+
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	snprintf(cfg, sizeof(cfg), "%s/big.json", node.dir);
+	cr_assert_not_null(fp = fopen(cfg, "w"));
+	fprintf(fp, "{\"name\":\"big\",\"objects\":[");
+	for (int i = 1; i <= 300; i++)
+		fprintf(fp, "%s{\"pid\":\"0A00\",\"ins\":\"%04X\",\"name\":"
+		    "\"tank number %d of the big plant\",\"resources\":[{\"rid\":"
+		    "\"40\",\"name\":\"level\",\"type\":\"number\",\"units\":"
+		    "\"Cel\",\"default\":%d}]}", i > 1 ? "," : "", i, i, i);
+	fprintf(fp, "]}");
+	cr_assert_eq(fclose(fp), 0);
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0);
+	cr_assert_eq(th_wait_log(log, "simulated resources", 15000), 0);
+	client_open();
+
+	cr_assert_eq(mob_client_subscribe(cli, "mob/svc/" SVC, 1), 0);
+	cr_assert_eq(mob_client_subscribe(cli, "mob/obj/" SVC "/0A00/012C", 1), 0);
+	for (int i = 0; i < 100 && nrx < 2; i++)
+		pump(20);
+	cr_assert_eq(nrx, 2, "mob/svc and mob/obj through the hub");
+	for (size_t i = 0; i < nrx; i++) {
+		if (strcmp(rx[i].topic, "mob/svc/" SVC) == 0) {
+			cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(rx[i].dat, "truncated")));
+			cr_assert_gt(cJSON_GetArraySize(cJSON_GetObjectItem(rx[i].dat,
+			    "objects")), 10);
+		} else
+			cr_assert_eq(num(cJSON_GetArrayItem(cJSON_GetObjectItem(
+			    rx[i].dat, "resources"), 0), "value"), 300);
+	}
+	do {
+		char extra[32];
+		const cJSON *next;
+
+		snprintf(extra, sizeof(extra), "\"offset\":%d", offset);
+		rsp = req_ok("discover", NULL, offset ? extra : NULL);
+		cJSON_ArrayForEach(o, cJSON_GetObjectItem(cJSON_GetObjectItem(rsp,
+		    "service"), "objects")) {
+			int ins = (int)strtol(cJSON_GetObjectItem(o, "ins")->valuestring,
+			    NULL, 16);
+
+			cr_assert(ins >= 1 && ins <= 300);
+			cr_assert_eq(seen[ins]++, 0, "object %d twice", ins);
+			cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(o,
+			    "resources")), 1);
+			total++;
+		}
+		next = cJSON_GetObjectItem(rsp, "next");
+		offset = cJSON_IsNumber(next) ? (int)next->valuedouble : 0;
+		cJSON_Delete(rsp);
+		pages++;
+	} while (offset > 0 && pages < 300);
+	cr_assert_eq(total, 300);
+	cr_assert_gt(pages, 1);
+	snprintf(uri, sizeof(uri), SVC "/0A00/%04X/40", 150);
+	cr_assert_eq(pv_of(uri), 150);
+}
+
 /* A key the hub does not know (revoked) is refused at once, not retried. */
 Test(service_client, revoked_key_is_denied)
 {
