@@ -39,7 +39,7 @@ BENCHES  :=
 FUZZERS  :=
 INSTALL_BIN :=
 
-.PHONY: all check check-normal check-san run bench bench-build fuzz install clean deps
+.PHONY: all check check-normal check-san run bench bench-build fuzz install clean deps deb
 all: $(LIBMOB)
 
 LIB_SRCS := $(wildcard lib/*.c sandbox/*.c)
@@ -84,10 +84,29 @@ bench-build: $(BENCHES)
 fuzz: deps
 	$(MAKE) -f fuzz/Makefile.fuzz
 
+# Units whose program exists; the router unit waits for the router.
+UNITS := $(filter-out systemd/mobius-router@.service,$(wildcard systemd/*.service))
+UNITDIR ?= /lib/systemd/system
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/mobius
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/mobius \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/doc/mobius \
+	    $(DESTDIR)$(PREFIX)/share/mobius/examples
 	$(foreach p,$(INSTALL_BIN),install -m 0755 $(p) $(DESTDIR)$(PREFIX)/bin/;)
 	$(foreach p,$(PLUGINS),install -m 0644 $(p) $(DESTDIR)$(PREFIX)/lib/mobius/;)
+	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/sysusers.d/mobius.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/
+	install -m 0644 systemd/tmpfiles.d/mobius.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mobius/
+	install -m 0644 services/sim/sim.json $(DESTDIR)$(PREFIX)/share/mobius/examples/sim.json
+	install -m 0644 services/modbus/demo.json $(DESTDIR)$(PREFIX)/share/mobius/examples/modbus.json
+	install -m 0644 services/gpio/demo.json $(DESTDIR)$(PREFIX)/share/mobius/examples/gpio.json
+
+# A Debian package (.deb) in build/: dpkg-buildpackage with debian/.
+deb: deps
+	dpkg-buildpackage -b -us -uc
+	mkdir -p build/deb && mv ../mobius_*.deb ../mobius_*.buildinfo ../mobius_*.changes build/deb/ 2>/dev/null; ls build/deb
 
 clean:
 	rm -rf build
