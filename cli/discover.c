@@ -138,7 +138,7 @@ cmd_discover(int argc, char *argv[], struct cli_opts *o)
 	struct cli_svc *s;
 	struct mob_uri u;
 	char filter[MOB_ID_MAX + 4], err[160];
-	int ch, json = 0, rc, nsvc = 0;
+	int ch, json = 0, rc, nsvc = 0, partial = 0;
 
 	while ((ch = cli_getopt(argc, argv, "", lo, o, "discover")) != -1) {
 		if (ch == 'j')
@@ -177,6 +177,9 @@ cmd_discover(int argc, char *argv[], struct cli_opts *o)
 		if (s->desc == NULL)
 			continue;
 		nsvc++;
+		/* Without the resources the rows of objects still show. */
+		if (cli_node_complete(&n, s) != CLI_EXIT_OK)
+			partial = 1;
 		if ((json ? print_json(s) : table_svc(t, s)) != 0)
 			goto out;
 	}
@@ -192,6 +195,8 @@ cmd_discover(int argc, char *argv[], struct cli_opts *o)
 	if (t != NULL)
 		cli_table_print(t, stdout);
 	rc = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR;
+	if (rc == CLI_EXIT_OK && partial)
+		rc = CLI_EXIT_TIMEOUT;
  out:
 	cli_table_free(t);
 	cli_node_close(&n);

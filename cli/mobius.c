@@ -44,7 +44,8 @@ static const struct cli_cmd cmds[] = {
 	  "mobius get [--json] URI",
 	  "Ask the owning service for the present value of a resource and print\n"
 	  "it with its units.  URI is HID/SID/PID/INS/RID in upper-case hex, e.g.\n"
-	  "000001/010/0001/0001/40.\n"
+	  "000001/010/0101/0001/40.  An object URI (HID/SID/PID/INS) prints all\n"
+	  "its resources with their values as a table.\n"
 	  "\n"
 	  "  --json        print the service's whole answer as JSON\n" },
 	{ "set", cmd_set,

@@ -318,3 +318,60 @@ cli_node_request(struct cli_node *n, const struct mob_uri *u, cJSON *req,
 	}
 	return CLI_EXIT_OK;
 }
+
+/* Move the objects of one discover page into objs; the next offset or 0. */
+static double
+take_page(cJSON *rsp, cJSON *objs, double offset)
+{
+	cJSON *svc = cJSON_GetObjectItemCaseSensitive(rsp, "service");
+	cJSON *arr = cJSON_GetObjectItemCaseSensitive(svc, "objects");
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(rsp, "next");
+	cJSON *o;
+
+	while (cJSON_IsArray(arr) && (o = cJSON_DetachItemFromArray(arr, 0)) != NULL)
+		cJSON_AddItemToArray(objs, o);
+	/* A next offset that does not move on would loop for ever. */
+	if (!cJSON_IsNumber(next) || next->valuedouble <= offset)
+		return 0;
+	return next->valuedouble;
+}
+
+int
+cli_node_complete(struct cli_node *n, struct cli_svc *s)
+{
+	cJSON *objs = NULL, *req = NULL, *rsp = NULL;
+	struct mob_uri u;
+	double offset = 0;
+	int rc = CLI_EXIT_ERROR;
+
+	if (s->desc == NULL || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    s->desc, "truncated")))
+		return CLI_EXIT_OK;
+	if (mob_uri_parse(s->id, 0, &u, NULL, 0) != 0 ||
+	    (objs = cJSON_CreateArray()) == NULL)
+		goto out;
+	do {
+		if ((req = cJSON_CreateObject()) == NULL ||
+		    cJSON_AddStringToObject(req, "op", "discover") == NULL ||
+		    cJSON_AddStringToObject(req, "uri", s->id) == NULL ||
+		    (offset > 0 && cJSON_AddNumberToObject(req, "offset",
+		    offset) == NULL)) {
+			rc = CLI_EXIT_ERROR;
+			goto out;
+		}
+		if ((rc = cli_node_request(n, &u, req, &rsp)) != CLI_EXIT_OK)
+			goto out;
+		offset = take_page(rsp, objs, offset);
+		cJSON_Delete(req);
+		cJSON_Delete(rsp);
+		req = rsp = NULL;
+	} while (offset > 0);
+	cJSON_ReplaceItemInObjectCaseSensitive(s->desc, "objects", objs);
+	objs = NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(s->desc, "truncated");
+ out:
+	cJSON_Delete(objs);
+	cJSON_Delete(req);
+	cJSON_Delete(rsp);
+	return rc;
+}

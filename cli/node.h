@@ -60,6 +60,13 @@ int cli_node_settle(struct cli_node *n, int quiet_ms, int max_ms);
 /* Run the loop until a description of service id arrived: 0 or MOB_ETIMEOUT. */
 int cli_node_wait_svc(struct cli_node *n, const char *id, int timeout_ms);
 
+/*
+ * A service with many objects publishes a description without resources
+ * ("truncated":true); fetch the whole one with paged discover requests.
+ * Prints errors; a CLI_EXIT_* code.
+ */
+int cli_node_complete(struct cli_node *n, struct cli_svc *s);
+
 struct cli_svc *cli_node_svc(struct cli_node *n, const char *id);
 /* Description of the resource at u (depth 5) from its service's mob/svc. */
 const struct cJSON *cli_node_res(struct cli_node *n, const struct mob_uri *u);

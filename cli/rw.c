@@ -15,9 +15,12 @@
 #include "mobius/err.h"
 #include "node.h"
 
-/* Parse a resource URI argument; prints the error naming the part. */
+/*
+ * Parse a resource URI argument (or an object URI when allow_obj); prints
+ * the error naming the part.
+ */
 static int
-parse_res_uri(const char *cmd, const char *s, struct mob_uri *u)
+parse_res_uri(const char *cmd, const char *s, struct mob_uri *u, int allow_obj)
 {
 	char err[160];
 
@@ -25,7 +28,12 @@ parse_res_uri(const char *cmd, const char *s, struct mob_uri *u)
 		cli_usage_error(cmd, "URI \"%s\": %s", s, err);
 		return -1;
 	}
-	if (u->depth != MOB_URI_PARTS) {
+	if (u->depth < MOB_URI_PARTS - 1 && allow_obj) {
+		cli_usage_error(cmd, "URI \"%s\": give an object "
+		    "(HID/SID/PID/INS) or a resource (HID/SID/PID/INS/RID)", s);
+		return -1;
+	}
+	if (u->depth != MOB_URI_PARTS && !allow_obj) {
 		cli_usage_error(cmd, "URI \"%s\": RID missing: a resource URI "
 		    "has 5 parts, HID/SID/PID/INS/RID", s);
 		return -1;
@@ -80,6 +88,54 @@ parse_prio(const char *cmd, const char *s, long *prio)
 	return 0;
 }
 
+static const char *
+jstr(const cJSON *o, const char *name)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+/* An object's resources and their present values, as a table. */
+static int
+print_object(const char *uri, const cJSON *obj)
+{
+	static const char *const headers[] = {
+		"RID", "NAME", "VALUE", "UNITS", "STATUS",
+	};
+	struct cli_table *t;
+	const cJSON *res;
+	const char *row[5];
+	char val[512];
+	int rc = CLI_EXIT_ERROR;
+
+	if (!cJSON_IsObject(obj)) {
+		cli_error("get", "%s: the answer has no object", uri);
+		return CLI_EXIT_ERROR;
+	}
+	if ((t = cli_table_new(5, headers)) == NULL)
+		return CLI_EXIT_ERROR;
+	cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(obj,
+	    "resources")) {
+		cli_fmt_value(cJSON_GetObjectItemCaseSensitive(res, "value"),
+		    val, sizeof(val));
+		row[0] = jstr(res, "rid");
+		row[1] = jstr(res, "name");
+		row[2] = val;
+		row[3] = jstr(res, "units");
+		row[4] = jstr(res, "status");
+		if (cli_table_add(t, row) != 0)
+			goto out;
+	}
+	if (jstr(obj, "name") != NULL)
+		printf("%s  %s\n", uri, jstr(obj, "name"));
+	cli_table_print(t, stdout);
+	rc = CLI_EXIT_OK;
+ out:
+	cli_table_free(t);
+	return rc;
+}
+
 int
 cmd_get(int argc, char *argv[], struct cli_opts *o)
 {
@@ -103,7 +159,7 @@ cmd_get(int argc, char *argv[], struct cli_opts *o)
 	if (argc - optind != 1)
 		return cli_usage_error("get", argc - optind < 1 ?
 		    "URI missing" : "too many arguments");
-	if (parse_res_uri("get", argv[optind], &u) != 0)
+	if (parse_res_uri("get", argv[optind], &u, 1) != 0)
 		return CLI_EXIT_USAGE;
 
 	memset(&n, 0, sizeof(n));
@@ -124,6 +180,11 @@ cmd_get(int argc, char *argv[], struct cli_opts *o)
 		}
 		printf("%s\n", s);
 		cJSON_free(s);
+		goto out;
+	}
+	if (u.depth < MOB_URI_PARTS) {
+		rc = print_object(argv[optind],
+		    cJSON_GetObjectItemCaseSensitive(rsp, "object"));
 		goto out;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(rsp, "value")) == NULL) {
@@ -291,7 +352,7 @@ cmd_set(int argc, char *argv[], struct cli_opts *o)
 		    "URI and VALUE" : "VALUE");
 		goto out;
 	}
-	if (parse_res_uri("set", argv[optind], &u) != 0)
+	if (parse_res_uri("set", argv[optind], &u, 0) != 0)
 		goto out;
 
 	if ((rc = cli_node_open(&n, o, "set")) != CLI_EXIT_OK ||
@@ -350,7 +411,7 @@ cmd_clear(int argc, char *argv[], struct cli_opts *o)
 	if (argc - optind != 1)
 		return cli_usage_error("clear", argc - optind < 1 ?
 		    "URI missing" : "too many arguments");
-	if (parse_res_uri("clear", argv[optind], &u) != 0)
+	if (parse_res_uri("clear", argv[optind], &u, 0) != 0)
 		return CLI_EXIT_USAGE;
 
 	memset(&n, 0, sizeof(n));

@@ -116,6 +116,7 @@ cmd_watch(int argc, char *argv[], struct cli_opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_node n;
+	struct cli_svc *s;
 	struct watch w;
 	struct sigaction sa;
 	char cov[MOB_TOPIC_MAX], svc[MOB_ID_MAX + 4];
@@ -168,8 +169,12 @@ cmd_watch(int argc, char *argv[], struct cli_opts *o)
 	/* Descriptions first so the retained COVs that follow have names. */
 	rc = CLI_EXIT_ERROR;
 	if (cli_node_subscribe(&n, "svc", svc) != 0 ||
-	    cli_node_settle(&n, 100, 1000) != 0 ||
-	    cli_node_subscribe(&n, "state", svc) != 0 ||
+	    cli_node_settle(&n, 100, 1000) != 0)
+		goto out;
+	/* Names only; a service that does not answer shows "-" instead. */
+	for (s = n.svcs; s != NULL; s = s->next)
+		cli_node_complete(&n, s);
+	if (cli_node_subscribe(&n, "state", svc) != 0 ||
 	    cli_node_subscribe(&n, "cov", cov) != 0)
 		goto out;
 	if (duration_ms > 0)

@@ -283,8 +283,10 @@ Test(cli, bad_uri_exits_2_naming_the_part, .init = keys_setup,
 	cr_expect_not_null(strstr(out, "HID"), "names the HID: %s", out);
 	cr_expect_eq(mobius(out, sizeof(out), "set 000001/010/0001/0001/4 1"), 2);
 	cr_expect_not_null(strstr(out, "RID"), "names the RID: %s", out);
-	cr_expect_eq(mobius(out, sizeof(out), "get 000001/010/0001/0001"), 2);
+	cr_expect_eq(mobius(out, sizeof(out), "set 000001/010/0001/0001 1"), 2);
 	cr_expect_not_null(strstr(out, "RID missing"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get 000001/010/0001"), 2);
+	cr_expect_not_null(strstr(out, "give an object"), "%s", out);
 	cr_expect_eq(mobius(out, sizeof(out), "get 000001/+/0001/0001/40"), 2,
 	    "no wildcards in get");
 	cr_expect_eq(mobius(out, sizeof(out), "watch 000001/#/0001"), 2,
@@ -367,6 +369,20 @@ Test(cli_node, get_prints_the_value_with_units)
 		cr_expect_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "value")), 20);
 		cJSON_Delete(j);
 	}
+}
+
+Test(cli_node, get_of_an_object_lists_its_resources)
+{
+	char out[OUT_MAX], uri[32], *line;
+
+	snprintf(uri, sizeof(uri), "%s/010/0003/0001", node.hid);
+	cr_assert_eq(mobius(out, sizeof(out), "get %s", uri), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "light"), "object name: %s", out);
+	cr_expect_not_null(strstr(out, "RID"), "header: %s", out);
+	line = strstr(out, "\n40 ");
+	cr_assert_not_null(line, "row of RID 40: %s", out);
+	cr_expect(strstr(line, " on ") != NULL && strstr(line, " false ") != NULL &&
+	    strstr(line, "online") != NULL, "row: %s", out);
 }
 
 Test(cli_node, set_then_get_returns_the_value)
@@ -577,6 +593,61 @@ Test(cli_node, watch_resumes_after_the_hub_restarts)
 	cr_expect(cov_after(log, "reconnected", temp_uri, 5000),
 	    "COV after reconnecting");
 	th_stop(&w, SIGTERM, 3000);
+}
+
+/* --- a service too big for its retained description ---------------- */
+
+#define BIG_OBJECTS	300
+
+/*
+ * 300 objects: mob/svc leaves out the resources ("truncated", above 40 KiB
+ * of JSON), so clients fetch them with paged discover requests.  The hub's
+ * token cap (8 KiB by default) is raised to let such messages through.
+ */
+static void
+big_setup(void)
+{
+	static const char *const opts[] = { "max_token=65536", NULL };
+	FILE *fp;
+	int i;
+
+	th_node_start_opts(&node, MOB_MODE_HARDENED, opts);
+	th_node_add(&node, SIM_ID, sim_key, sizeof(sim_key));
+	th_node_add(&node, CLI_ID, cli_key, sizeof(cli_key));
+	snprintf(env_sock, sizeof(env_sock), "MOBIUS_SOCKET=%s", node.sock);
+	snprintf(env_key, sizeof(env_key), "MOBIUS_KEY=%s", cli_key);
+	snprintf(sim_cfg, sizeof(sim_cfg), "%s/big.json", node.dir);
+	cr_assert_not_null(fp = fopen(sim_cfg, "w"));
+	fprintf(fp, "{ \"name\": \"big\", \"objects\": [\n");
+	for (i = 1; i <= BIG_OBJECTS; i++)
+		fprintf(fp, "%s{ \"pid\": \"0A00\", \"ins\": \"%04X\", "
+		    "\"name\": \"tank number %d of the big plant\", "
+		    "\"resources\": [ { \"rid\": \"40\", \"name\": \"level %d\", "
+		    "\"type\": \"number\", \"access\": \"rw\", \"units\": \"Cel\", "
+		    "\"default\": %d } ] }\n", i > 1 ? "," : "", i, i, i, i);
+	fprintf(fp, "] }\n");
+	cr_assert_eq(fclose(fp), 0);
+	snprintf(setp_uri, sizeof(setp_uri), "%s/010/0A00/%04X/40", node.hid,
+	    BIG_OBJECTS);
+	start_sim();
+	wait_sim_ready();
+}
+
+Test(cli_big, discover_and_watch_fetch_a_truncated_description,
+    .init = big_setup, .fini = node_teardown, .timeout = 60)
+{
+	char out[OUT_MAX], *line, want[64];
+
+	cr_assert_eq(mobius(out, sizeof(out), "discover"), 0, "%s", out);
+	line = strstr(out, setp_uri);
+	cr_assert_not_null(line, "the last resource is listed: %.2000s", out);
+	snprintf(want, sizeof(want), "level %d", BIG_OBJECTS);
+	cr_expect(strstr(line, want) != NULL && strstr(line, "Cel") != NULL,
+	    "with name and units: %.80s", line);
+	cr_assert_eq(mobius(out, sizeof(out), "watch --count 1 %s", setp_uri),
+	    0, "%s", out);
+	cr_expect_not_null(strstr(out, want), "watch names it: %s", out);
+	cr_expect_not_null(strstr(out, "300 Cel"), "%s", out);
 }
 
 /* --- make run ------------------------------------------------------ */
