@@ -207,7 +207,7 @@ htab_put(struct htab *t, const char *key, void *val, int64_t expires,
     int64_t now, int evict)
 {
 	uint32_t h;
-	size_t mask = t->cap - 1, i;
+	size_t mask, i;
 	struct htab_ent *e;
 
 	if (strlen(key) >= HTAB_KEYMAX)
@@ -232,6 +232,7 @@ htab_put(struct htab *t, const char *key, void *val, int64_t expires,
 				return MOB_ENOMEM;
 		}
 	}
+	mask = t->cap - 1;	/* after any resize */
 	for (i = h & mask; t->e[i].used; i = (i + 1) & mask)
 		;
 	e = &t->e[i];
