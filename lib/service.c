@@ -596,7 +596,7 @@ write_error(struct req *q, const struct mob_res *r, int rc)
 }
 
 static int
-op_write(struct mob_service *svc, struct req *q, cJSON *rsp, int clear)
+op_set(struct mob_service *svc, struct req *q, cJSON *rsp, int clear)
 {
 	const cJSON *vj;
 	struct mob_value v;
@@ -660,21 +660,37 @@ op_discover(struct mob_service *svc, struct req *q, cJSON *rsp)
 	return d == NULL ? MOB_ENOMEM : 0;
 }
 
+static int
+op_write(struct mob_service *svc, struct req *q, cJSON *rsp)
+{
+	return op_set(svc, q, rsp, 0);
+}
+
+static int
+op_clear(struct mob_service *svc, struct req *q, cJSON *rsp)
+{
+	return op_set(svc, q, rsp, 1);
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct mob_service *, struct req *, cJSON *);
 } ops[] = {
 	{ "read", op_read },
+	{ "write", op_write },
+	{ "clear", op_clear },
 	{ "discover", op_discover },
 };
 
 static void
 handle_request(struct mob_service *svc, const struct mob_env *env)
 {
+	const size_t nops = sizeof(ops) / sizeof(ops[0]);
 	char topic[MOB_TOPIC_MAX], err[128], *txt;
 	const cJSON *j;
 	cJSON *rsp = NULL, *e;
 	struct req q;
+	size_t i;
 	int rc = MOB_EINVAL;
 
 	memset(&q, 0, sizeof(q));
@@ -705,16 +721,10 @@ handle_request(struct mob_service *svc, const struct mob_env *env)
 			rc = MOB_ENOMEM;
 			goto out;
 		}
-		if (strcmp(q.op, "write") == 0)
-			rc = op_write(svc, &q, rsp, 0);
-		else if (strcmp(q.op, "clear") == 0)
-			rc = op_write(svc, &q, rsp, 1);
-		else {
-			rc = req_fail(&q, MOB_EINVAL, "unknown op \"%.32s\"", q.op);
-			for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-				if (strcmp(q.op, ops[i].name) == 0)
-					rc = ops[i].fn(svc, &q, rsp);
-		}
+		for (i = 0; i < nops && strcmp(q.op, ops[i].name) != 0; i++)
+			;
+		rc = i < nops ? ops[i].fn(svc, &q, rsp) :
+		    req_fail(&q, MOB_EINVAL, "unknown op \"%.32s\"", q.op);
 	}
 	if (rc == MOB_ENOMEM)
 		goto out;
@@ -901,7 +911,7 @@ mob_service_add_object(struct mob_service *svc, const char *pid,
 
 /* --- configuration ---------------------------------------------------- */
 
-static int
+static void
 keys_join(const char *const *base, const char *const *extra,
     const char **out, size_t max)
 {
@@ -914,12 +924,10 @@ keys_join(const char *const *base, const char *const *extra,
 		if (n < max - 1)
 			out[n++] = *extra;
 	out[n] = NULL;
-	return 0;
 }
 
 static int
-config_res(struct mob_service *svc, struct mob_config *c,
-    const struct mob_cnode *n, struct mob_object *o,
+config_res(struct mob_config *c, const struct mob_cnode *n, struct mob_object *o,
     const struct mob_service_hooks *h)
 {
 	static const char *const base[] = { "rid", "name", "type", "access",
@@ -936,7 +944,6 @@ config_res(struct mob_service *svc, struct mob_config *c,
 	long prec = -1;
 	int t = 0, a = 0, rc;
 
-	(void)svc;
 	memset(&d, 0, sizeof(d));
 	keys_join(base, h ? h->res_keys : NULL, allowed, 32);
 	if ((rc = mob_cfg_object(c, n, allowed)) != 0 ||
@@ -1053,7 +1060,7 @@ config_object(struct mob_service *svc, struct mob_config *c,
 		return mob_cfg_errorf(c, n, "%s", mob_strerror(rc));
 	for (int i = 0; i < count; i++) {
 		mob_cfg_item(&m, (size_t)i, &item);
-		if ((rc = config_res(svc, c, &item, o, h)) != 0)
+		if ((rc = config_res(c, &item, o, h)) != 0)
 			return rc;
 	}
 	/* Its description must fit one message (discover, mob/svc pages). */
