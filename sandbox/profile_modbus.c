@@ -26,6 +26,14 @@ static const struct mob_sandbox_rule modbus_rules[] = {
 	SB_ALLOW(shutdown),
 	SB_ALLOW(bind),			/* the resolver binds its UDP socket */
 
+	/*
+	 * The first lookup of a host name that /etc/hosts lacks may load an
+	 * NSS module (mdns4_minimal, resolve) long after start: code mapped
+	 * from files only, never writable or anonymous.  Every writable path
+	 * is noexec, so nothing the process writes can be mapped.
+	 */
+	SB_ALLOW_ARG(mmap, MOB_SB_ARG_FILEEXEC),
+
 	/* reopening the serial line needs O_RDWR; the tree is read-only */
 	SB_ALLOW(openat),
 	SB_ALLOW(open),

@@ -14,6 +14,14 @@ static const struct mob_sandbox_rule router_rules[] = {
 	SB_DENY_ELSE(socket, EAFNOSUPPORT, MOB_SB_ARG_SOCKET),	/* getaddrinfo probes netlink */
 	SB_ALLOW(connect),
 	SB_ALLOW(bind),			/* the resolver binds its UDP socket */
+
+	/*
+	 * The first lookup of a host name that /etc/hosts lacks may load an
+	 * NSS module (mdns4_minimal, resolve) long after start: code mapped
+	 * from files only, never writable or anonymous.  Every writable path
+	 * is noexec, so nothing the process writes can be mapped.
+	 */
+	SB_ALLOW_ARG(mmap, MOB_SB_ARG_FILEEXEC),
 	SB_ALLOW(sendto),
 	SB_ALLOW(sendmsg),
 	SB_ALLOW(sendmmsg),
