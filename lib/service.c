@@ -926,13 +926,42 @@ keys_join(const char *const *base, const char *const *extra,
 	out[n] = NULL;
 }
 
+/* The "cov" member of a resource: {"st","pmin","pmax"}, all optional. */
+static int
+config_cov(struct mob_config *c, const struct mob_cnode *n, struct mob_res_def *d)
+{
+	static const char *const keys[] = { "st", "pmin", "pmax", NULL };
+	struct mob_cnode m, x;
+
+	if (mob_cfg_member(c, n, "cov", 0, &m) != 1)
+		return 0;
+	if (mob_cfg_object(c, &m, keys) != 0 ||
+	    mob_cfg_number(c, &m, "st", 0, &d->st) < 0 ||
+	    mob_cfg_number(c, &m, "pmin", 0, &d->pmin) < 0 ||
+	    mob_cfg_number(c, &m, "pmax", 0, &d->pmax) < 0)
+		return MOB_ECONFIG;
+	if (d->st < 0 || d->pmin < 0 || d->pmax < 0) {
+		mob_cfg_member(c, &m, d->st < 0 ? "st" : d->pmin < 0 ? "pmin" :
+		    "pmax", 0, &x);
+		return mob_cfg_errorf(c, &x, "must not be negative");
+	}
+	if (d->st > 0 && d->type != MOB_TYPE_NUMBER) {
+		mob_cfg_member(c, &m, "st", 0, &x);
+		return mob_cfg_errorf(c, &x, "only for numbers");
+	}
+	if (d->pmax > 0 && d->pmin > d->pmax) {
+		mob_cfg_member(c, &m, "pmax", 0, &x);
+		return mob_cfg_errorf(c, &x, "must not be below pmin (%g)", d->pmin);
+	}
+	return 0;
+}
+
 static int
 config_res(struct mob_config *c, const struct mob_cnode *n, struct mob_object *o,
     const struct mob_service_hooks *h)
 {
 	static const char *const base[] = { "rid", "name", "type", "access",
 	    "min", "max", "precision", "units", "default", "cov", NULL };
-	static const char *const cov_keys[] = { "st", "pmin", "pmax", NULL };
 	static const char *const types[] = { "bool", "number", "string",
 	    "datetime", "timespan", NULL };
 	static const char *const access[] = { "r", "rw", NULL };
@@ -983,31 +1012,8 @@ config_res(struct mob_config *c, const struct mob_cnode *n, struct mob_object *o
 		mob_cfg_member(c, n, "precision", 0, &m);
 		return mob_cfg_errorf(c, &m, "only for numbers");
 	}
-	if ((rc = mob_cfg_member(c, n, "cov", 0, &m)) == 1) {
-		if (mob_cfg_object(c, &m, cov_keys) != 0 ||
-		    mob_cfg_number(c, &m, "st", 0, &d.st) < 0 ||
-		    mob_cfg_number(c, &m, "pmin", 0, &d.pmin) < 0 ||
-		    mob_cfg_number(c, &m, "pmax", 0, &d.pmax) < 0)
-			return MOB_ECONFIG;
-		{
-			struct mob_cnode x;
-
-			if (d.st < 0 || d.pmin < 0 || d.pmax < 0) {
-				mob_cfg_member(c, &m, d.st < 0 ? "st" :
-				    d.pmin < 0 ? "pmin" : "pmax", 0, &x);
-				return mob_cfg_errorf(c, &x, "must not be negative");
-			}
-			if (d.st > 0 && d.type != MOB_TYPE_NUMBER) {
-				mob_cfg_member(c, &m, "st", 0, &x);
-				return mob_cfg_errorf(c, &x, "only for numbers");
-			}
-			if (d.pmax > 0 && d.pmin > d.pmax) {
-				mob_cfg_member(c, &m, "pmax", 0, &x);
-				return mob_cfg_errorf(c, &x,
-				    "must not be below pmin (%g)", d.pmin);
-			}
-		}
-	}
+	if ((rc = config_cov(c, n, &d)) != 0)
+		return rc;
 	mob_value_null(&dv, d.type);
 	if (mob_cfg_member(c, n, "default", 0, &m) == 1) {
 		if (mob_value_from_json(d.type, m.j, &dv) != 0)
