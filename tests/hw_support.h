@@ -7,11 +7,13 @@
 #ifndef MOBIUS_TESTS_HW_SUPPORT_H
 #define MOBIUS_TESTS_HW_SUPPORT_H
 
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -111,7 +113,8 @@ hw_dump(const struct hw *h)
  * log says ready (it logs that once connected and subscribed).
  */
 static inline int
-hw_start(struct hw *h, const char *prog, char *const args[], const char *ready)
+hw_start_env(struct hw *h, const char *prog, char *const args[],
+    char *const env[], const char *ready)
 {
 	char path[300], *argv[24];
 	int n = 0, i;
@@ -126,13 +129,34 @@ hw_start(struct hw *h, const char *prog, char *const args[], const char *ready)
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	snprintf(h->log, sizeof(h->log), "%s/%s.log", h->node.dir, strrchr(prog, '/') + 1);
-	if (th_spawn(&h->svc, argv, NULL, h->log) != 0)
+	if (th_spawn(&h->svc, argv, env, h->log) != 0)
 		return -1;
 	if (th_wait_log(h->log, ready, 15000) != 0) {
 		hw_dump(h);
 		return -1;
 	}
 	return 0;
+}
+
+static inline int
+hw_start(struct hw *h, const char *prog, char *const args[], const char *ready)
+{
+	return hw_start_env(h, prog, args, NULL, ready);
+}
+
+/*
+ * Why a confined run cannot happen here (NULL: it can): the sandbox drops
+ * to a user only when started as root, and the tests use "nobody".
+ */
+static inline const char *
+hw_no_sandbox_reason(void)
+{
+	if (geteuid() != 0)
+		return "not root: the sandbox would not switch users, and the "
+		    "sandbox's own tests cover unprivileged confinement";
+	if (getpwnam("nobody") == NULL)
+		return "no user \"nobody\" to confine the service as";
+	return NULL;
 }
 
 static inline void

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,6 +463,47 @@ Test(gpio, service_drives_outputs_and_restores_the_safe_state_on_sigterm)
 	cr_expect_eq(level(sim, "sim0", 2), 0, "relay safe off");
 	cr_expect_eq(level(sim, "sim0", 3), 1, "led safe off (active-low: high)");
 	hw_stop(&h);
+}
+
+Test(gpio, service_does_its_job_inside_its_sandbox)
+{
+	const struct hw_cov *last = NULL;
+	char cfg[400], sim[300];
+	char *args[] = { "--config", cfg, "--sim-dir", sim, NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	struct passwd *pw;
+	const char *why;
+	struct hw h;
+	size_t before;
+	FILE *f;
+
+	if ((why = hw_no_sandbox_reason()) != NULL)
+		cr_skip_test("%s", why);
+	hw_node(&h, GPIO_ID);
+	snprintf(cfg, sizeof(cfg), "%s/gpio.json", h.node.dir);
+	cr_assert_not_null(f = fopen(cfg, "w"));
+	fputs(gpio_cfg, f);
+	fclose(f);
+	/* The state file is rewritten after the drop to "nobody": a directory
+	 * of its own (the node's is root's, 0700). */
+	th_tmpdir(sim, sizeof(sim));
+	cr_assert_not_null(pw = getpwnam("nobody"));
+	cr_assert_eq(chown(sim, pw->pw_uid, pw->pw_gid), 0);
+	hw_client(&h);
+	cr_assert_eq(hw_start_env(&h, "bin/mobius-gpio", args, env, " lines on "), 0);
+	cr_assert_eq(th_count_log(h.log, "DISABLED"), 0, "confined");
+	cr_assert_eq(hw_wait_value(&h, "0301/0001/41", "false", 1, 5000), 0);
+	before = covs(&h, "41", &last);
+	drive(sim, "sim0", "DOOR 1\n");
+	for (int i = 0; i < 100 && covs(&h, "41", &last) == before; i++)
+		hw_pump(&h, 20);
+	cr_expect_eq(covs(&h, "41", &last), before + 1);
+	cr_assert_eq(hw_req(&h, "write", "0301/0001/42", "true", 0, NULL), 0);
+	cr_expect_eq(level(sim, "sim0", 2), 1, "relay on");
+	cr_assert(WIFEXITED(th_stop(&h.svc, SIGTERM, 5000)));
+	cr_expect_eq(level(sim, "sim0", 2), 0, "relay safe off");
+	hw_stop(&h);
+	th_rmtree(sim);
 }
 
 /* --- config errors ----------------------------------------------------------- */

@@ -799,6 +799,45 @@ Test(modbus, exception_responses_reach_the_requester_as_error_codes)
 	mb_server_done(&srv);
 }
 
+Test(modbus, service_does_its_job_inside_its_sandbox)
+{
+	struct mb_server srv;
+	struct hw h;
+	char cfg[400], dev[300], uri[32];
+	char *args[] = { "--config", cfg, NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	const char *why;
+	int port;
+
+	if ((why = hw_no_sandbox_reason()) != NULL)
+		cr_skip_test("%s", why);
+	mb_server_tcp(&srv, NULL);
+	port = srv.port;
+	hw_node(&h, SVC_ID);
+	snprintf(cfg, sizeof(cfg), "%s/modbus.json", h.node.dir);
+	snprintf(dev, sizeof(dev), "{\"name\":\"u1\",\"tcp\":{\"host\":\"127.0.0.1\","
+	    "\"port\":%d},\"unit\":1,\"poll_ms\":50,\"timeout_ms\":200,"
+	    "\"backoff_min_ms\":100,\"backoff_max_ms\":400}", port);
+	typed_config(cfg, dev, 1);
+	cr_assert_eq(hw_start_env(&h, "bin/mobius-modbus", args, env, " devices, "), 0);
+	cr_assert_eq(th_count_log(h.log, "DISABLED"), 0, "confined");
+	hw_client(&h);
+	res_uri(uri, sizeof(uri), 1, RID_IR);
+	cr_assert_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
+	res_uri(uri, sizeof(uri), 1, RID_W(0));
+	cr_expect_eq(hw_req(&h, "write", uri, "-7", 0, NULL), 0);
+	/* A new TCP connection from inside the sandbox after the device
+	 * restarts. */
+	mb_server_stop(&srv);
+	cr_expect_eq(hw_wait_value(&h, "0201/0001/40", "false", -1, 5000), 0);
+	mb_server_start(&srv, port, NULL, NULL);
+	cr_expect_eq(hw_wait_value(&h, "0201/0001/40", "true", -1, 10000), 0);
+	res_uri(uri, sizeof(uri), 1, RID_IR);
+	cr_expect_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
+	hw_stop(&h);
+	mb_server_done(&srv);
+}
+
 /* --- a misconfigured register map is rejected at start ---------------------- */
 
 #define DEV1	"\"devices\":[{\"name\":\"a\",\"tcp\":{\"host\":\"127.0.0.1\",\"port\":1502}}]"
