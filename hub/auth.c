@@ -150,7 +150,7 @@ login_check(struct hub *h, const char *id, const char *user, const char *pw,
 		return MOB_EIDENTITY;
 	if (user == NULL || pw == NULL)
 		return MOB_EDENIED;
-	if (pwlen > h->o.max_token)
+	if (pwlen > HUB_PASSWORD_MAX)
 		return MOB_ETOOLONG;
 	r = mob_token_verify(pw, pwlen, login_lookup, &lc, id, user,
 	    h->o.window_ms, now, &tok);
@@ -212,7 +212,7 @@ hub_auth_basic(int event, void *event_data, void *userdata)
 	if (addr == NULL)
 		addr = "";
 	if (ed->password != NULL) {
-		pwlen = strnlen(ed->password, h->o.max_token + 1);
+		pwlen = strnlen(ed->password, HUB_PASSWORD_MAX + 1);
 		if (sha256(ed->password, pwlen, pwhash) != 0)
 			return MOSQ_ERR_AUTH;
 		c = htab_get(h->clients, id, now);

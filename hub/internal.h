@@ -27,13 +27,14 @@ struct mosquitto_opt;
 #define HUB_ROUTER_SID		"0F0"	/* the router, by convention */
 #define HUB_NREASONS		(1 - MOB_ERR_MIN)
 #define HUB_SAFE_MAX		128	/* client-supplied text in log lines */
+#define HUB_PASSWORD_MAX	2048	/* a token is ~300 bytes */
 
 struct hub_opts {
 	char keys_dir[PATH_MAX];
 	char keyring[PATH_MAX];		/* default KEYS/keyring */
 	char hub_key[PATH_MAX];		/* default KEYS/hub.key */
 	int64_t window_ms;		/* token and envelope iat window */
-	size_t max_token;		/* cap on a token or envelope */
+	size_t max_message;		/* cap on an envelope */
 	int64_t req_ttl_ms;		/* how long a request may be answered */
 	size_t req_max;			/* pending requests remembered */
 	size_t nonce_max;		/* login nonces remembered */

@@ -23,7 +23,7 @@ hub_verifier_init(struct hub *h)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.window_ms = h->o.window_ms;
-	cfg.max_len = h->o.max_token;
+	cfg.max_len = h->o.max_message;
 	return mob_verifier_new(hub_lookup, h, &cfg, &h->verifier);
 }
 

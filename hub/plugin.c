@@ -2,7 +2,7 @@
  * Plugin entry points (mosquitto plugin API v5), options, keys and reload.
  *
  * Options (plugin_opt_NAME in mosquitto.conf, written by mobius-hub):
- *   keys DIR (required), keyring PATH, hub_key PATH, window_ms, max_token,
+ *   keys DIR (required), keyring PATH, hub_key PATH, window_ms, max_message,
  *   req_ttl_ms, req_max, nonce_max, backoff_entries, backoff_base_ms,
  *   backoff_max_ms, stats_interval_ms, router_sid, remote_req (yes/no).
  * An unknown option is an error: a typo must not silently weaken the hub.
@@ -19,6 +19,8 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+
+#include "mobius/jws.h"
 
 #include "internal.h"
 
@@ -76,7 +78,7 @@ hub_opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 #define NUM(name, min, max, field, sz) \
 	{ name, min, max, offsetof(struct hub_opts, field), sz }
 		NUM("window_ms", 100, 3600000, window_ms, 0),
-		NUM("max_token", 1024, 1 << 20, max_token, 1),
+		NUM("max_message", 1024, 1 << 20, max_message, 1),
 		NUM("req_ttl_ms", 100, 3600000, req_ttl_ms, 0),
 		NUM("req_max", 16, 1 << 20, req_max, 1),
 		NUM("nonce_max", 16, 1 << 22, nonce_max, 1),
@@ -91,7 +93,7 @@ hub_opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 
 	memset(o, 0, sizeof(*o));
 	o->window_ms = MOB_WINDOW_MS_DEFAULT;
-	o->max_token = 8192;
+	o->max_message = MOB_JWS_MAX_DEFAULT;
 	o->req_ttl_ms = 30000;
 	o->req_max = 1024;
 	o->nonce_max = 65536;
