@@ -21,9 +21,9 @@ mobius-router@.service mobius-router@0F0.service 1.5"
 
 root=$(mktemp -d) || exit 2
 trap 'rm -rf "$root"' EXIT INT TERM
-mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib" "$root/etc/systemd/system"
+mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/systemd" "$root/etc/systemd/system"
 ln -s usr/bin "$root/bin"; ln -s usr/sbin "$root/sbin"; ln -s usr/lib "$root/lib"
-cp -r /usr/lib/systemd "$root/usr/lib/"
+cp -r /usr/lib/systemd/system "$root/usr/lib/systemd/"
 for b in hub sim gpio modbus router; do cp /bin/true "$root/usr/bin/mobius-$b"; done
 cp /bin/true "$root/usr/sbin/mosquitto"
 for k in /usr/bin/kill /bin/kill; do [ -x "$k" ] && { cp "$k" "$root/usr/bin/kill"; break; }; done
