@@ -181,9 +181,11 @@ transact(struct mob_mb_master *m, size_t di, enum op op, enum mob_mb_table table
 {
 	const struct mob_mb_device *c = &m->cfg->devices[di];
 	struct bus *b = m->devs[di].bus;
+	/* An offline device gets one probe: the loop is not held up twice. */
+	int tries = m->devs[di].online == 0 ? 1 : c->retries + 1;
 	int i, rv, r = MOB_EOFFLINE;
 
-	for (i = 0; i <= c->retries; i++) {
+	for (i = 0; i < tries; i++) {
 		if ((r = bus_connect(b)) != 0)
 			continue;
 		modbus_set_slave(b->ctx, c->unit);
