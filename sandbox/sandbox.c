@@ -343,7 +343,6 @@ sb_drop_user(const struct mob_sandbox_profile *p, const char *user)
 	}
 	if (user == NULL)
 		return 0;
-	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		log_warnx("sandbox %s: no user %s", p->name, user);
 		return MOB_ENOTFOUND;
