@@ -112,6 +112,7 @@ struct seen {
 	int err[64];
 	int fresh[64];
 	int online, offline;
+	int offline_err;
 };
 
 static void
@@ -136,6 +137,7 @@ on_event(void *arg, enum mob_mb_event ev, size_t dev, size_t point,
 		break;
 	case MOB_MB_EV_OFFLINE:
 		s->offline++;
+		s->offline_err = err;
 		for (i = dev * 32; i < dev * 32 + 32; i++)
 			s->fresh[i] = 0;
 		break;
@@ -438,6 +440,38 @@ Test(modbus, device_stopped_goes_offline_and_comes_back)
 	cr_expect(s.fresh[0]);
 	cr_expect_eq(s.value[0], 9);
 	cr_expect_eq(s.offline, 1);
+	mob_mb_master_free(m);
+	free(dev.points);
+	mb_server_done(&srv);
+}
+
+Test(modbus, device_that_hangs_times_out_goes_offline_and_recovers)
+{
+	struct mb_server srv;
+	struct mob_mb_device dev;
+	struct mob_mb_config cfg = { &dev, 1 };
+	struct mob_mb_master *m = NULL;
+	struct seen s;
+
+	mb_server_tcp(&srv, NULL);
+	tcp_device(&dev, srv.port, 1);
+	dev.timeout_ms = 100;
+	add_point(&dev, MOB_MB_INPUT, 9, MOB_MB_UINT16, 0, 0);
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(mob_mb_master_new(&cfg, on_event, &s, &m), 0);
+	poll_until(m, &s.fresh[0], 3000);
+	cr_assert(s.fresh[0]);
+	/* Stopped, not gone: the connection stays up, answers never come. */
+	cr_assert_eq(kill(srv.pid, SIGSTOP), 0);
+	poll_until(m, &s.offline, 3000);
+	cr_expect_eq(s.offline, 1);
+	cr_expect_eq(s.offline_err, MOB_ETIMEOUT, "err %d", s.offline_err);
+	cr_expect_not(s.fresh[0]);
+	cr_assert_eq(kill(srv.pid, SIGCONT), 0);
+	s.online = 0;
+	poll_until(m, &s.fresh[0], 5000);
+	cr_expect_eq(s.online, 1, "online again");
+	cr_expect_eq(s.value[0], 9);
 	mob_mb_master_free(m);
 	free(dev.points);
 	mb_server_done(&srv);
@@ -834,6 +868,50 @@ Test(modbus, service_does_its_job_inside_its_sandbox)
 	cr_expect_eq(hw_wait_value(&h, "0201/0001/40", "true", -1, 10000), 0);
 	res_uri(uri, sizeof(uri), 1, RID_IR);
 	cr_expect_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
+	hw_stop(&h);
+	mb_server_done(&srv);
+}
+
+Test(modbus, deadband_keeps_small_changes_from_publishing)
+{
+	struct mb_server srv;
+	struct hw h;
+	char cfg[400];
+	double prev = -1;
+	size_t i, n41 = 0, n42 = 0;
+	FILE *f;
+
+	/* --churn: every read sees the registers one higher. */
+	mb_server_tcp(&srv, "--churn");
+	hw_node(&h, SVC_ID);
+	snprintf(cfg, sizeof(cfg), "%s/modbus.json", h.node.dir);
+	cr_assert_not_null(f = fopen(cfg, "w"));
+	fprintf(f, "{\"devices\":[{\"name\":\"u1\",\"tcp\":{\"host\":\"127.0.0.1\","
+	    "\"port\":%d},\"poll_ms\":20}],\"objects\":[{\"pid\":\"0201\","
+	    "\"ins\":\"0001\",\"resources\":["
+	    "{\"rid\":\"41\",\"name\":\"banded\",\"type\":\"number\",\"cov\":{\"st\":10},"
+	    "\"modbus\":{\"table\":\"holding_register\",\"address\":0}},"
+	    "{\"rid\":\"42\",\"name\":\"every\",\"type\":\"number\","
+	    "\"modbus\":{\"table\":\"holding_register\",\"address\":1}}]}]}\n",
+	    srv.port);
+	fclose(f);
+	start_modbus(&h, cfg);
+	hw_pump(&h, 1500);
+	for (i = 0; i < h.ncov; i++) {
+		if (strcmp(h.cov[i].rid, "41") == 0 && !h.cov[i].null) {
+			if (prev >= 0)
+				cr_expect_geq(h.cov[i].num - prev, 10,
+				    "COV %g after %g: inside the deadband",
+				    h.cov[i].num, prev);
+			prev = h.cov[i].num;
+			n41++;
+		}
+		if (strcmp(h.cov[i].rid, "42") == 0 && !h.cov[i].null)
+			n42++;
+	}
+	cr_expect_geq(n41, 2, "some COVs past the deadband");
+	cr_expect_geq(n42, 5 * n41, "without a deadband every change: %zu vs %zu",
+	    n42, n41);
 	hw_stop(&h);
 	mb_server_done(&srv);
 }
