@@ -835,6 +835,37 @@ Test(service_systemd, notifies_ready_status_and_watchdog, .timeout = 60)
 	th_node_stop(&node);
 }
 
+/*
+ * A service added while the client is connected: the hub hands out the new
+ * key and the client verifies the newcomer's answers without reconnecting.
+ */
+Test(service, a_service_added_later_is_verified_with_the_new_key)
+{
+	char path[512], log[600], key2[512];
+	char *argv[] = { path, "--config", sim_cfg, "--key", key2, "--socket",
+	    node.sock, "--no-sandbox", NULL };
+	struct mob_client_stats st;
+	struct th_proc sim2;
+	cJSON *q, *rsp = NULL;
+
+	th_node_add(&node, "0011/011", key2, sizeof(key2));
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim2.log", node.dir);
+	cr_assert_eq(th_spawn(&sim2, argv, NULL, log), 0);
+	cr_assert_eq(th_wait_log(log, "simulated resources", 15000), 0);
+	cr_assert_not_null(q = cJSON_Parse("{\"op\":\"read\",\"uri\":\""
+	    TH_HID "/011/0102/0001/40\"}"));
+	cr_assert_eq(mob_client_request(cli, TH_HID "/011", q, 5000, &rsp), 0);
+	cr_assert_eq(mob_client_rsp_error(rsp, NULL), 0);
+	cr_assert_eq(num(rsp, "value"), 20);
+	cJSON_Delete(rsp);
+	cJSON_Delete(q);
+	mob_client_stats(cli, &st);
+	cr_assert_eq(st.rx_dropped, 0);
+	cr_assert_eq(st.reconnects, 0);
+	th_stop(&sim2, SIGTERM, 5000);
+}
+
 /* --- mobius-sim's command line and config errors (no node needed) ----- */
 
 static char dir[256];
