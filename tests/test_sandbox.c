@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -476,9 +479,9 @@ Test(units, meet_their_exposure_targets_and_verify_clean)
 	    "a unit misses its exposure target or does not verify (table above)");
 }
 
-/* --- a confined node: the hub launcher and mobius-sim with their sandboxes - */
+/* --- a confined node: the hub launcher and the services in their sandboxes - */
 
-static pid_t node_pids[2];
+static pid_t node_pids[5];
 
 /* After a failed assertion the daemons must not outlive the test. */
 static void
@@ -486,7 +489,7 @@ kill_daemons(void)
 {
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < sizeof(node_pids) / sizeof(node_pids[0]); i++) {
 		if (node_pids[i] > 0 && kill(node_pids[i], SIGKILL) == 0)
 			waitpid(node_pids[i], NULL, 0);
 		node_pids[i] = 0;
@@ -511,6 +514,37 @@ spawn_daemon(const char *log, const char *const *argv)
 	close(fd);
 	cr_assert(pid > 0);
 	return pid;
+}
+
+/* Stop a daemon of the node; it must exit 0, not die of the filter. */
+static void
+stop_daemon(size_t i, const char *what)
+{
+	int st;
+
+	kill(node_pids[i], SIGTERM);
+	cr_assert(waitpid(node_pids[i], &st, 0) == node_pids[i]);
+	node_pids[i] = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %#x", what, st);
+}
+
+/* A free TCP port on 127.0.0.1 (bind to 0, read it back). */
+static int
+free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd, port;
+
+	cr_assert((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
 }
 
 /* Seccomp mode, uid and effective capabilities of a running process. */
@@ -573,13 +607,13 @@ sh(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-Test(sandbox, a_confined_hub_and_sim_serve_a_client_and_reload_keys, .timeout = 60,
+Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
     .fini = kill_daemons)
 {
 	const char *b = getenv("MOBIUS_BUILD");
-	char d[64], bin[256], hub[300], sim[300], sock[128], log[128], slog[128];
+	char d[64], bin[256], hub[300], sim[300], gpio[300], modbus[300];
+	char sock[128], log[256], slog[128];
 	pid_t hp, sp;
-	int st;
 
 	need_root();
 	if (b == NULL)
@@ -590,6 +624,8 @@ Test(sandbox, a_confined_hub_and_sim_serve_a_client_and_reload_keys, .timeout = 
 	snprintf(bin, sizeof(bin), "%s/bin", b);
 	snprintf(hub, sizeof(hub), "%s/mobius-hub", bin);
 	snprintf(sim, sizeof(sim), "%s/mobius-sim", bin);
+	snprintf(gpio, sizeof(gpio), "%s/mobius-gpio", bin);
+	snprintf(modbus, sizeof(modbus), "%s/mobius-modbus", bin);
 	if (access(hub, X_OK) != 0 || access(sim, X_OK) != 0 ||
 	    access("services/sim/sim.json", R_OK) != 0)
 		cr_skip_test("mobius-hub or mobius-sim not built here");
@@ -598,9 +634,11 @@ Test(sandbox, a_confined_hub_and_sim_serve_a_client_and_reload_keys, .timeout = 
 	cr_assert(sh("%s/mobius-keytool --dir %s/keys init --hid 000001 >/dev/null 2>&1 &&"
 	    " %s/mobius-keytool --dir %s/keys add 0010/010 >/dev/null 2>&1 &&"
 	    " %s/mobius-keytool --dir %s/keys add 00C1/0C1 >/dev/null 2>&1 &&"
-	    " mkdir %s/run %s/state && chown nobody %s/keys %s/keys/keyring"
-	    " %s/keys/hub.key %s/run %s/state", bin, d, bin, d, bin, d,
-	    d, d, d, d, d, d, d) == 0);
+	    " %s/mobius-keytool --dir %s/keys add 0020/020 >/dev/null 2>&1 &&"
+	    " %s/mobius-keytool --dir %s/keys add 0030/030 >/dev/null 2>&1 &&"
+	    " mkdir %s/run %s/state %s/gsim && chown nobody %s/keys %s/keys/keyring"
+	    " %s/keys/hub.key %s/run %s/state %s/gsim", bin, d, bin, d, bin, d,
+	    bin, d, bin, d, d, d, d, d, d, d, d, d, d) == 0);
 	snprintf(sock, sizeof(sock), "%s/run/hub.sock", d);
 	snprintf(log, sizeof(log), "%s/hub.log", d);
 	snprintf(slog, sizeof(slog), "%s/sim.log", d);
@@ -639,14 +677,79 @@ Test(sandbox, a_confined_hub_and_sim_serve_a_client_and_reload_keys, .timeout = 
 	snprintf(log, sizeof(log), "%s/hub.log", d);
 	cr_assert(wait_text(log, "keyring reloaded", 5000) == 0, "no reload in the hub log");
 	assert_confined(hp, "mosquitto after the reload");
-	/* both stop cleanly: nothing on the way out was killed by the filter */
-	kill(sp, SIGTERM);
-	cr_assert(waitpid(sp, &st, 0) == sp);
-	node_pids[1] = 0;
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "mobius-sim: status %#x", st);
-	kill(hp, SIGTERM);
-	cr_assert(waitpid(hp, &st, 0) == hp);
-	node_pids[0] = 0;
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "hub: status %#x", st);
+	/* mobius-gpio on a simulated chip: a write reaches the chip's state file */
+	if (access(gpio, X_OK) == 0 && access("services/gpio/demo.json", R_OK) == 0) {
+		char key[128], simdir[128], glog[128];
+		const char *argv[] = { gpio, "--config", "services/gpio/demo.json",
+		    "--key", key, "--socket", sock, "--sim", "--sim-dir", simdir, NULL };
+
+		snprintf(key, sizeof(key), "%s/keys/030.key", d);
+		snprintf(simdir, sizeof(simdir), "%s/gsim", d);
+		snprintf(glog, sizeof(glog), "%s/gpio.log", d);
+		node_pids[2] = spawn_daemon(glog, argv);
+		cr_assert(wait_text(glog, "lines on", 10000) == 0,
+		    "the confined mobius-gpio did not start");
+		assert_confined(node_pids[2], "mobius-gpio");
+		cr_assert(sh("%s/mobius --socket %s --key %s/keys/0C1.key set "
+		    "000001/030/0301/0001/42 true >/dev/null 2>&1", bin, sock, d) == 0,
+		    "set through mobius-gpio failed");
+		snprintf(log, sizeof(log), "%s/sim0.state", simdir);
+		cr_assert(wait_text(log, "RELAY out 1", 5000) == 0,
+		    "the relay did not switch on the simulated chip");
+		stop_daemon(2, "mobius-gpio");
+		cr_log_info("mobius-gpio served confined");
+	} else
+		cr_log_warn("mobius-gpio not checked: not built here");
+	/* mobius-modbus over TCP to a real Modbus server */
+	if (access(modbus, X_OK) == 0 && access("services/modbus/demo.json", R_OK) == 0 &&
+	    sh("/usr/bin/python3 -c 'import pymodbus' 2>/dev/null") == 0) {
+		char key[128], cfg[128], mlog[128], ready[128], cmd[512];
+		const char *argv[] = { modbus, "--config", cfg, "--key", key,
+		    "--socket", sock, NULL };
+		int port = free_port();
+
+		snprintf(key, sizeof(key), "%s/keys/020.key", d);
+		snprintf(cfg, sizeof(cfg), "%s/modbus.json", d);
+		snprintf(mlog, sizeof(mlog), "%s/modbus.log", d);
+		snprintf(ready, sizeof(ready), "%s/mb.ready", d);
+		cr_assert(sh("sed 's/15020/%d/' services/modbus/demo.json > %s",
+		    port, cfg) == 0);
+		snprintf(cmd, sizeof(cmd), "%d", port);
+		{
+			const char *srv[] = { "/usr/bin/python3", "tests/modbus_server.py",
+			    "--port", cmd, "--demo", "--ready-file", ready, NULL };
+			char slog2[128];
+			int fd;
+
+			snprintf(slog2, sizeof(slog2), "%s/mbserver.log", d);
+			cr_assert((fd = open(slog2, O_WRONLY | O_CREAT, 0644)) >= 0);
+			if ((node_pids[4] = fork()) == 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+				execv(srv[0], (char *const *)srv);
+				_exit(127);
+			}
+			close(fd);
+		}
+		cr_assert(wait_path(ready, 10000) == 0, "the Modbus server did not start");
+		node_pids[3] = spawn_daemon(mlog, argv);
+		cr_assert(wait_text(mlog, "devices, ", 10000) == 0,
+		    "the confined mobius-modbus did not start");
+		assert_confined(node_pids[3], "mobius-modbus");
+		snprintf(log, sizeof(log), "%s/get.txt", d);
+		cr_assert(sh("%s/mobius --socket %s --key %s/keys/0C1.key get "
+		    "000001/020/0201/0001/43 > %s 2>&1", bin, sock, d, log) == 0,
+		    "get through mobius-modbus failed");
+		cr_assert(wait_text(log, " s", 100) == 0, "no uptime from the device");
+		stop_daemon(3, "mobius-modbus");
+		kill(node_pids[4], SIGTERM);
+		waitpid(node_pids[4], NULL, 0);
+		node_pids[4] = 0;
+		cr_log_info("mobius-modbus served confined");
+	} else
+		cr_log_warn("mobius-modbus not checked: not built, or no pymodbus");
+	/* all stop cleanly: nothing on the way out was killed by the filter */
+	stop_daemon(1, "mobius-sim");
+	stop_daemon(0, "the hub");
 	cr_assert(sh("rm -rf %s", d) == 0);
 }
