@@ -986,6 +986,12 @@ config_res(struct mob_config *c, const struct mob_cnode *n, struct mob_object *o
 	    (rc = mob_cfg_int(c, n, "precision", 0, 0, 15, &prec)) < 0 ||
 	    (rc = mob_cfg_string(c, n, "units", 0, MOB_UNITS_MAX - 1, &units)) < 0)
 		return MOB_ECONFIG;
+	if (d.rid[0] == '0' && d.rid[1] <= '9') {
+		mob_cfg_member(c, n, "rid", 0, &m);
+		return mob_cfg_errorf(c, &m, "%s is reserved (00 parent, 01 name, "
+		    "02 last-updated, 03 description, 04 location); use 0A-3F for "
+		    "attributes, 40 and up for values", d.rid);
+	}
 	mob_cfg_member(c, n, "name", 0, &m);
 	if (name[0] == '\0')
 		return mob_cfg_errorf(c, &m, "must not be empty");

@@ -109,6 +109,10 @@ Test(config, malformed_files_give_the_file_and_json_path)
 		  "sim.json: objects[0].resources[0].access: must be \"r\" or \"rw\"" },
 		{ RES("{\"rid\":\"4x\",\"name\":\"t\",\"type\":\"number\"}"),
 		  "sim.json: objects[0].resources[0].rid: must be 2 upper-case hex digits" },
+		{ RES("{\"rid\":\"01\",\"name\":\"t\",\"type\":\"string\"}"),
+		  "sim.json: objects[0].resources[0].rid: 01 is reserved (00 parent, "
+		  "01 name, 02 last-updated, 03 description, 04 location); use 0A-3F "
+		  "for attributes, 40 and up for values" },
 		{ RES("{" NUM "},{" NUM "}"),
 		  "sim.json: objects[0].resources[1].rid: duplicate resource 40 in this object" },
 		{ RES("{" NUM ",\"default\":true}"),
