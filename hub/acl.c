@@ -199,6 +199,29 @@ hub_acl_check(int event, void *event_data, void *userdata)
 }
 
 int
+hub_req_allowed(const struct hub *h, const char *requester,
+    const char *target, const char *op)
+{
+	if (op == NULL || (strcmp(op, "write") != 0 && strcmp(op, "clear") != 0))
+		return 1;
+	if (!hub_is_local(h, target))
+		return 1;	/* the other node's hub decides */
+	for (size_t i = 0; i < h->o.nwriters; i++) {
+		const struct hub_writers *w = &h->o.writers[i];
+
+		if (strcmp(w->target, target + 7) != 0)
+			continue;
+		if (!hub_is_local(h, requester))
+			return 0;
+		for (size_t j = 0; j < w->n; j++)
+			if (strcmp(w->sid[j], requester + 7) == 0)
+				return 1;
+		return 0;
+	}
+	return 1;
+}
+
+int
 hub_req_note(struct hub *h, const char *requester, const char *reqid,
     const char *target, int64_t now)
 {

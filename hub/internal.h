@@ -29,6 +29,16 @@ struct mosquitto_opt;
 #define HUB_SAFE_MAX		128	/* client-supplied text in log lines */
 #define HUB_PASSWORD_MAX	2048	/* a token is ~300 bytes */
 
+#define HUB_WRITERS_MAX		64	/* targets with a write policy */
+#define HUB_WRITER_IDS		32	/* writers named per target */
+
+/* Only the listed SIDs of this node may write or clear on target. */
+struct hub_writers {
+	char target[4];
+	char sid[HUB_WRITER_IDS][4];
+	size_t n;
+};
+
 struct hub_opts {
 	char keys_dir[PATH_MAX];
 	char keyring[PATH_MAX];		/* default KEYS/keyring */
@@ -44,6 +54,8 @@ struct hub_opts {
 	int64_t stats_ms;		/* counters publication period */
 	char router_sid[4];
 	int remote_req;			/* services may send req to other nodes */
+	struct hub_writers writers[HUB_WRITERS_MAX];
+	size_t nwriters;
 };
 
 struct hub_stats {
@@ -128,6 +140,9 @@ int hub_auth_basic(int event, void *event_data, void *userdata);
 int hub_auth_init(struct hub *h);
 
 /* acl.c */
+/* May requester send op to target (write policy)?  1 or 0. */
+int hub_req_allowed(const struct hub *h, const char *requester,
+    const char *target, const char *op);
 int hub_acl_check(int event, void *event_data, void *userdata);
 /* Remember that requester asked target (a verified req carrying reqid). */
 int hub_req_note(struct hub *h, const char *requester, const char *reqid,

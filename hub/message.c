@@ -58,11 +58,19 @@ msg_track(struct hub *h, const char *id, const char *topic,
     const struct mob_env *env, int64_t now)
 {
 	char reqid[MOB_REQID_MAX + 1], requester[MOB_ID_MAX];
+	const cJSON *op;
 	int r;
 
 	if (strncmp(topic, "mob/req/", 8) == 0) {
 		if ((r = msg_reqid(env->dat, reqid, sizeof(reqid))) != 0)
 			return r;
+		op = cJSON_GetObjectItemCaseSensitive(env->dat, "op");
+		if (!hub_req_allowed(h, id, topic + 8, cJSON_IsString(op) ?
+		    op->valuestring : NULL)) {
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: %s may not "
+			    "write to %s (writers_ policy)", id, topic + 8);
+			return MOB_EDENIED;
+		}
 		if ((r = hub_req_note(h, id, reqid, topic + 8, now)) != 0) {
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: too many "
 			    "pending requests, refusing one from %s", id);

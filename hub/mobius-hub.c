@@ -106,7 +106,7 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 		case 'v': a->verbose++; break;
 		case 'o':
 			if (a->nopts == HUB_MAX_OPTS || strchr(optarg, '=') == NULL ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz_") !=
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz_0123456789ABCDEF") !=
 			    (size_t)(strchr(optarg, '=') - optarg) ||
 			    strpbrk(optarg, "\n\r") != NULL)
 				fatalx("--opt %s: want NAME=VALUE (at most %d)",

@@ -4,7 +4,8 @@
  * Options (plugin_opt_NAME in mosquitto.conf, written by mobius-hub):
  *   keys DIR (required), keyring PATH, hub_key PATH, window_ms, max_message,
  *   req_ttl_ms, req_max, nonce_max, backoff_entries, backoff_base_ms,
- *   backoff_max_ms, stats_interval_ms, router_sid, remote_req (yes/no).
+ *   backoff_max_ms, stats_interval_ms, router_sid, remote_req (yes/no),
+ *   writers_SID (SID,SID,...: who may write or clear on service SID).
  * An unknown option is an error: a typo must not silently weaken the hub.
  */
 #include <ctype.h>
@@ -49,6 +50,45 @@ hub_safe(const char *s, char *buf, size_t len)
 		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
 	buf[i] = '\0';
 	return buf;
+}
+
+static int
+is_sid(const char *s, size_t len)
+{
+	return len == 3 && strspn(s, "0123456789ABCDEF") >= 3;
+}
+
+/* writers_SID = SID,SID,... */
+static int
+opt_writers(struct hub_opts *o, const char *k, const char *v, char *err,
+    size_t errlen)
+{
+	struct hub_writers *w;
+	const char *p = v;
+
+	if (!is_sid(k + 8, strlen(k + 8)) || o->nwriters == HUB_WRITERS_MAX) {
+		snprintf(err, errlen, "plugin_opt_%s: want writers_SID, SID 3 "
+		    "upper-case hex digits (at most %d targets)", k,
+		    HUB_WRITERS_MAX);
+		return MOB_ECONFIG;
+	}
+	w = &o->writers[o->nwriters++];
+	memcpy(w->target, k + 8, 4);
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+
+		if (!is_sid(p, len) || w->n == HUB_WRITER_IDS) {
+			snprintf(err, errlen, "plugin_opt_%s: \"%s\" is not a list "
+			    "of at most %d SIDs", k, v, HUB_WRITER_IDS);
+			return MOB_ECONFIG;
+		}
+		memcpy(w->sid[w->n], p, 3);
+		w->sid[w->n++][3] = '\0';
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
 }
 
 static int
@@ -145,6 +185,10 @@ hub_opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 				    "is not 3 upper-case hex digits", val);
 				return MOB_ECONFIG;
 			}
+		} else if (strncmp(k, "writers_", 8) == 0) {
+			if (opt_writers(o, k, val, err, errlen) != 0)
+				return MOB_ECONFIG;
+			continue;
 		} else if (strcmp(k, "remote_req") == 0) {
 			if (strcmp(val, "yes") == 0 || strcmp(val, "true") == 0)
 				o->remote_req = 1;

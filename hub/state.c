@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <systemd/sd-daemon.h>
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -167,6 +168,26 @@ hub_on_disconnect(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/*
+ * systemd's watchdog (WatchdogSec= in mobius-hub.service): mosquitto sends
+ * READY=1 but never pings, so the plugin does, from the broker's own loop
+ * at half the interval: a stuck loop stops the pings.
+ */
+static void
+hub_watchdog(int64_t now)
+{
+	static int64_t period = -1, next;
+	uint64_t usec;
+
+	if (period == -1)
+		period = sd_watchdog_enabled(0, &usec) > 0 ?
+		    (int64_t)(usec / 2000) : 0;
+	if (period == 0 || now < next)
+		return;
+	next = now + period;
+	sd_notify(0, "WATCHDOG=1");
+}
+
 int
 hub_on_tick(int event, void *event_data, void *userdata)
 {
@@ -175,6 +196,7 @@ hub_on_tick(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	hub_watchdog(now);
 	if (now < h->next_stats)
 		return MOSQ_ERR_SUCCESS;
 	h->next_stats = now + h->o.stats_ms;

@@ -1180,3 +1180,45 @@ Test(hub, after_a_hub_restart_no_service_looks_online)
 	    "the last retained presence of A is offline/hub_start");
 	tc_free(w);
 }
+
+Test(hub, a_write_policy_limits_who_may_write_to_a_service)
+{
+	static const char *const opts[] = { "writers_020=021,0F0", NULL };
+	struct tcli *a, *b, *c;
+	const char *rq = "mob/req/" B_ID;
+
+	th_stop(&node.hub, SIGTERM, 5000);
+	th_node_hub_start(&node, opts);
+	a = tc_new(A_ID, A_USER, a_key);
+	b = tc_new(B_ID, B_USER, b_key);
+	c = tc_new(C_ID, C_USER, c_key);
+	cr_assert_eq(tc_sub(b, rq, 1), 1);
+	tc_pub(a, rq, "{\"id\":\"w1\",\"op\":\"write\",\"uri\":\"x\"}", 1, 0);
+	tc_pub(a, rq, "{\"id\":\"c1\",\"op\":\"clear\",\"uri\":\"x\"}", 1, 0);
+	tc_pub(a, rq, "{\"id\":\"r1\",\"op\":\"read\",\"uri\":\"x\"}", 1, 0);
+	cr_assert_geq(tc_wait2(b, a, rq, 0, WAIT_MS), 0);
+	tc_pub(c, rq, "{\"id\":\"w2\",\"op\":\"write\",\"uri\":\"x\"}", 1, 0);
+	cr_assert_geq(tc_wait2(b, c, rq, 1, WAIT_MS), 0);
+	cr_expect(has_msg_with(b, rq, 0, "\"r1\""), "A may read");
+	cr_expect(has_msg_with(b, rq, 0, "\"w2\""), "C may write");
+	cr_expect(!has_msg_with(b, rq, 0, "\"w1\""), "A may not write");
+	cr_expect(!has_msg_with(b, rq, 0, "\"c1\""), "A may not clear");
+	tc_free(c);
+	tc_free(b);
+	tc_free(a);
+}
+
+Test(hub, a_bad_plugin_option_stops_the_hub)
+{
+	char hub[512], state[400], out[4096], cmd[2400];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	th_stop(&node.hub, SIGTERM, 5000);
+	th_path("bin/mobius-hub", hub, sizeof(hub));
+	snprintf(state, sizeof(state), "%s/state", node.dir);
+	snprintf(cmd, sizeof(cmd), "exec '%s' --keys '%s' --socket '%s' "
+	    "--state '%s' --foreground --no-sandbox --opt window_ms=5 2>&1",
+	    hub, node.keys, node.sock, state);
+	cr_expect_neq(th_run(argv, NULL, out, sizeof(out), 10000), 0);
+	cr_expect_not_null(strstr(out, "plugin_opt_window_ms"), "%s", out);
+}
