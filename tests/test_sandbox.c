@@ -16,7 +16,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -497,7 +499,7 @@ kill_daemons(void)
 }
 
 static pid_t
-spawn_daemon(const char *log, const char *const *argv)
+spawn_daemon(const char *log, const char *const *argv, const char *notify)
 {
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	pid_t pid;
@@ -506,6 +508,14 @@ spawn_daemon(const char *log, const char *const *argv)
 	if ((pid = fork()) == 0) {
 		setenv("MOBIUS_SANDBOX_USER", "nobody", 1);
 		unsetenv("MOBIUS_SANDBOX_DEBUG");
+		unsetenv("NOTIFY_SOCKET");
+		unsetenv("WATCHDOG_USEC");
+		unsetenv("WATCHDOG_PID");
+		if (notify != NULL) {
+			/* as systemd would, for Type=notify and WatchdogSec=1s */
+			setenv("NOTIFY_SOCKET", notify, 1);
+			setenv("WATCHDOG_USEC", "1000000", 1);
+		}
 		dup2(fd, 1);
 		dup2(fd, 2);
 		execv(argv[0], (char *const *)argv);
@@ -526,6 +536,45 @@ stop_daemon(size_t i, const char *what)
 	cr_assert(waitpid(node_pids[i], &st, 0) == node_pids[i]);
 	node_pids[i] = 0;
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %#x", what, st);
+}
+
+/* A datagram socket at path, as systemd's NOTIFY_SOCKET. */
+static int
+notify_socket(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	cr_assert(strlen(path) < sizeof(sun.sun_path));
+	strcpy(sun.sun_path, path);
+	cr_assert((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+	cr_assert(bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	cr_assert(chmod(path, 0666) == 0);
+	return fd;
+}
+
+/* Wait for READY=1 and then WATCHDOG=1 on the notify socket. */
+static void
+assert_notified(int fd, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char buf[512];
+	int ready = 0, dog = 0;
+	ssize_t n;
+
+	for (; ms > 0 && !(ready && dog); ms -= 100) {
+		if (poll(&pfd, 1, 100) != 1)
+			continue;
+		if ((n = recv(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+			continue;
+		buf[n] = '\0';
+		ready |= strstr(buf, "READY=1") != NULL;
+		dog |= ready && strstr(buf, "WATCHDOG=1") != NULL;
+	}
+	cr_assert(ready, "the hub never sent READY=1");
+	cr_assert(dog, "the hub never sent WATCHDOG=1");
 }
 
 /* A free TCP port on 127.0.0.1 (bind to 0, read it back). */
@@ -612,8 +661,9 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 {
 	const char *b = getenv("MOBIUS_BUILD");
 	char d[64], bin[256], hub[300], sim[300], gpio[300], modbus[300];
-	char sock[128], log[256], slog[128];
+	char sock[128], log[256], slog[128], notify[128];
 	pid_t hp, sp;
+	int nfd;
 
 	need_root();
 	if (b == NULL)
@@ -640,6 +690,8 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 	    " %s/keys/hub.key %s/run %s/state %s/gsim", bin, d, bin, d, bin, d,
 	    bin, d, bin, d, d, d, d, d, d, d, d, d, d) == 0);
 	snprintf(sock, sizeof(sock), "%s/run/hub.sock", d);
+	snprintf(notify, sizeof(notify), "%s/run/notify", d);
+	nfd = notify_socket(notify);
 	snprintf(log, sizeof(log), "%s/hub.log", d);
 	snprintf(slog, sizeof(slog), "%s/sim.log", d);
 	{
@@ -649,17 +701,20 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 
 		snprintf(keys, sizeof(keys), "%s/keys", d);
 		snprintf(state, sizeof(state), "%s/state", d);
-		node_pids[0] = hp = spawn_daemon(log, argv);
+		node_pids[0] = hp = spawn_daemon(log, argv, notify);
 	}
 	cr_assert(wait_text(log, "running", 10000) == 0, "the confined hub did not start");
 	assert_confined(hp, "mosquitto");
+	/* Type=notify and the watchdog work from inside the sandbox */
+	assert_notified(nfd, 5000);
+	close(nfd);
 	{
 		char key[128];
 		const char *argv[] = { sim, "--config", "services/sim/sim.json",
 		    "--key", key, "--socket", sock, NULL };
 
 		snprintf(key, sizeof(key), "%s/keys/010.key", d);
-		node_pids[1] = sp = spawn_daemon(slog, argv);
+		node_pids[1] = sp = spawn_daemon(slog, argv, NULL);
 	}
 	cr_assert(wait_text(slog, "simulated resources", 10000) == 0,
 	    "the confined sim did not start");
@@ -686,7 +741,7 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 		snprintf(key, sizeof(key), "%s/keys/030.key", d);
 		snprintf(simdir, sizeof(simdir), "%s/gsim", d);
 		snprintf(glog, sizeof(glog), "%s/gpio.log", d);
-		node_pids[2] = spawn_daemon(glog, argv);
+		node_pids[2] = spawn_daemon(glog, argv, NULL);
 		cr_assert(wait_text(glog, "lines on", 10000) == 0,
 		    "the confined mobius-gpio did not start");
 		assert_confined(node_pids[2], "mobius-gpio");
@@ -732,7 +787,7 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 			close(fd);
 		}
 		cr_assert(wait_path(ready, 10000) == 0, "the Modbus server did not start");
-		node_pids[3] = spawn_daemon(mlog, argv);
+		node_pids[3] = spawn_daemon(mlog, argv, NULL);
 		cr_assert(wait_text(mlog, "devices, ", 10000) == 0,
 		    "the confined mobius-modbus did not start");
 		assert_confined(node_pids[3], "mobius-modbus");
