@@ -10,7 +10,10 @@
  *    peer keys the hub distributes (lib/keydist.h);
  *  - signs every publish (mob_env_sign) and verifies every incoming
  *    message (mob_env_verify): failures are dropped and counted, never
- *    handed to the caller;
+ *    handed to the caller.  A message the hub delivers flagged retained
+ *    (stored state, older than the validity window) is checked for
+ *    signature, signer and topic but not for age or replay: the hub
+ *    checked those when it was published;
  *  - reconnects with exponential backoff (0.1 s doubling to 5 s) with a
  *    freshly minted token, resubscribes and calls the connect handler so
  *    the owner can republish its state.
@@ -82,9 +85,11 @@ void mob_client_set_handlers(struct mob_client *c, mob_client_msg_fn msg,
     mob_client_conn_fn conn, void *arg);
 
 /*
- * Connect and wait up to timeout_ms for CONNACK and the key distribution.
- * MOB_EDENIED if the hub refused the credentials, MOB_ETIMEOUT, MOB_ESYS
- * (socket missing, connection refused).  After a successful connect, lost
+ * Connect and wait up to timeout_ms for CONNACK and the key distribution,
+ * retrying (backoff) while the hub cannot be reached.  MOB_EDENIED at once
+ * if the hub refused the credentials; MOB_ESYS if it could not be reached
+ * in time (socket missing, connection refused); MOB_ETIMEOUT if it was
+ * reached but did not complete the login.  After a successful connect, lost
  * connections are re-established automatically by the loop functions.
  */
 int mob_client_connect(struct mob_client *c, int timeout_ms);

@@ -26,6 +26,11 @@
  * and publishes COV and object state as the attributes allow.  Client
  * writes reach the device through mob_res_set_write_handler().
  *
+ * Every message stays below the hub's default size cap (8 KiB signed):
+ * long object lists are paged (mob/svc "truncated", discover "next"), and
+ * an object whose description cannot fit one message is refused by
+ * mob_service_config().
+ *
  * Under systemd (NOTIFY_SOCKET set) the runtime sends READY=1 once
  * started, STATUS= lines, and WATCHDOG=1 at half of WATCHDOG_USEC.
  * Nothing here is thread-safe; everything runs in mob_service_run's loop.
