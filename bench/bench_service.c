@@ -149,7 +149,7 @@ sim_start(struct th_proc *p, const char *id, int nobj, char *keyfile, size_t kle
 }
 
 struct rss {
-	long vm, anon, file;	/* KiB */
+	long vm, anon, file, pss;	/* KiB */
 };
 
 static void
@@ -158,7 +158,7 @@ rss_read(pid_t pid, struct rss *r)
 	char path[64], line[256];
 	FILE *fp;
 
-	r->vm = r->anon = r->file = -1;
+	r->vm = r->anon = r->file = r->pss = -1;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
 		return;
@@ -167,6 +167,13 @@ rss_read(pid_t pid, struct rss *r)
 		sscanf(line, "RssAnon: %ld kB", &r->anon);
 		sscanf(line, "RssFile: %ld kB", &r->file);
 	}
+	fclose(fp);
+	/* Pss: shared library pages divided among the processes mapping them */
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		sscanf(line, "Pss: %ld kB", &r->pss);
 	fclose(fp);
 }
 
@@ -411,11 +418,12 @@ bench_rss(void)
 	rss_read(hundred.pid, &r100);
 	th_stop(&one, SIGTERM, 3000);
 	th_stop(&hundred, SIGTERM, 3000);
-	printf("mobius-sim resident memory (KiB; file = mapped shared libraries):\n");
-	printf("  1 object:    VmRSS %5ld  anon %5ld  file %5ld  (baseline)\n",
-	    r1.vm, r1.anon, r1.file);
-	printf("  100 objects: VmRSS %5ld  anon %5ld  file %5ld  (x%.2f VmRSS, +%ld KiB "
-	    "for 100 objects)\n", r100.vm, r100.anon, r100.file,
+	printf("mobius-sim resident memory (KiB; file = mapped shared libraries, "
+	    "Pss = shared pages divided among their users):\n");
+	printf("  1 object:    VmRSS %5ld  anon %5ld  file %5ld  Pss %5ld  (baseline)\n",
+	    r1.vm, r1.anon, r1.file, r1.pss);
+	printf("  100 objects: VmRSS %5ld  anon %5ld  file %5ld  Pss %5ld  (x%.2f VmRSS, "
+	    "+%ld KiB for 100 objects)\n", r100.vm, r100.anon, r100.file, r100.pss,
 	    r1.vm > 0 ? (double)r100.vm / (double)r1.vm : 0, r100.vm - r1.vm);
 	printf("  target VmRSS <= %d KiB: %s\n", RSS_TARGET_KIB,
 	    r100.vm > 0 && r100.vm <= RSS_TARGET_KIB ? "met" : "MISSED");
