@@ -22,6 +22,7 @@
 #include <mosquitto_plugin.h>
 
 #include "mobius/jws.h"
+#include "mobius/sandbox.h"
 
 #include "internal.h"
 
@@ -518,6 +519,9 @@ mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	int r;
 
 	*userdata = NULL;
+	/* sandbox: no exec from here on, not even the launcher's one */
+	if (mob_sandbox_lock_exec() != 0)
+		return MOSQ_ERR_UNKNOWN;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return MOSQ_ERR_NOMEM;
 	h->pid = identifier;

@@ -8,8 +8,9 @@ INSTALL_BIN += $(BUILD)/bin/mobius-hub
 
 # Only what the plugin uses: libmosquitto (the client library) must not be
 # loaded into the broker, whose own mosquitto_* symbols the plugin binds to.
-# libsystemd (watchdog pings) is one Debian's mosquitto already loads.
-HUB_PLUGIN_LIBS = $(shell pkg-config --libs libcrypto libcjson libsystemd 2>/dev/null)
+# libsystemd (watchdog pings) is one Debian's mosquitto already loads;
+# libseccomp forbids exec once the plugin is in (mob_sandbox_lock_exec).
+HUB_PLUGIN_LIBS = $(shell pkg-config --libs libcrypto libcjson libsystemd libseccomp 2>/dev/null)
 
 $(HUB_PLUGIN): $(call objs,$(HUB_PLUGIN_SRCS)) $(LIBMOB) hub/plugin.map
 	@mkdir -p $(dir $@)

@@ -705,6 +705,20 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 	}
 	cr_assert(wait_text(log, "running", 10000) == 0, "the confined hub did not start");
 	assert_confined(hp, "mosquitto");
+	{
+		char path[64], buf[4096];
+		ssize_t n;
+		int fd;
+
+		/* the launcher's filter, and the plugin's that forbids exec */
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)hp);
+		cr_assert((fd = open(path, O_RDONLY)) >= 0);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		cr_assert(n > 0);
+		buf[n] = '\0';
+		cr_assert(strstr(buf, "Seccomp_filters:\t2") != NULL, "%s", buf);
+	}
 	/* Type=notify and the watchdog work from inside the sandbox */
 	assert_notified(nfd, 5000);
 	close(nfd);
