@@ -796,7 +796,7 @@ mob_client_unsubscribe(struct mob_client *c, const char *filter)
 			*sp = s->next;
 			free(s->filter);
 			free(s);
-			if (c->state == CS_READY &&
+			if ((c->state == CS_READY || c->state == CS_KEYS) &&
 			    mosquitto_unsubscribe(c->mosq, NULL, filter) != MOSQ_ERR_SUCCESS)
 				return MOB_ESYS;
 			return 0;

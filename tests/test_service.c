@@ -23,6 +23,7 @@
 #include "mobius/client.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
+#include "mobius/service.h"
 #include "support/harness.h"
 
 #define SVC	TH_HID "/010"
@@ -644,6 +645,130 @@ Test(service_big, description_is_truncated_and_discover_pages, .timeout = 60)
 	cr_assert_gt(pages, 1);
 	snprintf(uri, sizeof(uri), SVC "/0A00/%04X/40", 150);
 	cr_assert_eq(pv_of(uri), 150);
+}
+
+/*
+ * The hardware-facing side in one process: a service whose write handler
+ * refuses some values and whose resource goes offline, pumped together
+ * with a client that asks it.
+ */
+static struct mob_service *isvc;
+
+static int
+refuse_above_50(struct mob_res *r, const struct mob_value *v, void *arg)
+{
+	(void)r;
+	(void)arg;
+	return !v->null && v->u.num > 50 ? MOB_EDEVICE : 0;
+}
+
+struct pend {
+	int done, err;
+	cJSON *rsp;
+};
+
+static void
+pend_cb(struct mob_client *c, int err, const cJSON *rsp, void *arg)
+{
+	struct pend *p = arg;
+
+	(void)c;
+	p->done = 1;
+	p->err = err;
+	p->rsp = rsp ? cJSON_Duplicate(rsp, 1) : NULL;
+}
+
+/* A request to the in-process service, both pumped until it is answered. */
+static int
+ireq(const char *json, const char **code)
+{
+	struct pend p = { 0, 0, NULL };
+	cJSON *q = cJSON_Parse(json);
+	const cJSON *e;
+	int rc;
+
+	cr_assert_not_null(q);
+	cr_assert_eq(mob_client_request_async(cli, TH_HID "/012", q, 5000,
+	    pend_cb, &p), 0);
+	cJSON_Delete(q);
+	while (!p.done) {
+		mob_service_once(isvc, 5);
+		mob_client_loop(cli, 5);
+	}
+	cr_assert_eq(p.err, 0, "%s: %s", json, mob_strerror(p.err));
+	rc = mob_client_rsp_error(p.rsp, NULL);
+	e = cJSON_GetObjectItem(cJSON_GetObjectItem(p.rsp, "error"), "code");
+	*code = rc == 0 ? "ok" : (cJSON_IsString(e) ? mob_errname(rc) : "?");
+	cJSON_Delete(p.rsp);
+	return rc;
+}
+
+Test(service_inproc, write_handler_errors_and_offline_reach_the_client,
+    .timeout = 60)
+{
+	struct mob_client_cfg ccfg = { 0 };
+	struct mob_res_def d;
+	struct mob_value v;
+	struct mob_object *o;
+	struct mob_res *r;
+	const char *code;
+	char key[512];
+	int got_offline = 0;
+
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "0012/012", key, sizeof(key));
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	ccfg.keyfile = key;
+	ccfg.socket = node.sock;
+	cr_assert_eq(mob_service_new(&ccfg, &isvc), 0);
+	cr_assert_eq(mob_service_add_object(isvc, "0201", "0001", "valve", &o), 0);
+	memset(&d, 0, sizeof(d));
+	memcpy(d.rid, "40", 3);
+	d.name = "opening";
+	d.type = MOB_TYPE_NUMBER;
+	d.access = MOB_ACCESS_RW;
+	d.precision = -1;
+	cr_assert_eq(mob_object_add_res(o, &d, &r), 0);
+	mob_res_set_write_handler(r, refuse_above_50, NULL);
+	cr_assert_eq(mob_service_start(isvc, 10000), 0);
+	client_open();
+
+	cr_assert_eq(ireq("{\"op\":\"write\",\"uri\":\"" TH_HID "/012/0201/0001/40\","
+	    "\"value\":30}", &code), 0);
+	cr_assert_eq(mob_res_pv(r)->u.num, 30);
+	cr_assert_eq(ireq("{\"op\":\"write\",\"uri\":\"" TH_HID "/012/0201/0001/40\","
+	    "\"value\":80,\"priority\":2}", &code), MOB_EDEVICE);
+	cr_assert_str_eq(code, "device");
+	cr_assert_eq(mob_res_pv(r)->u.num, 30, "a refused write left its value");
+
+	/* offline: writes refused, the COV says so */
+	cr_assert_eq(mob_client_subscribe(cli, "mob/cov/" TH_HID "/012/0201/0001/40", 1), 0);
+	mob_res_set_status(r, MOB_STATUS_OFFLINE);
+	cr_assert_eq(ireq("{\"op\":\"write\",\"uri\":\"" TH_HID "/012/0201/0001/40\","
+	    "\"value\":10}", &code), MOB_EOFFLINE);
+	for (int i = 0; i < 200 && !got_offline; i++) {
+		mob_service_once(isvc, 5);
+		mob_client_loop(cli, 5);
+		for (size_t k = 0; k < nrx; k++)
+			got_offline |= strcmp(cJSON_GetObjectItem(rx[k].dat,
+			    "status")->valuestring, "offline") == 0;
+	}
+	cr_assert(got_offline, "no COV with status offline");
+	mob_res_set_status(r, MOB_STATUS_ONLINE);
+	mob_value_number(&v, 42);
+	cr_assert_eq(mob_res_update(r, &v), 0);	/* hidden by slot 16 */
+	cr_assert_eq(mob_res_pv(r)->u.num, 30);
+	cr_assert_eq(ireq("{\"op\":\"clear\",\"uri\":\"" TH_HID "/012/0201/0001/40\"}",
+	    &code), 0);
+	cr_assert_eq(mob_res_pv(r)->u.num, 42);
+
+	mob_client_free(cli);
+	cli = NULL;
+	rx_clear();
+	mob_service_free(isvc);
+	isvc = NULL;
+	th_node_stop(&node);
 }
 
 /* A key the hub does not know (revoked) is refused at once, not retried. */
