@@ -771,6 +771,37 @@ Test(service_inproc, write_handler_errors_and_offline_reach_the_client,
 	th_node_stop(&node);
 }
 
+/* Started before the hub (as systemd may do): waits for it, then serves. */
+Test(service_order, a_service_started_before_the_hub_connects_when_it_comes,
+    .timeout = 60)
+{
+	char path[512], log[600], cfg[600];
+	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
+	    node.sock, "--no-sandbox", "-v", NULL };
+
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	th_stop(&node.hub, SIGTERM, 5000);
+	unlink(node.sock);
+	snprintf(cfg, sizeof(cfg), "%s/sim.json", node.dir);
+	write_file(cfg, sim_json);
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0);
+	cr_assert_eq(th_wait_log(log, "No such file or directory", 10000), 0,
+	    "the service is not trying yet");
+	th_node_hub_start(&node, NULL);
+	cr_assert_eq(th_wait_log(log, "simulated resources", 15000), 0);
+	client_open();
+	cr_assert_eq(pv_of(SETP), 20);
+	mob_client_free(cli);
+	cli = NULL;
+	sim_stop();
+	th_node_stop(&node);
+}
+
 /* A key the hub does not know (revoked) is refused at once, not retried. */
 Test(service_client, revoked_key_is_denied)
 {
