@@ -462,12 +462,51 @@ reqid_valid(const char *s)
 }
 
 struct req {
-	const char *id;
+	const cJSON *id;		/* as the requester sent it */
+	char reqid[MOB_REQID_MAX + 1];	/* its text, the last part of the rsp topic */
 	const char *op;
 	struct mob_uri uri;
 	const cJSON *dat;
 	char msg[160];			/* error message */
 };
+
+/*
+ * The request id: a string of 1..32 [A-Za-z0-9_-], or (as the hub also
+ * accepts) an integer 0..2^53 whose decimal text names the rsp topic.
+ */
+static int
+req_id(struct req *q)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(q->dat, "id");
+
+	if (cJSON_IsString(j) && reqid_valid(j->valuestring))
+		snprintf(q->reqid, sizeof(q->reqid), "%s", j->valuestring);
+	else if (cJSON_IsNumber(j) && j->valuedouble >= 0 &&
+	    j->valuedouble <= 9007199254740992.0 &&
+	    j->valuedouble == floor(j->valuedouble))
+		snprintf(q->reqid, sizeof(q->reqid), "%lld",
+		    (long long)j->valuedouble);
+	else
+		return MOB_EINVAL;
+	q->id = j;
+	return 0;
+}
+
+/* {"id": the request's id}. */
+static cJSON *
+rsp_new(const struct req *q)
+{
+	cJSON *rsp, *id;
+
+	if ((rsp = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if ((id = cJSON_Duplicate(q->id, 0)) == NULL) {
+		cJSON_Delete(rsp);
+		return NULL;
+	}
+	cJSON_AddItemToObject(rsp, "id", id);
+	return rsp;
+}
 
 static int MOB_PRINTF(3, 4)
 req_fail(struct req *q, int code, const char *fmt, ...)
@@ -695,15 +734,12 @@ handle_request(struct mob_service *svc, const struct mob_env *env)
 
 	memset(&q, 0, sizeof(q));
 	q.dat = env->dat;
-	j = cJSON_GetObjectItemCaseSensitive(q.dat, "id");
-	if (!cJSON_IsString(j) || !reqid_valid(j->valuestring)) {
+	if (req_id(&q) != 0) {
 		/* Nowhere to answer. */
 		log_debug("request from %s without a valid id dropped", env->iss);
 		return;
 	}
-	q.id = j->valuestring;
-	if ((rsp = cJSON_CreateObject()) == NULL ||
-	    cJSON_AddStringToObject(rsp, "id", q.id) == NULL)
+	if ((rsp = rsp_new(&q)) == NULL)
 		goto out;
 	j = cJSON_GetObjectItemCaseSensitive(q.dat, "op");
 	q.op = cJSON_IsString(j) ? j->valuestring : "";
@@ -740,8 +776,7 @@ handle_request(struct mob_service *svc, const struct mob_env *env)
 	if (rc != 0) {
 		/* Replace any partial answer with just the error. */
 		cJSON_Delete(rsp);
-		if ((rsp = cJSON_CreateObject()) == NULL ||
-		    cJSON_AddStringToObject(rsp, "id", q.id) == NULL ||
+		if ((rsp = rsp_new(&q)) == NULL ||
 		    cJSON_AddFalseToObject(rsp, "ok") == NULL ||
 		    (e = cJSON_AddObjectToObject(rsp, "error")) == NULL ||
 		    cJSON_AddStringToObject(e, "code", mob_errname(rc)) == NULL ||
@@ -750,7 +785,7 @@ handle_request(struct mob_service *svc, const struct mob_env *env)
 			goto out;
 		svc->st.errors++;
 	}
-	snprintf(topic, sizeof(topic), "mob/rsp/%s/%s", env->iss, q.id);
+	snprintf(topic, sizeof(topic), "mob/rsp/%s/%s", env->iss, q.reqid);
 	if ((rc = mob_client_publish_json(svc->c, topic, rsp, 1, 0)) != 0)
 		log_debug("response to %s: %s", env->iss, mob_strerror(rc));
 	else
