@@ -41,7 +41,8 @@ static const char sim_json[] =
     "{\"pid\":\"0101\",\"ins\":\"0001\",\"name\":\"room\",\"resources\":["
     " {\"rid\":\"40\",\"name\":\"temperature\",\"type\":\"number\",\"min\":-40,"
     "  \"max\":85,\"precision\":2,\"units\":\"Cel\",\"default\":21,"
-    "  \"sim\":{\"model\":\"drift\",\"noise\":0.2,\"period\":0.1}}]},"
+    "  \"sim\":{\"model\":\"drift\",\"noise\":0.2,\"period\":0.1,"
+    "  \"follow\":\"0102/0001/40\"}}]},"
     "{\"pid\":\"0102\",\"ins\":\"0001\",\"name\":\"thermostat\",\"resources\":["
     " {\"rid\":\"40\",\"name\":\"setpoint\",\"type\":\"number\",\"access\":\"rw\","
     "  \"min\":5,\"max\":35,\"precision\":1,\"units\":\"Cel\",\"default\":20}]},"
@@ -343,6 +344,16 @@ Test(service, read_returns_value_type_units_and_priorities)
 		}
 		cr_assert(moved, "temperature stayed at %g", a);
 	}
+}
+
+Test(service, simulated_temperature_follows_the_setpoint)
+{
+	double t = 0;
+
+	cJSON_Delete(req_ok("write", SETP, "\"value\":35,\"priority\":1"));
+	for (int i = 0; i < 100 && (t = pv_of(TEMP)) < 28; i++)
+		pump(50);
+	cr_assert_geq(t, 28, "temperature %g did not rise towards 35", t);
 }
 
 Test(service, writes_at_priorities_set_the_present_value)
@@ -1083,6 +1094,13 @@ Test(sim, malformed_configs_name_file_and_path, .init = cfg_setup,
 		  "objects[0].resources[0].sim.model: toggle needs a bool resource" },
 		{ RES_SIM("{\"model\":\"drift\",\"pull\":2}"),
 		  "objects[0].resources[0].sim.pull: must be between 0 and 1" },
+		{ RES_SIM("{\"model\":\"counter\",\"follow\":\"0101/0001/40\"}"),
+		  "objects[0].resources[0].sim.follow: only for the drift model" },
+		{ RES_SIM("{\"model\":\"drift\",\"follow\":\"0101/0001\"}"),
+		  "objects[0].resources[0].sim.follow: must be PID/INS/RID in upper-case "
+		  "hex, like \"0102/0001/40\"" },
+		{ RES_SIM("{\"model\":\"drift\",\"follow\":\"0101/0002/40\"}"),
+		  "objects[0].resources[0].sim.follow: no resource 0101/0002/40 here" },
 		{ "{\"objects\":[{\"pid\":\"0101\",\"ins\":\"0001\",\"resources\":"
 		  "[{\"rid\":\"40\",\"name\":\"t\",\"type\":\"number\",\"max\":true}]}]}",
 		  "objects[0].resources[0].max: must be a number" },

@@ -4,7 +4,9 @@
  * Objects come from the JSON config (docs/services.md); a resource may
  * carry a "sim" member that makes its value move:
  *   {"model":"drift","center":21,"pull":0.05,"noise":0.1,"period":1}
- *       mean-reverting random walk (a temperature)
+ *       mean-reverting random walk (a temperature); with
+ *       "follow":"PID/INS/RID" the center is that number resource's PV
+ *       (a room warming towards its setpoint)
  *   {"model":"counter","step":1,"period":1}   counts up
  *   {"model":"toggle","period":5}            flips a bool
  * Resources without "sim" keep what clients write (setpoints, switches).
@@ -16,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "mobius/config.h"
 #include "mobius/err.h"
@@ -30,6 +34,8 @@ enum model { M_DRIFT, M_COUNTER, M_TOGGLE };
 
 struct sim_model {
 	struct mob_res *r;
+	struct mob_res *follow;		/* drift: center from this PV */
+	struct mob_cnode follow_node;	/* its config member, until resolved */
 	enum model model;
 	double center, pull, noise, step;
 	int64_t period_ms;
@@ -80,6 +86,8 @@ sim_step(struct sim *s, struct sim_model *m)
 
 	switch (m->model) {
 	case M_DRIFT:
+		if (m->follow != NULL && !mob_res_pv(m->follow)->null)
+			m->center = mob_res_pv(m->follow)->u.num;
 		x = pv->null ? m->center : pv->u.num;
 		x += m->pull * (m->center - x) + m->noise * gauss(s);
 		if (d->has_min && x < d->min)
@@ -123,7 +131,7 @@ sim_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
     void *arg)
 {
 	static const char *const keys[] = { "model", "center", "pull", "noise",
-	    "step", "period", NULL };
+	    "step", "period", "follow", NULL };
 	static const char *const models[] = { "drift", "counter", "toggle", NULL };
 	const enum mob_type want[] = { MOB_TYPE_NUMBER, MOB_TYPE_NUMBER, MOB_TYPE_BOOL };
 	struct sim *s = arg;
@@ -168,10 +176,48 @@ sim_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
 		return mob_cfg_errorf(c, &x, m->noise < 0 ? "must not be negative" :
 		    "must be between 0 and 1");
 	}
+	if (mob_cfg_member(c, &sn, "follow", 0, &m->follow_node) == 1 &&
+	    (model != M_DRIFT || !cJSON_IsString(m->follow_node.j)))
+		return mob_cfg_errorf(c, &m->follow_node, model != M_DRIFT ?
+		    "only for the drift model" : "must be a string PID/INS/RID");
 	m->model = (enum model)model;
 	m->period_ms = (int64_t)(period * 1000);
 	m->next = mono_ms() + m->period_ms;
 	s->n++;
+	return 0;
+}
+
+static int
+hexpart(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+/* Resolve "follow": "PID/INS/RID", a number resource of this service. */
+static int
+sim_follow(struct mob_service *svc, struct mob_config *c, struct sim_model *m)
+{
+	const char *f = m->follow_node.j->valuestring;
+	struct mob_object *o;
+	char pid[5], ins[5];
+
+	if (strlen(f) != 12 || f[4] != '/' || f[9] != '/' || !hexpart(f, 4) ||
+	    !hexpart(f + 5, 4) || !hexpart(f + 10, 2))
+		return mob_cfg_errorf(c, &m->follow_node,
+		    "must be PID/INS/RID in upper-case hex, like \"0102/0001/40\"");
+	memcpy(pid, f, 4);
+	pid[4] = '\0';
+	memcpy(ins, f + 5, 4);
+	ins[4] = '\0';
+	if ((o = mob_service_object(svc, pid, ins)) == NULL ||
+	    (m->follow = mob_object_res(o, f + 10)) == NULL)
+		return mob_cfg_errorf(c, &m->follow_node, "no resource %s here", f);
+	if (mob_res_type(m->follow) != MOB_TYPE_NUMBER)
+		return mob_cfg_errorf(c, &m->follow_node, "%s is not a number", f);
+	m->follow_node.j = NULL;
 	return 0;
 }
 
@@ -191,6 +237,11 @@ sim_config(struct mob_service *svc, struct sim *s, const char *path)
 	if (mob_cfg_object(c, &root, top) != 0 ||
 	    mob_service_config(svc, c, &root, &hooks) != 0)
 		fatalx("%s", mob_config_error(c));
+	/* "follow" may name an object defined later in the file */
+	for (size_t i = 0; i < s->n; i++)
+		if (s->m[i].follow_node.j != NULL &&
+		    sim_follow(svc, c, &s->m[i]) != 0)
+			fatalx("%s", mob_config_error(c));
 	mob_config_free(c);
 }
 
