@@ -5,17 +5,19 @@
  *
  * mobius-modbus runs for real (hub, keys, config: two objects of 50
  * uint16 resources on one device, which the master coalesces into one
- * read of 100 registers) with poll_ms 10; at SIGTERM it logs its cycles,
- * the time each cycle kept it busy (request, decode, resource updates,
- * COV decisions and publishing) and how much of that was the request.
+ * read of 100 registers) with poll_ms 10; on SIGUSR1 it logs its cycles,
+ * the time each cycle kept it busy (wall time in the request, CPU time
+ * decoding, updating resources, deciding and publishing COVs) and how
+ * much of that was the request.  The first second (every value published
+ * once) is left out.
  *
  * The device answers a read that comes after 10 ms of quiet several times
  * slower than one in a hot loop, and that wake-up varies run to run, so:
  *  - measured: the service's busy time per cycle against the bare loop
  *    reading at the same 10 ms cadence, alternating, median of ROUNDS;
- *  - at device speed (a pessimistic bound): the hot bare read plus the
- *    service's own work per cycle (busy minus request, measured between
- *    10 ms sleeps, so with cold caches), against the hot bare read.
+ *  - at device speed: the hot bare read plus the service's own work per
+ *    cycle (busy minus request; caches cold after each 10 ms sleep),
+ *    against the hot bare read.
  * Target (issue 5): ratio >= 0.9.  A second run has every register change
  * every cycle (device --churn): 100 COVs signed and published per cycle.
  */
@@ -101,7 +103,11 @@ write_config(const char *path, int port)
 	fclose(f);
 }
 
-/* Run the service for RUN_S; cycles, busy and request us per cycle from its log. */
+/*
+ * Run the service; after a second of warm-up (the first cycle publishes
+ * every value) take its figures with SIGUSR1, again RUN_S later, and
+ * return the difference: cycles, busy and request us per cycle.
+ */
 static double
 service(struct th_node *node, const char *key, int port, long *cycles, double *io)
 {
@@ -109,7 +115,9 @@ service(struct th_node *node, const char *key, int port, long *cycles, double *i
 	char *argv[] = { bin, "--config", cfg, "--key", (char *)key, "--socket",
 	    node->sock, "--no-sandbox", NULL };
 	struct th_proc svc;
-	double us = -1;
+	double busy[2] = { 0, 0 }, req[2] = { 0, 0 }, b, q;
+	long n[2] = { 0, 0 }, c;
+	int k = 0;
 	FILE *f;
 
 	snprintf(cfg, sizeof(cfg), "%s/bench.json", node->dir);
@@ -122,22 +130,31 @@ service(struct th_node *node, const char *key, int port, long *cycles, double *i
 		fprintf(stderr, "mobius-modbus did not start (see %s)\n", log);
 		exit(1);
 	}
+	sleep(1);
+	kill(svc.pid, SIGUSR1);
 	sleep(RUN_S);
+	kill(svc.pid, SIGUSR1);
+	usleep(200000);
 	th_stop(&svc, SIGTERM, 5000);
-	*cycles = 0;
 	if ((f = fopen(log, "r")) == NULL)
 		exit(1);
-	while (fgets(line, sizeof(line), f) != NULL)
+	while (fgets(line, sizeof(line), f) != NULL && k < 2)
 		if ((p = strstr(line, "bench: ")) != NULL &&
 		    sscanf(p, "bench: %ld poll cycles of %*d requests, %lf us busy "
-		    "per cycle, %lf us", cycles, &us, io) == 3)
-			break;
+		    "per cycle, %lf us", &c, &b, &q) == 3) {
+			n[k] = c;
+			busy[k] = b * (double)c;
+			req[k] = q * (double)c;
+			k++;
+		}
 	fclose(f);
-	if (*cycles == 0) {
+	if (k < 2 || n[1] <= n[0]) {
 		fprintf(stderr, "no cycle figures in %s\n", log);
 		exit(1);
 	}
-	return us;
+	*cycles = n[1] - n[0];
+	*io = (req[1] - req[0]) / (double)*cycles;
+	return (busy[1] - busy[0]) / (double)*cycles;
 }
 
 static int
@@ -194,10 +211,9 @@ main(void)
 	printf("ratio (bare / mobius-modbus), target >= %.1f:\n", TARGET);
 	printf("  measured at the same cadence (median)   %.3f  %s\n", r_meas,
 	    r_meas >= TARGET ? "met" : "NOT met");
-	printf("  at device speed, values steady          %.3f  (pessimistic bound)\n",
-	    r_dev);
-	printf("  at device speed, 100 COVs per cycle     %.3f  (pessimistic bound)\n",
-	    c_dev);
+	printf("  at device speed, values steady          %.3f  %s\n", r_dev,
+	    r_dev >= TARGET ? "met" : "NOT met");
+	printf("  at device speed, 100 COVs per cycle     %.3f\n", c_dev);
 
 	th_node_stop(&node);
 	mb_server_done(&dev);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "mobius/err.h"
-#include "mbdrv.h"
+#include "internal.h"
 
 int
 mob_mb_point_width(const struct mob_mb_point *p)
@@ -25,17 +25,23 @@ mob_mb_point_width(const struct mob_mb_point *p)
 }
 
 static uint16_t
+swap_bytes(int byte_little, uint16_t r)
+{
+	return byte_little ? (uint16_t)((r >> 8) | (r << 8)) : r;
+}
+
+static uint16_t
 reg_order(const struct mob_mb_point *p, uint16_t r)
 {
-	return p->byte_little ? (uint16_t)((r >> 8) | (r << 8)) : r;
+	return swap_bytes(p->byte_little, r);
 }
 
 static uint32_t
-get32(const struct mob_mb_point *p, const uint16_t *regs)
+get32(int wl, int bl, const uint16_t *regs)
 {
-	uint16_t a = reg_order(p, regs[0]), b = reg_order(p, regs[1]);
+	uint16_t a = swap_bytes(bl, regs[0]), b = swap_bytes(bl, regs[1]);
 
-	return p->word_little ? ((uint32_t)b << 16 | a) : ((uint32_t)a << 16 | b);
+	return wl ? ((uint32_t)b << 16 | a) : ((uint32_t)a << 16 | b);
 }
 
 static void
@@ -48,36 +54,44 @@ put32(const struct mob_mb_point *p, uint32_t v, uint16_t *regs)
 }
 
 double
-mob_mb_decode(const struct mob_mb_point *p, const uint16_t *regs)
+mob_mb_decode_raw(enum mob_mb_type t, int wl, int bl, double scale,
+    double offset, const uint16_t *regs)
 {
 	double raw;
 	uint32_t u;
 	float f;
 
-	switch (p->type) {
+	switch (t) {
 	case MOB_MB_BOOL:
 		/* Bits arrive as 0/1; a register as bool is "non-zero". */
 		return regs[0] != 0;
 	case MOB_MB_INT16:
-		raw = (int16_t)reg_order(p, regs[0]);
+		raw = (int16_t)swap_bytes(bl, regs[0]);
 		break;
 	case MOB_MB_UINT16:
-		raw = reg_order(p, regs[0]);
+		raw = swap_bytes(bl, regs[0]);
 		break;
 	case MOB_MB_INT32:
-		raw = (int32_t)get32(p, regs);
+		raw = (int32_t)get32(wl, bl, regs);
 		break;
 	case MOB_MB_UINT32:
-		raw = get32(p, regs);
+		raw = get32(wl, bl, regs);
 		break;
 	case MOB_MB_FLOAT32:
 	default:
-		u = get32(p, regs);
+		u = get32(wl, bl, regs);
 		memcpy(&f, &u, sizeof(f));
 		raw = f;
 		break;
 	}
-	return raw * p->scale + p->offset;
+	return raw * scale + offset;
+}
+
+double
+mob_mb_decode(const struct mob_mb_point *p, const uint16_t *regs)
+{
+	return mob_mb_decode_raw(p->type, p->word_little, p->byte_little,
+	    p->scale, p->offset, regs);
 }
 
 int

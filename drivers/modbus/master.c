@@ -18,12 +18,30 @@
 
 #include "mobius/err.h"
 #include "mobius/log.h"
-#include "mbdrv.h"
+#include "internal.h"
 
 struct bus {
 	modbus_t *ctx;
 	int connected;
 	const struct mob_mb_device *cfg;	/* first device naming the bus */
+};
+
+/*
+ * A point as a block decodes it: 32 bytes, contiguous per block, so a poll
+ * touches few cache lines (it runs after a sleep, caches cold).  last is
+ * the value sent: only changes are passed on.
+ */
+#define BPT_WL		0x1
+#define BPT_BL		0x2
+#define BPT_VALID	0x4
+#define BPT_WIDE	0x8
+
+struct bpt {
+	double scale, offset, last;
+	uint32_t idx;		/* the point in its device */
+	uint16_t off;		/* register (bit) offset in the block */
+	uint8_t type;
+	uint8_t flags;
 };
 
 struct block {
@@ -33,18 +51,19 @@ struct block {
 	int poll_ms;
 	int64_t due;
 	int last_err;		/* logged once until it changes */
-	size_t *pts;
+	struct bpt *pts;
 	size_t npts;
 };
 
 struct dev {
 	struct bus *bus;
+	struct bpt **where;	/* per point: its entry in its block */
 	int online;		/* -1 unknown (not polled yet), 0, 1 */
 	int64_t retry_at;
 	int backoff_ms;
 	uint64_t cycles;
-	uint64_t busy_ns;
-	uint64_t io_ns;
+	uint64_t io_ns;		/* wall time in requests */
+	uint64_t work_ns;	/* CPU time decoding and in the callbacks */
 	size_t nblocks;
 	size_t last_block;	/* its last block: a cycle ends there */
 };
@@ -66,6 +85,15 @@ mono_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -233,6 +261,9 @@ set_offline(struct mob_mb_master *m, size_t di, int err)
 	int64_t now = mono_ms();
 	size_t i;
 
+	for (i = 0; i < c->npoints; i++)
+		d->where[i]->flags &= ~BPT_VALID;
+
 	if (d->online != 0) {
 		log_warnx("%s: offline: %s", c->name, mob_strerror(err));
 		d->online = 0;
@@ -266,23 +297,27 @@ static void
 emit_block(struct mob_mb_master *m, const struct block *b, const uint16_t *regs,
     const uint8_t *bits)
 {
-	const struct mob_mb_device *c = &m->cfg->devices[b->dev];
-	const struct mob_mb_point *p;
+	struct bpt *e;
 	uint16_t tmp[2];
-	size_t i, off;
+	size_t i;
+	double v;
 
 	for (i = 0; i < b->npts; i++) {
-		p = &c->points[b->pts[i]];
-		off = p->address - b->start;
+		e = &b->pts[i];
 		if (bits != NULL) {
-			tmp[0] = bits[off] != 0;
+			tmp[0] = bits[e->off] != 0;
 			tmp[1] = 0;
 		} else {
-			tmp[0] = regs[off];
-			tmp[1] = mob_mb_point_width(p) == 2 ? regs[off + 1] : 0;
+			tmp[0] = regs[e->off];
+			tmp[1] = e->flags & BPT_WIDE ? regs[e->off + 1] : 0;
 		}
-		m->fn(m->arg, MOB_MB_EV_VALUE, b->dev, b->pts[i],
-		    mob_mb_decode(p, tmp), 0);
+		v = mob_mb_decode_raw(e->type, e->flags & BPT_WL,
+		    e->flags & BPT_BL, e->scale, e->offset, tmp);
+		if ((e->flags & BPT_VALID) && e->last == v)
+			continue;
+		e->last = v;
+		e->flags |= BPT_VALID;
+		m->fn(m->arg, MOB_MB_EV_VALUE, b->dev, e->idx, v, 0);
 	}
 }
 
@@ -293,12 +328,13 @@ poll_block(struct mob_mb_master *m, size_t bi)
 	uint16_t regs[MOB_MB_MAX_READ_REGS];
 	uint8_t bits[MOB_MB_MAX_READ_BITS];
 	int isbits = b->table == MOB_MB_COIL || b->table == MOB_MB_DISCRETE;
-	int64_t t0 = mono_ns();
+	int64_t t0 = mono_ns(), c0;
 	size_t i;
 	int r;
 
 	r = transact(m, b->dev, OP_READ, b->table, b->start, b->count, regs, bits);
 	m->devs[b->dev].io_ns += (uint64_t)(mono_ns() - t0);
+	c0 = cpu_ns();
 	if (r == 0) {
 		set_online(m, b->dev);
 		emit_block(m, b, regs, isbits ? bits : NULL);
@@ -313,10 +349,14 @@ poll_block(struct mob_mb_master *m, size_t bi)
 			    mob_mb_table_name(b->table), b->start,
 			    b->start + b->count - 1, mob_strerror(r));
 		b->last_err = r;
-		for (i = 0; i < b->npts; i++)
-			m->fn(m->arg, MOB_MB_EV_POINT_ERR, b->dev, b->pts[i], 0, r);
+		for (i = 0; i < b->npts; i++) {
+			b->pts[i].flags &= ~BPT_VALID;
+			m->fn(m->arg, MOB_MB_EV_POINT_ERR, b->dev, b->pts[i].idx,
+			    0, r);
+		}
 	}
-	m->devs[b->dev].busy_ns += (uint64_t)(mono_ns() - t0);
+	/* CPU time: on a busy machine, wall time would count preemption. */
+	m->devs[b->dev].work_ns += (uint64_t)(cpu_ns() - c0);
 	return r;
 }
 
@@ -389,6 +429,8 @@ mob_mb_master_write(struct mob_mb_master *m, size_t di, size_t pi, double value,
 	value = mob_mb_decode(p, regs);
 	if (readback != NULL)
 		*readback = value;
+	/* The next poll passes the device's value on, whatever it was. */
+	m->devs[di].where[pi]->flags &= ~BPT_VALID;
 	return 0;
 }
 
@@ -407,7 +449,8 @@ mob_mb_master_cycles(const struct mob_mb_master *m, size_t di)
 uint64_t
 mob_mb_master_busy_ns(const struct mob_mb_master *m, size_t di)
 {
-	return di < m->cfg->ndevices ? m->devs[di].busy_ns : 0;
+	return di < m->cfg->ndevices ?
+	    m->devs[di].io_ns + m->devs[di].work_ns : 0;
 }
 
 uint64_t
@@ -455,6 +498,7 @@ plan_device(struct mob_mb_master *m, size_t di)
 {
 	const struct mob_mb_device *c = &m->cfg->devices[di];
 	struct block *b = NULL, *nb;
+	struct bpt *e;
 	size_t *order, i, limit;
 	const struct mob_mb_point *p;
 	unsigned end, pend;
@@ -495,7 +539,16 @@ plan_device(struct mob_mb_master *m, size_t di)
 		}
 		if (pend > end)
 			b->count = (uint16_t)(pend - b->start);
-		b->pts[b->npts++] = order[i];
+		e = &b->pts[b->npts++];
+		e->scale = p->scale;
+		e->offset = p->offset;
+		e->idx = (uint32_t)order[i];
+		e->off = (uint16_t)(p->address - b->start);
+		e->type = (uint8_t)p->type;
+		e->flags = (p->word_little ? BPT_WL : 0) |
+		    (p->byte_little ? BPT_BL : 0) |
+		    (mob_mb_point_width(p) == 2 ? BPT_WIDE : 0);
+		m->devs[di].where[order[i]] = e;
 	}
 	r = 0;
  out:
@@ -533,6 +586,12 @@ mob_mb_master_new(const struct mob_mb_config *cfg, mob_mb_event_fn fn,
 		}
 		m->devs[i].bus = &m->buses[j];
 		m->devs[i].online = -1;
+		if (cfg->devices[i].npoints > 0 &&
+		    (m->devs[i].where = calloc(cfg->devices[i].npoints,
+		    sizeof(*m->devs[i].where))) == NULL) {
+			r = MOB_ENOMEM;
+			goto out;
+		}
 		m->devs[i].backoff_ms = cfg->devices[i].backoff_min_ms;
 		if ((r = plan_device(m, i)) != 0)
 			goto out;
@@ -561,6 +620,8 @@ mob_mb_master_free(struct mob_mb_master *m)
 	}
 	for (i = 0; i < m->nblocks; i++)
 		free(m->blocks[i].pts);
+	for (i = 0; m->devs != NULL && i < m->cfg->ndevices; i++)
+		free(m->devs[i].where);
 	free(m->blocks);
 	free(m->buses);
 	free(m->devs);

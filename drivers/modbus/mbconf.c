@@ -160,7 +160,6 @@ mob_mb_point_parse(struct mob_config *c, const struct mob_cnode *n,
 
 	memset(p, 0, sizeof(*p));
 	p->scale = 1;
-	p->rid = -1;
 	if ((r = mob_cfg_object(c, n, keys)) < 0 ||
 	    (r = ok(mob_cfg_enum(c, n, "table", MOB_CFG_REQUIRED, tables, &tab))) < 0)
 		return r;

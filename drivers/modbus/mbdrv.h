@@ -26,19 +26,18 @@ enum mob_mb_type {
 	MOB_MB_FLOAT32
 };
 
+/* What decoding needs comes first: a poll touches one cache line a point. */
 struct mob_mb_point {
-	char name[MOB_MB_NAME_MAX];
-	enum mob_mb_table table;
-	uint16_t address;
 	enum mob_mb_type type;
 	int word_little;	/* low word at the lower address */
 	int byte_little;	/* low byte first within each register */
+	uint16_t address;
+	enum mob_mb_table table;
 	double scale;		/* value = raw * scale + offset */
 	double offset;
-	double deadband;	/* 0: every change is a COV */
 	int poll_ms;		/* 0: the device's */
-	int rid;		/* -1: assigned by the service */
 	void *udata;		/* the service's resource */
+	char name[MOB_MB_NAME_MAX];
 };
 
 struct mob_mb_device {
@@ -98,7 +97,9 @@ int mob_mb_encode(const struct mob_mb_point *p, double value, uint16_t *regs);
 /* --- the master -------------------------------------------------------- */
 
 enum mob_mb_event {
-	MOB_MB_EV_VALUE,	/* dev, point, value: a fresh reading */
+	MOB_MB_EV_VALUE,	/* dev, point, value: a reading that differs from
+				 * the last one sent (or the first since the
+				 * point was unknown or written) */
 	MOB_MB_EV_POINT_ERR,	/* dev, point, err: this point could not be read */
 	MOB_MB_EV_ONLINE,	/* dev: answers again */
 	MOB_MB_EV_OFFLINE	/* dev, err: stopped answering; its values are stale */
@@ -131,7 +132,10 @@ int mob_mb_master_write(struct mob_mb_master *m, size_t dev, size_t point,
 int mob_mb_master_online(const struct mob_mb_master *m, size_t dev);
 /* Completed poll cycles (every block of the device read once), for benches. */
 uint64_t mob_mb_master_cycles(const struct mob_mb_master *m, size_t dev);
-/* Time spent polling dev (requests, decoding and event callbacks), in ns. */
+/*
+ * Time spent polling dev, in ns: wall time in requests plus CPU time
+ * decoding and in the event callbacks (preemption is not the master's).
+ */
 uint64_t mob_mb_master_busy_ns(const struct mob_mb_master *m, size_t dev);
 /* The part of it spent in libmodbus requests (waiting for the device). */
 uint64_t mob_mb_master_io_ns(const struct mob_mb_master *m, size_t dev);

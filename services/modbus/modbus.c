@@ -13,9 +13,11 @@
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -49,6 +51,7 @@ struct mbsvc {
 	size_t nobjs;
 	int port_override;
 	int timer;			/* timerfd: the next block due */
+	int sigfd;			/* SIGUSR1: log figures */
 	struct mob_service *svc;
 };
 
@@ -400,6 +403,37 @@ log_stats(const struct mbsvc *s, size_t i)
 	    mob_mb_master_io_ns(s->m, i) / 1e3 / n);
 }
 
+/* SIGUSR1: log the figures so far (a signalfd: no async handler). */
+static void
+on_usr1(struct mob_service *svc, int fd, short revents, void *arg)
+{
+	struct signalfd_siginfo si;
+	const struct mbsvc *s = arg;
+	size_t i;
+
+	(void)svc;
+	(void)revents;
+	while (read(fd, &si, sizeof(si)) == sizeof(si))
+		for (i = 0; i < s->cfg.ndevices; i++)
+			log_stats(s, i);
+}
+
+static void
+stats_signal(struct mob_service *svc, struct mbsvc *s)
+{
+	sigset_t set;
+	int fd, rc;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
+	    (fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	if ((rc = mob_service_add_fd(svc, fd, POLLIN, on_usr1, s)) != 0)
+		fatalx("signalfd: %s", mob_strerror(rc));
+	s->sigfd = fd;
+}
+
 /* --- main --------------------------------------------------------------- */
 
 static __attribute__((noreturn)) void
@@ -470,7 +504,7 @@ main(int argc, char *argv[])
 	log_init("mobius-modbus", o.verbose);
 	memset(&s, 0, sizeof(s));
 	s.port_override = o.port;
-	s.timer = -1;
+	s.timer = s.sigfd = -1;
 
 	/* config */
 	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
@@ -485,6 +519,7 @@ main(int argc, char *argv[])
 		fatal("timerfd");
 	if ((rc = mob_service_add_fd(svc, s.timer, POLLIN, on_timer, &s)) != 0)
 		fatalx("poll timer: %s", mob_strerror(rc));
+	stats_signal(svc, &s);
 	if ((rc = mob_service_start(svc, 30000)) != 0)
 		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
 		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
@@ -511,5 +546,6 @@ main(int argc, char *argv[])
 	mob_mb_config_free(&s.cfg);
 	free(s.objs);
 	close(s.timer);
+	close(s.sigfd);
 	return rc == 0 ? 0 : 1;
 }
