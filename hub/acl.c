@@ -157,10 +157,9 @@ hub_acl_check(int event, void *event_data, void *userdata)
 	c = htab_get(h->clients, id, 0);
 	if (c == NULL || c->mosq != ed->client) {
 		if (ed->access == MOSQ_ACL_WRITE)
-			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: refused "
-			    "publish from %s to %s: not logged in (will message?)",
-			    hub_safe(id, s1, sizeof(s1)),
-			    hub_safe(ed->topic, s2, sizeof(s2)));
+			hub_log_event(h, "refused publish from %s to %s: not "
+			    "logged in (will message?)", hub_safe(id, s1,
+			    sizeof(s1)), hub_safe(ed->topic, s2, sizeof(s2)));
 		return MOSQ_ERR_ACL_DENIED;
 	}
 
@@ -173,8 +172,7 @@ hub_acl_check(int event, void *event_data, void *userdata)
 	case MOSQ_ACL_SUBSCRIBE:
 		if (!acl_subscribe(h, id, ed->topic)) {
 			h->st.acl_subscribe++;
-			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: refused "
-			    "subscription of %s to %s", id,
+			hub_log_event(h, "refused subscription of %s to %s", id,
 			    hub_safe(ed->topic, s2, sizeof(s2)));
 			return MOSQ_ERR_ACL_DENIED;
 		}
@@ -187,8 +185,7 @@ hub_acl_check(int event, void *event_data, void *userdata)
 	case MOSQ_ACL_WRITE:
 		if (!acl_write(h, id, ed->topic, ed->retain)) {
 			h->st.acl_publish++;
-			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: refused "
-			    "publish from %s to %s", id,
+			hub_log_event(h, "refused publish from %s to %s", id,
 			    hub_safe(ed->topic, s2, sizeof(s2)));
 			return MOSQ_ERR_ACL_DENIED;
 		}

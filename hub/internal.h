@@ -115,6 +115,9 @@ struct hub {
 	struct htab *reqs;		/* requester|reqid -> target id */
 	struct hub_stats st;
 	int64_t next_stats;
+	int64_t log_second;		/* hub_log_event budget: this second */
+	unsigned log_budget;
+	uint64_t log_suppressed;
 };
 
 /* plugin.c */
@@ -123,6 +126,15 @@ int hub_opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
     char *err, size_t errlen);
 void hub_free(struct hub *h);
 const char *hub_safe(const char *s, char *buf, size_t len);
+/*
+ * A warning about a client's doing (refused login, dropped message, ACL
+ * refusal): at most HUB_LOG_PER_S a second, so a misbehaving client cannot
+ * flood the journal; the tick reports how many were suppressed.
+ */
+#define HUB_LOG_PER_S	50
+void hub_log_event(struct hub *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void hub_log_flush(struct hub *h);
 /*
  * idx-th usable entry of a service (the router is one) for login and
  * message checks: active, then grace; the node's algorithm only.

@@ -67,13 +67,13 @@ msg_track(struct hub *h, const char *id, const char *topic,
 		op = cJSON_GetObjectItemCaseSensitive(env->dat, "op");
 		if (!hub_req_allowed(h, id, topic + 8, cJSON_IsString(op) ?
 		    op->valuestring : NULL)) {
-			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: %s may not "
-			    "write to %s (writers_ policy)", id, topic + 8);
+			hub_log_event(h, "%s may not write to %s (writers_ "
+			    "policy)", id, topic + 8);
 			return MOB_EDENIED;
 		}
 		if ((r = hub_req_note(h, id, reqid, topic + 8, now)) != 0) {
-			mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: too many "
-			    "pending requests, refusing one from %s", id);
+			hub_log_event(h, "too many pending requests, refusing "
+			    "one from %s", id);
 			return MOB_EDENIED;
 		}
 	} else if (strncmp(topic, "mob/rsp/", 8) == 0 &&
@@ -112,8 +112,8 @@ hub_on_message(int event, void *event_data, void *userdata)
 	h->st.dropped++;
 	if (r < 0 && r >= MOB_ERR_MIN)
 		h->st.drop_reason[-r]++;
-	mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: dropped message from %s "
-	    "on %s: %s", hub_safe(id, s1, sizeof(s1)),
-	    hub_safe(ed->topic, s2, sizeof(s2)), mob_errname(r));
+	hub_log_event(h, "dropped message from %s on %s: %s",
+	    hub_safe(id, s1, sizeof(s1)), hub_safe(ed->topic, s2, sizeof(s2)),
+	    mob_errname(r));
 	return MOSQ_ERR_ACL_DENIED;
 }

@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,39 @@ hub_safe(const char *s, char *buf, size_t len)
 		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
 	buf[i] = '\0';
 	return buf;
+}
+
+void
+hub_log_event(struct hub *h, const char *fmt, ...)
+{
+	int64_t sec = mob_now_ms() / 1000;
+	char buf[512];
+	va_list ap;
+
+	if (sec != h->log_second) {
+		h->log_second = sec;
+		h->log_budget = HUB_LOG_PER_S;
+	}
+	if (h->log_budget == 0) {
+		h->log_suppressed++;
+		return;
+	}
+	h->log_budget--;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: %s", buf);
+}
+
+void
+hub_log_flush(struct hub *h)
+{
+	if (h->log_suppressed == 0)
+		return;
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: %llu more warnings "
+	    "suppressed (at most %d a second)",
+	    (unsigned long long)h->log_suppressed, HUB_LOG_PER_S);
+	h->log_suppressed = 0;
 }
 
 static int

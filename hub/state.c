@@ -197,6 +197,8 @@ hub_on_tick(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	hub_watchdog(now);
+	if (h->log_suppressed != 0 && now / 1000 != h->log_second)
+		hub_log_flush(h);
 	if (now < h->next_stats)
 		return MOSQ_ERR_SUCCESS;
 	h->next_stats = now + h->o.stats_ms;

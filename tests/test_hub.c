@@ -1226,3 +1226,46 @@ Test(hub, a_bad_plugin_option_stops_the_hub)
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0, "status %#x", st);
 	cr_expect_eq(th_wait_log(log, "plugin_opt_window_ms", 1000), 0);
 }
+
+Test(hub, after_the_grace_period_the_old_key_is_refused)
+{
+	struct mob_key *old = load_key(a_key, A_ID);
+	struct tcli *c;
+	char *tok, log[300];
+
+	keytool("rotate", A_USER, "--grace=1s");
+	th_node_reload(&node);
+	/* grace ends at a whole second; two seconds are always past it */
+	sleep(2);
+	tok = mint(old, A_ID, A_USER, 0);
+	c = tc_new(A_ID, NULL, NULL);
+	cr_expect_eq(tc_connect_pw(c, A_USER, tok), 5, "old key after grace");
+	free(tok);
+	tc_free(c);
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "(user 001F/01F): key_expired", 2000), 0);
+	/* the new key works */
+	tc_free(tc_new(A_ID, A_USER, a_key));
+	mob_key_free(old);
+}
+
+Test(hub, a_flood_of_bad_messages_is_counted_but_not_all_logged)
+{
+	struct tcli *rx = tc_new(B_ID, B_USER, b_key);
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	char log[300];
+	int lines;
+
+	cr_assert_eq(tc_sub(rx, "mob/cov/#", 1), 1);
+	for (int i = 0; i < 300; i++)
+		tc_raw(a, A_COV, "forged", 0, 0);
+	tc_pub(a, A_COV, "{\"v\":1}", 1, 0);
+	cr_assert_geq(tc_wait2(rx, a, A_COV, 0, WAIT_MS), 0);
+	cr_expect_eq(rx->nmsg, 1, "only the good message");
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "more warnings suppressed", 3000), 0);
+	lines = th_count_log(log, "dropped message from " A_ID);
+	cr_expect(lines >= 1 && lines < 300, "%d drop lines", lines);
+	tc_free(a);
+	tc_free(rx);
+}
