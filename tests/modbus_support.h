@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -80,6 +81,10 @@ mb_spawn(char *const argv[], const char *log)
 	if ((pid = fork()) == -1)
 		mb_die("fork");
 	if (pid == 0) {
+		/* A test that fails an assertion exits without cleaning up:
+		 * its device goes with it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() == 1)
+			_exit(127);
 		if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) != -1) {
 			dup2(fd, 1);
 			dup2(fd, 2);
