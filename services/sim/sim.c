@@ -125,6 +125,18 @@ sim_tick(struct mob_service *svc, void *arg)
 	}
 }
 
+/* The timer period: the shortest model period, at most SIM_TICK_MAX_MS. */
+static int
+sim_period(const struct sim *s)
+{
+	int64_t t = SIM_TICK_MAX_MS;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->m[i].period_ms < t)
+			t = s->m[i].period_ms;
+	return (int)t;
+}
+
 /* Hook for the "sim" member of a resource. */
 static int
 sim_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
@@ -296,7 +308,6 @@ main(int argc, char *argv[])
 	struct mob_service *svc;
 	struct sim sim = { 0 };
 	struct opts o;
-	int64_t tick = SIM_TICK_MAX_MS;
 	int rc;
 
 	parse_args(argc, argv, &o);
@@ -308,10 +319,7 @@ main(int argc, char *argv[])
 	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
 		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
 	sim_config(svc, &sim, o.config);
-	for (size_t i = 0; i < sim.n; i++)
-		if (sim.m[i].period_ms < tick)
-			tick = sim.m[i].period_ms;
-	if ((rc = mob_service_add_timer(svc, (int)tick, sim_tick, &sim)) != 0)
+	if ((rc = mob_service_add_timer(svc, sim_period(&sim), sim_tick, &sim)) != 0)
 		fatalx("timer: %s", mob_strerror(rc));
 
 	/* open: connect to the hub, publish everything */
