@@ -161,7 +161,6 @@ add_point(struct mob_mb_device *d, enum mob_mb_table t, int addr,
 	p->word_little = wl;
 	p->byte_little = bl;
 	p->scale = 1;
-	p->rid = -1;
 	d->npoints++;
 }
 
