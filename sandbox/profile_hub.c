@@ -19,7 +19,7 @@
 static const struct mob_sandbox_rule hub_rules[] = {
 	SB_ALLOW_ARG(execve, MOB_SB_ARG_EXEC),
 
-	/* the dynamic loader: code only from files, never anonymous */
+	/* the dynamic loader: code only from files, never anonymous or writable */
 	SB_ALLOW_ARG(mmap, MOB_SB_ARG_FILEEXEC),
 	SB_ALLOW(arch_prctl),
 	SB_ALLOW(set_tid_address),
@@ -45,7 +45,7 @@ static const struct mob_sandbox_rule hub_rules[] = {
 	SB_ALLOW(fchmod),
 	SB_ALLOW(ftruncate),
 
-	/* listeners: Unix socket (services) and TCP (remote clients) */
+	/* listeners: Unix socket (services), TLS over TCP (local clients) */
 	SB_ALLOW_ARG(socket, MOB_SB_ARG_SOCKET),
 	SB_DENY_ELSE(socket, EAFNOSUPPORT, MOB_SB_ARG_SOCKET),
 	SB_ALLOW(bind),
