@@ -184,6 +184,23 @@ teardown(void)
 	th_node_stop(&node);
 }
 
+static struct mob_service *isvc;
+
+/* Tests that build their own node: whatever they started, even after a failure. */
+static void
+standalone_fini(void)
+{
+	mob_client_free(cli);
+	cli = NULL;
+	rx_clear();
+	mob_service_free(isvc);
+	isvc = NULL;
+	if (sim.pid > 0)
+		sim_stop();
+	if (node.dir[0] != '\0')
+		th_node_stop(&node);
+}
+
 /* Send {"op":op,"uri":uri, extra...}; the whole response. */
 static cJSON *
 req(const char *op, const char *uri, const char *extra)
@@ -531,7 +548,7 @@ Test(service, reconnects_and_republishes_after_the_hub_restarts)
  * serves, and reconnects to a restarted hub from inside the sandbox.
  */
 Test(service_sandboxed, serves_and_reconnects_from_inside_the_sandbox,
-    .timeout = 60)
+    .fini = standalone_fini, .timeout = 60)
 {
 	char path[512], log[600], cfg[600];
 	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
@@ -575,10 +592,6 @@ Test(service_sandboxed, serves_and_reconnects_from_inside_the_sandbox,
 	cr_assert(up);
 	cr_assert_eq(pv_of(SETP), 31);
 	cr_assert_eq(th_count_log(log, "DISABLED"), 0);
-	mob_client_free(cli);
-	cli = NULL;
-	sim_stop();
-	th_node_stop(&node);
 }
 
 /*
@@ -586,7 +599,8 @@ Test(service_sandboxed, serves_and_reconnects_from_inside_the_sandbox,
  * and says "truncated", discover pages through everything with "next",
  * and every message the service sends gets through the hub.
  */
-Test(service_big, description_is_truncated_and_discover_pages, .timeout = 60)
+Test(service_big, description_is_truncated_and_discover_pages,
+    .fini = standalone_fini, .timeout = 60)
 {
 	char path[512], log[600], cfg[600], uri[MOB_URI_MAX];
 	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
@@ -663,8 +677,6 @@ Test(service_big, description_is_truncated_and_discover_pages, .timeout = 60)
  * refuses some values and whose resource goes offline, pumped together
  * with a client that asks it.
  */
-static struct mob_service *isvc;
-
 static int
 refuse_above_50(struct mob_res *r, const struct mob_value *v, void *arg)
 {
@@ -715,7 +727,7 @@ ireq(const char *json, const char **code)
 }
 
 Test(service_inproc, write_handler_errors_and_offline_reach_the_client,
-    .timeout = 60)
+    .fini = standalone_fini, .timeout = 60)
 {
 	struct mob_client_cfg ccfg = { 0 };
 	struct mob_res_def d;
@@ -774,17 +786,11 @@ Test(service_inproc, write_handler_errors_and_offline_reach_the_client,
 	    &code), 0);
 	cr_assert_eq(mob_res_pv(r)->u.num, 42);
 
-	mob_client_free(cli);
-	cli = NULL;
-	rx_clear();
-	mob_service_free(isvc);
-	isvc = NULL;
-	th_node_stop(&node);
 }
 
 /* Started before the hub (as systemd may do): waits for it, then serves. */
 Test(service_order, a_service_started_before_the_hub_connects_when_it_comes,
-    .timeout = 60)
+    .fini = standalone_fini, .timeout = 60)
 {
 	char path[512], log[600], cfg[600];
 	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
@@ -807,14 +813,11 @@ Test(service_order, a_service_started_before_the_hub_connects_when_it_comes,
 	cr_assert_eq(th_wait_log(log, "simulated resources", 15000), 0);
 	client_open();
 	cr_assert_eq(pv_of(SETP), 20);
-	mob_client_free(cli);
-	cli = NULL;
-	sim_stop();
-	th_node_stop(&node);
 }
 
 /* A key the hub does not know (revoked) is refused at once, not retried. */
-Test(service_client, revoked_key_is_denied)
+Test(service_client, revoked_key_is_denied,
+    .fini = standalone_fini, .timeout = 60)
 {
 	char tool[512];
 	char *revoke[] = { tool, "--dir", node.keys, "revoke", "00C1/0C1", NULL };
@@ -853,13 +856,11 @@ Test(service_client, revoked_key_is_denied)
 	ccfg.socket = "/nonexistent/hub.sock";
 	cr_assert_eq(mob_client_new(&ccfg, &cli), 0);
 	cr_assert_eq(mob_client_connect(cli, 300), MOB_ESYS);
-	mob_client_free(cli);
-	cli = NULL;
-	th_node_stop(&node);
 }
 
 /* Compat mode (HS256, PSKs distributed encrypted): the same service works. */
-Test(service_compat, reads_and_writes_in_compat_mode, .timeout = 60)
+Test(service_compat, reads_and_writes_in_compat_mode,
+    .fini = standalone_fini, .timeout = 60)
 {
 	char path[512], log[600], cfg[600];
 	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
@@ -879,15 +880,11 @@ Test(service_compat, reads_and_writes_in_compat_mode, .timeout = 60)
 	cJSON_Delete(req_ok("write", SETP, "\"value\":12.5"));
 	cr_assert_eq(pv_of(SETP), 12.5);
 	req_err("write", SETP, "\"value\":true", MOB_ETYPE);
-	mob_client_free(cli);
-	cli = NULL;
-	sim_stop();
-	th_node_stop(&node);
 }
 
 /* The client over TCP with TLS, the hub's certificate checked against a CA file. */
 Test(service_tls, client_connects_over_tls_and_checks_the_certificate,
-    .timeout = 60)
+    .fini = standalone_fini, .timeout = 60)
 {
 	char path[512], hub[512], log[600], cfg[600], cert[600], key[600],
 	    listen[64], state[600], other[600], hublog[600];
@@ -946,14 +943,11 @@ Test(service_tls, client_connects_over_tls_and_checks_the_certificate,
 	cr_assert_eq(mob_client_new(&ccfg, &cli), 0);
 	cr_assert_eq(mob_client_connect(cli, 10000), 0);
 	cr_assert_eq(pv_of(SETP), 20);
-	mob_client_free(cli);
-	cli = NULL;
-	sim_stop();
-	th_node_stop(&node);
 }
 
 /* Under systemd: READY=1 once published, STATUS= lines, WATCHDOG=1 pings. */
-Test(service_systemd, notifies_ready_status_and_watchdog, .timeout = 60)
+Test(service_systemd, notifies_ready_status_and_watchdog,
+    .fini = standalone_fini, .timeout = 60)
 {
 	char path[512], log[600], cfg[600], nsock[600], envn[700];
 	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
@@ -998,8 +992,6 @@ Test(service_systemd, notifies_ready_status_and_watchdog, .timeout = 60)
 	cr_expect_eq(ready, 1);
 	cr_expect_eq(status, 1);
 	cr_expect_geq(wd, 3);
-	sim_stop();
-	th_node_stop(&node);
 }
 
 /*
