@@ -507,7 +507,8 @@ kill_daemons(void)
 }
 
 static pid_t
-spawn_daemon(const char *log, const char *const *argv, const char *notify)
+spawn_daemon(const char *log, const char *const *argv, const char *notify,
+    const char *preload)
 {
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	pid_t pid;
@@ -523,6 +524,11 @@ spawn_daemon(const char *log, const char *const *argv, const char *notify)
 			/* as systemd would, for Type=notify and WatchdogSec=1s */
 			setenv("NOTIFY_SOCKET", notify, 1);
 			setenv("WATCHDOG_USEC", "1000000", 1);
+		}
+		if (preload != NULL) {
+			/* mosquitto loading our ASan plugin needs the runtime first */
+			setenv("LD_PRELOAD", preload, 1);
+			setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 		}
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -669,16 +675,26 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 {
 	const char *b = getenv("MOBIUS_BUILD");
 	char d[64], bin[256], hub[300], sim[300], gpio[300], modbus[300];
-	char sock[128], log[256], slog[128], notify[128];
+	char sock[128], log[256], slog[128], notify[128], preload[512] = "";
 	pid_t hp, sp;
-	int nfd;
+	int nfd, san;
 
 	need_root();
 	if (b == NULL)
 		b = "build";
-	if (strstr(b, "san") != NULL)
-		cr_skip_test("ASan build: mosquitto loads the ASan plugin only "
-		    "with the runtime preloaded, which the harness does unconfined");
+	/*
+	 * ASan build: mosquitto can load the ASan plugin only with the ASan
+	 * runtime preloaded, which the hub's filter was not written for; the
+	 * hub then runs unconfined and the services, ASan-built, confined.
+	 */
+	if ((san = strstr(b, "san") != NULL)) {
+		FILE *p = popen("cc -print-file-name=libasan.so", "r");
+
+		cr_assert(p != NULL && fgets(preload, sizeof(preload), p) != NULL);
+		pclose(p);
+		preload[strcspn(preload, "\n")] = '\0';
+		cr_assert(preload[0] == '/', "libasan.so not found: %s", preload);
+	}
 	snprintf(bin, sizeof(bin), "%s/bin", b);
 	snprintf(hub, sizeof(hub), "%s/mobius-hub", bin);
 	snprintf(sim, sizeof(sim), "%s/mobius-sim", bin);
@@ -706,14 +722,19 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 	{
 		char keys[128], state[128];
 		const char *argv[] = { hub, "--keys", keys, "--socket", sock,
-		    "--state", state, "--foreground", NULL };
+		    "--state", state, "--foreground", san ? "--no-sandbox" : NULL,
+		    NULL };
 
 		snprintf(keys, sizeof(keys), "%s/keys", d);
 		snprintf(state, sizeof(state), "%s/state", d);
-		node_pids[0] = hp = spawn_daemon(log, argv, notify);
+		node_pids[0] = hp = spawn_daemon(log, argv, notify,
+		    san ? preload : NULL);
 	}
-	cr_assert(wait_text(log, "running", 10000) == 0, "the confined hub did not start");
-	assert_confined(hp, "mosquitto");
+	cr_assert(wait_text(log, "running", 10000) == 0, "the hub did not start");
+	if (san)
+		cr_assert(chmod(sock, 0666) == 0);	/* a root hub's socket */
+	else
+		assert_confined(hp, "mosquitto");
 	{
 		char path[64], buf[4096];
 		ssize_t n;
@@ -726,7 +747,8 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 		close(fd);
 		cr_assert(n > 0);
 		buf[n] = '\0';
-		cr_assert(strstr(buf, "Seccomp_filters:\t2") != NULL, "%s", buf);
+		cr_assert(strstr(buf, san ? "Seccomp_filters:\t1" :
+		    "Seccomp_filters:\t2") != NULL, "%s", buf);
 	}
 	/* Type=notify and the watchdog work from inside the sandbox */
 	assert_notified(nfd, 5000);
@@ -737,7 +759,7 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 		    "--key", key, "--socket", sock, NULL };
 
 		snprintf(key, sizeof(key), "%s/keys/010.key", d);
-		node_pids[1] = sp = spawn_daemon(slog, argv, NULL);
+		node_pids[1] = sp = spawn_daemon(slog, argv, NULL, NULL);
 	}
 	cr_assert(wait_text(slog, "simulated resources", 10000) == 0,
 	    "the confined sim did not start");
@@ -750,11 +772,12 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 	/* a new key, then reload: the hub re-reads its keyring inside the sandbox */
 	cr_assert(sh("%s/mobius-keytool --dir %s/keys add 0010/011 >/dev/null 2>&1 &&"
 	    " chown nobody %s/keys/keyring && MOBIUS_SANDBOX_USER=nobody"
-	    " %s/mobius-keytool --dir %s/keys reload >/dev/null 2>&1",
-	    bin, d, d, bin, d) == 0, "reload failed");
+	    " %s/mobius-keytool --dir %s/keys reload %s >/dev/null 2>&1",
+	    bin, d, d, bin, d, san ? "--no-sandbox" : "") == 0, "reload failed");
 	snprintf(log, sizeof(log), "%s/hub.log", d);
 	cr_assert(wait_text(log, "keyring reloaded", 5000) == 0, "no reload in the hub log");
-	assert_confined(hp, "mosquitto after the reload");
+	if (!san)
+		assert_confined(hp, "mosquitto after the reload");
 	/* mobius-gpio on a simulated chip: a write reaches the chip's state file */
 	if (access(gpio, X_OK) == 0 && access("services/gpio/demo.json", R_OK) == 0) {
 		char key[128], simdir[128], glog[128];
@@ -764,7 +787,7 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 		snprintf(key, sizeof(key), "%s/keys/030.key", d);
 		snprintf(simdir, sizeof(simdir), "%s/gsim", d);
 		snprintf(glog, sizeof(glog), "%s/gpio.log", d);
-		node_pids[2] = spawn_daemon(glog, argv, NULL);
+		node_pids[2] = spawn_daemon(glog, argv, NULL, NULL);
 		cr_assert(wait_text(glog, "lines on", 10000) == 0,
 		    "the confined mobius-gpio did not start");
 		assert_confined(node_pids[2], "mobius-gpio");
@@ -810,7 +833,7 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 			close(fd);
 		}
 		cr_assert(wait_path(ready, 10000) == 0, "the Modbus server did not start");
-		node_pids[3] = spawn_daemon(mlog, argv, NULL);
+		node_pids[3] = spawn_daemon(mlog, argv, NULL, NULL);
 		cr_assert(wait_text(mlog, "devices, ", 10000) == 0,
 		    "the confined mobius-modbus did not start");
 		assert_confined(node_pids[3], "mobius-modbus");
