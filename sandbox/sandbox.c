@@ -305,7 +305,7 @@ sb_namespaces(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts
 static int
 sb_drop_bounding(const struct mob_sandbox_profile *p)
 {
-	int cap;
+	int cap, r;
 
 	if (!sb_hascap(CAP_SETPCAP))
 		return 0;
@@ -316,6 +316,15 @@ sb_drop_bounding(const struct mob_sandbox_profile *p)
 			log_warn("sandbox %s: drop bounding capability %d",
 			    p->name, cap);
 			return MOB_ESYS;
+		}
+	}
+	for (cap = 0; cap <= 63; cap++) {
+		if ((r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) == -1)
+			break;
+		if (r != 0) {
+			log_warnx("sandbox %s: bounding capability %d left",
+			    p->name, cap);
+			return MOB_EDENIED;
 		}
 	}
 	return 0;
