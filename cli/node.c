@@ -3,8 +3,6 @@
  * descriptions (retained mob/svc) and presence (retained mob/state) it has
  * seen, and requests with errors in plain words.
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
