@@ -122,8 +122,8 @@ wait_sim_ready(void)
 	char out[OUT_MAX];
 	int i, rc = -1;
 
-	for (i = 0; i < 50; i++) {
-		rc = mobius(out, sizeof(out), "get %s", setp_uri);
+	for (i = 0; i < 30; i++) {
+		rc = mobius(out, sizeof(out), "--timeout 1 get %s", setp_uri);
 		if (rc == 0)
 			return;
 		usleep(100 * 1000);
