@@ -74,7 +74,9 @@ write_sim_config(const char *dir)
 	    "    { \"pid\": \"0003\", \"ins\": \"0001\", \"name\": \"light\",\n"
 	    "      \"resources\": [\n"
 	    "        { \"rid\": \"40\", \"name\": \"on\", \"type\": \"bool\",\n"
-	    "          \"access\": \"rw\", \"default\": false } ] }\n"
+	    "          \"access\": \"rw\", \"default\": false },\n"
+	    "        { \"rid\": \"41\", \"name\": \"label\", \"type\": \"string\",\n"
+	    "          \"access\": \"rw\", \"default\": \"desk\" } ] }\n"
 	    "  ]\n"
 	    "}\n");
 	snprintf(temp_uri, sizeof(temp_uri), "%s/010/0001/0001/40", node.hid);
@@ -570,6 +572,40 @@ Test(cli_node, watch_senml_lines_are_rfc8428_packs)
 		cr_expect(t > 1.6e9 && t < 1e10, "t %f", t);
 		cJSON_Delete(pack);
 	}
+}
+
+Test(cli_node, watch_senml_puts_text_in_vs_and_json_keeps_its_type)
+{
+	char out[OUT_MAX], uri[32];
+	cJSON *j, *rec;
+
+	snprintf(uri, sizeof(uri), "%s/010/0003/0001/41", node.hid);
+	cr_assert_eq(mobius(out, sizeof(out), "set %s \"12 o'clock\"", uri), 0,
+	    "%s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "watch --senml --count 1 %s", uri),
+	    0, "%s", out);
+	j = cJSON_Parse(out);
+	cr_assert(cJSON_IsArray(j), "%s", out);
+	rec = cJSON_GetArrayItem(j, 0);
+	cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "vs")),
+	    "12 o'clock", "a string stays text even when it starts with digits");
+	cr_expect_null(cJSON_GetObjectItem(rec, "u"), "no units, no u");
+	cJSON_Delete(j);
+	cr_assert_eq(mobius(out, sizeof(out), "watch --json --count 1 %s", uri),
+	    0, "%s", out);
+	j = cJSON_Parse(out);
+	cr_assert_not_null(j, "%s", out);
+	cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "value")),
+	    "12 o'clock");
+	cr_expect_null(cJSON_GetObjectItem(j, "units"));
+	cJSON_Delete(j);
+	cr_assert_eq(mobius(out, sizeof(out), "set %s 42", uri), 0, "%s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "get --json %s", uri), 0, "%s", out);
+	j = cJSON_Parse(out);
+	cr_assert_not_null(j, "%s", out);
+	cr_expect(cJSON_IsString(cJSON_GetObjectItem(j, "value")),
+	    "\"42\" written as text to a string resource: %s", out);
+	cJSON_Delete(j);
 }
 
 Test(cli_node, watch_resumes_after_the_hub_restarts)
