@@ -56,7 +56,7 @@ node_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
 	struct cli_node *n = arg;
 	struct mob_topic t;
 	struct cli_svc *s;
-	char id[MOB_ID_MAX], err[128];
+	char id[MOB_ID_MAX], err[128], prev[sizeof(((struct cli_svc *)0)->state)];
 	cJSON *d;
 
 	(void)c;
@@ -77,8 +77,13 @@ node_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
 		n->nsvc_msgs++;
 		break;
 	case MOB_VERB_STATE:
-		if ((s = svc_get(n, id, 1)) != NULL)
-			state_set(s, env->dat);
+		if ((s = svc_get(n, id, 1)) == NULL)
+			return;
+		snprintf(prev, sizeof(prev), "%s", s->state);
+		state_set(s, env->dat);
+		if (n->on_state != NULL && *prev != '\0' &&
+		    strcmp(prev, s->state) != 0)
+			n->on_state(n, s);
 		break;
 	case MOB_VERB_COV:
 		if (n->on_cov != NULL)

@@ -26,6 +26,8 @@ struct cli_svc {
 struct cli_node;
 typedef void (*cli_cov_fn)(struct cli_node *n, const struct mob_topic *t,
     const struct mob_env *env);
+/* Presence of a service changed (not called for the first one seen). */
+typedef void (*cli_state_fn)(struct cli_node *n, const struct cli_svc *s);
 /* up = 0 when the link to the hub is lost, 1 when it is back. */
 typedef void (*cli_link_fn)(struct cli_node *n, int up);
 
@@ -39,6 +41,7 @@ struct cli_node {
 	int connected, ever_connected;
 	cli_cov_fn on_cov;		/* set before subscribing to mob/cov */
 	cli_link_fn on_link;
+	cli_state_fn on_state;
 	void *arg;
 };
 

@@ -82,6 +82,15 @@ watch_link(struct cli_node *n, int up)
 		cli_error(n->cmd, "reconnected to the hub at %s", n->o->socket);
 }
 
+/* On stderr, so that stdout stays one COV per line. */
+static void
+watch_state(struct cli_node *n, const struct cli_svc *s)
+{
+	cli_error(n->cmd, "service %s is %s%s%s%s", s->id, s->state,
+	    *s->reason != '\0' ? " (" : "", s->reason,
+	    *s->reason != '\0' ? ")" : "");
+}
+
 /* "000001/010" → filters for cov ("000001/010/#"), svc and state. */
 static int
 watch_filters(const char *pattern, char *cov, size_t covlen, char *svc,
@@ -163,6 +172,7 @@ cmd_watch(int argc, char *argv[], struct cli_opts *o)
 	memset(&n, 0, sizeof(n));
 	n.on_cov = watch_cov;
 	n.on_link = watch_link;
+	n.on_state = watch_state;
 	n.arg = &w;
 	if ((rc = cli_node_open(&n, o, "watch")) != CLI_EXIT_OK)
 		goto out;

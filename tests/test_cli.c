@@ -506,6 +506,25 @@ Test(cli_node, watch_shows_a_write_made_meanwhile)
 	th_stop(&w, SIGINT, 3000);
 }
 
+Test(cli_node, watch_reports_a_service_going_offline_and_back)
+{
+	char path[512], log[600], want[64];
+	char *argv[] = { path, "watch", temp_uri, NULL };
+	struct th_proc w;
+
+	th_path("bin/mobius", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/watch.log", node.dir);
+	cr_assert_eq(th_spawn(&w, argv, cli_env, log), 0);
+	cr_assert_eq(th_wait_log(log, temp_uri, 5000), 0);
+	th_stop(&sim, SIGTERM, 3000);
+	snprintf(want, sizeof(want), "service %s/010 is offline", node.hid);
+	cr_expect_eq(th_wait_log(log, want, 5000), 0, "offline reported");
+	start_sim();
+	snprintf(want, sizeof(want), "service %s/010 is online", node.hid);
+	cr_expect_eq(th_wait_log(log, want, 10000), 0, "back online reported");
+	th_stop(&w, SIGTERM, 3000);
+}
+
 Test(cli_node, watch_json_lines_parse_with_the_fields)
 {
 	char out[OUT_MAX], *lines[64];
