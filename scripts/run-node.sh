@@ -42,14 +42,18 @@ cleanup() {
 	for p in $pids; do
 		rev="$p $rev"
 	done
+	# The pid too: a child that has not reached setsid() yet has no group.
 	for p in $rev; do
 		kill -TERM "-$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null
 	done
 	n=0
 	while [ $n -lt 30 ]; do
 		alive=""
 		for p in $pids; do
-			kill -0 "-$p" 2>/dev/null && alive="$alive $p"
+			if kill -0 "-$p" 2>/dev/null || kill -0 "$p" 2>/dev/null; then
+				alive="$alive $p"
+			fi
 		done
 		[ -z "$alive" ] && break
 		sleep 0.1
@@ -57,6 +61,7 @@ cleanup() {
 	done
 	for p in $pids; do
 		kill -KILL "-$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
 	rm -rf "$dir"
