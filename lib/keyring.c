@@ -85,6 +85,24 @@ kr_hexn(const char *s, size_t n)
 	return 1;
 }
 
+/*
+ * May a token that failed to parse be quoted in an error?  Only if it
+ * cannot be a piece of key material: a key wrapped onto its own line, or
+ * an entry that lost its id, puts base64url where a kind or an id belongs,
+ * and error messages end up in logs.  Kinds are lower-case words and ids
+ * hex with one '/'; a fragment of a key rarely passes, and then is short.
+ */
+static int
+kr_quotable(const char *s, const char *alphabet)
+{
+	size_t n = strlen(s);
+
+	return n <= 16 && strspn(s, alphabet) == n;
+}
+
+#define KR_KIND_CHARS	"abcdefghijklmnopqrstuvwxyz"
+#define KR_ID_CHARS	"0123456789ABCDEFabcdef/"
+
 /* "HHHHHH/SSS" */
 static int
 kr_id_valid(const char *s)
@@ -575,15 +593,21 @@ kr_parse_entry(struct kr_parser *p, struct mob_keyring *kr, char **f, size_t nf)
 		e.kind = MOB_ENTRY_PEER;
 	else if (strcmp(f[0], KR_MAGIC) == 0)
 		return kr_perr(p, MOB_EPARSE, "second header");
-	else
-		return kr_perr(p, MOB_EPARSE, "unknown entry kind \"%.40s\"",
+	else if (kr_quotable(f[0], KR_KIND_CHARS))
+		return kr_perr(p, MOB_EPARSE, "unknown entry kind \"%s\"",
 		    f[0]);
+	else
+		return kr_perr(p, MOB_EPARSE, "unknown entry kind (want "
+		    "service, hub or peer)");
 	if (nf < 2)
 		return kr_perr(p, MOB_EPARSE, "%s entry lacks its HID/SID",
 		    f[0]);
-	if (!kr_id_valid(f[1]))
-		return kr_perr(p, MOB_EPARSE, "bad id \"%.40s\": must be "
+	if (!kr_id_valid(f[1]) && kr_quotable(f[1], KR_ID_CHARS))
+		return kr_perr(p, MOB_EPARSE, "bad id \"%s\": must be "
 		    "HID/SID (6 and 3 upper-case hex digits)", f[1]);
+	if (!kr_id_valid(f[1]))
+		return kr_perr(p, MOB_EPARSE, "bad id: must be HID/SID (6 and "
+		    "3 upper-case hex digits)");
 	memcpy(e.id, f[1], 11);
 
 	for (size_t i = 2; i < nf; i++) {

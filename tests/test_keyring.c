@@ -271,6 +271,57 @@ Test(keyring, messages_never_quote_key_material)
 	}
 }
 
+/*
+ * A key pasted onto a line of its own, or an entry that lost its id, puts
+ * key material where the parser expects a kind or an id: the error (which
+ * reaches the logs) must not quote it.
+ */
+#define B64URL_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
+	"0123456789-_"
+
+Test(keyring, a_misplaced_key_is_not_quoted_as_kind_or_id)
+{
+	static const char *cases[] = {
+		HDR "%PRIV%\n",
+		HDRC "%SEC%\n",
+		HDR "priv=%PRIV%\n",
+		HDR "service priv=%PRIV%\n",
+		HDR "peer %PRIV% alg=EdDSA state=active\n",
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char err[512], *text = expand(cases[i]), *key, *end, frag[9];
+		struct mob_keyring *kr = NULL;
+		size_t n;
+
+		/* the key is the longest run of base64url in the text */
+		key = text;
+		n = 0;
+		for (char *p = text; *p != '\0';) {
+			size_t m = strspn(p, B64URL_CHARS);
+
+			if (m > n) {
+				n = m;
+				key = p;
+			}
+			p += m > 0 ? m : 1;
+		}
+		cr_assert_geq(n, 40, "case %zu: no key found", i);
+		end = key + n;
+		cr_assert_eq(mob_keyring_parse(text, strlen(text), "k", &kr,
+		    err, sizeof(err)), MOB_EPARSE, "case %zu accepted", i);
+		cr_assert_null(kr);
+		/* no 8 consecutive characters of the key in the message */
+		for (char *p = key; p + 8 <= end; p++) {
+			snprintf(frag, sizeof(frag), "%.8s", p);
+			cr_assert_null(strstr(err, frag), "case %zu quotes the "
+			    "key: %s", i, err);
+		}
+		cr_assert_not_null(strstr(err, "k:"), "case %zu: %s", i, err);
+		free(text);
+	}
+}
+
 /* A keyring with one entry of each kind and state. */
 static struct mob_keyring *
 sample(int64_t now)
