@@ -774,9 +774,20 @@ kr_read(const char *path, char **buf, size_t *len, char *err, size_t errlen)
 
 	*buf = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+	/*
+	 * Not through a symlink: whoever can plant one next to the keys could
+	 * make us read (and quote in errors) any 0600 file we can open.
+	 * systemd credentials and our own writes are regular files.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW)) ==
+	    -1) {
+		if (errno == ELOOP)
+			return kr_seterr(err, errlen, MOB_EINVAL, "%s: is a "
+			    "symbolic link; key files must be regular files",
+			    path);
 		return kr_seterr(err, errlen, errno == ENOENT ? MOB_ENOTFOUND :
 		    MOB_ESYS, "%s: %s", path, strerror(errno));
+	}
 	if (fstat(fd, &st) == -1) {
 		r = kr_seterr(err, errlen, MOB_ESYS, "%s: %s", path,
 		    strerror(errno));

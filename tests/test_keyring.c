@@ -468,6 +468,26 @@ Test(keyring, group_or_other_access_is_refused)
 	mob_keyring_free(kr);
 }
 
+Test(keyring, a_key_file_reached_through_a_symlink_is_refused)
+{
+	struct mob_keyring *kr = sample((int64_t)time(NULL)), *back;
+	char path[PATH_MAX + 16], link[PATH_MAX + 16], err[512];
+
+	snprintf(path, sizeof(path), "%s/keyring", tmpdir);
+	snprintf(link, sizeof(link), "%s/link", tmpdir);
+	cr_assert_eq(mob_keyring_save(kr, path), 0);
+	cr_assert_eq(symlink(path, link), 0);
+	back = (struct mob_keyring *)1;
+	cr_assert_eq(mob_keyring_load(link, &back, err, sizeof(err)),
+	    MOB_EINVAL);
+	cr_assert_null(back);
+	cr_assert_not_null(strstr(err, "symbolic link"), "%s", err);
+	/* the file itself still loads */
+	cr_assert_eq(mob_keyring_load(path, &back, err, sizeof(err)), 0);
+	mob_keyring_free(back);
+	mob_keyring_free(kr);
+}
+
 Test(keyring, missing_file_is_not_found)
 {
 	struct mob_keyring *kr;
