@@ -99,6 +99,55 @@ kd_gcm(int enc, const uint8_t key[KD_KEYLEN], const uint8_t iv[KD_IVLEN],
 	return r;
 }
 
+/*
+ * A compat bundle's plaintext tree holds every PSK in base64url: cleanse
+ * its strings before cJSON frees them, or they stay in the heap.
+ */
+static void
+kd_json_wipe(cJSON *j)
+{
+	for (cJSON *c = j; c != NULL; c = c->next) {
+		if (c->valuestring != NULL)
+			OPENSSL_cleanse(c->valuestring, strlen(c->valuestring));
+		/* trees are shallow: keys[] of objects */
+		kd_json_wipe(c->child);
+	}
+}
+
+static void
+kd_json_free(cJSON *j)
+{
+	kd_json_wipe(j);
+	cJSON_Delete(j);
+}
+
+/*
+ * Print a tree that holds secrets into a buffer of ours, cleansed on
+ * failure: cJSON_Print* grows its own buffer and frees the old copies
+ * uncleansed.
+ */
+static int
+kd_print_secret(const cJSON *j, char **out)
+{
+	size_t cap = 1024;
+	char *buf;
+
+	*out = NULL;
+	for (;;) {
+		if ((buf = malloc(cap)) == NULL)
+			return MOB_ENOMEM;
+		if (cJSON_PrintPreallocated((cJSON *)j, buf, (int)cap, 0)) {
+			*out = buf;
+			return 0;
+		}
+		OPENSSL_cleanse(buf, cap);
+		free(buf);
+		if (cap >= MOB_KEYDIST_MAX)
+			return MOB_ETOOLONG;
+		cap *= 2;
+	}
+}
+
 static int
 kd_add_b64(cJSON *o, const char *name, const uint8_t *buf, size_t len)
 {
@@ -110,6 +159,8 @@ kd_add_b64(cJSON *o, const char *name, const uint8_t *buf, size_t len)
 		return MOB_ENOMEM;
 	if ((r = mob_b64url_encode(buf, len, s, sz)) >= 0)
 		r = cJSON_AddStringToObject(o, name, s) == NULL ? MOB_ENOMEM : 0;
+	/* the key, in compat mode a PSK */
+	OPENSSL_cleanse(s, sz);
 	free(s);
 	return r;
 }
@@ -231,10 +282,8 @@ mob_keydist_seal(const struct mob_keyring *kr, struct mob_signer *hub,
 	if (compat) {
 		if ((inner = cJSON_CreateObject()) == NULL)
 			goto out;
-		if ((r = kd_keys(kr, now_s, 1, inner)) != 0)
-			goto out;
-		r = MOB_ENOMEM;
-		if ((plain = cJSON_PrintUnformatted(inner)) == NULL)
+		if ((r = kd_keys(kr, now_s, 1, inner)) != 0 ||
+		    (r = kd_print_secret(inner, &plain)) != 0)
 			goto out;
 		if ((r = kd_encrypt(dat, plain, topic, client_key)) != 0)
 			goto out;
@@ -249,7 +298,7 @@ mob_keydist_seal(const struct mob_keyring *kr, struct mob_signer *hub,
 		OPENSSL_cleanse(plain, strlen(plain));
 		free(plain);
 	}
-	cJSON_Delete(inner);
+	kd_json_free(inner);
 	cJSON_Delete(dat);
 	free(datjs);
 	return r;
@@ -367,7 +416,7 @@ kd_decrypt(const cJSON *dat, const char *topic, const struct mob_key *own,
 	if ((*inner = cJSON_ParseWithLength((char *)pt, ptlen)) == NULL)
 		r = MOB_EJSON;
 	else if ((r = mob_json_check_unique(*inner)) != 0) {
-		cJSON_Delete(*inner);
+		kd_json_free(*inner);
 		*inner = NULL;
 	}
 	OPENSSL_cleanse(pt, ptlen);
@@ -485,7 +534,7 @@ mob_keydist_open(const char *msg, size_t len, const char *client_id,
 	kr = NULL;
  out:
 	mob_keyring_free(kr);
-	cJSON_Delete(inner);
+	kd_json_free(inner);
 	cJSON_Delete(claims);
 	mob_jws_clear(&jws);
 	return r;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <criterion/criterion.h>
 #include <mosquitto.h>
 
+#include "mobius/b64.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
@@ -1000,6 +1002,88 @@ Test(hub_compat, compat_bundle_holds_the_psks_encrypted_for_the_client)
 	mob_keyring_free(hk);
 	mob_key_free(bk);
 	tc_free(a);
+}
+
+/* --- the key distribution codec alone (no hub) ------------------------- */
+
+/* A keyring of node TH_HID with the hub and three services, and its signer. */
+static struct mob_keyring *
+kd_keyring(enum mob_mode mode, struct mob_signer **hub)
+{
+	static const char *ids[] = { TH_HID "/000", A_ID, B_ID, C_ID };
+	enum mob_alg alg = mode == MOB_MODE_COMPAT ? MOB_ALG_HS256 :
+	    MOB_ALG_EDDSA;
+	struct mob_keyring *kr;
+	struct mob_kr_entry e;
+
+	cr_assert_eq(mob_keyring_new(TH_HID, mode, &kr), 0);
+	for (size_t i = 0; i < 4; i++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = i == 0 ? MOB_ENTRY_HUB : MOB_ENTRY_SERVICE;
+		snprintf(e.id, sizeof(e.id), "%s", ids[i]);
+		e.alg = alg;
+		cr_assert_eq(mob_key_generate(alg, &e.key), 0);
+		cr_assert_eq(mob_keyring_add(kr, &e), 0);
+	}
+	cr_assert_eq(mob_signer_new(kr->entries[0].key, ids[0], hub), 0);
+	return kr;
+}
+
+/* Frees of cJSON memory that still hold one of these strings. */
+static char kd_secret[4][128];
+static int kd_secret_frees;
+
+static void
+kd_checking_free(void *p)
+{
+	size_t n;
+
+	if (p == NULL)
+		return;
+	n = malloc_usable_size(p);
+	for (size_t i = 0; i < 4; i++)
+		if (kd_secret[i][0] != '\0' && memmem(p, n, kd_secret[i],
+		    strlen(kd_secret[i])) != NULL)
+			kd_secret_frees++;
+	free(p);
+}
+
+Test(keydist, a_compat_bundle_leaves_no_psk_in_freed_json)
+{
+	cJSON_Hooks hooks = { malloc, kd_checking_free };
+	struct mob_signer *hub;
+	struct mob_keyring *kr = kd_keyring(MOB_MODE_COMPAT, &hub), *back;
+	const struct mob_key *akey = mob_keyring_find(kr, A_ID)->key;
+	uint8_t raw[64];
+	char *msg;
+	size_t len;
+	int n;
+
+	for (size_t i = 0; i < 4; i++) {
+		n = mob_key_raw(kr->entries[i].key, 1, raw, sizeof(raw));
+		cr_assert_gt(n, 0);
+		cr_assert_geq(mob_b64url_encode(raw, (size_t)n, kd_secret[i],
+		    sizeof(kd_secret[i])), 0);
+	}
+	cJSON_InitHooks(&hooks);
+	kd_secret_frees = 0;
+	n = mob_keydist_seal(kr, hub, A_ID, akey, time(NULL), &msg, &len);
+	cr_expect_eq(n, 0);
+	cr_expect_eq(kd_secret_frees, 0, "sealing freed %d JSON buffers "
+	    "holding a PSK", kd_secret_frees);
+	kd_secret_frees = 0;
+	back = NULL;
+	cr_expect_eq(mob_keydist_open(msg, len, A_ID, akey, NULL, mob_now_ms(),
+	    0, &back), 0);
+	cr_expect_eq(kd_secret_frees, 0, "opening freed %d JSON buffers "
+	    "holding a PSK", kd_secret_frees);
+	cJSON_InitHooks(NULL);
+	cr_expect_eq(back != NULL ? back->n : 0, 4, "every PSK still arrives");
+	memset(kd_secret, 0, sizeof(kd_secret));
+	mob_keyring_free(back);
+	free(msg);
+	mob_signer_free(hub);
+	mob_keyring_free(kr);
 }
 
 Test(hub, a_reload_sends_fresh_bundles_to_subscribed_clients)
