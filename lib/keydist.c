@@ -24,6 +24,7 @@
 #define KD_KEYLEN	32
 #define KD_MAXKEYS	4096	/* entries accepted in one bundle */
 #define KD_RAWMAX	64	/* largest raw key (HS256 max) */
+#define KD_INT_MAX	9007199254740992.0	/* 2^53, exact in a double */
 
 static int
 kd_derive(const struct mob_key *psk, uint8_t out[KD_KEYLEN])
@@ -437,6 +438,10 @@ kd_claims(const cJSON *c, const char *kid, const char *topic, int64_t now_ms,
 	int64_t t;
 
 	if (!cJSON_IsString(iss) || !cJSON_IsString(top) || !cJSON_IsNumber(iat))
+		return MOB_ECLAIM;
+	/* as every iat (envelope.c): an integer 0..2^53, so the cast is defined */
+	if (!(iat->valuedouble >= 0 && iat->valuedouble <= KD_INT_MAX) ||
+	    (double)(int64_t)iat->valuedouble != iat->valuedouble)
 		return MOB_ECLAIM;
 	if (strcmp(iss->valuestring, kid) != 0)
 		return MOB_EISSMISMATCH;

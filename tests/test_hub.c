@@ -1086,6 +1086,59 @@ Test(keydist, a_compat_bundle_leaves_no_psk_in_freed_json)
 	mob_keyring_free(kr);
 }
 
+/* A hardened bundle for A signed by the hub, with iat given as JSON text. */
+static char *
+kd_craft(struct mob_keyring *kr, const char *iat)
+{
+	char claims[1024], pub[64];
+	uint8_t raw[32];
+	char *tok;
+
+	cr_assert_eq(mob_key_raw(kr->entries[0].key, 0, raw, sizeof(raw)), 32);
+	cr_assert_geq(mob_b64url_encode(raw, sizeof(raw), pub, sizeof(pub)), 0);
+	snprintf(claims, sizeof(claims), "{\"iss\":\"" TH_HID "/000\","
+	    "\"top\":\"mob/key/" A_ID "\",\"iat\":%s,\"seq\":1,\"dat\":"
+	    "{\"v\":1,\"mode\":\"hardened\",\"hid\":\"" TH_HID "\","
+	    "\"keys\":[{\"id\":\"" TH_HID "/000\",\"alg\":\"EdDSA\","
+	    "\"key\":\"%s\",\"state\":\"active\",\"not_after\":0}]}}",
+	    iat, pub);
+	cr_assert_eq(mob_jws_sign(kr->entries[0].key, TH_HID "/000", claims,
+	    strlen(claims), &tok), 0);
+	return tok;
+}
+
+Test(keydist, an_iat_that_is_no_unix_ms_integer_is_refused)
+{
+	static const char *bad[] = { "1e300", "-1e300", "-5", "1.5",
+	    "9007199254740994" };
+	struct mob_signer *hub;
+	struct mob_keyring *kr = kd_keyring(MOB_MODE_HARDENED, &hub), *back;
+	struct mob_key *hubpub;
+	char now[32], *tok;
+
+	cr_assert_eq(mob_key_public(kr->entries[0].key, &hubpub), 0);
+	/* the crafted bundle is good with a good iat */
+	snprintf(now, sizeof(now), "%lld", (long long)mob_now_ms());
+	tok = kd_craft(kr, now);
+	back = NULL;
+	cr_assert_eq(mob_keydist_open(tok, strlen(tok), A_ID, NULL, hubpub,
+	    mob_now_ms(), 0, &back), 0);
+	mob_keyring_free(back);
+	free(tok);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tok = kd_craft(kr, bad[i]);
+		back = NULL;
+		cr_expect_eq(mob_keydist_open(tok, strlen(tok), A_ID, NULL,
+		    hubpub, mob_now_ms(), 0, &back), MOB_ECLAIM, "iat %s",
+		    bad[i]);
+		cr_expect_null(back);
+		free(tok);
+	}
+	mob_key_free(hubpub);
+	mob_signer_free(hub);
+	mob_keyring_free(kr);
+}
+
 Test(hub, a_reload_sends_fresh_bundles_to_subscribed_clients)
 {
 	struct tcli *a = tc_new(A_ID, A_USER, a_key);
