@@ -341,17 +341,47 @@ hub_own_key(const struct hub *h, const struct mob_keyring *kr,
 	return r;
 }
 
-/* Make sure the keyring lists the hub's (public) key for distribution. */
+/* Same key material: the public half (EdDSA) or the PSK (HS256). */
 static int
-hub_kr_add_self(struct mob_keyring *kr, const struct mob_key *key)
+hub_same_key(const struct mob_key *a, const struct mob_key *b)
 {
+	uint8_t ra[MOB_HS256_MAXLEN], rb[MOB_HS256_MAXLEN];
+	int secret = mob_key_alg(a) == MOB_ALG_HS256, na, nb, same;
+
+	if (mob_key_alg(a) != mob_key_alg(b))
+		return 0;
+	na = mob_key_raw(a, secret, ra, sizeof(ra));
+	nb = mob_key_raw(b, secret, rb, sizeof(rb));
+	same = na > 0 && na == nb && CRYPTO_memcmp(ra, rb, (size_t)na) == 0;
+	OPENSSL_cleanse(ra, sizeof(ra));
+	OPENSSL_cleanse(rb, sizeof(rb));
+	return same;
+}
+
+/*
+ * Make sure the keyring lists the hub's (public) key for distribution.  An
+ * active hub entry must be the key the hub signs with: bundles hand it to
+ * every client as the hub's key, so another one would let its holder speak
+ * as the hub to them.
+ */
+static int
+hub_kr_add_self(struct mob_keyring *kr, const struct mob_key *key,
+    char *err, size_t errlen)
+{
+	const struct mob_kr_entry *cur;
 	struct mob_kr_entry e;
 	int r;
 
 	memset(&e, 0, sizeof(e));
 	snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, HUB_SID);
-	if (mob_keyring_find(kr, e.id) != NULL)
-		return 0;
+	if ((cur = mob_keyring_lookup(kr, e.id, 0, time(NULL))) != NULL &&
+	    cur->state == MOB_KS_ACTIVE) {
+		if (cur->key != NULL && hub_same_key(cur->key, key))
+			return 0;
+		snprintf(err, errlen, "the keyring's active entry for %s is not "
+		    "the key in the hub key file", e.id);
+		return MOB_ECONFIG;
+	}
 	e.kind = MOB_ENTRY_HUB;
 	e.alg = mob_key_alg(key);
 	e.state = MOB_KS_ACTIVE;
@@ -392,8 +422,10 @@ hub_load_keys(struct hub *h, char *err, size_t errlen)
 	if ((r = hub_own_key(h, kr, &key, err, errlen)) != 0)
 		goto out;
 	snprintf(kid, sizeof(kid), "%s/%s", kr->hid, HUB_SID);
-	if ((r = hub_kr_add_self(kr, key)) != 0 ||
+	if ((r = hub_kr_add_self(kr, key, err, errlen)) != 0 ||
 	    (r = mob_signer_new(key, kid, &signer)) != 0) {
+		if (err[0] != '\0')
+			goto out;
 		snprintf(err, errlen, "hub key: %s", mob_strerror(r));
 		goto out;
 	}

@@ -1364,6 +1364,38 @@ Test(hub, a_bad_plugin_option_stops_the_hub)
 	cr_expect_eq(th_wait_log(log, "plugin_opt_window_ms", 1000), 0);
 }
 
+Test(hub, a_keyring_naming_another_hub_key_stops_the_hub)
+{
+	char hub[512], state[400], log[400], path[400];
+	char *argv[] = { hub, "--keys", node.keys, "--socket", node.sock,
+	    "--state", state, "--foreground", "--no-sandbox", NULL };
+	struct mob_keyring *kr = hub_keyring();
+	struct th_proc p;
+	size_t i;
+	int st;
+
+	/* bundles would hand this key to every client as the hub's */
+	for (i = 0; i < kr->n; i++)
+		if (strcmp(kr->entries[i].id, TH_HID "/000") == 0)
+			break;
+	cr_assert_lt(i, kr->n);
+	mob_key_free(kr->entries[i].key);
+	cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &kr->entries[i].key), 0);
+	snprintf(path, sizeof(path), "%s/keyring", node.keys);
+	cr_assert_eq(mob_keyring_save(kr, path), 0);
+	mob_keyring_free(kr);
+
+	th_stop(&node.hub, SIGTERM, 5000);
+	th_path("bin/mobius-hub", hub, sizeof(hub));
+	snprintf(state, sizeof(state), "%s/state", node.dir);
+	snprintf(log, sizeof(log), "%s/badhub.log", node.dir);
+	cr_assert_eq(th_spawn(&p, argv, NULL, log), 0);
+	st = th_stop(&p, 0, 10000);	/* signal 0: just wait for the exit */
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0, "status %#x", st);
+	cr_expect_eq(th_wait_log(log, "is not the key in the hub key file",
+	    1000), 0);
+}
+
 Test(hub, after_the_grace_period_the_old_key_is_refused)
 {
 	struct mob_key *old = load_key(a_key, A_ID);
