@@ -450,10 +450,17 @@ bench_node(enum mob_mode mode, int with_rss)
 	th_node_stop(&node);
 }
 
+/* With "rss" as the argument: only the memory figures (quick, for tuning). */
 int
-main(void)
+main(int argc, char *argv[])
 {
 	log_init("bench_service", 0);
+	if (argc > 1 && strcmp(argv[1], "rss") == 0) {
+		th_node_start(&node, MOB_MODE_HARDENED);
+		bench_rss();
+		th_node_stop(&node);
+		return 0;
+	}
 	bench_node(MOB_MODE_HARDENED, 1);
 	bench_node(MOB_MODE_COMPAT, 0);
 	return 0;
