@@ -199,7 +199,13 @@ int
 hub_req_allowed(const struct hub *h, const char *requester,
     const char *target, const char *op)
 {
-	if (op == NULL || (strcmp(op, "write") != 0 && strcmp(op, "clear") != 0))
+	/*
+	 * Only the ops known to change nothing pass freely; anything else
+	 * (write, clear, a misspelt or future op, none at all) is subject to
+	 * the policy, so a new writing op cannot slip past it.
+	 */
+	if (op != NULL && (strcmp(op, "read") == 0 ||
+	    strcmp(op, "discover") == 0))
 		return 1;
 	if (!hub_is_local(h, target))
 		return 1;	/* the other node's hub decides */

@@ -1345,6 +1345,37 @@ Test(hub, a_write_policy_limits_who_may_write_to_a_service)
 	tc_free(a);
 }
 
+Test(hub, a_write_policy_refuses_unknown_and_missing_ops_from_others)
+{
+	static const char *const opts[] = { "writers_020=021,0F0", NULL };
+	struct tcli *a, *b;
+	const char *rq = "mob/req/" B_ID;
+
+	th_stop(&node.hub, SIGTERM, 5000);
+	th_node_hub_start(&node, opts);
+	a = tc_new(A_ID, A_USER, a_key);
+	b = tc_new(B_ID, B_USER, b_key);
+	cr_assert_eq(tc_sub(b, rq, 1), 1);
+	/* only read and discover pass without the policy: deny by default */
+	tc_pub(a, rq, "{\"id\":\"u1\",\"op\":\"set\",\"uri\":\"x\"}", 1, 0);
+	tc_pub(a, rq, "{\"id\":\"u2\",\"op\":\"Write\",\"uri\":\"x\"}", 1, 0);
+	tc_pub(a, rq, "{\"id\":\"u3\",\"uri\":\"x\"}", 1, 0);
+	tc_pub(a, rq, "{\"id\":\"u4\",\"op\":7,\"uri\":\"x\"}", 1, 0);
+	tc_pub(a, rq, "{\"id\":\"d1\",\"op\":\"discover\"}", 1, 0);
+	tc_pub(a, rq, "{\"id\":\"r1\",\"op\":\"read\",\"uri\":\"x\"}", 1, 0);
+	cr_assert_geq(tc_wait2(b, a, rq, 1, WAIT_MS), 0);
+	cr_expect(has_msg_with(b, rq, 0, "\"d1\""), "A may discover");
+	cr_expect(has_msg_with(b, rq, 0, "\"r1\""), "A may read");
+	for (int i = 1; i <= 4; i++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "\"u%d\"", i);
+		cr_expect(!has_msg_with(b, rq, 0, id), "request %s passed", id);
+	}
+	tc_free(b);
+	tc_free(a);
+}
+
 Test(hub, a_bad_plugin_option_stops_the_hub)
 {
 	char hub[512], state[400], log[400];
