@@ -1367,7 +1367,7 @@ Test(hub, a_write_policy_refuses_unknown_and_missing_ops_from_others)
 	cr_expect(has_msg_with(b, rq, 0, "\"d1\""), "A may discover");
 	cr_expect(has_msg_with(b, rq, 0, "\"r1\""), "A may read");
 	for (int i = 1; i <= 4; i++) {
-		char id[8];
+		char id[16];
 
 		snprintf(id, sizeof(id), "\"u%d\"", i);
 		cr_expect(!has_msg_with(b, rq, 0, id), "request %s passed", id);
