@@ -34,16 +34,23 @@ enum model { M_DRIFT, M_COUNTER, M_TOGGLE };
 struct sim_model {
 	struct mob_res *r;
 	struct mob_res *follow;		/* drift: center from this PV */
-	struct mob_cnode follow_node;	/* its config member, until resolved */
 	enum model model;
 	double center, pull, noise, step;
 	int64_t period_ms;
 	int64_t next;			/* monotonic ms */
 };
 
+/* A "follow" member, until the whole config is read and it can be resolved. */
+struct sim_pending {
+	size_t model;			/* index in sim.m */
+	struct mob_cnode node;
+};
+
 struct sim {
 	struct sim_model *m;
 	size_t n;
+	struct sim_pending *pend;	/* only while configuring */
+	size_t npend;
 	unsigned short rnd[3];		/* erand48 state */
 };
 
@@ -152,7 +159,8 @@ sim_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
 	const enum mob_type want[] = { MOB_TYPE_NUMBER, MOB_TYPE_NUMBER, MOB_TYPE_BOOL };
 	struct sim *s = arg;
 	struct sim_model *m, *nm;
-	struct mob_cnode sn, x;
+	struct sim_pending *np;
+	struct mob_cnode sn, x, fn;
 	double period = 1;
 	int model;
 
@@ -192,10 +200,17 @@ sim_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
 		return mob_cfg_errorf(c, &x, m->noise < 0 ? "must not be negative" :
 		    "must be between 0 and 1");
 	}
-	if (mob_cfg_member(c, &sn, "follow", 0, &m->follow_node) == 1 &&
-	    (model != M_DRIFT || !cJSON_IsString(m->follow_node.j)))
-		return mob_cfg_errorf(c, &m->follow_node, model != M_DRIFT ?
-		    "only for the drift model" : "must be a string PID/INS/RID");
+	if (mob_cfg_member(c, &sn, "follow", 0, &fn) == 1) {
+		if (model != M_DRIFT || !cJSON_IsString(fn.j))
+			return mob_cfg_errorf(c, &fn, model != M_DRIFT ?
+			    "only for the drift model" :
+			    "must be a string PID/INS/RID");
+		if ((np = reallocarray(s->pend, s->npend + 1, sizeof(*np))) == NULL)
+			return mob_cfg_errorf(c, &fn, "out of memory");
+		s->pend = np;
+		np[s->npend].model = s->n;
+		np[s->npend++].node = fn;
+	}
 	m->model = (enum model)model;
 	m->period_ms = (int64_t)(period * 1000);
 	m->next = mono_ms() + m->period_ms;
@@ -214,15 +229,16 @@ hexpart(const char *s, size_t n)
 
 /* Resolve "follow": "PID/INS/RID", a number resource of this service. */
 static int
-sim_follow(struct mob_service *svc, struct mob_config *c, struct sim_model *m)
+sim_follow(struct mob_service *svc, struct mob_config *c, struct sim_model *m,
+    const struct mob_cnode *n)
 {
-	const char *f = m->follow_node.j->valuestring;
+	const char *f = n->j->valuestring;
 	struct mob_object *o;
 	char pid[5], ins[5];
 
 	if (strlen(f) != 12 || f[4] != '/' || f[9] != '/' || !hexpart(f, 4) ||
 	    !hexpart(f + 5, 4) || !hexpart(f + 10, 2))
-		return mob_cfg_errorf(c, &m->follow_node,
+		return mob_cfg_errorf(c, n,
 		    "must be PID/INS/RID in upper-case hex, like \"0102/0001/40\"");
 	memcpy(pid, f, 4);
 	pid[4] = '\0';
@@ -230,10 +246,9 @@ sim_follow(struct mob_service *svc, struct mob_config *c, struct sim_model *m)
 	ins[4] = '\0';
 	if ((o = mob_service_object(svc, pid, ins)) == NULL ||
 	    (m->follow = mob_object_res(o, f + 10)) == NULL)
-		return mob_cfg_errorf(c, &m->follow_node, "no resource %s here", f);
+		return mob_cfg_errorf(c, n, "no resource %s here", f);
 	if (mob_res_type(m->follow) != MOB_TYPE_NUMBER)
-		return mob_cfg_errorf(c, &m->follow_node, "%s is not a number", f);
-	m->follow_node.j = NULL;
+		return mob_cfg_errorf(c, n, "%s is not a number", f);
 	return 0;
 }
 
@@ -254,10 +269,13 @@ sim_config(struct mob_service *svc, struct sim *s, const char *path)
 	    mob_service_config(svc, c, &root, &hooks) != 0)
 		fatalx("%s", mob_config_error(c));
 	/* "follow" may name an object defined later in the file */
-	for (size_t i = 0; i < s->n; i++)
-		if (s->m[i].follow_node.j != NULL &&
-		    sim_follow(svc, c, &s->m[i]) != 0)
+	for (size_t i = 0; i < s->npend; i++)
+		if (sim_follow(svc, c, &s->m[s->pend[i].model],
+		    &s->pend[i].node) != 0)
 			fatalx("%s", mob_config_error(c));
+	free(s->pend);
+	s->pend = NULL;
+	s->npend = 0;
 	mob_config_free(c);
 }
 
