@@ -420,9 +420,11 @@ kd_decrypt(const cJSON *dat, const char *topic, const struct mob_key *own,
 		kd_json_free(*inner);
 		*inner = NULL;
 	}
-	OPENSSL_cleanse(pt, ptlen);
  out:
 	free(ct);
+	/* also when the tag failed: GCM wrote the plaintext before checking */
+	if (pt != NULL)
+		OPENSSL_cleanse(pt, cap + 1);
 	free(pt);
 	return r;
 }
