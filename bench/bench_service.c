@@ -9,7 +9,8 @@
  *     service in a second thread updates resources whose value is the
  *     monotonic time of the update; a subscriber takes the difference.
  *  3. Resident memory (VmRSS) of mobius-sim with 100 objects, beside the
- *     same program with 1 object.  Target: <= 4 MiB.
+ *     same program with 1 object.  Target: <= 4 MiB.  `bench_service rss`
+ *     runs only this one.
  */
 #include <pthread.h>
 #include <signal.h>
