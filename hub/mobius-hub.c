@@ -48,6 +48,7 @@ struct hub_args {
 	int verbose;
 	int no_sandbox;
 	char plugin_buf[PATH_MAX];
+	char plugin_abs[PATH_MAX];
 	char keys_abs[PATH_MAX];
 	char state_abs[PATH_MAX];
 	char conf[PATH_MAX];
@@ -318,15 +319,16 @@ dir_of(const char *path, char *out)
 /*
  * sandbox (sandbox/profile_hub.c): the filter outlives the exec, so it is
  * mosquitto's.  Writable: the state directory and the socket's; visible
- * read-only even under a private /tmp: the keys (SIGHUP re-reads them) and
- * the TLS files.  exec_path is the very pointer execl() gets below.
+ * read-only even under a private /tmp: the keys (SIGHUP re-reads them), the
+ * plugin's directory and the TLS files.  exec_path is the very pointer execl() gets below.
  */
 static void
 enter_sandbox(const struct hub_args *a)
 {
 	static char sockdir[PATH_MAX], certdir[PATH_MAX], keydir[PATH_MAX];
+	static char plugindir[PATH_MAX];
 	const char *rw[3] = { a->state, sockdir, NULL };
-	const char *ro[4] = { a->keys, NULL, NULL, NULL };
+	const char *ro[5] = { a->keys, plugindir, NULL, NULL, NULL };
 	struct mob_sandbox_opts o;
 	uid_t uid;
 	gid_t gid;
@@ -335,11 +337,13 @@ enter_sandbox(const struct hub_args *a)
 	o.no_sandbox = a->no_sandbox;
 	o.exec_path = a->mosquitto;
 	dir_of(a->sock, sockdir);
+	/* mosquitto loads the plugin after exec, from a tree that may be in /tmp */
+	dir_of(a->plugin, plugindir);
 	if (a->cert != NULL && a->key != NULL) {
 		dir_of(a->cert, certdir);
 		dir_of(a->key, keydir);
-		ro[1] = certdir;
-		ro[2] = keydir;
+		ro[2] = certdir;
+		ro[3] = keydir;
 	}
 	o.rw_paths = rw;
 	o.ro_paths = ro;
@@ -382,8 +386,10 @@ main(int argc, char *argv[])
 		fatalx("--state or --keys path too long");
 
 	check_keys(&a);
-	if (access(a.plugin, R_OK) != 0)
+	/* canonical: under a private /tmp only the plugin's own directory exists */
+	if (access(a.plugin, R_OK) != 0 || realpath(a.plugin, a.plugin_abs) == NULL)
 		fatal("plugin %s", a.plugin);
+	a.plugin = a.plugin_abs;
 	if (mkdir(a.state, 0700) != 0 && errno != EEXIST)
 		fatal("mkdir %s", a.state);
 	/* mosquitto must not depend on our working directory */
