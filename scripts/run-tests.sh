@@ -10,7 +10,7 @@ for t in "$@"; do
 	line=$(printf '%s\n' "$out" | grep 'Synthesis:' | tail -n 1)
 	tested=$(printf '%s' "$line" | sed -n 's/.*Tested: \([0-9]*\).*/\1/p')
 	passing=$(printf '%s' "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
-	skipped=$(printf '%s' "$line" | sed -n 's/.*Skipped: \([0-9]*\).*/\1/p')
+	skipped=$(printf '%s\n' "$out" | grep -c '^\[SKIP\]')
 	: "${tested:=0}" "${passing:=0}" "${skipped:=0}"
 	pass=$((pass + passing)); skip=$((skip + skipped))
 	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
