@@ -5,14 +5,17 @@ build=$1; shift
 pass=0 fail=0 skip=0 bad=""
 export MOBIUS_BUILD="$build"
 for t in "$@"; do
-	out=$("$t" --jobs=2 2>&1); rc=$?
-	printf '%s\n' "$out"
+	# --verbose so skipped tests show with their reason; RUN/PASS lines dropped
+	out=$("$t" --jobs=2 --verbose 2>&1); rc=$?
+	printf '%s\n' "$out" | grep -v -e '^\[RUN \]' -e '^\[PASS\]' -e '^\[----\] Criterion' -e '^\[====\] Running'
+
 	line=$(printf '%s\n' "$out" | grep 'Synthesis:' | tail -n 1)
 	tested=$(printf '%s' "$line" | sed -n 's/.*Tested: \([0-9]*\).*/\1/p')
 	passing=$(printf '%s' "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
 	skipped=$(printf '%s\n' "$out" | grep -c '^\[SKIP\]')
 	: "${tested:=0}" "${passing:=0}" "${skipped:=0}"
-	pass=$((pass + passing)); skip=$((skip + skipped))
+	# Criterion counts a skipped test as tested and passing
+	pass=$((pass + passing - skipped)); skip=$((skip + skipped))
 	if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
 		bad="$bad $(basename "$t")"
 		f=$((tested - passing)); [ "$f" -gt 0 ] || f=1
