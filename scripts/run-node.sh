@@ -31,7 +31,8 @@ bin=$(cd "$build/bin" && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mobius-node.XXXXXX") ||
 	die "cannot create a temporary directory"
 keys=$dir/keys
-sock=$dir/hub.sock
+sock=$dir/run/hub.sock
+mkdir "$dir/run" || die "cannot create $dir/run"
 pids=""
 
 # Stop every process group we started, then remove the directory.
@@ -123,15 +124,25 @@ if [ -x "$bin/mobius-gpio" ] && [ -f "$top/services/gpio/demo.json" ]; then
 	gpio=yes
 fi
 
-# As root the daemons would switch to their service users (mobius-hub, ...),
-# which cannot read keys in a private temp dir: a demo node run by root
-# runs them unconfined instead.  As a normal user the sandbox is on.
+# As root each daemon drops to its service user (mobius-hub, mobius-sim, ...)
+# when that user exists (installed package); for this demo, where they
+# usually do not, all of them drop to "nobody" instead, which then owns
+# what the hub must re-read.  Confinement is the same either way.  As a
+# normal user the sandbox uses a user namespace and keeps the uid.
 sandbox=""
 note=""
+standin=""
 if [ "$(id -u)" -eq 0 ]; then
-	sandbox=--no-sandbox
-	note="
-  (run as root: daemons started with --no-sandbox; the installed units confine them)"
+	if id nobody >/dev/null 2>&1; then
+		standin=nobody
+		export MOBIUS_SANDBOX_USER=nobody
+		note="
+  (run as root: every daemon confined as user nobody; installed units give each its own user)"
+	else
+		sandbox=--no-sandbox
+		note="
+  (run as root without a user \"nobody\": daemons started with --no-sandbox)"
+	fi
 fi
 
 # Every key exists before the hub starts (it reads the keyring once).
@@ -149,6 +160,13 @@ case $build in
 	hubenv="LD_PRELOAD=$(cc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0"
 	;;
 esac
+
+if [ -n "$standin" ]; then
+	mkdir -p "$dir/state" "$dir/gpio-sim"
+	chmod 0755 "$dir"
+	chown "$standin" "$keys" "$keys/keyring" "$keys/hub.key" "$dir/state" \
+		"$dir/run" "$dir/gpio-sim"
+fi
 
 start hub "$dir/hub.log" env $hubenv "$bin/mobius-hub" --keys "$keys" --socket "$sock" \
 	--state "$dir/state" --foreground $sandbox
