@@ -108,6 +108,15 @@ kt_help(void)
 	return KT_OK;
 }
 
+/* An option every command shares (-h, --help) or one it does not know. */
+static int
+kt_opt_other(int ch)
+{
+	if (ch == 'h')
+		return kt_help();
+	return kt_usage(NULL);
+}
+
 /* Library error: errno's text for system failures, else our own. */
 static void
 kt_err(int r, const char *what)
@@ -266,6 +275,15 @@ kt_lock(const struct kt *kt, int *fd)
 	return 0;
 }
 
+/* Lock DIR and load its keyring: the start of every command that writes. */
+static int
+kt_lock_load(const struct kt *kt, int *lock, struct mob_keyring **kr)
+{
+	if (kt_lock(kt, lock) != 0 || kt_load(kt->keyring, kr) != 0)
+		return KT_FAIL;
+	return 0;
+}
+
 static void
 kt_fpr(const struct mob_key *key, char fpr[MOB_FPR_LEN + 1])
 {
@@ -342,6 +360,39 @@ kt_write_service_file(const struct mob_keyring *hubkr,
 	return ret;
 }
 
+/* The keyring, owned as the hub's files are. */
+static int
+kt_save_keyring(const struct kt *kt, const struct mob_keyring *kr)
+{
+	struct kt_owner own;
+
+	kt_hub_owner(kt, &own, 0);
+	return kt_save(kr, kt->keyring, &own);
+}
+
+/*
+ * A new key for entry e (add, rotate): its key file first, so the keyring
+ * never names a key no service has, then its entry in the keyring.
+ */
+static int
+kt_install(const struct kt *kt, struct mob_keyring *kr,
+    struct mob_kr_entry *e, const char *path, const struct kt_owner *svcown)
+{
+	int r;
+
+	if ((r = mob_key_generate(e->alg, &e->key)) != 0) {
+		kt_err(r, "key generation");
+		return KT_FAIL;
+	}
+	if (kt_write_service_file(kr, e, path, svcown) != 0)
+		return KT_FAIL;
+	if ((r = kt_add_copy(kr, e, 1)) != 0) {
+		kt_err(r, e->id);
+		return KT_FAIL;
+	}
+	return kt_save_keyring(kt, kr);
+}
+
 static int
 kt_mkdirs(const char *dir)
 {
@@ -415,10 +466,8 @@ cmd_init(struct kt *kt, int argc, char **argv)
 		case 'f':
 			force = 1;
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (optind != argc)
@@ -478,20 +527,18 @@ cmd_add(struct kt *kt, int argc, char **argv)
 	struct mob_keyring *kr = NULL;
 	struct mob_kr_entry e;
 	const struct mob_kr_entry *old;
-	struct kt_owner hubown, svcown;
+	struct kt_owner svcown;
 	const char *user = NULL;
 	char spid[5], sid[4], path[PATH_MAX], fpr[MOB_FPR_LEN + 1];
-	int ch, lock = -1, r, ret = KT_FAIL;
+	int ch, lock = -1, ret = KT_FAIL;
 
 	while ((ch = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
 			user = optarg;
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (argc - optind != 1)
@@ -508,7 +555,7 @@ cmd_add(struct kt *kt, int argc, char **argv)
 	} else
 		kt_owner(NULL, 0, &svcown);
 
-	if (kt_lock(kt, &lock) != 0 || kt_load(kt->keyring, &kr) != 0)
+	if (kt_lock_load(kt, &lock, &kr) != 0)
 		goto out;
 	e.kind = MOB_ENTRY_SERVICE;
 	snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, sid);
@@ -523,20 +570,9 @@ cmd_add(struct kt *kt, int argc, char **argv)
 		    "replace it", e.id, old->spid);
 		goto out;
 	}
-	kt_hub_owner(kt, &hubown, 0);
 	mob_keyring_prune(kr, kt_now());
 	kt_sidpath(kt, sid, path, sizeof(path));
-	if ((r = mob_key_generate(e.alg, &e.key)) != 0) {
-		kt_err(r, "key generation");
-		goto out;
-	}
-	if (kt_write_service_file(kr, &e, path, &svcown) != 0)
-		goto out;
-	if ((r = kt_add_copy(kr, &e, 1)) != 0) {
-		kt_err(r, e.id);
-		goto out;
-	}
-	if (kt_save(kr, kt->keyring, &hubown) != 0)
+	if (kt_install(kt, kr, &e, path, &svcown) != 0)
 		goto out;
 	kt_fpr(e.key, fpr);
 	printf("added %s/%s as %s (%s, fingerprint %s); key file %s\n", spid,
@@ -599,10 +635,8 @@ cmd_list(struct kt *kt, int argc, char **argv)
 		case 's':
 			show = 1;
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (optind != argc)
@@ -630,7 +664,7 @@ kt_service_op(struct kt *kt, const char *ss, int *lock,
 
 	if (kt_parse_ss(ss, spid, sid) != 0)
 		return KT_USAGE;
-	if (kt_lock(kt, lock) != 0 || kt_load(kt->keyring, kr) != 0)
+	if (kt_lock_load(kt, lock, kr) != 0)
 		return KT_FAIL;
 	snprintf(id, MOB_ID_MAX, "%s/%s", (*kr)->hid, sid);
 	if ((e = mob_keyring_find(*kr, id)) == NULL ||
@@ -653,15 +687,11 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct mob_keyring *kr = NULL;
-	struct kt_owner own;
 	char id[MOB_ID_MAX], sid[4], path[PATH_MAX];
 	int ch, lock = -1, n = 0, ret;
 
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h')
-			return kt_help();
-		return kt_usage(NULL);
-	}
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		return kt_opt_other(ch);
 	if (argc - optind != 1)
 		return kt_usage("SPID/SID is required");
 	if ((ret = kt_service_op(kt, argv[optind], &lock, &kr, id, sid)) != 0)
@@ -681,8 +711,7 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 		log_warnx("%s is already revoked", id);
 		goto out;
 	}
-	kt_hub_owner(kt, &own, 0);
-	if (kt_save(kr, kt->keyring, &own) != 0)
+	if (kt_save_keyring(kt, kr) != 0)
 		goto out;
 	/* Revoked material has no use left; the service must not start on it. */
 	kt_sidpath(kt, sid, path, sizeof(path));
@@ -757,11 +786,11 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 	};
 	struct mob_keyring *kr = NULL;
 	struct mob_kr_entry e, *old = NULL;
-	struct kt_owner hubown, svcown;
+	struct kt_owner svcown;
 	char id[MOB_ID_MAX], sid[4], path[PATH_MAX], fpr[MOB_FPR_LEN + 1];
 	char until[24];
 	int64_t grace = KT_GRACE_DEFAULT, now;
-	int ch, lock = -1, r, ret;
+	int ch, lock = -1, ret;
 
 	while ((ch = getopt_long(argc, argv, "g:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -770,10 +799,8 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 				return kt_usage("bad --grace \"%s\": want e.g. "
 				    "30s, 15m, 1h or 2d (at most 30d)", optarg);
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (argc - optind != 1)
@@ -798,23 +825,13 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 	/* Keep the key file's owner: root may rotate a key it did not add. */
 	if (kt_owner(e.user, 0, &svcown) != 0 || svcown.uid == (uid_t)-1)
 		svcown.uid = kt_file_uid(path, &svcown.gid);
-	if ((r = mob_key_generate(e.alg, &e.key)) != 0) {
-		kt_err(r, "key generation");
-		goto out;
-	}
+	/* Only in memory until kt_install saves the keyring. */
 	if (grace > 0) {
 		old->state = MOB_KS_GRACE;
 		old->not_after = now + grace;
 	} else
 		mob_keyring_remove(kr, (size_t)(old - kr->entries));
-	if (kt_write_service_file(kr, &e, path, &svcown) != 0)
-		goto out;
-	if ((r = kt_add_copy(kr, &e, 1)) != 0) {
-		kt_err(r, id);
-		goto out;
-	}
-	kt_hub_owner(kt, &hubown, 0);
-	if (kt_save(kr, kt->keyring, &hubown) != 0)
+	if (kt_install(kt, kr, &e, path, &svcown) != 0)
 		goto out;
 	kt_fpr(e.key, fpr);
 	if (grace > 0) {
@@ -852,10 +869,8 @@ cmd_token(struct kt *kt, int argc, char **argv)
 		case 'k':
 			file = optarg;
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (file == NULL && argc - optind != 1)
@@ -1030,10 +1045,8 @@ cmd_verify(struct kt *kt, int argc, char **argv)
 				return kt_usage("bad --window \"%s\": want e.g. "
 				    "10s or 5m", optarg);
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (argc - optind != 1)
@@ -1085,10 +1098,8 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		case 's':
 			sid = optarg;
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (optind != argc)
@@ -1104,7 +1115,7 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		return kt_usage("--user \"%s\" is too long", user);
 	if (kt_owner(user, 1, &o) != 0)
 		return KT_FAIL;
-	if (kt_lock(kt, &lock) != 0 || kt_load(kt->keyring, &kr) != 0)
+	if (kt_lock_load(kt, &lock, &kr) != 0)
 		goto out;
 	r = mob_keyfile_load_own(path, &own, err, sizeof(err));
 	if (r == MOB_ENOTFOUND && access(path, F_OK) == -1) {
@@ -1256,10 +1267,8 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		case 'r':
 			replace = 1;
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (argc - optind != 1)
@@ -1277,7 +1286,7 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		log_warnx("%s: no peer entry", argv[optind]);
 		goto out;
 	}
-	if (kt_lock(kt, &lock) != 0 || kt_load(kt->keyring, &kr) != 0)
+	if (kt_lock_load(kt, &lock, &kr) != 0)
 		goto out;
 	mob_keyring_prune(kr, kt_now());
 	for (size_t i = 0; i < in->n; i++) {
@@ -1329,10 +1338,8 @@ cmd_reload(struct kt *kt, int argc, char **argv)
 		case 'n':
 			no_sandbox = 1;
 			break;
-		case 'h':
-			return kt_help();
 		default:
-			return kt_usage(NULL);
+			return kt_opt_other(ch);
 		}
 	}
 	if (optind != argc)
