@@ -117,6 +117,62 @@ kt_opt_other(int ch)
 	return kt_usage(NULL);
 }
 
+/* An option taken as it is: a string value (str) or a flag set to 1. */
+struct kt_opt {
+	const char *name;
+	int short_name;		/* 0: only the long form */
+	const char **str;
+	int *flag;
+};
+
+#define KT_OPTS_MAX	8
+#define KT_GO		(-1)
+
+/*
+ * The options of a command whose values need no checking as they are read
+ * (plus -h, --help).  Returns KT_GO for the command to go on, else the
+ * exit status (help shown, or a usage error).
+ */
+static int
+kt_getopt(int argc, char **argv, const struct kt_opt *o)
+{
+	struct option lo[KT_OPTS_MAX + 2];
+	char so[3 * KT_OPTS_MAX + 2], *sp = so;
+	size_t i, n;
+	int ch;
+
+	for (n = 0; o[n].name != NULL; n++) {
+		if (n == KT_OPTS_MAX)
+			fatalx("%s: too many options", kt_current->name);
+		lo[n].name = o[n].name;
+		lo[n].has_arg = o[n].str != NULL ? required_argument :
+		    no_argument;
+		lo[n].flag = NULL;
+		lo[n].val = o[n].short_name != 0 ? o[n].short_name :
+		    256 + (int)n;
+		if (o[n].short_name != 0) {
+			*sp++ = (char)o[n].short_name;
+			if (o[n].str != NULL)
+				*sp++ = ':';
+		}
+	}
+	lo[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[n + 1] = (struct option){ NULL, 0, NULL, 0 };
+	*sp++ = 'h';
+	*sp = '\0';
+	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+		for (i = 0; i < n && lo[i].val != ch; i++)
+			;
+		if (i == n)
+			return kt_opt_other(ch);
+		if (o[i].str != NULL)
+			*o[i].str = optarg;
+		else
+			*o[i].flag = 1;
+	}
+	return KT_GO;
+}
+
 /* Library error: errno's text for system failures, else our own. */
 static void
 kt_err(int r, const char *what)
@@ -519,28 +575,20 @@ cmd_init(struct kt *kt, int argc, char **argv)
 static int
 cmd_add(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct mob_keyring *kr = NULL;
 	struct mob_kr_entry e;
 	const struct mob_kr_entry *old;
 	struct kt_owner svcown;
 	const char *user = NULL;
 	char spid[5], sid[4], path[PATH_MAX], fpr[MOB_FPR_LEN + 1];
-	int ch, lock = -1, ret = KT_FAIL;
+	int lock = -1, r, ret = KT_FAIL;
+	const struct kt_opt opts[] = {
+		{ "user", 'u', &user, NULL },
+		{ NULL, 0, NULL, NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'u':
-			user = optarg;
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
 	if (argc - optind != 1)
 		return kt_usage(argc == optind ? "SPID/SID is required" :
 		    "one SPID/SID at a time");
@@ -617,28 +665,17 @@ kt_list_entry(const struct mob_kr_entry *e, int64_t now, int show)
 static int
 cmd_list(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "keyring", required_argument, NULL, 'k' },
-		{ "show-secret", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct mob_keyring *kr = NULL;
 	const char *path = kt->keyring;
-	int ch, show = 0;
+	int r, show = 0;
+	const struct kt_opt opts[] = {
+		{ "keyring", 'k', &path, NULL },
+		{ "show-secret", 0, NULL, &show },
+		{ NULL, 0, NULL, NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'k':
-			path = optarg;
-			break;
-		case 's':
-			show = 1;
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
 	if (kt_load(path, &kr) != 0)
@@ -682,16 +719,15 @@ kt_service_op(struct kt *kt, const char *ss, int *lock,
 static int
 cmd_revoke(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+	static const struct kt_opt opts[] = {
+		{ NULL, 0, NULL, NULL }
 	};
 	struct mob_keyring *kr = NULL;
 	char id[MOB_ID_MAX], sid[4], path[PATH_MAX];
-	int ch, lock = -1, n = 0, ret;
+	int lock = -1, n = 0, ret;
 
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		return kt_opt_other(ch);
+	if ((ret = kt_getopt(argc, argv, opts)) != KT_GO)
+		return ret;
 	if (argc - optind != 1)
 		return kt_usage("SPID/SID is required");
 	if ((ret = kt_service_op(kt, argv[optind], &lock, &kr, id, sid)) != 0)
@@ -854,25 +890,17 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 static int
 cmd_token(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct mob_kr_entry own;
 	const char *file = NULL;
 	char spid[5], sid[4], path[PATH_MAX], sub[16], err[512], *tok = NULL;
-	int ch, r, ret = KT_FAIL;
+	int r, ret = KT_FAIL;
+	const struct kt_opt opts[] = {
+		{ "key", 'k', &file, NULL },
+		{ NULL, 0, NULL, NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'k':
-			file = optarg;
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
 	if (file == NULL && argc - optind != 1)
 		return kt_usage("SPID/SID or --key FILE is required");
 	if (file != NULL && argc != optind)
@@ -1076,32 +1104,21 @@ cmd_verify(struct kt *kt, int argc, char **argv)
 static int
 cmd_export_peer(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "user", required_argument, NULL, 'u' },
-		{ "sid", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct mob_keyring *kr = NULL, *rk = NULL, *pub = NULL;
 	struct mob_kr_entry own, e;
 	struct kt_owner o;
 	const char *user = NULL, *sid = KT_ROUTER_SID;
 	char err[512], fpr[MOB_FPR_LEN + 1], path[PATH_MAX], *text = NULL;
 	size_t len = 0;
-	int ch, lock = -1, r, ret = KT_FAIL, created = 0;
+	int lock = -1, r, ret = KT_FAIL, created = 0;
+	const struct kt_opt opts[] = {
+		{ "user", 'u', &user, NULL },
+		{ "sid", 0, &sid, NULL },
+		{ NULL, 0, NULL, NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'u':
-			user = optarg;
-			break;
-		case 's':
-			sid = optarg;
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
 	if (strlen(sid) != 3 || strspn(sid, "0123456789ABCDEF") != 3 ||
@@ -1251,26 +1268,18 @@ kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
 static int
 cmd_import_peer(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "replace", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct mob_keyring *kr = NULL, *in = NULL;
 	struct kt_owner own;
 	char err[512], fpr[MOB_FPR_LEN + 1], *buf = NULL;
 	size_t len = 0;
-	int ch, lock = -1, r, replace = 0, same, ret = KT_FAIL, added = 0;
+	int lock = -1, r, replace = 0, same, ret = KT_FAIL, added = 0;
+	const struct kt_opt opts[] = {
+		{ "replace", 0, NULL, &replace },
+		{ NULL, 0, NULL, NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'r':
-			replace = 1;
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
 	if (argc - optind != 1)
 		return kt_usage("FILE (or - for stdin) is required");
 	if (kt_read_public(argv[optind], &buf, &len) != 0)
@@ -1321,27 +1330,16 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 static int
 cmd_reload(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "unit", required_argument, NULL, 'u' },
-		{ "no-sandbox", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *unit = KT_UNIT_DEFAULT;
-	int ch, no_sandbox = 0;
+	int r, no_sandbox = 0;
+	const struct kt_opt opts[] = {
+		{ "unit", 0, &unit, NULL },
+		{ "no-sandbox", 0, NULL, &no_sandbox },
+		{ NULL, 0, NULL, NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'u':
-			unit = optarg;
-			break;
-		case 'n':
-			no_sandbox = 1;
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
 	return kt_reload(unit, kt->pidfile, no_sandbox);
