@@ -12,14 +12,12 @@
 
 #include <cJSON.h>
 
+#include "internal.h"
 #include "mobius/b64.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
 #include "mobius/uri.h"
-
-/* JSON numbers are doubles in cJSON: integers are exact up to 2^53. */
-#define ENV_INT_MAX	9007199254740992.0
 
 #define ENV_KID_MAX	16	/* sizeof(struct mob_env.iss) */
 
@@ -109,7 +107,7 @@ mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
 		return MOB_EINVAL;
 	/* Never repeat a seq, even if the clock stepped back. */
 	seq = s->seq + 1;
-	if ((double)seq > ENV_INT_MAX)
+	if ((double)seq > MOB_CLAIM_INT_MAX)
 		return MOB_ERANGE;
 	if (dat_json == NULL)
 		dat = cJSON_CreateNull();
@@ -167,7 +165,6 @@ mob_replay_check(struct mob_replay *r, uint64_t seq)
 /* --- verifying -------------------------------------------------------- */
 
 /* Keys tried per kid: the active key and a few in rotation grace. */
-#define KEY_IDX_MAX	8
 
 struct sender {
 	char kid[ENV_KID_MAX];		/* "" = free slot */
@@ -347,60 +344,31 @@ mob_verifier_forget(struct mob_verifier *v, const char *kid)
 		sender_del(v, e);
 }
 
-/* An integer claim: a JSON number, integral, 0..2^53. */
-static int
-claim_int(const cJSON *c, double *out)
-{
-	double d;
-
-	if (c == NULL || !cJSON_IsNumber(c))
-		return MOB_ECLAIM;
-	d = c->valuedouble;
-	if (!(d >= 0 && d <= ENV_INT_MAX) || (double)(int64_t)d != d)
-		return MOB_ECLAIM;
-	*out = d;
-	return 0;
-}
-
 static int
 claims_parse(const struct mob_jws *jws, struct mob_env *out)
 {
-	const cJSON *c, *iss = NULL, *top = NULL, *iat = NULL, *seq = NULL,
-	    *dat = NULL;
-	cJSON *claims;
+	static const char *const names[] = { "iss", "top", "iat", "seq",
+	    "dat" };
+	const cJSON *f[5] = { NULL }, *iss, *top, *iat, *seq, *dat;
 	double d;
 	int r;
 
-	if ((r = mob_json_parse_strict(jws->payload, jws->payload_len,
-	    &claims)) != 0)
+	if ((r = mob_claims_open(jws, &out->claims)) != 0 ||
+	    (r = mob_claims_pick(out->claims, names, f, 5)) != 0)
 		return r;
-	out->claims = claims;
-	if (!cJSON_IsObject(claims))
-		return MOB_ECLAIM;
-	if ((r = mob_json_check_unique(claims)) != 0)
-		return r;
-	for (c = claims->child; c != NULL; c = c->next) {
-		if (strcmp(c->string, "iss") == 0)
-			iss = c;
-		else if (strcmp(c->string, "top") == 0)
-			top = c;
-		else if (strcmp(c->string, "iat") == 0)
-			iat = c;
-		else if (strcmp(c->string, "seq") == 0)
-			seq = c;
-		else if (strcmp(c->string, "dat") == 0)
-			dat = c;
-		else
-			return MOB_ECLAIM;
-	}
+	iss = f[0];
+	top = f[1];
+	iat = f[2];
+	seq = f[3];
+	dat = f[4];
 	if (!cJSON_IsString(iss) || !cJSON_IsString(top) || dat == NULL ||
 	    strlen(iss->valuestring) >= sizeof(out->iss))
 		return MOB_ECLAIM;
 	memcpy(out->iss, iss->valuestring, strlen(iss->valuestring) + 1);
-	if ((r = claim_int(iat, &d)) != 0)
+	if ((r = mob_claim_int(iat, &d)) != 0)
 		return r;
 	out->iat = (int64_t)d;
-	if ((r = claim_int(seq, &d)) != 0)
+	if ((r = mob_claim_int(seq, &d)) != 0)
 		return r;
 	out->seq = (uint64_t)d;
 	out->dat = dat;
@@ -414,36 +382,17 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
     struct mob_env *out)
 {
 	struct mob_jws jws;
-	const struct mob_key *key;
 	const cJSON *top;
 	struct sender *e;
-	int r, rk;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	if (v == NULL || topic == NULL || msg == NULL)
 		return MOB_EINVAL;
 	if (len > v->max_len)
 		return MOB_ETOOLONG;
-	if ((r = mob_jws_parse(msg, len, v->max_len, &jws)) != 0)
-		return r;
-	if (jws.kid[0] == '\0') {
-		r = MOB_EHDRMISSING;
-		goto out;
-	}
-	/* Try the active key, then keys in rotation grace. */
-	r = MOB_EKIDUNKNOWN;
-	for (size_t idx = 0; idx < KEY_IDX_MAX; idx++) {
-		if ((key = v->lookup(v->ctx, jws.kid, idx)) == NULL)
-			break;
-		if ((rk = mob_jws_verify(&jws, key)) == 0) {
-			r = 0;
-			break;
-		}
-		/* a bad signature says more than a key of the other type */
-		if (rk != MOB_EALGMISMATCH || r == MOB_EKIDUNKNOWN)
-			r = rk;
-	}
-	if (r != 0)
+	if ((r = mob_jws_parse_verified(msg, len, v->max_len, v->lookup,
+	    v->ctx, &jws)) != 0)
 		goto out;
 
 	/* Authentic from here on. */

@@ -10,6 +10,7 @@
 #include <cJSON.h>
 #include <openssl/rand.h>
 
+#include "internal.h"
 #include "mobius/b64.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
@@ -19,8 +20,6 @@
 #define NONCE_BYTES	16	/* 22 base64url characters */
 #define NONCE_MIN	16	/* shortest nonce accepted (96 bits) */
 #define TOKEN_MAX	2048	/* a token is ~300 bytes */
-#define KEY_IDX_MAX	8
-#define TOKEN_INT_MAX	9007199254740992.0	/* 2^53, exact in a double */
 
 int
 mob_token_mint(const struct mob_key *key, const char *id, const char *sub,
@@ -73,41 +72,26 @@ nonce_valid(const char *s)
 static int
 token_claims(const struct mob_jws *jws, struct mob_token *out)
 {
-	const cJSON *c, *iss = NULL, *sub = NULL, *iat = NULL, *nonce = NULL;
+	static const char *const names[] = { "iss", "sub", "iat", "nonce" };
+	const cJSON *f[4] = { NULL }, *iss, *sub, *iat, *nonce;
 	cJSON *claims;
 	double d;
 	int r;
 
-	if ((r = mob_json_parse_strict(jws->payload, jws->payload_len,
-	    &claims)) != 0)
+	if ((r = mob_claims_open(jws, &claims)) != 0)
 		return r;
-	if (!cJSON_IsObject(claims)) {
-		r = MOB_ECLAIM;
+	if ((r = mob_claims_pick(claims, names, f, 4)) != 0)
 		goto out;
-	}
-	if ((r = mob_json_check_unique(claims)) != 0)
-		goto out;
+	iss = f[0];
+	sub = f[1];
+	iat = f[2];
+	nonce = f[3];
 	r = MOB_ECLAIM;
-	for (c = claims->child; c != NULL; c = c->next) {
-		if (strcmp(c->string, "iss") == 0)
-			iss = c;
-		else if (strcmp(c->string, "sub") == 0)
-			sub = c;
-		else if (strcmp(c->string, "iat") == 0)
-			iat = c;
-		else if (strcmp(c->string, "nonce") == 0)
-			nonce = c;
-		else
-			goto out;
-	}
 	if (!cJSON_IsString(iss) || !cJSON_IsString(sub) ||
-	    !cJSON_IsString(nonce) || !cJSON_IsNumber(iat) ||
+	    !cJSON_IsString(nonce) ||
 	    strlen(iss->valuestring) >= sizeof(out->iss) ||
 	    strlen(sub->valuestring) >= sizeof(out->sub) ||
-	    !nonce_valid(nonce->valuestring))
-		goto out;
-	d = iat->valuedouble;
-	if (!(d >= 0 && d <= TOKEN_INT_MAX) || (double)(int64_t)d != d)
+	    !nonce_valid(nonce->valuestring) || mob_claim_int(iat, &d) != 0)
 		goto out;
 	memcpy(out->iss, iss->valuestring, strlen(iss->valuestring) + 1);
 	memcpy(out->sub, sub->valuestring, strlen(sub->valuestring) + 1);
@@ -125,32 +109,15 @@ mob_token_verify(const char *tok, size_t len, mob_key_lookup_fn lookup,
     int64_t now_ms, struct mob_token *out)
 {
 	struct mob_jws jws;
-	const struct mob_key *key;
-	int r, rk;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	if (tok == NULL || lookup == NULL)
 		return MOB_EINVAL;
 	if (window_ms <= 0)
 		window_ms = MOB_WINDOW_MS_DEFAULT;
-	if ((r = mob_jws_parse(tok, len, TOKEN_MAX, &jws)) != 0)
-		return r;
-	if (jws.kid[0] == '\0') {
-		r = MOB_EHDRMISSING;
-		goto out;
-	}
-	r = MOB_EKIDUNKNOWN;
-	for (size_t idx = 0; idx < KEY_IDX_MAX; idx++) {
-		if ((key = lookup(ctx, jws.kid, idx)) == NULL)
-			break;
-		if ((rk = mob_jws_verify(&jws, key)) == 0) {
-			r = 0;
-			break;
-		}
-		if (rk != MOB_EALGMISMATCH || r == MOB_EKIDUNKNOWN)
-			r = rk;
-	}
-	if (r != 0 || (r = token_claims(&jws, out)) != 0)
+	if ((r = mob_jws_parse_verified(tok, len, TOKEN_MAX, lookup, ctx,
+	    &jws)) != 0 || (r = token_claims(&jws, out)) != 0)
 		goto out;
 	if (strcmp(out->iss, jws.kid) != 0)
 		r = MOB_EISSMISMATCH;

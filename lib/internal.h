@@ -1,0 +1,40 @@
+/*
+ * Shared by the two kinds of signed JWS the library verifies, envelopes
+ * (envelope.c) and MQTT password tokens (token.c).  Not part of the API.
+ */
+#ifndef MOB_LIB_INTERNAL_H
+#define MOB_LIB_INTERNAL_H
+
+#include <stddef.h>
+
+#include "mobius/envelope.h"
+#include "mobius/jws.h"
+
+/* JSON numbers are doubles in cJSON: integers are exact up to 2^53. */
+#define MOB_CLAIM_INT_MAX	9007199254740992.0
+
+/* Keys tried for one kid: the active one, then those in rotation grace. */
+#define MOB_KEY_IDX_MAX		8
+
+/*
+ * Parse msg (at most max bytes) into *jws and verify its signature with a
+ * key lookup() gives for its kid.  *jws is for mob_jws_clear() whatever
+ * the result.
+ */
+int mob_jws_parse_verified(const char *msg, size_t len, size_t max,
+    mob_key_lookup_fn lookup, void *ctx, struct mob_jws *jws);
+
+/* The claims of a verified JWS: a JSON object without duplicate members. */
+int mob_claims_open(const struct mob_jws *jws, struct cJSON **out);
+
+/*
+ * Each member of claims into found[i] by its name, names[i] (n names);
+ * any other member is MOB_ECLAIM.  found[] the caller sets to NULL.
+ */
+int mob_claims_pick(const struct cJSON *claims, const char *const names[],
+    const struct cJSON *found[], size_t n);
+
+/* An integer claim: a JSON number, integral, 0..2^53. */
+int mob_claim_int(const struct cJSON *c, double *out);
+
+#endif
