@@ -190,17 +190,7 @@ struct mob_verifier {
 	int64_t floor_iat;
 };
 
-/* FNV-1a; kids are authenticated before they reach the table. */
-static size_t
-kid_hash(const char *kid)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *kid != '\0'; kid++)
-		h = (h ^ (unsigned char)*kid) * 1099511628211ULL;
-	return (size_t)h;
-}
-
+/* An unkeyed hash (mob_str_hash) will do: kids are authenticated first. */
 static struct sender *
 sender_find(struct mob_verifier *v, const char *kid)
 {
@@ -208,7 +198,7 @@ sender_find(struct mob_verifier *v, const char *kid)
 
 	if (v->tab == NULL)
 		return NULL;
-	for (i = kid_hash(kid) & mask; v->tab[i].kid[0] != '\0';
+	for (i = mob_str_hash(kid) & mask; v->tab[i].kid[0] != '\0';
 	    i = (i + 1) & mask)
 		if (strcmp(v->tab[i].kid, kid) == 0)
 			return &v->tab[i];
@@ -226,7 +216,7 @@ sender_del(struct mob_verifier *v, struct sender *e)
 		for (j = (i + 1) & mask;; j = (j + 1) & mask) {
 			if (v->tab[j].kid[0] == '\0')
 				goto done;
-			k = kid_hash(v->tab[j].kid) & mask;
+			k = mob_str_hash(v->tab[j].kid) & mask;
 			/* stays if its home k lies cyclically in (i, j] */
 			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 				continue;
@@ -244,7 +234,7 @@ sender_slot(struct sender *tab, size_t cap, const char *kid)
 {
 	size_t i;
 
-	for (i = kid_hash(kid) & (cap - 1); tab[i].kid[0] != '\0';
+	for (i = mob_str_hash(kid) & (cap - 1); tab[i].kid[0] != '\0';
 	    i = (i + 1) & (cap - 1))
 		;
 	return &tab[i];

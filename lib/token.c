@@ -149,22 +149,12 @@ struct mob_nonce_cache {
 	int64_t window_ms;
 };
 
-static size_t
-nonce_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)h;
-}
-
 static struct nonce_ent *
 nonce_slot(struct nonce_ent *tab, size_t cap, const char *nonce, int *found)
 {
 	size_t i;
 
-	for (i = nonce_hash(nonce) & (cap - 1); tab[i].nonce[0] != '\0';
+	for (i = mob_str_hash(nonce) & (cap - 1); tab[i].nonce[0] != '\0';
 	    i = (i + 1) & (cap - 1))
 		if (strcmp(tab[i].nonce, nonce) == 0) {
 			*found = 1;
