@@ -92,12 +92,13 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/mobius \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d \
 	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/doc/mobius \
-	    $(DESTDIR)$(PREFIX)/share/mobius/examples
+	    $(DESTDIR)$(PREFIX)/share/mobius/examples $(DESTDIR)$(PREFIX)/lib/udev/rules.d
 	$(foreach p,$(INSTALL_BIN),install -m 0755 $(p) $(DESTDIR)$(PREFIX)/bin/;)
 	$(foreach p,$(PLUGINS),install -m 0644 $(p) $(DESTDIR)$(PREFIX)/lib/mobius/;)
 	install -m 0644 $(UNITS) $(DESTDIR)$(UNITDIR)/
 	install -m 0644 systemd/sysusers.d/mobius.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/
 	install -m 0644 systemd/tmpfiles.d/mobius.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/
+	install -m 0644 systemd/udev/60-mobius-gpio.rules $(DESTDIR)$(PREFIX)/lib/udev/rules.d/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/mobius/
 	install -m 0644 services/sim/sim.json $(DESTDIR)$(PREFIX)/share/mobius/examples/sim.json
 	install -m 0644 services/modbus/demo.json $(DESTDIR)$(PREFIX)/share/mobius/examples/modbus.json
