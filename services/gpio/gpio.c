@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mobius/config.h"
+#include "mobius/daemon.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "mobius/sandbox.h"
@@ -33,12 +34,9 @@ struct gsvc {
 };
 
 struct opts {
-	const char *config;
+	struct mob_daemon_opts d;
 	const char *sim_dir;
-	struct mob_client_cfg ccfg;
 	int sim;
-	int no_sandbox;
-	int verbose;
 };
 
 static void
@@ -215,33 +213,25 @@ static void
 parse_args(int argc, char *argv[], struct opts *o)
 {
 	static const struct option lopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "socket", required_argument, NULL, 's' },
+		MOB_DAEMON_LONGOPTS,
 		{ "sim", no_argument, NULL, 'S' },
 		{ "sim-dir", required_argument, NULL, 'd' },
-		{ "no-sandbox", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, "c:k:s:Sd:nvh", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, MOB_DAEMON_SHORTOPTS "Sd:", lopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': o->config = optarg; break;
-		case 'k': o->ccfg.keyfile = optarg; break;
-		case 's': o->ccfg.socket = optarg; break;
 		case 'S': o->sim = 1; break;
 		case 'd': o->sim_dir = optarg; break;
-		case 'n': o->no_sandbox = 1; break;
-		case 'v': o->verbose++; break;
 		case 'h': usage(0);
-		default: usage(2);
+		default:
+			if (mob_daemon_opt(&o->d, ch, optarg) != 0)
+				usage(2);
 		}
 	}
-	if (optind != argc || o->config == NULL || o->ccfg.keyfile == NULL)
+	if (mob_daemon_opts_check(&o->d, argc) != 0)
 		usage(2);
 }
 
@@ -257,7 +247,7 @@ main(int argc, char *argv[])
 	int rc;
 
 	parse_args(argc, argv, &o);
-	log_init("mobius-gpio", o.verbose);
+	log_init("mobius-gpio", o.d.verbose);
 	memset(&s, 0, sizeof(s));
 	s.force_sim = o.sim;
 	s.sim_dir = o.sim_dir;
@@ -265,9 +255,9 @@ main(int argc, char *argv[])
 		s.sim_dir = rd;
 
 	/* config */
-	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
-		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
-	load_config(svc, &s, o.config);
+	if ((rc = mob_service_new(&o.d.ccfg, &svc)) != 0)
+		fatalx("%s: %s", o.d.ccfg.keyfile, mob_strerror(rc));
+	load_config(svc, &s, o.d.config);
 
 	/* open: chips and lines, then the hub */
 	if (s.cfg.sim && mkdir(s.cfg.sim_dir, 0700) == -1 && errno != EEXIST)
@@ -277,13 +267,12 @@ main(int argc, char *argv[])
 	start_lines(svc, &s);
 	if ((rc = mob_service_start(svc, 30000)) != 0) {
 		mob_gpio_close(s.g);
-		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
-		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
+		fatalx("hub %s: %s", mob_daemon_socket(&o.d),
+		    mob_strerror(rc));
 	}
 
 	/* sandbox: a simulated chip keeps writing its state file */
-	sbo.no_sandbox = o.no_sandbox;
-	sbo.hub_socket = o.ccfg.socket ? o.ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
+	mob_daemon_sandbox_opts(&o.d, &sbo);
 	if (s.cfg.sim) {
 		rw[0] = s.cfg.sim_dir;
 		sbo.rw_paths = rw;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "mobius/config.h"
+#include "mobius/daemon.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "mobius/sandbox.h"
@@ -56,11 +57,8 @@ struct mbsvc {
 };
 
 struct opts {
-	const char *config;
-	struct mob_client_cfg ccfg;
+	struct mob_daemon_opts d;
 	int port;
-	int no_sandbox;
-	int verbose;
 };
 
 /* --- device events → resources ---------------------------------------- */
@@ -455,13 +453,8 @@ static void
 parse_args(int argc, char *argv[], struct opts *o)
 {
 	static const struct option lopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "socket", required_argument, NULL, 's' },
+		MOB_DAEMON_LONGOPTS,
 		{ "port", required_argument, NULL, 'p' },
-		{ "no-sandbox", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
@@ -469,24 +462,21 @@ parse_args(int argc, char *argv[], struct opts *o)
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, "c:k:s:p:nvh", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, MOB_DAEMON_SHORTOPTS "p:", lopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': o->config = optarg; break;
-		case 'k': o->ccfg.keyfile = optarg; break;
-		case 's': o->ccfg.socket = optarg; break;
 		case 'p':
 			l = strtol(optarg, &end, 10);
 			if (*end != '\0' || l < 1 || l > 65535)
 				usage(2);
 			o->port = (int)l;
 			break;
-		case 'n': o->no_sandbox = 1; break;
-		case 'v': o->verbose++; break;
 		case 'h': usage(0);
-		default: usage(2);
+		default:
+			if (mob_daemon_opt(&o->d, ch, optarg) != 0)
+				usage(2);
 		}
 	}
-	if (optind != argc || o->config == NULL || o->ccfg.keyfile == NULL)
+	if (mob_daemon_opts_check(&o->d, argc) != 0)
 		usage(2);
 }
 
@@ -501,16 +491,16 @@ main(int argc, char *argv[])
 	int rc;
 
 	parse_args(argc, argv, &o);
-	log_init("mobius-modbus", o.verbose);
+	log_init("mobius-modbus", o.d.verbose);
 	memset(&s, 0, sizeof(s));
 	s.port_override = o.port;
 	s.timer = s.sigfd = -1;
 
 	/* config */
-	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
-		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	if ((rc = mob_service_new(&o.d.ccfg, &svc)) != 0)
+		fatalx("%s: %s", o.d.ccfg.keyfile, mob_strerror(rc));
 	s.svc = svc;
-	load_config(svc, &s, o.config);
+	load_config(svc, &s, o.d.config);
 
 	/* open: the buses (connections are made on first poll), the hub */
 	if ((rc = mob_mb_master_new(&s.cfg, on_event, &s, &s.m)) != 0)
@@ -521,15 +511,14 @@ main(int argc, char *argv[])
 		fatalx("poll timer: %s", mob_strerror(rc));
 	stats_signal(svc, &s);
 	if ((rc = mob_service_start(svc, 30000)) != 0)
-		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
-		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
+		fatalx("hub %s: %s", mob_daemon_socket(&o.d),
+		    mob_strerror(rc));
 
 	/* Connect (serial ports open) before the sandbox hides device paths. */
 	poll_and_arm(&s);
 
 	/* sandbox */
-	sbo.no_sandbox = o.no_sandbox;
-	sbo.hub_socket = o.ccfg.socket ? o.ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
+	mob_daemon_sandbox_opts(&o.d, &sbo);
 	if (mob_sandbox_enter(&mob_sandbox_modbus, &sbo) != 0)
 		fatalx("cannot enter the sandbox");
 

@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 
 #include "mobius/config.h"
+#include "mobius/daemon.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "mobius/sandbox.h"
@@ -52,13 +53,6 @@ struct sim {
 	struct sim_pending *pend;	/* only while configuring */
 	size_t npend;
 	unsigned short rnd[3];		/* erand48 state */
-};
-
-struct opts {
-	const char *config;
-	struct mob_client_cfg ccfg;
-	int no_sandbox;
-	int verbose;
 };
 
 static int64_t
@@ -294,32 +288,24 @@ usage(int status)
 }
 
 static void
-parse_args(int argc, char *argv[], struct opts *o)
+parse_args(int argc, char *argv[], struct mob_daemon_opts *o)
 {
 	static const struct option lopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "no-sandbox", no_argument, NULL, 'n' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
+		MOB_DAEMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, "c:k:s:nvh", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, MOB_DAEMON_SHORTOPTS, lopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': o->config = optarg; break;
-		case 'k': o->ccfg.keyfile = optarg; break;
-		case 's': o->ccfg.socket = optarg; break;
-		case 'n': o->no_sandbox = 1; break;
-		case 'v': o->verbose++; break;
 		case 'h': usage(0);
-		default: usage(2);
+		default:
+			if (mob_daemon_opt(o, ch, optarg) != 0)
+				usage(2);
 		}
 	}
-	if (optind != argc || o->config == NULL || o->ccfg.keyfile == NULL)
+	if (mob_daemon_opts_check(o, argc) != 0)
 		usage(2);
 }
 
@@ -329,7 +315,7 @@ main(int argc, char *argv[])
 	struct mob_sandbox_opts sbo = { 0 };
 	struct mob_service *svc;
 	struct sim sim = { 0 };
-	struct opts o;
+	struct mob_daemon_opts o;
 	int rc;
 
 	parse_args(argc, argv, &o);
@@ -346,12 +332,11 @@ main(int argc, char *argv[])
 
 	/* open: connect to the hub, publish everything */
 	if ((rc = mob_service_start(svc, 30000)) != 0)
-		fatalx("hub %s: %s", o.ccfg.socket ? o.ccfg.socket :
-		    MOB_HUB_SOCKET_DEFAULT, mob_strerror(rc));
+		fatalx("hub %s: %s", mob_daemon_socket(&o),
+		    mob_strerror(rc));
 
 	/* sandbox: nothing more to open from here on */
-	sbo.no_sandbox = o.no_sandbox;
-	sbo.hub_socket = o.ccfg.socket ? o.ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
+	mob_daemon_sandbox_opts(&o, &sbo);
 	if (mob_sandbox_enter(&mob_sandbox_sim, &sbo) != 0)
 		fatalx("cannot enter the sandbox");
 
