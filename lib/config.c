@@ -350,6 +350,20 @@ mob_cfg_int(struct mob_config *c, const struct mob_cnode *obj,
 }
 
 int
+mob_cfg_int_set(struct mob_config *c, const struct mob_cnode *obj,
+    const char *key, int flags, long min, long max, int *out)
+{
+	long v;
+	int rc;
+
+	if ((rc = mob_cfg_int(c, obj, key, flags, min, max, &v)) < 0)
+		return rc;
+	if (rc == 1)
+		*out = (int)v;
+	return 0;
+}
+
+int
 mob_cfg_bool(struct mob_config *c, const struct mob_cnode *obj,
     const char *key, int flags, int *out)
 {

@@ -268,3 +268,28 @@ Test(config, load_names_missing_and_oversized_files)
 	cr_assert_null(c);
 	unlink(path);
 }
+
+Test(config, int_set_keeps_the_default_when_absent_and_stores_when_present)
+{
+	const char *text = "{\"i\":7,\"n\":1.5}";
+	struct mob_config *c;
+	struct mob_cnode root;
+	char err[256];
+	int v = 42;
+
+	cr_assert_eq(mob_config_parse("t.json", text, strlen(text), &c, err,
+	    sizeof(err)), 0);
+	mob_config_root(c, &root);
+	cr_assert_eq(mob_cfg_int_set(c, &root, "missing", 0, 0, 100, &v), 0);
+	cr_assert_eq(v, 42);
+	cr_assert_eq(mob_cfg_int_set(c, &root, "missing", MOB_CFG_REQUIRED, 0,
+	    100, &v), MOB_ECONFIG);
+	cr_assert_eq(v, 42);
+	cr_assert_eq(mob_cfg_int_set(c, &root, "i", 0, 0, 100, &v), 0);
+	cr_assert_eq(v, 7);
+	cr_assert_eq(mob_cfg_int_set(c, &root, "i", 0, 0, 5, &v), MOB_ECONFIG);
+	cr_assert_str_eq(mob_config_error(c), "t.json: i: must be between 0 and 5");
+	cr_assert_eq(mob_cfg_int_set(c, &root, "n", 0, 0, 100, &v), MOB_ECONFIG);
+	cr_assert_eq(v, 7);
+	mob_config_free(c);
+}

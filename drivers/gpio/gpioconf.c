@@ -26,18 +26,6 @@ ok(int r)
 }
 
 static int
-get_int(struct mob_config *c, const struct mob_cnode *n, const char *key,
-    int flags, long min, long max, int *out)
-{
-	long v = *out;
-	int r;
-
-	if ((r = mob_cfg_int(c, n, key, flags, min, max, &v)) == 1)
-		*out = (int)v;
-	return ok(r);
-}
-
-static int
 get_str(struct mob_config *c, const struct mob_cnode *n, const char *key,
     int flags, char *out, size_t len)
 {
@@ -63,9 +51,10 @@ parse_chip(struct mob_config *c, const struct mob_cnode *n,
 	if ((r = mob_cfg_object(c, n, keys)) < 0 ||
 	    (r = get_str(c, n, "name", MOB_CFG_REQUIRED, chip->name,
 	    sizeof(chip->name))) < 0 ||
-	    (r = get_int(c, n, "lines", 0, 1, MOB_GPIO_SIM_LINES_MAX,
+	    (r = mob_cfg_int_set(c, n, "lines", 0, 1, MOB_GPIO_SIM_LINES_MAX,
 	    &chip->nlines)) < 0 ||
-	    (r = get_int(c, n, "pattern_ms", 0, 0, 3600000, &chip->pattern_ms)) < 0 ||
+	    (r = mob_cfg_int_set(c, n, "pattern_ms", 0, 0, 3600000,
+	    &chip->pattern_ms)) < 0 ||
 	    (r = mob_cfg_member(c, n, "line_names", 0, &names)) < 0)
 		return r;
 	if (strchr(chip->name, '/') != NULL || chip->name[0] == '.')
@@ -150,7 +139,8 @@ mob_gpio_line_parse(struct mob_config *c, const struct mob_cnode *n,
 	l->offset = -1;
 	if ((r = mob_cfg_object(c, n, keys)) < 0 ||
 	    (r = get_str(c, n, "chip", 0, l->chip, sizeof(l->chip))) < 0 ||
-	    (has_off = get_int(c, n, "offset", 0, 0, 1023, &l->offset)) < 0 ||
+	    (has_off = mob_cfg_int_set(c, n, "offset", 0, 0, 1023,
+	    &l->offset)) < 0 ||
 	    (has_line = get_str(c, n, "line", 0, l->line, sizeof(l->line))) < 0 ||
 	    (r = ok(mob_cfg_enum(c, n, "direction", MOB_CFG_REQUIRED, dirs,
 	    &dir))) < 0)
@@ -164,7 +154,8 @@ mob_gpio_line_parse(struct mob_config *c, const struct mob_cnode *n,
 	if ((r = ok(mob_cfg_enum(c, n, "edge", 0, edges, &e))) < 0 ||
 	    (r = ok(mob_cfg_enum(c, n, "bias", 0, biases, &b))) < 0 ||
 	    (r = ok(mob_cfg_bool(c, n, "active_low", 0, &l->active_low))) < 0 ||
-	    (r = get_int(c, n, "debounce_ms", 0, 0, 60000, &l->debounce_ms)) < 0 ||
+	    (r = mob_cfg_int_set(c, n, "debounce_ms", 0, 0, 60000,
+	    &l->debounce_ms)) < 0 ||
 	    (r = ok(mob_cfg_bool(c, n, "initial", 0, &l->initial))) < 0)
 		return r;
 	l->edge = (enum mob_gpio_edge)e;

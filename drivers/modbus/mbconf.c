@@ -24,18 +24,6 @@ ok(int r)
 }
 
 static int
-get_int(struct mob_config *c, const struct mob_cnode *n, const char *key,
-    int flags, long min, long max, int *out)
-{
-	long v = *out;
-	int r;
-
-	if ((r = mob_cfg_int(c, n, key, flags, min, max, &v)) == 1)
-		*out = (int)v;
-	return ok(r);
-}
-
-static int
 parse_tcp(struct mob_config *c, const struct mob_cnode *n, struct mob_mb_device *d)
 {
 	static const char *const keys[] = { "host", "port", NULL };
@@ -48,7 +36,7 @@ parse_tcp(struct mob_config *c, const struct mob_cnode *n, struct mob_mb_device 
 		return r;
 	snprintf(d->host, sizeof(d->host), "%s", s);
 	d->port = 502;
-	return get_int(c, n, "port", 0, 1, 65535, &d->port);
+	return mob_cfg_int_set(c, n, "port", 0, 1, 65535, &d->port);
 }
 
 static int
@@ -68,10 +56,13 @@ parse_rtu(struct mob_config *c, const struct mob_cnode *n, struct mob_mb_device 
 	d->baud = 19200;
 	d->data_bits = 8;
 	d->stop_bits = 1;
-	if ((r = get_int(c, n, "baud", 0, 300, 4000000, &d->baud)) < 0 ||
+	if ((r = mob_cfg_int_set(c, n, "baud", 0, 300, 4000000,
+	    &d->baud)) < 0 ||
 	    (r = ok(mob_cfg_enum(c, n, "parity", 0, parities, &par))) < 0 ||
-	    (r = get_int(c, n, "data_bits", 0, 5, 8, &d->data_bits)) < 0 ||
-	    (r = get_int(c, n, "stop_bits", 0, 1, 2, &d->stop_bits)) < 0)
+	    (r = mob_cfg_int_set(c, n, "data_bits", 0, 5, 8,
+	    &d->data_bits)) < 0 ||
+	    (r = mob_cfg_int_set(c, n, "stop_bits", 0, 1, 2,
+	    &d->stop_bits)) < 0)
 		return r;
 	d->parity = "NEO"[par];
 	return 0;
@@ -105,15 +96,18 @@ mob_mb_device_parse(struct mob_config *c, const struct mob_cnode *n,
 	if (ht == hr)
 		return mob_cfg_errorf(c, n, "needs exactly one of \"tcp\" or \"rtu\"");
 	if ((r = ht ? parse_tcp(c, &tcp, d) : parse_rtu(c, &rtu, d)) < 0 ||
-	    (r = get_int(c, n, "unit", 0, 0, d->rtu ? 247 : 255, &d->unit)) < 0 ||
-	    (r = get_int(c, n, "timeout_ms", 0, 10, 60000, &d->timeout_ms)) < 0 ||
-	    (r = get_int(c, n, "retries", 0, 0, 10, &d->retries)) < 0 ||
-	    (r = get_int(c, n, "poll_ms", 0, 10, 86400000, &d->poll_ms)) < 0 ||
-	    (r = get_int(c, n, "backoff_min_ms", 0, 10, 3600000,
+	    (r = mob_cfg_int_set(c, n, "unit", 0, 0, d->rtu ? 247 : 255,
+	    &d->unit)) < 0 ||
+	    (r = mob_cfg_int_set(c, n, "timeout_ms", 0, 10, 60000,
+	    &d->timeout_ms)) < 0 ||
+	    (r = mob_cfg_int_set(c, n, "retries", 0, 0, 10, &d->retries)) < 0 ||
+	    (r = mob_cfg_int_set(c, n, "poll_ms", 0, 10, 86400000,
+	    &d->poll_ms)) < 0 ||
+	    (r = mob_cfg_int_set(c, n, "backoff_min_ms", 0, 10, 3600000,
 	    &d->backoff_min_ms)) < 0 ||
-	    (r = get_int(c, n, "backoff_max_ms", 0, 10, 3600000,
+	    (r = mob_cfg_int_set(c, n, "backoff_max_ms", 0, 10, 3600000,
 	    &d->backoff_max_ms)) < 0 ||
-	    (r = get_int(c, n, "max_gap", 0, 0, 100, &d->max_gap)) < 0)
+	    (r = mob_cfg_int_set(c, n, "max_gap", 0, 0, 100, &d->max_gap)) < 0)
 		return r;
 	if (d->rtu && d->unit == 0)
 		return mob_cfg_errorf(c, n, "unit 0 is broadcast on RTU and never answers");
@@ -164,7 +158,8 @@ mob_mb_point_parse(struct mob_config *c, const struct mob_cnode *n,
 	    (r = ok(mob_cfg_enum(c, n, "table", MOB_CFG_REQUIRED, tables, &tab))) < 0)
 		return r;
 	p->table = (enum mob_mb_table)tab;
-	if ((r = get_int(c, n, "address", MOB_CFG_REQUIRED, 0, 65535, &tab)) < 0)
+	if ((r = mob_cfg_int_set(c, n, "address", MOB_CFG_REQUIRED, 0, 65535,
+	    &tab)) < 0)
 		return r;
 	p->address = (uint16_t)tab;
 	if ((has_type = mob_cfg_enum(c, n, "type", 0, types, &typ)) < 0)
@@ -176,7 +171,8 @@ mob_mb_point_parse(struct mob_config *c, const struct mob_cnode *n,
 	    (r = ok(mob_cfg_enum(c, n, "byte_order", 0, orders, &p->byte_little))) < 0 ||
 	    (r = ok(mob_cfg_number(c, n, "scale", 0, &p->scale))) < 0 ||
 	    (r = ok(mob_cfg_number(c, n, "offset", 0, &p->offset))) < 0 ||
-	    (r = get_int(c, n, "poll_ms", 0, 10, 86400000, &p->poll_ms)) < 0)
+	    (r = mob_cfg_int_set(c, n, "poll_ms", 0, 10, 86400000,
+	    &p->poll_ms)) < 0)
 		return r;
 	if (!has_type || mob_cfg_member(c, n, "type", 0, &tn) != 1)
 		tn = *n;

@@ -72,6 +72,12 @@ int mob_cfg_number(struct mob_config *c, const struct mob_cnode *obj,
 /* An integer in [min, max]. */
 int mob_cfg_int(struct mob_config *c, const struct mob_cnode *obj,
     const char *key, int flags, long min, long max, long *out);
+/*
+ * mob_cfg_int into an int (min, max within int's range): *out keeps its
+ * value (the default) when an optional member is absent.  0 or MOB_ECONFIG.
+ */
+int mob_cfg_int_set(struct mob_config *c, const struct mob_cnode *obj,
+    const char *key, int flags, long min, long max, int *out);
 int mob_cfg_bool(struct mob_config *c, const struct mob_cnode *obj,
     const char *key, int flags, int *out);
 /* Exactly width upper-case hex digits; out must hold width + 1 bytes. */
