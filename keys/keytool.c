@@ -108,30 +108,26 @@ kt_help(void)
 	return KT_OK;
 }
 
-/* An option every command shares (-h, --help) or one it does not know. */
-static int
-kt_opt_other(int ch)
-{
-	if (ch == 'h')
-		return kt_help();
-	return kt_usage(NULL);
-}
-
-/* An option taken as it is: a string value (str) or a flag set to 1. */
+/*
+ * A command's option: a string taken as it is (str), a flag set to 1
+ * (flag), or a value that parse() checks as it is read and stores in val
+ * (it returns 0, or kt_usage's status).
+ */
 struct kt_opt {
 	const char *name;
 	int short_name;		/* 0: only the long form */
 	const char **str;
 	int *flag;
+	int (*parse)(const char *, void *);
+	void *val;
 };
 
 #define KT_OPTS_MAX	8
 #define KT_GO		(-1)
 
 /*
- * The options of a command whose values need no checking as they are read
- * (plus -h, --help).  Returns KT_GO for the command to go on, else the
- * exit status (help shown, or a usage error).
+ * The options of a command (plus -h, --help).  Returns KT_GO for the
+ * command to go on, else the exit status (help shown, or a usage error).
  */
 static int
 kt_getopt(int argc, char **argv, const struct kt_opt *o)
@@ -139,20 +135,20 @@ kt_getopt(int argc, char **argv, const struct kt_opt *o)
 	struct option lo[KT_OPTS_MAX + 2];
 	char so[3 * KT_OPTS_MAX + 2], *sp = so;
 	size_t i, n;
-	int ch;
+	int ch, r;
 
 	for (n = 0; o[n].name != NULL; n++) {
 		if (n == KT_OPTS_MAX)
 			fatalx("%s: too many options", kt_current->name);
 		lo[n].name = o[n].name;
-		lo[n].has_arg = o[n].str != NULL ? required_argument :
+		lo[n].has_arg = o[n].flag == NULL ? required_argument :
 		    no_argument;
 		lo[n].flag = NULL;
 		lo[n].val = o[n].short_name != 0 ? o[n].short_name :
 		    256 + (int)n;
 		if (o[n].short_name != 0) {
 			*sp++ = (char)o[n].short_name;
-			if (o[n].str != NULL)
+			if (o[n].flag == NULL)
 				*sp++ = ':';
 		}
 	}
@@ -163,9 +159,12 @@ kt_getopt(int argc, char **argv, const struct kt_opt *o)
 	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
 		for (i = 0; i < n && lo[i].val != ch; i++)
 			;
-		if (i == n)
-			return kt_opt_other(ch);
-		if (o[i].str != NULL)
+		if (i == n)	/* -h, --help, or an option we do not know */
+			return ch == 'h' ? kt_help() : kt_usage(NULL);
+		if (o[i].parse != NULL) {
+			if ((r = o[i].parse(optarg, o[i].val)) != 0)
+				return r;
+		} else if (o[i].str != NULL)
 			*o[i].str = optarg;
 		else
 			*o[i].flag = 1;
@@ -488,44 +487,39 @@ kt_mkdirs(const char *dir)
 /* --- commands ----------------------------------------------------------- */
 
 static int
+kt_opt_mode(const char *arg, void *out)
+{
+	enum mob_mode *mode = out;
+
+	if (strcmp(arg, "hardened") == 0)
+		*mode = MOB_MODE_HARDENED;
+	else if (strcmp(arg, "compat") == 0)
+		*mode = MOB_MODE_COMPAT;
+	else
+		return kt_usage("bad --mode \"%s\": want hardened or compat",
+		    arg);
+	return 0;
+}
+
+static int
 cmd_init(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "hid", required_argument, NULL, 'i' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct mob_keyring *kr = NULL, *hk = NULL;
 	struct mob_kr_entry e;
 	struct kt_owner own;
 	enum mob_mode mode = MOB_MODE_HARDENED;
 	const char *hid = NULL;
 	char fpr[MOB_FPR_LEN + 1];
-	int ch, force = 0, lock = -1, r, ret = KT_FAIL;
+	int force = 0, lock = -1, r, ret = KT_FAIL;
+	const struct kt_opt opts[] = {
+		{ .name = "hid", .str = &hid },
+		{ .name = "mode", .parse = kt_opt_mode, .val = &mode },
+		{ .name = "force", .flag = &force },
+		{ .name = NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'i':
-			hid = optarg;
-			break;
-		case 'm':
-			if (strcmp(optarg, "hardened") == 0)
-				mode = MOB_MODE_HARDENED;
-			else if (strcmp(optarg, "compat") == 0)
-				mode = MOB_MODE_COMPAT;
-			else
-				return kt_usage("bad --mode \"%s\": want "
-				    "hardened or compat", optarg);
-			break;
-		case 'f':
-			force = 1;
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
 	if (hid == NULL)
@@ -583,8 +577,8 @@ cmd_add(struct kt *kt, int argc, char **argv)
 	char spid[5], sid[4], path[PATH_MAX], fpr[MOB_FPR_LEN + 1];
 	int lock = -1, r, ret = KT_FAIL;
 	const struct kt_opt opts[] = {
-		{ "user", 'u', &user, NULL },
-		{ NULL, 0, NULL, NULL }
+		{ .name = "user", .short_name = 'u', .str = &user },
+		{ .name = NULL }
 	};
 
 	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
@@ -669,9 +663,9 @@ cmd_list(struct kt *kt, int argc, char **argv)
 	const char *path = kt->keyring;
 	int r, show = 0;
 	const struct kt_opt opts[] = {
-		{ "keyring", 'k', &path, NULL },
-		{ "show-secret", 0, NULL, &show },
-		{ NULL, 0, NULL, NULL }
+		{ .name = "keyring", .short_name = 'k', .str = &path },
+		{ .name = "show-secret", .flag = &show },
+		{ .name = NULL }
 	};
 
 	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
@@ -720,7 +714,7 @@ static int
 cmd_revoke(struct kt *kt, int argc, char **argv)
 {
 	static const struct kt_opt opts[] = {
-		{ NULL, 0, NULL, NULL }
+		{ .name = NULL }
 	};
 	struct mob_keyring *kr = NULL;
 	char id[MOB_ID_MAX], sid[4], path[PATH_MAX];
@@ -813,32 +807,32 @@ kt_file_uid(const char *path, gid_t *gid)
 }
 
 static int
+kt_opt_grace(const char *arg, void *out)
+{
+	if (kt_parse_duration(arg, out) != 0)
+		return kt_usage("bad --grace \"%s\": want e.g. 30s, 15m, 1h or "
+		    "2d (at most 30d)", arg);
+	return 0;
+}
+
+static int
 cmd_rotate(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "grace", required_argument, NULL, 'g' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct mob_keyring *kr = NULL;
 	struct mob_kr_entry e, *old = NULL;
 	struct kt_owner svcown;
 	char id[MOB_ID_MAX], sid[4], path[PATH_MAX], fpr[MOB_FPR_LEN + 1];
 	char until[24];
 	int64_t grace = KT_GRACE_DEFAULT, now;
-	int ch, lock = -1, ret;
+	int lock = -1, ret;
+	const struct kt_opt opts[] = {
+		{ .name = "grace", .short_name = 'g', .parse = kt_opt_grace,
+		    .val = &grace },
+		{ .name = NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "g:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'g':
-			if (kt_parse_duration(optarg, &grace) != 0)
-				return kt_usage("bad --grace \"%s\": want e.g. "
-				    "30s, 15m, 1h or 2d (at most 30d)", optarg);
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((ret = kt_getopt(argc, argv, opts)) != KT_GO)
+		return ret;
 	if (argc - optind != 1)
 		return kt_usage("SPID/SID is required");
 	memset(&e, 0, sizeof(e));
@@ -895,8 +889,8 @@ cmd_token(struct kt *kt, int argc, char **argv)
 	char spid[5], sid[4], path[PATH_MAX], sub[16], err[512], *tok = NULL;
 	int r, ret = KT_FAIL;
 	const struct kt_opt opts[] = {
-		{ "key", 'k', &file, NULL },
-		{ NULL, 0, NULL, NULL }
+		{ .name = "key", .short_name = 'k', .str = &file },
+		{ .name = NULL }
 	};
 
 	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
@@ -1042,41 +1036,34 @@ kt_verify_message(const struct mob_keyring *kr, const char *msg,
 }
 
 static int
+kt_opt_window(const char *arg, void *out)
+{
+	int64_t *window = out;
+
+	if (kt_parse_duration(arg, window) != 0 || *window == 0)
+		return kt_usage("bad --window \"%s\": want e.g. 10s or 5m", arg);
+	return 0;
+}
+
+static int
 cmd_verify(struct kt *kt, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "topic", required_argument, NULL, 't' },
-		{ "keyring", required_argument, NULL, 'k' },
-		{ "window", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct mob_keyring *kr = NULL;
 	const char *topic = NULL, *path = kt->keyring;
 	char *line = NULL, *tok;
 	size_t cap = 0;
 	int64_t window = MOB_WINDOW_MS_DEFAULT / 1000;
 	ssize_t n;
-	int ch, ret;
+	int ret;
+	const struct kt_opt opts[] = {
+		{ .name = "topic", .short_name = 't', .str = &topic },
+		{ .name = "keyring", .short_name = 'k', .str = &path },
+		{ .name = "window", .parse = kt_opt_window, .val = &window },
+		{ .name = NULL }
+	};
 
-	while ((ch = getopt_long(argc, argv, "t:k:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 't':
-			topic = optarg;
-			break;
-		case 'k':
-			path = optarg;
-			break;
-		case 'w':
-			if (kt_parse_duration(optarg, &window) != 0 ||
-			    window == 0)
-				return kt_usage("bad --window \"%s\": want e.g. "
-				    "10s or 5m", optarg);
-			break;
-		default:
-			return kt_opt_other(ch);
-		}
-	}
+	if ((ret = kt_getopt(argc, argv, opts)) != KT_GO)
+		return ret;
 	if (argc - optind != 1)
 		return kt_usage("TOKEN (or - to read it from stdin) is required");
 	tok = argv[optind];
@@ -1112,9 +1099,9 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	size_t len = 0;
 	int lock = -1, r, ret = KT_FAIL, created = 0;
 	const struct kt_opt opts[] = {
-		{ "user", 'u', &user, NULL },
-		{ "sid", 0, &sid, NULL },
-		{ NULL, 0, NULL, NULL }
+		{ .name = "user", .short_name = 'u', .str = &user },
+		{ .name = "sid", .str = &sid },
+		{ .name = NULL }
 	};
 
 	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
@@ -1274,8 +1261,8 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 	size_t len = 0;
 	int lock = -1, r, replace = 0, same, ret = KT_FAIL, added = 0;
 	const struct kt_opt opts[] = {
-		{ "replace", 0, NULL, &replace },
-		{ NULL, 0, NULL, NULL }
+		{ .name = "replace", .flag = &replace },
+		{ .name = NULL }
 	};
 
 	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
@@ -1333,9 +1320,9 @@ cmd_reload(struct kt *kt, int argc, char **argv)
 	const char *unit = KT_UNIT_DEFAULT;
 	int r, no_sandbox = 0;
 	const struct kt_opt opts[] = {
-		{ "unit", 0, &unit, NULL },
-		{ "no-sandbox", 0, NULL, &no_sandbox },
-		{ NULL, 0, NULL, NULL }
+		{ .name = "unit", .str = &unit },
+		{ .name = "no-sandbox", .flag = &no_sandbox },
+		{ .name = NULL }
 	};
 
 	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
