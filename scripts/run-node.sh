@@ -132,7 +132,18 @@ fi
 sandbox=""
 note=""
 standin=""
-if [ "$(id -u)" -eq 0 ]; then
+case $build in
+*san | *san/) san=yes ;;
+*) san="" ;;
+esac
+if [ -n "$san" ]; then
+	# the hub's filter has no room for the ASan runtime preloaded into mosquitto
+	if [ "$(id -u)" -eq 0 ]; then
+		sandbox=--no-sandbox
+		note="
+  (sanitizer build run as root: daemons started with --no-sandbox)"
+	fi
+elif [ "$(id -u)" -eq 0 ]; then
 	if id nobody >/dev/null 2>&1; then
 		standin=nobody
 		export MOBIUS_SANDBOX_USER=nobody
@@ -155,11 +166,8 @@ done
 # `make SAN=1 run`: mosquitto is not built with ASan but loads our ASan
 # plugin, so the ASan runtime must be preloaded into the hub.
 hubenv=""
-case $build in
-*san | *san/)
+[ -n "$san" ] &&
 	hubenv="LD_PRELOAD=$(cc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0"
-	;;
-esac
 
 if [ -n "$standin" ]; then
 	mkdir -p "$dir/state" "$dir/gpio-sim"
