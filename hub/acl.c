@@ -1,5 +1,5 @@
 /*
- * MOSQ_EVT_ACL_CHECK: the topic rules of DESIGN §7 (docs/hub.md "ACL").
+ * MOSQ_EVT_ACL_CHECK: the topic rules (docs/hub.md, "Topic rules").
  *
  * The identity is the client id, which auth.c proved (iss == client id).
  * A check for a client not in the table of logged-in clients is refused:

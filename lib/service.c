@@ -22,8 +22,9 @@
 
 #define OBJ_MIN_MS	1000		/* mob/obj at most once a second per object */
 /*
- * The hub drops messages above its max_token (8 KiB by default); a dat of
- * JSON_MAX bytes stays below that once signed and base64url-encoded.
+ * Every message is kept under 8 KiB once signed and base64url-encoded (a
+ * dat of at most JSON_MAX bytes), well inside the hub's max_message (64 KiB
+ * by default), so a large service never nears the cap on a smaller node.
  * Object lists are cut at LIST_MAX (leaving room for the other members):
  * mob/svc then says "truncated" and discover answers page with "next".
  */

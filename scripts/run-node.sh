@@ -1,6 +1,6 @@
 #!/bin/sh
-# Run a whole Mobius node as the current user in a temporary directory
-# (`make run`): keys from mobius-keytool, mobius-hub on a Unix socket,
+# Run a whole Mobius node in a temporary directory (`make run`); every
+# daemon confined in its sandbox (as root: dropped to user nobody): keys from mobius-keytool, mobius-hub on a Unix socket,
 # mobius-sim with services/sim/sim.json, mobius-modbus against a local
 # simulated Modbus device and mobius-gpio on a simulated chip when those
 # programs are built, then `mobius watch` shows the values live.
@@ -137,7 +137,8 @@ case $build in
 *) san="" ;;
 esac
 if [ -n "$san" ]; then
-	# the hub's filter has no room for the ASan runtime preloaded into mosquitto
+	# the hub's filter has no room for the ASan runtime preloaded into
+	# mosquitto, and an unconfined root hub's socket is root's: all unconfined
 	if [ "$(id -u)" -eq 0 ]; then
 		sandbox=--no-sandbox
 		note="
