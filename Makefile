@@ -21,8 +21,15 @@ else
 OPT     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
 CFLAGS  ?=
+# lib/ is in layers, lowest first (docs/architecture.md); headers live in
+# LAYER/mobius/ and are included as "mobius/NAME.h".  A layer's objects are
+# compiled seeing only its own and lower layers' headers, so an upward
+# include fails the build.
+LAYERS  := sys core keys rt
+INC_ALL := $(foreach l,$(LAYERS),-Ilib/$(l)) -Isandbox
+INC     ?= $(INC_ALL)
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fstack-protector-strong -fPIC \
-           -Ilib $(PKG_CFLAGS) -MMD -MP
+           $(INC) $(PKG_CFLAGS) -MMD -MP
 SAN_LDFLAGS := -fsanitize=address,undefined
 LDFLAGS += $(if $(SAN),$(SAN_LDFLAGS)) -Wl,-z,relro,-z,now
 EXE_LDFLAGS := -pie
@@ -42,7 +49,10 @@ INSTALL_BIN :=
 .PHONY: all check check-normal check-san run bench bench-build fuzz install clean deps deb
 all: $(LIBMOB)
 
-LIB_SRCS := $(wildcard lib/*.c sandbox/*.c)
+LIB_SRCS := $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c)) $(wildcard sandbox/*.c)
+$(BUILD)/obj/lib/sys/%.o:  INC = -Ilib/sys
+$(BUILD)/obj/lib/core/%.o: INC = -Ilib/sys -Ilib/core
+$(BUILD)/obj/lib/keys/%.o: INC = -Ilib/sys -Ilib/core -Ilib/keys
 $(LIBMOB): $(call objs,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the keyring parser (lib/keyring.c).  Whatever parses
+ * libFuzzer target: the keyring parser (lib/keys/keyring.c).  Whatever parses
  * must format to text that parses again to the same text: the writer and
  * the reader agree on every keyring the reader accepts.
  */

@@ -1,6 +1,6 @@
 /*
  * mob_sandbox_enter(): namespaces, user, rlimits, no_new_privs, seccomp.
- * See lib/mobius/sandbox.h and docs/security.md.
+ * See sandbox/mobius/sandbox.h and docs/security.md.
  */
 #include <dirent.h>
 #include <dlfcn.h>

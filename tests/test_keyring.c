@@ -1,5 +1,5 @@
 /*
- * Keyring format, permissions, atomic writes and lookup (lib/keyring.c).
+ * Keyring format, permissions, atomic writes and lookup (lib/keys/keyring.c).
  */
 #include <sys/stat.h>
 #include <sys/wait.h>

@@ -64,7 +64,7 @@ struct mob_gpio_config {
 };
 
 /*
- * Config (docs/hardware.md) with lib/mobius/config.h.  Back-end: the "gpio"
+ * Config (docs/hardware.md) with lib/rt/mobius/config.h.  Back-end: the "gpio"
  * member of the service config; line: the "gpio" member of a resource.
  */
 struct mob_config;

@@ -65,7 +65,7 @@ struct mob_mb_config {
 };
 
 /*
- * Config (docs/hardware.md), with lib/mobius/config.h so errors name the
+ * Config (docs/hardware.md), with lib/rt/mobius/config.h so errors name the
  * file and JSON path.  Device: the "modbus" member of an object; point: the
  * "modbus" member of a resource.  The checks compare with what was parsed
  * before: a bus's serial settings must agree, a unit id is used once per

@@ -7,7 +7,7 @@
  *    username "SPID/SID", client id "HID/SID", password a fresh token
  *    (mob_token_mint) signed with the key from the client's key file;
  *  - subscribes to mob/key/HID/SID and mob/rsp/HID/SID/+ and keeps the
- *    peer keys the hub distributes (lib/keydist.h);
+ *    peer keys the hub distributes (lib/keys/mobius/keydist.h);
  *  - signs every publish (mob_env_sign) and verifies every incoming
  *    message (mob_env_verify): failures are dropped and counted, never
  *    handed to the caller.  A message the hub delivers flagged retained
@@ -24,7 +24,7 @@
  * Callbacks run from inside mob_client_loop / mob_client_process /
  * mob_client_connect / mob_client_request.
  *
- * The key file is in keyring format (lib/mobius/keyring.h): the client
+ * The key file is in keyring format (lib/keys/mobius/keyring.h): the client
  * uses its HID, the one SERVICE entry that holds a signing key (its own
  * identity and SPID), and a HUB entry when present (to verify the hub's
  * key distribution and state messages).

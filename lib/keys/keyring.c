@@ -300,7 +300,7 @@ mob_keyring_prune(struct mob_keyring *kr, int64_t now)
 /*
  * What any keyring entry must satisfy (mob_keyring_add): a valid id, a key
  * of the entry's alg, one active key per id.  Keyrings received from the
- * hub (lib/keydist.c) hold service entries without spid, so the rules of
+ * hub (lib/keys/keydist.c) hold service entries without spid, so the rules of
  * the file format are checked by kr_entry_check_file alone.
  */
 static int

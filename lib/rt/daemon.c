@@ -1,5 +1,5 @@
 /*
- * The command line the service daemons share (lib/mobius/daemon.h).
+ * The command line the service daemons share (lib/rt/mobius/daemon.h).
  */
 #include <stddef.h>
 #include <unistd.h>

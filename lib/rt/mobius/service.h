@@ -1,5 +1,5 @@
 /*
- * The service runtime (docs/services.md): owns objects (lib/mobius/object.h),
+ * The service runtime (docs/services.md): owns objects (lib/rt/mobius/object.h),
  * publishes them and serves requests over a mob_client.
  *
  * Published, retained, signed:
@@ -10,7 +10,7 @@
  * Served (QoS 1): mob/req/HID/SID with op read, write, clear, discover;
  * answered on mob/rsp/REQHID/REQSID/REQID where REQHID/REQSID is the
  * verified signer (iss) of the request.  Error codes are the short names
- * of lib/mobius/err.h (bad_type, out_of_range, read_only, not_found, ...).
+ * of lib/sys/mobius/err.h (bad_type, out_of_range, read_only, not_found, ...).
  *
  * A typical daemon:
  *
