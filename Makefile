@@ -25,7 +25,7 @@ CFLAGS  ?=
 # LAYER/mobius/ and are included as "mobius/NAME.h".  A layer's objects are
 # compiled seeing only its own and lower layers' headers, so an upward
 # include fails the build.
-LAYERS  := sys core keys rt
+include lib/sources.mk
 INC_ALL := $(foreach l,$(LAYERS),-Ilib/$(l)) -Isandbox
 INC     ?= $(INC_ALL)
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(OPT) -fstack-protector-strong -fPIC \
@@ -49,7 +49,7 @@ INSTALL_BIN :=
 .PHONY: all check check-normal check-san run bench bench-build fuzz install clean deps deb
 all: $(LIBMOB)
 
-LIB_SRCS := $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c)) $(wildcard sandbox/*.c)
+LIB_SRCS += $(wildcard sandbox/*.c)
 $(BUILD)/obj/lib/sys/%.o:  INC = -Ilib/sys
 $(BUILD)/obj/lib/core/%.o: INC = -Ilib/sys -Ilib/core
 $(BUILD)/obj/lib/keys/%.o: INC = -Ilib/sys -Ilib/core -Ilib/keys
