@@ -81,7 +81,7 @@ acl_subscribe(struct hub *h, const char *id, const char *filter)
 	if ((rest = acl_own(filter, "mob/rsp/", id, 1)) != NULL)
 		return acl_reqid_filter(rest);
 	/* the router takes requests for other nodes, named one by one */
-	if (hub_is_router(h, id) && strncmp(filter, "mob/req/", 8) == 0 &&
+	if (hub_ident__is_router(h, id) && strncmp(filter, "mob/req/", 8) == 0 &&
 	    acl_remote_hid(h, filter, 8))
 		return strchr(filter + 8, '+') == NULL &&
 		    strchr(filter + 8, '#') == NULL;
@@ -97,7 +97,7 @@ acl_read(struct hub *h, const char *id, const char *topic)
 	    acl_own(topic, "mob/req/", id, 0) != NULL ||
 	    acl_own(topic, "mob/rsp/", id, 1) != NULL)
 		return 1;
-	return hub_is_router(h, id) && strncmp(topic, "mob/req/", 8) == 0 &&
+	return hub_ident__is_router(h, id) && strncmp(topic, "mob/req/", 8) == 0 &&
 	    acl_remote_hid(h, topic, 8);
 }
 
@@ -105,7 +105,7 @@ static int
 acl_write(struct hub *h, const char *id, const char *topic, int retain)
 {
 	struct mob_topic t;
-	char tid[MOB_ID_MAX], key[MOB_ID_MAX + MOB_REQID_MAX + 2], err[128];
+	char tid[MOB_ID_MAX], err[128];
 	const char *target;
 	int local, router;
 
@@ -114,7 +114,7 @@ acl_write(struct hub *h, const char *id, const char *topic, int retain)
 	snprintf(tid, sizeof(tid), "%.6s/%.3s", t.uri.part[MOB_URI_HID],
 	    t.uri.part[MOB_URI_SID]);
 	local = strcmp(t.uri.part[MOB_URI_HID], h->kr->hid) == 0;
-	router = hub_is_router(h, id);
+	router = hub_ident__is_router(h, id);
 
 	switch (t.verb) {
 	case MOB_VERB_COV:
@@ -131,18 +131,18 @@ acl_write(struct hub *h, const char *id, const char *topic, int retain)
 	case MOB_VERB_RSP:
 		if (retain)
 			return 0;
-		snprintf(key, sizeof(key), "%s|%s", tid, t.reqid);
-		if ((target = htab_get(h->reqs, key, mob_now_ms())) == NULL)
+		if ((target = hub_reqs__target(h, tid, t.reqid,
+		    mob_now_ms())) == NULL)
 			return 0;
 		return strcmp(target, id) == 0 ||
-		    (router && !hub_is_local(h, target));
+		    (router && !hub_ident__is_local(h, target));
 	default:
 		return 0;
 	}
 }
 
 int
-hub_acl_check(int event, void *event_data, void *userdata)
+hub_acl__check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	struct hub *h = userdata;
@@ -157,9 +157,9 @@ hub_acl_check(int event, void *event_data, void *userdata)
 	c = htab_get(h->clients, id, 0);
 	if (c == NULL || c->mosq != ed->client) {
 		if (ed->access == MOSQ_ACL_WRITE)
-			hub_log_event(h, "refused publish from %s to %s: not "
-			    "logged in (will message?)", hub_safe(id, s1,
-			    sizeof(s1)), hub_safe(ed->topic, s2, sizeof(s2)));
+			hub_log__event(h, "refused publish from %s to %s: not "
+			    "logged in (will message?)", hub_log__safe(id, s1,
+			    sizeof(s1)), hub_log__safe(ed->topic, s2, sizeof(s2)));
 		return MOSQ_ERR_ACL_DENIED;
 	}
 
@@ -172,78 +172,25 @@ hub_acl_check(int event, void *event_data, void *userdata)
 	case MOSQ_ACL_SUBSCRIBE:
 		if (!acl_subscribe(h, id, ed->topic)) {
 			h->st.acl_subscribe++;
-			hub_log_event(h, "refused subscription of %s to %s", id,
-			    hub_safe(ed->topic, s2, sizeof(s2)));
+			hub_log__event(h, "refused subscription of %s to %s", id,
+			    hub_log__safe(ed->topic, s2, sizeof(s2)));
 			return MOSQ_ERR_ACL_DENIED;
 		}
 		/* queued now, delivered after the SUBACK (docs/hub.md) */
 		if (acl_own(ed->topic, "mob/key/", id, 0) != NULL) {
 			c->keysub = 1;
-			hub_keys_send(h, id);
+			hub_keys__send(h, id);
 		}
 		return MOSQ_ERR_SUCCESS;
 	case MOSQ_ACL_WRITE:
 		if (!acl_write(h, id, ed->topic, ed->retain)) {
 			h->st.acl_publish++;
-			hub_log_event(h, "refused publish from %s to %s", id,
-			    hub_safe(ed->topic, s2, sizeof(s2)));
+			hub_log__event(h, "refused publish from %s to %s", id,
+			    hub_log__safe(ed->topic, s2, sizeof(s2)));
 			return MOSQ_ERR_ACL_DENIED;
 		}
 		return MOSQ_ERR_SUCCESS;
 	default:
 		return MOSQ_ERR_ACL_DENIED;
 	}
-}
-
-int
-hub_req_allowed(const struct hub *h, const char *requester,
-    const char *target, const char *op)
-{
-	/*
-	 * Only the ops known to change nothing pass freely; anything else
-	 * (write, clear, a misspelt or future op, none at all) is subject to
-	 * the policy, so a new writing op cannot slip past it.
-	 */
-	if (op != NULL && (strcmp(op, "read") == 0 ||
-	    strcmp(op, "discover") == 0))
-		return 1;
-	if (!hub_is_local(h, target))
-		return 1;	/* the other node's hub decides */
-	for (size_t i = 0; i < h->o.nwriters; i++) {
-		const struct hub_writers *w = &h->o.writers[i];
-
-		if (strcmp(w->target, target + 7) != 0)
-			continue;
-		if (!hub_is_local(h, requester))
-			return 0;
-		for (size_t j = 0; j < w->n; j++)
-			if (strcmp(w->sid[j], requester + 7) == 0)
-				return 1;
-		return 0;
-	}
-	return 1;
-}
-
-int
-hub_req_note(struct hub *h, const char *requester, const char *reqid,
-    const char *target, int64_t now)
-{
-	char key[MOB_ID_MAX + MOB_REQID_MAX + 2], *val;
-	int r;
-
-	snprintf(key, sizeof(key), "%s|%s", requester, reqid);
-	if ((val = strdup(target)) == NULL)
-		return MOB_ENOMEM;
-	if ((r = htab_put(h->reqs, key, val, now + h->o.req_ttl_ms, now, 0)) != 0)
-		free(val);
-	return r;
-}
-
-void
-hub_req_done(struct hub *h, const char *requester, const char *reqid)
-{
-	char key[MOB_ID_MAX + MOB_REQID_MAX + 2];
-
-	snprintf(key, sizeof(key), "%s|%s", requester, reqid);
-	htab_del(h->reqs, key);
 }

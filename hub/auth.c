@@ -44,7 +44,7 @@ static const struct mob_key *
 login_lookup(void *ctx, const char *kid, size_t idx)
 {
 	struct login_ctx *lc = ctx;
-	const struct mob_kr_entry *e = hub_entry(lc->h, kid, idx);
+	const struct mob_kr_entry *e = hub_ident__entry(lc->h, kid, idx);
 
 	if (e == NULL)
 		return NULL;
@@ -53,7 +53,7 @@ login_lookup(void *ctx, const char *kid, size_t idx)
 }
 
 int
-hub_auth_init(struct hub *h)
+hub_auth__init(struct hub *h)
 {
 	int r;
 
@@ -164,7 +164,7 @@ login_check(struct hub *h, const char *id, const char *user, const char *pw,
 	int r;
 
 	*entry = NULL;
-	if (!mob_id_valid(id) || !hub_is_local(h, id) ||
+	if (!mob_id_valid(id) || !hub_ident__is_local(h, id) ||
 	    strcmp(id + 7, HUB_SID) == 0)
 		return MOB_EIDENTITY;
 	if (user == NULL || pw == NULL)
@@ -209,7 +209,7 @@ login_ok(struct hub *h, struct mosquitto *client, const char *id,
 }
 
 int
-hub_auth_basic(int event, void *event_data, void *userdata)
+hub_auth__basic(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	struct hub *h = userdata;
@@ -237,7 +237,7 @@ hub_auth_basic(int event, void *event_data, void *userdata)
 		c = htab_get(h->clients, id, now);
 		if (c != NULL && c->mosq == ed->client &&
 		    CRYPTO_memcmp(c->pwhash, pwhash, sizeof(pwhash)) == 0)
-			return hub_client_valid(h, id, c) ? MOSQ_ERR_SUCCESS :
+			return hub_ident__valid(h, id, c) ? MOSQ_ERR_SUCCESS :
 			    MOSQ_ERR_AUTH;
 	}
 
@@ -246,8 +246,8 @@ hub_auth_basic(int event, void *event_data, void *userdata)
 	if ((b = htab_get(h->backoff, bk, now)) != NULL && now < b->until) {
 		h->st.logins_failed++;
 		h->st.backoff++;
-		hub_log_event(h, "login refused for %s: backing off after %u "
-		    "failures", hub_safe(id, s1, sizeof(s1)), b->fails);
+		hub_log__event(h, "login refused for %s: backing off after %u "
+		    "failures", hub_log__safe(id, s1, sizeof(s1)), b->fails);
 		return MOSQ_ERR_AUTH;
 	}
 
@@ -257,15 +257,15 @@ hub_auth_basic(int event, void *event_data, void *userdata)
 		h->st.logins_ok++;
 		mosquitto_log_printf(MOSQ_LOG_INFO, "mobius: %s logged in as %s",
 		    id, ed->username);
-		hub_state_online(h, id);
+		hub_state__online(h, id);
 		return MOSQ_ERR_SUCCESS;
 	}
 	backoff_fail(h, bk, now);
 	h->st.logins_failed++;
 	if (r < 0 && r >= MOB_ERR_MIN)
 		h->st.login_reason[-r]++;
-	hub_log_event(h, "login refused for %s (user %s): %s",
-	    hub_safe(id, s1, sizeof(s1)), hub_safe(ed->username, s2, sizeof(s2)),
+	hub_log__event(h, "login refused for %s (user %s): %s",
+	    hub_log__safe(id, s1, sizeof(s1)), hub_log__safe(ed->username, s2, sizeof(s2)),
 	    mob_errname(r));
 	return MOSQ_ERR_AUTH;
 }

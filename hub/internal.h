@@ -4,6 +4,13 @@
  * (acl.c), verifies every message before fan-out (message.c), hands out
  * keys (keys.c) and publishes presence and counters (state.c).
  *
+ * Dependencies point one way, as in mosquitto's dynamic-security plugin:
+ * plugin.c (entry points, options, reload) sits on top and registers the
+ * callbacks; the callbacks (auth.c, acl.c, message.c, state.c, keys.c)
+ * use the modules underneath (ident.c, reqs.c, log.c, table.c) and never
+ * call back into plugin.c.  Names are hub_MODULE__VERB; one banner section
+ * per module below.
+ *
  * Mosquitto calls every callback from its single main thread, so the state
  * below needs no locking.
  */
@@ -72,28 +79,6 @@ struct hub_stats {
 	uint64_t kicked;
 };
 
-/* A bounded hash table of string keys with optional expiry (table.c). */
-struct htab;
-typedef void (*htab_free_fn)(void *val);
-/* grow != 0: max is only the initial size, the table doubles when full. */
-int htab_new(size_t max, htab_free_fn free_val, int grow, struct htab **out);
-void htab_free(struct htab *t);
-/* NULL when absent or expired (expires 0 = never). */
-void *htab_get(struct htab *t, const char *key, int64_t now);
-/*
- * Insert or replace; takes ownership of val on success.  When full, expired
- * entries are purged, then a growing table doubles, else (evict != 0) the
- * entry expiring first is dropped, else MOB_ENOMEM.
- */
-int htab_put(struct htab *t, const char *key, void *val, int64_t expires,
-    int64_t now, int evict);
-void htab_del(struct htab *t, const char *key);
-void htab_purge(struct htab *t, int64_t now);
-size_t htab_count(const struct htab *t);
-size_t htab_memory(const struct htab *t);
-typedef void (*htab_walk_fn)(const char *key, void *val, void *arg);
-void htab_walk(struct htab *t, htab_walk_fn fn, void *arg);
-
 /* A connected, authenticated client. */
 struct hub_client {
 	struct mosquitto *mosq;		/* broker-owned: compared, never freed */
@@ -120,65 +105,123 @@ struct hub {
 	uint64_t log_suppressed;
 };
 
-/* plugin.c */
-int hub_load_keys(struct hub *h, char *err, size_t errlen);
-int hub_opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
-    char *err, size_t errlen);
-void hub_free(struct hub *h);
-const char *hub_safe(const char *s, char *buf, size_t len);
+/* ====================================================================
+ * table.c: a bounded hash table of string keys with optional expiry
+ * ==================================================================== */
+struct htab;
+typedef void (*htab_free_fn)(void *val);
+/* grow != 0: max is only the initial size, the table doubles when full. */
+int htab_new(size_t max, htab_free_fn free_val, int grow, struct htab **out);
+void htab_free(struct htab *t);
+/* NULL when absent or expired (expires 0 = never). */
+void *htab_get(struct htab *t, const char *key, int64_t now);
+/*
+ * Insert or replace; takes ownership of val on success.  When full, expired
+ * entries are purged, then a growing table doubles, else (evict != 0) the
+ * entry expiring first is dropped, else MOB_ENOMEM.
+ */
+int htab_put(struct htab *t, const char *key, void *val, int64_t expires,
+    int64_t now, int evict);
+void htab_del(struct htab *t, const char *key);
+void htab_purge(struct htab *t, int64_t now);
+size_t htab_count(const struct htab *t);
+size_t htab_memory(const struct htab *t);
+typedef void (*htab_walk_fn)(const char *key, void *val, void *arg);
+void htab_walk(struct htab *t, htab_walk_fn fn, void *arg);
+
+/* ====================================================================
+ * ident.c: who may speak as a client id (keyring lookups)
+ * ==================================================================== */
+/* The node's algorithm: EdDSA when hardened, HS256 in compat mode. */
+enum mob_alg hub_ident__alg(const struct mob_keyring *kr);
+/*
+ * idx-th usable entry of a service (the router is one) for login and
+ * message checks: active, then grace; the node's algorithm only.
+ */
+const struct mob_kr_entry *hub_ident__entry(const struct hub *h,
+    const char *id, size_t idx);
+/* mob_key_lookup_fn over hub_ident__entry; ctx is the struct hub. */
+const struct mob_key *hub_ident__lookup(void *ctx, const char *kid, size_t idx);
+int hub_ident__is_local(const struct hub *h, const char *id);
+int hub_ident__is_router(const struct hub *h, const char *id);
+/* Is the key c logged in with still usable (after a reload)? */
+int hub_ident__valid(const struct hub *h, const char *id,
+    const struct hub_client *c);
+
+/* ====================================================================
+ * log.c: warnings about what clients do, rate-limited
+ * ==================================================================== */
+/* Copy s into buf with anything but printable ASCII replaced, for logs. */
+const char *hub_log__safe(const char *s, char *buf, size_t len);
 /*
  * A warning about a client's doing (refused login, dropped message, ACL
  * refusal): at most HUB_LOG_PER_S a second, so a misbehaving client cannot
  * flood the journal; the tick reports how many were suppressed.
  */
 #define HUB_LOG_PER_S	50
-void hub_log_event(struct hub *h, const char *fmt, ...)
+void hub_log__event(struct hub *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void hub_log_flush(struct hub *h);
-/*
- * idx-th usable entry of a service (the router is one) for login and
- * message checks: active, then grace; the node's algorithm only.
- */
-const struct mob_kr_entry *hub_entry(const struct hub *h, const char *id,
-    size_t idx);
-/* mob_key_lookup_fn over hub_entry; ctx is the struct hub. */
-const struct mob_key *hub_lookup(void *ctx, const char *kid, size_t idx);
-int hub_is_local(const struct hub *h, const char *id);
-int hub_is_router(const struct hub *h, const char *id);
-int hub_client_valid(struct hub *h, const char *id, const struct hub_client *c);
+void hub_log__flush(struct hub *h);
 
-/* auth.c */
-int hub_auth_basic(int event, void *event_data, void *userdata);
-int hub_auth_init(struct hub *h);
-
-/* acl.c */
-/* May requester send op to target (write policy)?  1 or 0. */
-int hub_req_allowed(const struct hub *h, const char *requester,
+/* ====================================================================
+ * reqs.c: requests the hub saw, and who may write to whom
+ * ==================================================================== */
+int hub_reqs__init(struct hub *h);
+/* May requester send op to target (writers_SID policy)?  1 or 0. */
+int hub_reqs__allowed(const struct hub *h, const char *requester,
     const char *target, const char *op);
-int hub_acl_check(int event, void *event_data, void *userdata);
 /* Remember that requester asked target (a verified req carrying reqid). */
-int hub_req_note(struct hub *h, const char *requester, const char *reqid,
+int hub_reqs__note(struct hub *h, const char *requester, const char *reqid,
     const char *target, int64_t now);
+/* The target asked by requester's reqid, NULL when none is pending. */
+const char *hub_reqs__target(struct hub *h, const char *requester,
+    const char *reqid, int64_t now);
 /* Forget an answered request. */
-void hub_req_done(struct hub *h, const char *requester, const char *reqid);
+void hub_reqs__done(struct hub *h, const char *requester, const char *reqid);
 
-/* message.c */
-int hub_on_message(int event, void *event_data, void *userdata);
-int hub_verifier_init(struct hub *h);
+/* ====================================================================
+ * auth.c: MOSQ_EVT_BASIC_AUTH, token logins
+ * ==================================================================== */
+int hub_auth__init(struct hub *h);
+int hub_auth__basic(int event, void *event_data, void *userdata);
 
-/* keys.c */
-void hub_keys_send(struct hub *h, const char *client_id);
-void hub_keys_resend_all(struct hub *h);
+/* ====================================================================
+ * acl.c: MOSQ_EVT_ACL_CHECK, the topic rules
+ * ==================================================================== */
+int hub_acl__check(int event, void *event_data, void *userdata);
 
-/* state.c */
-void hub_state_online(struct hub *h, const char *id);
-void hub_state_offline(struct hub *h, const char *id, const char *reason);
-void hub_state_hub_start(struct hub *h);
-void hub_stats_publish(struct hub *h);
-int hub_on_disconnect(int event, void *event_data, void *userdata);
-int hub_on_tick(int event, void *event_data, void *userdata);
+/* ====================================================================
+ * message.c: MOSQ_EVT_MESSAGE, every envelope verified before fan-out
+ * ==================================================================== */
+int hub_message__init(struct hub *h);
+int hub_message__verify(int event, void *event_data, void *userdata);
+
+/* ====================================================================
+ * keys.c: key bundles on mob/key/HID/SID
+ * ==================================================================== */
+void hub_keys__send(struct hub *h, const char *client_id);
+void hub_keys__resend_all(struct hub *h);
+
+/* ====================================================================
+ * state.c: presence, counters, watchdog (MOSQ_EVT_DISCONNECT, _TICK)
+ * ==================================================================== */
+void hub_state__online(struct hub *h, const char *id);
+void hub_state__offline(struct hub *h, const char *id, const char *reason);
+void hub_state__hub_start(struct hub *h);
+void hub_state__stats(struct hub *h);
+int hub_state__disconnect(int event, void *event_data, void *userdata);
+int hub_state__tick(int event, void *event_data, void *userdata);
 /* Sign dat_json for topic with the hub key and publish (retained or to one client). */
-int hub_publish(struct hub *h, const char *client_id, const char *topic,
+int hub_state__publish(struct hub *h, const char *client_id, const char *topic,
     const char *dat_json, int retain);
+
+/* ====================================================================
+ * plugin.c: entry points, options, keys and reload
+ * ==================================================================== */
+int hub_plugin__opts_parse(struct hub_opts *o, struct mosquitto_opt *opts,
+    int n, char *err, size_t errlen);
+/* (Re)load keyring and hub key; on any error keep what was loaded before. */
+int hub_plugin__load_keys(struct hub *h, char *err, size_t errlen);
+void hub_plugin__free(struct hub *h);
 
 #endif

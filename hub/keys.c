@@ -17,7 +17,7 @@
 #include "internal.h"
 
 void
-hub_keys_send(struct hub *h, const char *client_id)
+hub_keys__send(struct hub *h, const char *client_id)
 {
 	const struct hub_client *c = htab_get(h->clients, client_id, 0);
 	char topic[MOB_TOPIC_MAX], *msg = NULL;
@@ -52,11 +52,11 @@ keys_resend(const char *id, void *val, void *arg)
 	const struct hub_client *c = val;
 
 	if (c->keysub)
-		hub_keys_send(arg, id);
+		hub_keys__send(arg, id);
 }
 
 void
-hub_keys_resend_all(struct hub *h)
+hub_keys__resend_all(struct hub *h)
 {
 	htab_walk(h->clients, keys_resend, h);
 }

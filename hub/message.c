@@ -17,14 +17,14 @@
 #include "internal.h"
 
 int
-hub_verifier_init(struct hub *h)
+hub_message__init(struct hub *h)
 {
 	struct mob_verifier_cfg cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.window_ms = h->o.window_ms;
 	cfg.max_len = h->o.max_message;
-	return mob_verifier_new(hub_lookup, h, &cfg, &h->verifier);
+	return mob_verifier_new(hub_ident__lookup, h, &cfg, &h->verifier);
 }
 
 /* The request id of a req: a string of the REQID alphabet or an integer. */
@@ -65,14 +65,14 @@ msg_track(struct hub *h, const char *id, const char *topic,
 		if ((r = msg_reqid(env->dat, reqid, sizeof(reqid))) != 0)
 			return r;
 		op = cJSON_GetObjectItemCaseSensitive(env->dat, "op");
-		if (!hub_req_allowed(h, id, topic + 8, cJSON_IsString(op) ?
+		if (!hub_reqs__allowed(h, id, topic + 8, cJSON_IsString(op) ?
 		    op->valuestring : NULL)) {
-			hub_log_event(h, "%s may not write to %s (writers_ "
+			hub_log__event(h, "%s may not write to %s (writers_ "
 			    "policy)", id, topic + 8);
 			return MOB_EDENIED;
 		}
-		if ((r = hub_req_note(h, id, reqid, topic + 8, now)) != 0) {
-			hub_log_event(h, "too many pending requests, refusing "
+		if ((r = hub_reqs__note(h, id, reqid, topic + 8, now)) != 0) {
+			hub_log__event(h, "too many pending requests, refusing "
 			    "one from %s", id);
 			return MOB_EDENIED;
 		}
@@ -80,13 +80,13 @@ msg_track(struct hub *h, const char *id, const char *topic,
 	    strlen(topic + 8) > MOB_ID_MAX) {
 		/* acl.c parsed it: HID/SID/REQID */
 		snprintf(requester, sizeof(requester), "%.10s", topic + 8);
-		hub_req_done(h, requester, topic + 8 + MOB_ID_MAX);
+		hub_reqs__done(h, requester, topic + 8 + MOB_ID_MAX);
 	}
 	return 0;
 }
 
 int
-hub_on_message(int event, void *event_data, void *userdata)
+hub_message__verify(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
 	struct hub *h = userdata;
@@ -112,8 +112,8 @@ hub_on_message(int event, void *event_data, void *userdata)
 	h->st.dropped++;
 	if (r < 0 && r >= MOB_ERR_MIN)
 		h->st.drop_reason[-r]++;
-	hub_log_event(h, "dropped message from %s on %s: %s",
-	    hub_safe(id, s1, sizeof(s1)), hub_safe(ed->topic, s2, sizeof(s2)),
+	hub_log__event(h, "dropped message from %s on %s: %s",
+	    hub_log__safe(id, s1, sizeof(s1)), hub_log__safe(ed->topic, s2, sizeof(s2)),
 	    mob_errname(r));
 	return MOSQ_ERR_ACL_DENIED;
 }

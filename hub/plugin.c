@@ -8,9 +8,7 @@
  *   writers_SID (SID,SID,...: who may write or clear on service SID).
  * An unknown option is an error: a typo must not silently weaken the hub.
  */
-#include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,61 +29,14 @@ static const struct {
 	int event;
 	MOSQ_FUNC_generic_callback cb;
 } hub_events[] = {
-	{ MOSQ_EVT_BASIC_AUTH, hub_auth_basic },
-	{ MOSQ_EVT_ACL_CHECK, hub_acl_check },
-	{ MOSQ_EVT_MESSAGE, hub_on_message },
-	{ MOSQ_EVT_DISCONNECT, hub_on_disconnect },
-	{ MOSQ_EVT_TICK, hub_on_tick },
+	{ MOSQ_EVT_BASIC_AUTH, hub_auth__basic },
+	{ MOSQ_EVT_ACL_CHECK, hub_acl__check },
+	{ MOSQ_EVT_MESSAGE, hub_message__verify },
+	{ MOSQ_EVT_DISCONNECT, hub_state__disconnect },
+	{ MOSQ_EVT_TICK, hub_state__tick },
 };
 
 static int hub_on_reload(int event, void *event_data, void *userdata);
-
-/* Copy s into buf with anything but printable ASCII replaced, for logs. */
-const char *
-hub_safe(const char *s, char *buf, size_t len)
-{
-	size_t i;
-
-	if (s == NULL)
-		return "(none)";
-	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
-		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
-	buf[i] = '\0';
-	return buf;
-}
-
-void
-hub_log_event(struct hub *h, const char *fmt, ...)
-{
-	int64_t sec = mob_now_ms() / 1000;
-	char buf[512];
-	va_list ap;
-
-	if (sec != h->log_second) {
-		h->log_second = sec;
-		h->log_budget = HUB_LOG_PER_S;
-	}
-	if (h->log_budget == 0) {
-		h->log_suppressed++;
-		return;
-	}
-	h->log_budget--;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: %s", buf);
-}
-
-void
-hub_log_flush(struct hub *h)
-{
-	if (h->log_suppressed == 0)
-		return;
-	mosquitto_log_printf(MOSQ_LOG_WARNING, "mobius: %llu more warnings "
-	    "suppressed (at most %d a second)",
-	    (unsigned long long)h->log_suppressed, HUB_LOG_PER_S);
-	h->log_suppressed = 0;
-}
 
 static int
 is_sid(const char *s, size_t len)
@@ -107,6 +58,13 @@ opt_writers(struct hub_opts *o, const char *k, const char *v, char *err,
 		    HUB_WRITERS_MAX);
 		return MOB_ECONFIG;
 	}
+	/* a second list for the same target would silently lose to the first */
+	for (size_t i = 0; i < o->nwriters; i++)
+		if (strcmp(o->writers[i].target, k + 8) == 0) {
+			snprintf(err, errlen, "plugin_opt_%s: given twice; name "
+			    "every writer of %s in one list", k, k + 8);
+			return MOB_ECONFIG;
+		}
 	w = &o->writers[o->nwriters++];
 	memcpy(w->target, k + 8, 4);
 	while (*p != '\0') {
@@ -141,7 +99,7 @@ opt_int(const char *v, int64_t min, int64_t max, int64_t *out)
 }
 
 int
-hub_opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
+hub_plugin__opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
     char *err, size_t errlen)
 {
 	static const struct {
@@ -260,50 +218,6 @@ hub_opts_parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 	return 0;
 }
 
-static enum mob_alg
-hub_mode_alg(const struct mob_keyring *kr)
-{
-	return kr->mode == MOB_MODE_COMPAT ? MOB_ALG_HS256 : MOB_ALG_EDDSA;
-}
-
-const struct mob_kr_entry *
-hub_entry(const struct hub *h, const char *id, size_t idx)
-{
-	const struct mob_kr_entry *e;
-	int64_t now = time(NULL);
-	size_t seen = 0;
-
-	for (size_t i = 0; (e = mob_keyring_lookup(h->kr, id, i, now)) != NULL;
-	    i++) {
-		if (e->kind != MOB_ENTRY_SERVICE || e->key == NULL ||
-		    e->alg != hub_mode_alg(h->kr))
-			continue;
-		if (seen++ == idx)
-			return e;
-	}
-	return NULL;
-}
-
-const struct mob_key *
-hub_lookup(void *ctx, const char *kid, size_t idx)
-{
-	const struct mob_kr_entry *e = hub_entry(ctx, kid, idx);
-
-	return e != NULL ? e->key : NULL;
-}
-
-int
-hub_is_local(const struct hub *h, const char *id)
-{
-	return strncmp(id, h->kr->hid, 6) == 0 && id[6] == '/';
-}
-
-int
-hub_is_router(const struct hub *h, const char *id)
-{
-	return hub_is_local(h, id) && strcmp(id + 7, h->o.router_sid) == 0;
-}
-
 /* The hub's own entry from hub.key: HID/000 with a key that can sign. */
 static int
 hub_own_key(const struct hub *h, const struct mob_keyring *kr,
@@ -328,7 +242,7 @@ hub_own_key(const struct hub *h, const struct mob_keyring *kr,
 		snprintf(err, errlen, "%s: no signing key for %s", h->o.hub_key, id);
 		goto out;
 	}
-	if (e->alg != hub_mode_alg(kr)) {
+	if (e->alg != hub_ident__alg(kr)) {
 		snprintf(err, errlen, "%s: key of %s is %s, the node is in %s mode",
 		    h->o.hub_key, id, mob_alg_name(e->alg),
 		    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened");
@@ -398,7 +312,7 @@ hub_kr_add_self(struct mob_keyring *kr, const struct mob_key *key,
  * (Re)load keyring and hub key; on any error keep what was loaded before.
  */
 int
-hub_load_keys(struct hub *h, char *err, size_t errlen)
+hub_plugin__load_keys(struct hub *h, char *err, size_t errlen)
 {
 	struct mob_keyring *kr = NULL, *old;
 	struct mob_key *key = NULL;
@@ -446,7 +360,7 @@ hub_load_keys(struct hub *h, char *err, size_t errlen)
 }
 
 void
-hub_free(struct hub *h)
+hub_plugin__free(struct hub *h)
 {
 	if (h == NULL)
 		return;
@@ -461,26 +375,6 @@ hub_free(struct hub *h)
 	free(h);
 }
 
-/* Is the key c logged in with still usable (after a reload)? */
-int
-hub_client_valid(struct hub *h, const char *id, const struct hub_client *c)
-{
-	const struct mob_key *k;
-	uint8_t a[64], b[64];
-	int na, nb, ok = 0;
-
-	if ((na = mob_key_raw(c->key, mob_key_alg(c->key) == MOB_ALG_HS256,
-	    a, sizeof(a))) < 0)
-		return 0;
-	for (size_t i = 0; !ok && (k = hub_lookup(h, id, i)) != NULL; i++) {
-		nb = mob_key_raw(k, mob_key_alg(k) == MOB_ALG_HS256, b, sizeof(b));
-		ok = nb == na && CRYPTO_memcmp(a, b, (size_t)na) == 0;
-	}
-	OPENSSL_cleanse(a, sizeof(a));
-	OPENSSL_cleanse(b, sizeof(b));
-	return ok;
-}
-
 struct hub_kick {
 	struct hub *h;
 	char ids[64][MOB_ID_MAX];
@@ -493,7 +387,7 @@ hub_find_revoked(const char *id, void *val, void *arg)
 {
 	struct hub_kick *k = arg;
 
-	if (hub_client_valid(k->h, id, val))
+	if (hub_ident__valid(k->h, id, val))
 		return;
 	if (k->n < sizeof(k->ids) / sizeof(k->ids[0]))
 		snprintf(k->ids[k->n++], MOB_ID_MAX, "%s", id);
@@ -516,7 +410,7 @@ hub_kick_revoked(struct hub *h)
 			    "revoked or expired, disconnecting", k.ids[i]);
 			mob_verifier_forget(h->verifier, k.ids[i]);
 			htab_del(h->clients, k.ids[i]);
-			hub_state_offline(h, k.ids[i], "revoked");
+			hub_state__offline(h, k.ids[i], "revoked");
 			mosquitto_kick_client_by_clientid(k.ids[i], false);
 			h->st.kicked++;
 		}
@@ -532,7 +426,7 @@ hub_on_reload(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
-	if ((r = hub_load_keys(h, err, sizeof(err))) != 0) {
+	if ((r = hub_plugin__load_keys(h, err, sizeof(err))) != 0) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: reload failed, keeping "
 		    "the previous keys: %s", err);
 		return MOSQ_ERR_SUCCESS;
@@ -540,7 +434,7 @@ hub_on_reload(int event, void *event_data, void *userdata)
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: keyring reloaded: %zu "
 	    "entries", h->kr->n);
 	hub_kick_revoked(h);
-	hub_keys_resend_all(h);
+	hub_keys__resend_all(h);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -592,14 +486,14 @@ mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		return MOSQ_ERR_NOMEM;
 	h->pid = identifier;
 	err[0] = '\0';
-	if ((r = hub_opts_parse(&h->o, options, option_count, err,
+	if ((r = hub_plugin__opts_parse(&h->o, options, option_count, err,
 	    sizeof(err))) != 0 ||
-	    (r = hub_load_keys(h, err, sizeof(err))) != 0)
+	    (r = hub_plugin__load_keys(h, err, sizeof(err))) != 0)
 		goto fail;
 	if ((r = htab_new(h->kr->n + 64, hub_client_free, 1, &h->clients)) != 0 ||
-	    (r = hub_auth_init(h)) != 0 ||
-	    (r = hub_verifier_init(h)) != 0 ||
-	    (r = htab_new(h->o.req_max, free, 0, &h->reqs)) != 0) {
+	    (r = hub_auth__init(h)) != 0 ||
+	    (r = hub_message__init(h)) != 0 ||
+	    (r = hub_reqs__init(h)) != 0) {
 		snprintf(err, sizeof(err), "%s", mob_strerror(r));
 		goto fail;
 	}
@@ -622,12 +516,12 @@ mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: hub %s in %s mode, %zu "
 	    "keyring entries", h->kr->hid,
 	    h->kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened", h->kr->n);
-	hub_state_hub_start(h);
+	hub_state__hub_start(h);
 	return MOSQ_ERR_SUCCESS;
  fail:
 	mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: %s", err[0] ? err :
 	    mob_strerror(r));
-	hub_free(h);
+	hub_plugin__free(h);
 	return MOSQ_ERR_UNKNOWN;
 }
 
@@ -642,6 +536,6 @@ mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options,
 	if (h == NULL)
 		return MOSQ_ERR_SUCCESS;
 	hub_unregister(h, sizeof(hub_events) / sizeof(hub_events[0]));
-	hub_free(h);
+	hub_plugin__free(h);
 	return MOSQ_ERR_SUCCESS;
 }

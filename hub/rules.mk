@@ -1,5 +1,6 @@
 # The hub: the mosquitto plugin and its launcher (docs/hub.md).
 HUB_PLUGIN_SRCS := hub/plugin.c hub/auth.c hub/acl.c hub/message.c \
+	hub/ident.c hub/log.c hub/reqs.c \
 	hub/keys.c hub/state.c hub/table.c
 HUB_PLUGIN := $(BUILD)/lib/mobius_hub.so
 PLUGINS += $(HUB_PLUGIN)
@@ -20,3 +21,10 @@ $(HUB_PLUGIN): $(call objs,$(HUB_PLUGIN_SRCS)) $(LIBMOB) hub/plugin.map
 $(BUILD)/bin/mobius-hub: $(call objs,hub/mobius-hub.c) $(LIBMOB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $< $(LIBS)
+
+# The plugin's modules are unit-tested by linking their objects against a
+# stand-in for the few broker functions they call (tests/test_hub_unit.c).
+$(BUILD)/tests/test_hub_unit: $(call objs,$(HUB_PLUGIN_SRCS))
+$(BUILD)/tests/test_hub_unit: TEST_OBJS = $(call objs,$(HUB_PLUGIN_SRCS))
+$(BUILD)/tests/test_hub_table: $(call objs,hub/table.c)
+$(BUILD)/tests/test_hub_table: TEST_OBJS = $(call objs,hub/table.c)

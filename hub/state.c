@@ -17,7 +17,7 @@
 #include "internal.h"
 
 int
-hub_publish(struct hub *h, const char *client_id, const char *topic,
+hub_state__publish(struct hub *h, const char *client_id, const char *topic,
     const char *dat_json, int retain)
 {
 	char *msg = NULL;
@@ -57,19 +57,19 @@ state_publish(struct hub *h, const char *id, const char *state,
 	    (js = cJSON_PrintUnformatted(o)) == NULL)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: out of memory");
 	else
-		hub_publish(h, NULL, topic, js, 1);
+		hub_state__publish(h, NULL, topic, js, 1);
 	cJSON_Delete(o);
 	free(js);
 }
 
 void
-hub_state_online(struct hub *h, const char *id)
+hub_state__online(struct hub *h, const char *id)
 {
 	state_publish(h, id, "online", NULL);
 }
 
 void
-hub_state_offline(struct hub *h, const char *id, const char *reason)
+hub_state__offline(struct hub *h, const char *id, const char *reason)
 {
 	state_publish(h, id, "offline", reason);
 }
@@ -79,7 +79,7 @@ hub_state_offline(struct hub *h, const char *id, const char *reason)
  * retained (persistence) so no service looks online after a hub crash.
  */
 void
-hub_state_hub_start(struct hub *h)
+hub_state__hub_start(struct hub *h)
 {
 	for (size_t i = 0; i < h->kr->n; i++) {
 		const struct mob_kr_entry *e = &h->kr->entries[i];
@@ -91,7 +91,7 @@ hub_state_hub_start(struct hub *h)
 			if (strcmp(h->kr->entries[j].id, e->id) == 0)
 				break;
 		if (j == i)
-			hub_state_offline(h, e->id, "hub_start");
+			hub_state__offline(h, e->id, "hub_start");
 	}
 }
 
@@ -110,7 +110,7 @@ stats_reasons(cJSON *o, const char *name, const uint64_t *v)
 }
 
 void
-hub_stats_publish(struct hub *h)
+hub_state__stats(struct hub *h)
 {
 	const struct hub_stats *s = &h->st;
 	char topic[MOB_TOPIC_MAX], *js = NULL;
@@ -141,7 +141,7 @@ hub_stats_publish(struct hub *h)
 	    (double)htab_count(h->reqs)) != NULL &&
 	    (js = cJSON_PrintUnformatted(o)) != NULL;
 	if (ok)
-		hub_publish(h, NULL, topic, js, 1);
+		hub_state__publish(h, NULL, topic, js, 1);
 	else
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: out of memory");
 	cJSON_Delete(o);
@@ -149,7 +149,7 @@ hub_stats_publish(struct hub *h)
 }
 
 int
-hub_on_disconnect(int event, void *event_data, void *userdata)
+hub_state__disconnect(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_disconnect *ed = event_data;
 	struct hub *h = userdata;
@@ -164,7 +164,7 @@ hub_on_disconnect(int event, void *event_data, void *userdata)
 	if (c == NULL || c->mosq != ed->client)
 		return MOSQ_ERR_SUCCESS;
 	htab_del(h->clients, id);
-	hub_state_offline(h, id, "disconnected");
+	hub_state__offline(h, id, "disconnected");
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -189,7 +189,7 @@ hub_watchdog(int64_t now)
 }
 
 int
-hub_on_tick(int event, void *event_data, void *userdata)
+hub_state__tick(int event, void *event_data, void *userdata)
 {
 	struct hub *h = userdata;
 	int64_t now = mob_now_ms();
@@ -198,12 +198,12 @@ hub_on_tick(int event, void *event_data, void *userdata)
 	(void)event_data;
 	hub_watchdog(now);
 	if (h->log_suppressed != 0 && now / 1000 != h->log_second)
-		hub_log_flush(h);
+		hub_log__flush(h);
 	if (now < h->next_stats)
 		return MOSQ_ERR_SUCCESS;
 	h->next_stats = now + h->o.stats_ms;
 	htab_purge(h->reqs, now);
 	htab_purge(h->backoff, now);
-	hub_stats_publish(h);
+	hub_state__stats(h);
 	return MOSQ_ERR_SUCCESS;
 }

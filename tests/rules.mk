@@ -1,8 +1,10 @@
 # Every tests/test_*.c is one Criterion binary, linked with the harness.
+# A component adds objects to one of its tests with a target-specific
+# TEST_OBJS (and the same objects as prerequisites), as hub/rules.mk does.
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS     += $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TH_OBJS   := $(call objs,$(wildcard tests/support/*.c))
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TH_OBJS) $(LIBMOB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $< $(TH_OBJS) $(LIBS) -lcriterion
+	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $< $(TEST_OBJS) $(TH_OBJS) $(LIBS) -lcriterion

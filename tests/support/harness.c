@@ -450,8 +450,7 @@ th_node_hub_start(struct th_node *n, const char *const opts[])
 }
 
 void
-th_node_start_opts(struct th_node *n, enum mob_mode mode,
-    const char *const opts[])
+th_node_init(struct th_node *n, enum mob_mode mode)
 {
 	char *init[] = { "init", "--hid", n->hid, "--mode",
 	    mode == MOB_MODE_COMPAT ? "compat" : "hardened", NULL };
@@ -463,6 +462,13 @@ th_node_start_opts(struct th_node *n, enum mob_mode mode,
 	snprintf(n->hid, sizeof(n->hid), "%s", TH_HID);
 	n->mode = mode;
 	th_keytool(n, init, NULL, 0);
+}
+
+void
+th_node_start_opts(struct th_node *n, enum mob_mode mode,
+    const char *const opts[])
+{
+	th_node_init(n, mode);
 	th_node_hub_start(n, opts);
 }
 

@@ -55,6 +55,8 @@ struct th_node {
 	struct th_proc hub;
 };
 
+/* keytool init in the given mode, no hub (th_node_hub_start starts one). */
+void th_node_init(struct th_node *n, enum mob_mode mode);
 /* keytool init in the given mode, then start mobius-hub, wait for its socket. */
 void th_node_start(struct th_node *n, enum mob_mode mode);
 /* Same with plugin options "NAME=VALUE" (mobius-hub --opt), NULL-terminated. */
