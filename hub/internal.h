@@ -5,10 +5,11 @@
  * keys (keys.c) and publishes presence and counters (state.c).
  *
  * Dependencies point one way, as in mosquitto's dynamic-security plugin:
- * plugin.c (entry points, options, reload) sits on top and registers the
+ * plugin.c (entry points, reload) sits on top and registers the
  * callbacks; the callbacks (auth.c, acl.c, message.c, state.c, keys.c)
  * use the modules underneath (ident.c, reqs.c, log.c, table.c) and never
- * call back into plugin.c.  Names are hub_MODULE__VERB; one banner section
+ * call back into plugin.c; opts.c parses the options, for the plugin and
+ * the launcher.  Names are hub_MODULE__VERB; one banner section
  * per module below.
  *
  * Mosquitto calls every callback from its single main thread, so the state
@@ -216,10 +217,14 @@ int hub_state__publish(struct hub *h, const char *client_id, const char *topic,
     const char *dat_json, int retain);
 
 /* ====================================================================
- * plugin.c: entry points, options, keys and reload
+ * opts.c: the plugin_opt_ options (also linked into mobius-hub)
  * ==================================================================== */
-int hub_plugin__opts_parse(struct hub_opts *o, struct mosquitto_opt *opts,
-    int n, char *err, size_t errlen);
+int hub_opts__parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
+    char *err, size_t errlen);
+
+/* ====================================================================
+ * plugin.c: entry points, keys and reload
+ * ==================================================================== */
 /* (Re)load keyring and hub key; on any error keep what was loaded before. */
 int hub_plugin__load_keys(struct hub *h, char *err, size_t errlen);
 void hub_plugin__free(struct hub *h);

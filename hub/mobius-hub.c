@@ -1,13 +1,19 @@
 /*
  * mobius-hub: start the node's hub, mosquitto with our plugin
- * (docs/hub.md).  Checks the keys, refuses a socket another hub answers
- * on, writes STATE/mosquitto.conf and KEYS/hub.pid, then execs
- * mosquitto, so the pid in hub.pid is the broker's and SIGHUP reaches it.
+ * (docs/hub.md).  Reads the node's options from hub.conf and its drop-ins
+ * (checked here with the plugin's own parser, so a bad value stops the hub
+ * with its file:line), checks the keys, refuses a socket another hub
+ * answers on, writes STATE/mosquitto.conf and, unless systemd supervises
+ * it, KEYS/hub.pid; then execs mosquitto, so the pid in hub.pid is the
+ * broker's and SIGHUP reaches it.
  */
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,6 +30,11 @@
 #include "mobius/log.h"
 #include "mobius/sandbox.h"
 
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "internal.h"
+
 #define HUB_KEYS_DEFAULT	"/etc/mobius/keys"
 #define HUB_SOCKET_DEFAULT	"/run/mobius/hub.sock"
 #define HUB_STATE_DEFAULT	"/var/lib/mobius/hub"
@@ -31,7 +42,15 @@
 #define HUB_PLUGIN_INSTALLED	"/usr/lib/mobius/mobius_hub.so"
 #define HUB_MAX_QUEUED		1000	/* per client, then QoS 0 is dropped */
 #define HUB_MAX_PACKET		(65536 + 1024)	/* envelope cap + topic */
-#define HUB_MAX_OPTS		32
+#define HUB_MAX_OPTS		128	/* writers_SID: up to 64 alone */
+#define HUB_CONF_LINE		1024
+
+/* One plugin option and where it was set, for errors. */
+struct hub_opt {
+	char *name;
+	char *value;
+	char *where;			/* FILE:LINE or "--opt" */
+};
 
 struct hub_args {
 	const char *keys;
@@ -42,7 +61,10 @@ struct hub_args {
 	const char *state;
 	const char *plugin;
 	const char *mosquitto;
-	const char *opts[HUB_MAX_OPTS];	/* NAME=VALUE for plugin_opt_NAME */
+	const char *config;		/* hub.conf: the unit names it */
+	const char *cli[HUB_MAX_OPTS];	/* --opt NAME=VALUE, after the file */
+	size_t ncli;
+	struct hub_opt opts[HUB_MAX_OPTS];	/* plugin_opt_NAME VALUE */
 	size_t nopts;
 	int foreground;
 	int verbose;
@@ -62,7 +84,8 @@ usage(void)
 	    "[--listen ADDR:PORT --tls-cert FILE --tls-key FILE]\n"
 	    "                  [--state DIR] [--foreground] [--plugin PATH] "
 	    "[--mosquitto PATH]\n"
-	    "                  [--opt NAME=VALUE]... [--no-sandbox] [-v]\n");
+	    "                  [--config FILE] [--opt NAME=VALUE]... "
+	    "[--no-sandbox] [-v]\n");
 	exit(2);
 }
 
@@ -79,6 +102,7 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 		{ "plugin", required_argument, NULL, 'p' },
 		{ "mosquitto", required_argument, NULL, 'm' },
 		{ "opt", required_argument, NULL, 'o' },
+		{ "config", required_argument, NULL, 'C' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -105,14 +129,13 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 		case 'f': a->foreground = 1; break;
 		case 'n': a->no_sandbox = 1; break;
 		case 'v': a->verbose++; break;
+		case 'C':
+			a->config = optarg;
+			break;
 		case 'o':
-			if (a->nopts == HUB_MAX_OPTS || strchr(optarg, '=') == NULL ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz_0123456789ABCDEF") !=
-			    (size_t)(strchr(optarg, '=') - optarg) ||
-			    strpbrk(optarg, "\n\r") != NULL)
-				fatalx("--opt %s: want NAME=VALUE (at most %d)",
-				    optarg, HUB_MAX_OPTS);
-			a->opts[a->nopts++] = optarg;
+			if (a->ncli == HUB_MAX_OPTS)
+				fatalx("at most %d --opt", HUB_MAX_OPTS);
+			a->cli[a->ncli++] = optarg;
 			break;
 		default:
 			usage();
@@ -125,6 +148,149 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 		    "accepts plain TCP");
 	if (a->listen == NULL && (a->cert != NULL || a->key != NULL))
 		fatalx("--tls-cert and --tls-key only go with --listen");
+}
+
+/*
+ * Set plugin option name to value; a later setting replaces an earlier one
+ * (drop-ins override hub.conf, --opt overrides both).  The keys directory
+ * is --keys's: the launcher checks the same keys the plugin loads.
+ */
+static void
+opt_set(struct hub_args *a, const char *name, size_t namelen,
+    const char *value, const char *where)
+{
+	struct hub_opt *o = NULL;
+	size_t i;
+
+	if (namelen == 0 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") < namelen)
+		fatalx("%s: want NAME = VALUE", where);
+	if ((namelen == 4 && strncmp(name, "keys", 4) == 0) ||
+	    (namelen == 7 && strncmp(name, "keyring", 7) == 0) ||
+	    (namelen == 7 && strncmp(name, "hub_key", 7) == 0))
+		fatalx("%s: %.*s is set with --keys", where, (int)namelen, name);
+	if (*value == '\0' || strpbrk(value, "\n\r") != NULL)
+		fatalx("%s: %.*s: empty value", where, (int)namelen, name);
+	for (i = 0; i < a->nopts; i++)
+		if (strlen(a->opts[i].name) == namelen &&
+		    strncmp(a->opts[i].name, name, namelen) == 0)
+			break;
+	if (i == HUB_MAX_OPTS)
+		fatalx("%s: more than %d options", where, HUB_MAX_OPTS);
+	o = &a->opts[i];
+	if (i == a->nopts) {
+		a->nopts++;
+		if ((o->name = strndup(name, namelen)) == NULL)
+			fatal("strndup");
+	}
+	free(o->value);
+	free(o->where);
+	if ((o->value = strdup(value)) == NULL ||
+	    (o->where = strdup(where)) == NULL)
+		fatal("strdup");
+}
+
+/* One file: "# comment", blank lines and NAME = VALUE lines. */
+static void
+conf_read(struct hub_args *a, const char *path)
+{
+	char line[HUB_CONF_LINE + 2], where[PATH_MAX + 32];
+	unsigned lineno = 0;
+	size_t len;
+	char *p, *eq, *end;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		fatal("%s", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		len = strlen(line);
+		if (len > HUB_CONF_LINE)
+			fatalx("%s: line too long", where);
+		while (len > 0 && isspace((unsigned char)line[len - 1]))
+			line[--len] = '\0';
+		for (p = line; isspace((unsigned char)*p); p++)
+			;
+		if (*p == '\0' || *p == '#')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL)
+			fatalx("%s: want NAME = VALUE", where);
+		for (end = eq; end > p && isspace((unsigned char)end[-1]); end--)
+			;
+		for (eq++; isspace((unsigned char)*eq); eq++)
+			;
+		opt_set(a, p, (size_t)(end - p), eq, where);
+	}
+	if (ferror(f))
+		fatal("%s", path);
+	fclose(f);
+}
+
+static int
+conf_dropin(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 &&
+	    strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+/* FILE.d/ *.conf in lexical order, if the directory exists. */
+static void
+conf_read_dropins(struct hub_args *a, const char *file)
+{
+	struct dirent **ents;
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	int n;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s.d", file) >= sizeof(dir))
+		fatalx("--config: path too long");
+	if ((n = scandir(dir, &ents, conf_dropin, alphasort)) == -1) {
+		if (errno != ENOENT)
+			fatal("%s", dir);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		conf_read(a, path);
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+/*
+ * hub.conf, then its drop-ins, then --opt; each option is then checked by
+ * the plugin's parser (opts.c), in order, so the first bad one is named
+ * with the file and line that set it.  No default file: a hub started by
+ * hand or by the tests never picks up the installed node's policy;
+ * mobius-hub.service names it.
+ */
+static void
+load_options(struct hub_args *a)
+{
+	struct mosquitto_opt mo[HUB_MAX_OPTS + 1];
+	struct hub_opts ho;
+	char err[512];
+	const char *eq;
+
+	if (a->config != NULL) {
+		conf_read(a, a->config);
+		conf_read_dropins(a, a->config);
+	}
+	for (size_t i = 0; i < a->ncli; i++) {
+		if ((eq = strchr(a->cli[i], '=')) == NULL)
+			fatalx("--opt %s: want NAME=VALUE", a->cli[i]);
+		opt_set(a, a->cli[i], (size_t)(eq - a->cli[i]), eq + 1, "--opt");
+	}
+	mo[0].key = "keys";
+	mo[0].value = (char *)a->keys;
+	for (size_t i = 0; i < a->nopts; i++) {
+		mo[i + 1].key = a->opts[i].name;
+		mo[i + 1].value = a->opts[i].value;
+		if (hub_opts__parse(&ho, mo, (int)i + 2, err, sizeof(err)) != 0)
+			fatalx("%s: %s", a->opts[i].where, err);
+	}
 }
 
 /* The plugin next to us in a build tree, else the installed one. */
@@ -280,9 +446,8 @@ write_conf(struct hub_args *a)
 	conf_add(buf, &off, "plugin %s\nplugin_opt_keys %s\n",
 	    conf_val("--plugin", a->plugin), conf_val("--keys", a->keys));
 	for (size_t i = 0; i < a->nopts; i++)
-		conf_add(buf, &off, "plugin_opt_%.*s %s\n",
-		    (int)(strchr(a->opts[i], '=') - a->opts[i]), a->opts[i],
-		    strchr(a->opts[i], '=') + 1);
+		conf_add(buf, &off, "plugin_opt_%s %s\n", a->opts[i].name,
+		    a->opts[i].value);
 	if (mob_file_write_atomic(a->conf, buf, off, 0600) != 0)
 		fatal("cannot write %s", a->conf);
 }
@@ -385,6 +550,7 @@ main(int argc, char *argv[])
 	    "%s/hub.pid", a.keys) >= (int)sizeof(a.pidfile))
 		fatalx("--state or --keys path too long");
 
+	load_options(&a);
 	check_keys(&a);
 	/* canonical: under a private /tmp only the plugin's own directory exists */
 	if (access(a.plugin, R_OK) != 0 || realpath(a.plugin, a.plugin_abs) == NULL)
@@ -402,7 +568,13 @@ main(int argc, char *argv[])
 	write_conf(&a);
 	if (!a.foreground)
 		detach();
-	write_pid(&a);
+	/*
+	 * A systemd unit (INVOCATION_ID, systemd.exec(5)) knows the pid and
+	 * keytool reloads through it; /etc is read-only there anyway
+	 * (ProtectSystem=strict).
+	 */
+	if (getenv("INVOCATION_ID") == NULL)
+		write_pid(&a);
 	/* the socket mosquitto creates: srwxrwx---, for the hub's group */
 	umask(007);
 

@@ -1,5 +1,5 @@
 # The hub: the mosquitto plugin and its launcher (docs/hub.md).
-HUB_PLUGIN_SRCS := hub/plugin.c hub/auth.c hub/acl.c hub/message.c \
+HUB_PLUGIN_SRCS := hub/plugin.c hub/opts.c hub/auth.c hub/acl.c hub/message.c \
 	hub/ident.c hub/log.c hub/reqs.c \
 	hub/keys.c hub/state.c hub/table.c
 HUB_PLUGIN := $(BUILD)/lib/mobius_hub.so
@@ -18,9 +18,10 @@ $(HUB_PLUGIN): $(call objs,$(HUB_PLUGIN_SRCS)) $(LIBMOB) hub/plugin.map
 	$(CC) -shared $(LDFLAGS) -Wl,--version-script=hub/plugin.map -o $@ \
 		$(call objs,$(HUB_PLUGIN_SRCS)) $(LIBMOB) $(HUB_PLUGIN_LIBS)
 
-$(BUILD)/bin/mobius-hub: $(call objs,hub/mobius-hub.c) $(LIBMOB)
+# opts.c: the launcher checks hub.conf with the plugin's own parser.
+$(BUILD)/bin/mobius-hub: $(call objs,hub/mobius-hub.c hub/opts.c) $(LIBMOB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $< $(LIBS)
+	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $(call objs,hub/mobius-hub.c hub/opts.c) $(LIBS)
 
 # The plugin's modules are unit-tested by linking their objects against a
 # stand-in for the few broker functions they call (tests/test_hub_unit.c).

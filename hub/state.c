@@ -146,6 +146,11 @@ hub_state__stats(struct hub *h)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: out of memory");
 	cJSON_Delete(o);
 	free(js);
+	/* `systemctl status mobius-hub` shows it; a no-op outside systemd */
+	sd_notifyf(0, "STATUS=%zu clients, %llu messages verified, %llu dropped, "
+	    "%llu logins refused", htab_count(h->clients),
+	    (unsigned long long)s->verified, (unsigned long long)s->dropped,
+	    (unsigned long long)s->logins_failed);
 }
 
 int

@@ -268,7 +268,8 @@ sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
  * Namespaces.  With CAP_SYS_ADMIN (root) directly.  Without it, inside a
  * user namespace when the kernel lets us make one; when it does not (a
  * systemd unit with RestrictNamespaces=, a kernel that forbids them) the
- * step is skipped with a notice, as the unit has then built the same view.
+ * step is skipped, as the unit has then built the same view: expected under
+ * systemd, so said at debug level only.
  */
 static int
 sb_namespaces(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o,
@@ -288,7 +289,7 @@ sb_namespaces(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts
 		}
 	} else {
 		if (unshare(CLONE_NEWUSER | flags) == -1) {
-			log_info("sandbox %s: no user namespace (%s): namespaces "
+			log_debug("sandbox %s: no user namespace (%s): namespaces "
 			    "skipped, relying on the service manager's",
 			    p->name, strerror(errno));
 			return 0;

@@ -1463,7 +1463,7 @@ Test(hub, a_bad_plugin_option_stops_the_hub)
 	cr_assert_eq(th_spawn(&p, argv, NULL, log), 0);
 	st = th_stop(&p, 0, 10000);	/* signal 0: just wait for the exit */
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) != 0, "status %#x", st);
-	cr_expect_eq(th_wait_log(log, "plugin_opt_window_ms", 1000), 0);
+	cr_expect_eq(th_wait_log(log, "window_ms: \"5\"", 1000), 0);
 }
 
 Test(hub, a_keyring_naming_another_hub_key_stops_the_hub)

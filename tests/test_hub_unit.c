@@ -225,9 +225,9 @@ Test(hub_unit, two_writers_options_for_one_target_are_refused)
 	struct hub_opts o;
 	char err[256] = "";
 
-	cr_expect_eq(hub_plugin__opts_parse(&o, opts, 2, err, sizeof(err)), 0,
+	cr_expect_eq(hub_opts__parse(&o, opts, 2, err, sizeof(err)), 0,
 	    "%s", err);
-	cr_expect_eq(hub_plugin__opts_parse(&o, opts, 3, err, sizeof(err)),
+	cr_expect_eq(hub_opts__parse(&o, opts, 3, err, sizeof(err)),
 	    MOB_ECONFIG, "the second list for 020 is refused");
 	cr_expect(strstr(err, "writers_020") != NULL, "%s", err);
 }

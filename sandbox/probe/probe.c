@@ -114,7 +114,8 @@ main(int argc, char **argv)
 	int ch;
 
 	memset(&o, 0, sizeof(o));
-	log_init("probe", 0);
+	/* verbose: the tests read the sandbox's debug lines (namespaces skipped) */
+	log_init("probe", 1);
 	while ((ch = getopt(argc, argv, "+nUu:w:r:s:")) != -1) {
 		switch (ch) {
 		case 'n':
