@@ -53,6 +53,9 @@ LIB_SRCS += $(wildcard sandbox/*.c)
 $(BUILD)/obj/lib/sys/%.o:  INC = -Ilib/sys
 $(BUILD)/obj/lib/core/%.o: INC = -Ilib/sys -Ilib/core
 $(BUILD)/obj/lib/keys/%.o: INC = -Ilib/sys -Ilib/core -Ilib/keys
+$(BUILD)/obj/lib/sys/version.o: CFLAGS += $(VERSION_DEF)
+$(BUILD)/obj/lib/sys/version.o: debian/changelog
+
 $(LIBMOB): $(call objs,$(LIB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

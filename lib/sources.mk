@@ -4,3 +4,7 @@
 # (lib/rt/service/) with a private internal.h.
 LAYERS   := sys core keys rt
 LIB_SRCS := $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c lib/$(l)/*/*.c))
+# --version of every program: the top entry of debian/changelog, one home,
+# given to lib/sys/version.c alone.
+VERSION     := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+VERSION_DEF := -DMOB_VERSION='"$(VERSION)"'

@@ -167,8 +167,8 @@ gd_fds(void *be, int *fds, size_t max)
 	size_t n = 0;
 
 	for (g = b->lines; g != NULL; g = g->next)
-		if (g->fd != -1 && n < max)
-			fds[n++] = g->fd;
+		if (g->fd != -1 && n++ < max)
+			fds[n - 1] = g->fd;
 	return n;
 }
 

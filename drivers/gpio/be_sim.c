@@ -53,17 +53,29 @@ logical(const struct sline *s)
 	return s->chip->level[s->offset] ^ (s->cfg->active_low != 0);
 }
 
+/*
+ * A new file beside the state file, then renamed over it: never through
+ * a link planted at either name (O_EXCL, O_NOFOLLOW; rename replaces a
+ * link rather than following it).
+ */
 static void
 write_state(struct schip *c)
 {
 	char tmp[300];
 	const char *dir;
 	FILE *f;
-	int i;
+	int i, fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", c->state);
-	if ((f = fopen(tmp, "w")) == NULL) {
+	if ((unlink(tmp) == -1 && errno != ENOENT) ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644)) == -1) {
 		log_warn("sim: %s", tmp);
+		return;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		log_warn("sim: %s", tmp);
+		close(fd);
 		return;
 	}
 	for (i = 0; i < c->cfg->nlines; i++) {
@@ -116,6 +128,34 @@ drive(struct sbe *b, struct schip *c, int off, int level)
 
 static void sim_fini(void *be);
 
+/*
+ * The directory of the FIFOs and state files: made 0700 when missing,
+ * else only one of ours (or root's, or the sandbox user's) that nobody
+ * else may write to: in /tmp another user could have made it first.
+ */
+static int
+sim_dir_check(const struct mob_gpio_config *cfg)
+{
+	struct stat st;
+
+	if (mkdir(cfg->sim_dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("sim: %s", cfg->sim_dir);
+		return MOB_ESYS;
+	}
+	if (lstat(cfg->sim_dir, &st) == -1) {
+		log_warn("sim: %s", cfg->sim_dir);
+		return MOB_ESYS;
+	}
+	if (!S_ISDIR(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0 &&
+	    st.st_uid != cfg->sim_owner) || (st.st_mode & 022) != 0) {
+		log_warnx("sim: %s: not a directory of ours closed to others "
+		    "(owner %u, mode %04o): refused", cfg->sim_dir,
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return MOB_EDENIED;
+	}
+	return 0;
+}
+
 static int
 sim_init(const struct mob_gpio_config *cfg, gpio_edge_fn edge, void *arg, void **out)
 {
@@ -123,13 +163,16 @@ sim_init(const struct mob_gpio_config *cfg, gpio_edge_fn edge, void *arg, void *
 	struct sbe *b;
 	struct schip *c;
 	size_t i;
-	int r = MOB_ENOMEM;
+	int r;
 
+	if ((r = sim_dir_check(cfg)) != 0)
+		return r;
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return MOB_ENOMEM;
 	b->cfg = cfg;
 	b->edge = edge;
 	b->arg = arg;
+	r = MOB_ENOMEM;
 	if (cfg->nchips > 0 &&
 	    (b->chips = calloc(cfg->nchips, sizeof(*b->chips))) == NULL)
 		goto fail;
@@ -146,8 +189,8 @@ sim_init(const struct mob_gpio_config *cfg, gpio_edge_fn edge, void *arg, void *
 		/* O_RDWR: we hold a writer, so writers coming and going never
 		 * leave the FIFO hung up. */
 		if ((unlink(c->in) == -1 && errno != ENOENT) ||
-		    mkfifo(c->in, 0600) == -1 ||
-		    (c->fifo = open(c->in, O_RDWR | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		    mkfifo(c->in, 0600) == -1 || (c->fifo = open(c->in,
+		    O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 			log_warn("sim: %s", c->in);
 			r = MOB_ESYS;
 			goto fail;
@@ -284,10 +327,10 @@ sim_fds(void *be, int *fds, size_t max)
 	size_t i, n = 0;
 
 	for (i = 0; i < b->nchips; i++) {
-		if (n < max)
-			fds[n++] = b->chips[i].fifo;
-		if (b->chips[i].timer != -1 && n < max)
-			fds[n++] = b->chips[i].timer;
+		if (n++ < max)
+			fds[n - 1] = b->chips[i].fifo;
+		if (b->chips[i].timer != -1 && n++ < max)
+			fds[n - 1] = b->chips[i].timer;
 	}
 	return n;
 }

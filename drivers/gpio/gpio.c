@@ -191,11 +191,10 @@ mob_gpio_close(struct mob_gpio *g)
 size_t
 mob_gpio_fds(const struct mob_gpio *g, int *fds, size_t max)
 {
-	size_t n = 0;
-
 	if (max > 0)
-		fds[n++] = g->timer;
-	return n + g->ops->fds(g->be, fds + n, max - n);
+		fds[0] = g->timer;
+	return 1 + g->ops->fds(g->be, max > 0 ? fds + 1 : NULL,
+	    max > 0 ? max - 1 : 0);
 }
 
 void

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define MOB_GPIO_NAME_MAX	64
 #define MOB_GPIO_SIM_LINES_MAX	64
@@ -57,6 +58,12 @@ struct mob_gpio_sim_chip {
 struct mob_gpio_config {
 	int sim;			/* 0: gpiod */
 	char sim_dir[200];		/* "" until the service picks one */
+	/*
+	 * Who besides the process and root may own sim_dir: the user the
+	 * sandbox switches to (a daemon started as root), else 0.  The sim
+	 * refuses a directory of anyone else, or writable by group or others.
+	 */
+	uid_t sim_owner;
 	struct mob_gpio_sim_chip *chips;
 	size_t nchips;
 	struct mob_gpio_line_cfg *lines;
@@ -93,7 +100,11 @@ int mob_gpio_open(const struct mob_gpio_config *cfg, const char *consumer,
 /* Drive every output to its safe value, release lines, close chips. */
 void mob_gpio_close(struct mob_gpio *g);
 
-/* Descriptors to poll for POLLIN (event lines, FIFOs, timers). */
+/*
+ * Descriptors to poll for POLLIN (event lines, FIFOs, timers): the first
+ * max into fds, and how many there are, so that the caller sizes its poll
+ * set from the driver (mob_gpio_fds(g, NULL, 0) counts them).
+ */
 size_t mob_gpio_fds(const struct mob_gpio *g, int *fds, size_t max);
 /* Handle a readable descriptor; events go to the callback. */
 void mob_gpio_dispatch(struct mob_gpio *g, int fd);

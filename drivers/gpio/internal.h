@@ -22,7 +22,10 @@ struct gpio_ops {
 	void (*release)(void *be, void *line);
 	int (*get)(void *be, void *line, int *value);
 	int (*set)(void *be, void *line, int value);
-	/* Descriptors to poll and their handler (edges via the edge fn). */
+	/*
+	 * Descriptors to poll (the first max into fds; returns how many
+	 * there are) and their handler (edges via the edge fn).
+	 */
 	size_t (*fds)(void *be, int *fds, size_t max);
 	void (*dispatch)(void *be, int fd);
 };

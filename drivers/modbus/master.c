@@ -361,6 +361,16 @@ poll_block(struct mob_mb_master *m, size_t bi)
 }
 
 int
+mob_mb_master_connect(struct mob_mb_master *m)
+{
+	for (size_t i = 0; i < m->nbuses; i++)
+		if (bus_connect(&m->buses[i]) != 0)
+			log_debug("%s: not connected yet: %s",
+			    m->buses[i].cfg->name, modbus_strerror(errno));
+	return 0;
+}
+
+int
 mob_mb_master_poll(struct mob_mb_master *m)
 {
 	int64_t now = mono_ms(), next = INT_MAX, wait;

@@ -116,6 +116,12 @@ int mob_mb_master_new(const struct mob_mb_config *cfg, mob_mb_event_fn fn,
 void mob_mb_master_free(struct mob_mb_master *m);
 
 /*
+ * Open every bus (serial port, TCP connection) without a request: a
+ * daemon's open phase, before the sandbox hides device paths.  A bus that
+ * cannot be opened now is retried by the first poll.  Returns 0.
+ */
+int mob_mb_master_connect(struct mob_mb_master *m);
+/*
  * Poll every block that is due now (monotonic clock); events go to fn.
  * Returns the ms until the next block is due (>= 0).
  */

@@ -79,6 +79,7 @@ struct mob_client {
 	char *socket;
 	char *host;
 	int port;
+	int tls;
 	int keepalive;
 	struct mob_keyring *kr;		/* the key file: own key, hub key */
 	const struct mob_key *own;	/* points into kr */
@@ -323,7 +324,8 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	mosquitto_connect_callback_set(c->mosq, on_connect);
 	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
 	mosquitto_message_callback_set(c->mosq, on_message);
-	if (cfg->cafile != NULL && c->host != NULL &&
+	c->tls = cfg->cafile != NULL && c->host != NULL;
+	if (c->tls &&
 	    mosquitto_tls_set(c->mosq, cfg->cafile, NULL, NULL, NULL, NULL) !=
 	    MOSQ_ERR_SUCCESS) {
 		log_warnx("cannot use CA file %s", cfg->cafile);
@@ -734,16 +736,35 @@ mob_client_loop(struct mob_client *c, int timeout_ms)
 }
 
 int
+mob_client_open(struct mob_client *c)
+{
+	int rc;
+
+	if (c->state != CS_IDLE)
+		return 0;
+	/* A TLS handshake would parse the peer's certificate now. */
+	if (c->tls)
+		return 0;
+	c->backoff = BACKOFF_MIN_MS;
+	c->last_misc = mono_ms();
+	if ((rc = client_dial(c)) != 0)
+		client_down(c);
+	return rc;
+}
+
+int
 mob_client_connect(struct mob_client *c, int timeout_ms)
 {
 	int64_t deadline = mono_ms() + timeout_ms;
 	int rc, last = MOB_ETIMEOUT;
 
-	c->backoff = BACKOFF_MIN_MS;
-	c->last_misc = mono_ms();
-	if ((rc = client_dial(c)) != 0) {
-		last = rc;
-		client_down(c);
+	if (c->state == CS_IDLE) {
+		c->backoff = BACKOFF_MIN_MS;
+		c->last_misc = mono_ms();
+		if ((rc = client_dial(c)) != 0) {
+			last = rc;
+			client_down(c);
+		}
 	}
 	while (c->state != CS_READY) {
 		int64_t left = deadline - mono_ms();

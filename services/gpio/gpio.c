@@ -7,7 +7,6 @@
  * output is driven to its safe value before the lines are released.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,20 +22,12 @@
 #include "mobius/service.h"
 #include "../../drivers/gpio/gpiodrv.h"
 
-#define MAX_FDS		64
-
 struct gsvc {
 	struct mob_gpio_config cfg;
 	struct mob_gpio *g;
 	struct mob_res **res;		/* parallel to cfg.lines */
 	int force_sim;
 	const char *sim_dir;
-};
-
-struct opts {
-	struct mob_daemon_opts d;
-	const char *sim_dir;
-	int sim;
 };
 
 static void
@@ -168,18 +159,22 @@ load_config(struct mob_service *svc, struct gsvc *s, const char *path)
 	mob_config_free(c);
 }
 
-/* Register the driver's descriptors and publish the lines' values. */
+/* Register the driver's descriptors, as many as it has, and the values. */
 static void
 start_lines(struct mob_service *svc, struct gsvc *s)
 {
-	int fds[MAX_FDS], rc;
 	struct mob_value v;
 	size_t i, n;
+	int *fds, rc;
 
-	n = mob_gpio_fds(s->g, fds, MAX_FDS);
+	n = mob_gpio_fds(s->g, NULL, 0);
+	if ((fds = calloc(n, sizeof(*fds))) == NULL)
+		fatal("poll set");
+	mob_gpio_fds(s->g, fds, n);
 	for (i = 0; i < n; i++)
 		if ((rc = mob_service_add_fd(svc, fds[i], POLLIN, on_fd, s)) != 0)
 			fatalx("poll: %s", mob_strerror(rc));
+	free(fds);
 	for (i = 0; i < s->cfg.nlines; i++) {
 		if (s->cfg.lines[i].dir == MOB_GPIO_INPUT)
 			mob_value_bool(&v, mob_gpio_reported(s->g, i));
@@ -189,100 +184,78 @@ start_lines(struct mob_service *svc, struct gsvc *s)
 	}
 }
 
-static __attribute__((noreturn)) void
-usage(int status)
+static int
+own_option(void *arg, int ch, const char *optarg)
 {
-	fprintf(status ? stderr : stdout,
-	    "usage: mobius-gpio --config FILE --key FILE [--socket PATH] "
-	    "[--sim] [--sim-dir DIR] [--no-sandbox] [-v]\n"
-	    "  --config FILE   lines and objects (JSON, docs/hardware.md)\n"
-	    "  --key FILE      this service's key file (mobius-keytool add)\n"
-	    "  --socket PATH   hub socket (default %s)\n"
-	    "  --sim           use the simulated chips of the config, whatever\n"
-	    "                  its \"backend\" says (demos, tests)\n"
-	    "  --sim-dir DIR   where the simulated chips' FIFOs and state files go\n"
-	    "                  (default: $RUNTIME_DIRECTORY, else gpio.sim.dir of\n"
-	    "                  the config, else /run/mobius-gpio as root and\n"
-	    "                  $XDG_RUNTIME_DIR/mobius-gpio as a user)\n"
-	    "  --no-sandbox    do not confine the process (debugging only)\n"
-	    "  -v              verbose logging\n", MOB_HUB_SOCKET_DEFAULT);
-	exit(status);
-}
+	struct gsvc *s = arg;
 
-static void
-parse_args(int argc, char *argv[], struct opts *o)
-{
-	static const struct option lopts[] = {
-		MOB_DAEMON_LONGOPTS,
-		{ "sim", no_argument, NULL, 'S' },
-		{ "sim-dir", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, MOB_DAEMON_SHORTOPTS "Sd:", lopts, NULL)) != -1) {
-		switch (ch) {
-		case 'S': o->sim = 1; break;
-		case 'd': o->sim_dir = optarg; break;
-		case 'h': usage(0);
-		default:
-			if (mob_daemon_opt(&o->d, ch, optarg) != 0)
-				usage(2);
-		}
+	switch (ch) {
+	case 'S':
+		s->force_sim = 1;
+		return 0;
+	case 'd':
+		s->sim_dir = optarg;
+		return 0;
+	default:
+		return -1;
 	}
-	if (mob_daemon_opts_check(&o->d, argc) != 0)
-		usage(2);
 }
+
+static const struct mob_daemon_option gpio_opts[] = {
+	{ "sim", 'S', NULL, "use the simulated chips of the config, whatever\n"
+	    "its \"backend\" says (demos, tests)" },
+	{ "sim-dir", 'd', "DIR", "where the simulated chips' FIFOs and state "
+	    "files go\n(default: $RUNTIME_DIRECTORY, else gpio.sim.dir of\n"
+	    "the config, else /run/mobius-gpio as root and\n"
+	    "$XDG_RUNTIME_DIR/mobius-gpio as a user)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct mob_daemon gpio_daemon = {
+	"mobius-gpio",
+	"GPIO lines as bool resources (docs/hardware.md).",
+	"lines and objects (JSON, docs/hardware.md)",
+	gpio_opts, own_option, &mob_sandbox_gpio,
+};
 
 int
 main(int argc, char *argv[])
 {
-	struct mob_sandbox_opts sbo = { 0 };
 	const char *rw[2] = { NULL, NULL };
 	struct mob_service *svc;
+	struct mob_daemon_opts o;
 	struct gsvc s;
-	struct opts o;
-	const char *rd;
 	int rc;
 
-	parse_args(argc, argv, &o);
-	log_init("mobius-gpio", o.d.verbose);
+	/* config: the command line, the key file, lines and objects */
 	memset(&s, 0, sizeof(s));
-	s.force_sim = o.sim;
-	s.sim_dir = o.sim_dir;
-	if (s.sim_dir == NULL && (rd = getenv("RUNTIME_DIRECTORY")) != NULL)
-		s.sim_dir = rd;
+	mob_daemon_args(&gpio_daemon, &s, argc, argv, &o);
+	if (s.sim_dir == NULL)
+		s.sim_dir = getenv("RUNTIME_DIRECTORY");
+	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
+		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	load_config(svc, &s, o.config);
+	s.cfg.sim_owner = mob_daemon_user(&gpio_daemon, &o);
 
-	/* config */
-	if ((rc = mob_service_new(&o.d.ccfg, &svc)) != 0)
-		fatalx("%s: %s", o.d.ccfg.keyfile, mob_strerror(rc));
-	load_config(svc, &s, o.d.config);
-
-	/* open: chips and lines, then the hub */
-	if (s.cfg.sim && mkdir(s.cfg.sim_dir, 0700) == -1 && errno != EEXIST)
-		fatal("%s", s.cfg.sim_dir);
+	/* open: chips and lines, the hub; nothing read from the hub */
 	if ((rc = mob_gpio_open(&s.cfg, "mobius-gpio", on_line, &s, &s.g)) != 0)
 		fatalx("gpio: %s", mob_strerror(rc));
 	start_lines(svc, &s);
-	if ((rc = mob_service_start(svc, 30000)) != 0) {
+	if ((rc = mob_service_open(svc)) != 0) {
 		mob_gpio_close(s.g);
-		fatalx("hub %s: %s", mob_daemon_socket(&o.d),
-		    mob_strerror(rc));
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
 	}
 
 	/* sandbox: a simulated chip keeps writing its state file */
-	mob_daemon_sandbox_opts(&o.d, &sbo);
-	if (s.cfg.sim) {
+	if (s.cfg.sim)
 		rw[0] = s.cfg.sim_dir;
-		sbo.rw_paths = rw;
-	}
-	if (mob_sandbox_enter(&mob_sandbox_gpio, &sbo) != 0) {
-		mob_gpio_close(s.g);
-		fatalx("cannot enter the sandbox");
-	}
+	mob_daemon_confine(&gpio_daemon, &o, rw);
 
-	/* loop */
+	/* loop: log in, then serve */
+	if ((rc = mob_service_start(svc, 30000)) != 0) {
+		mob_gpio_close(s.g);
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
+	}
 	log_info("%s: %zu lines on %s%s",
 	    mob_client_id(mob_service_client(svc)), s.cfg.nlines,
 	    s.cfg.sim ? "simulated chips in " : "gpiod",

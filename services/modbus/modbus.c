@@ -10,7 +10,6 @@
  * without touching the bus.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -54,11 +53,6 @@ struct mbsvc {
 	int timer;			/* timerfd: the next block due */
 	int sigfd;			/* SIGUSR1: log figures */
 	struct mob_service *svc;
-};
-
-struct opts {
-	struct mob_daemon_opts d;
-	int port;
 };
 
 /* --- device events → resources ---------------------------------------- */
@@ -188,12 +182,11 @@ on_write(struct mob_res *r, const struct mob_value *pv, void *arg)
 	return 0;
 }
 
-/* Poll what is due, then sleep until the next block is (one-shot timerfd). */
+/* The poll timer (one-shot timerfd) fires in ms. */
 static void
-poll_and_arm(struct mbsvc *s)
+arm(struct mbsvc *s, int ms)
 {
 	struct itimerspec its;
-	int ms = mob_mb_master_poll(s->m);
 
 	memset(&its, 0, sizeof(its));
 	if (ms < 1)
@@ -202,6 +195,13 @@ poll_and_arm(struct mbsvc *s)
 	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000;
 	if (timerfd_settime(s->timer, 0, &its, NULL) == -1)
 		fatal("poll timer");
+}
+
+/* Poll what is due, then sleep until the next block is. */
+static void
+poll_and_arm(struct mbsvc *s)
+{
+	arm(s, mob_mb_master_poll(s->m));
 }
 
 static void
@@ -434,95 +434,72 @@ stats_signal(struct mob_service *svc, struct mbsvc *s)
 
 /* --- main --------------------------------------------------------------- */
 
-static __attribute__((noreturn)) void
-usage(int status)
+static int
+own_option(void *arg, int ch, const char *optarg)
 {
-	fprintf(status ? stderr : stdout,
-	    "usage: mobius-modbus --config FILE --key FILE [--socket PATH] "
-	    "[--port N] [--no-sandbox] [-v]\n"
-	    "  --config FILE  devices and register map (JSON, docs/hardware.md)\n"
-	    "  --key FILE     this service's key file (mobius-keytool add)\n"
-	    "  --socket PATH  hub socket (default %s)\n"
-	    "  --port N       use TCP port N for every TCP device (demos, tests)\n"
-	    "  --no-sandbox   do not confine the process (debugging only)\n"
-	    "  -v             verbose logging\n", MOB_HUB_SOCKET_DEFAULT);
-	exit(status);
-}
-
-static void
-parse_args(int argc, char *argv[], struct opts *o)
-{
-	static const struct option lopts[] = {
-		MOB_DAEMON_LONGOPTS,
-		{ "port", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct mbsvc *s = arg;
 	char *end;
 	long l;
-	int ch;
 
-	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, MOB_DAEMON_SHORTOPTS "p:", lopts, NULL)) != -1) {
-		switch (ch) {
-		case 'p':
-			l = strtol(optarg, &end, 10);
-			if (*end != '\0' || l < 1 || l > 65535)
-				usage(2);
-			o->port = (int)l;
-			break;
-		case 'h': usage(0);
-		default:
-			if (mob_daemon_opt(&o->d, ch, optarg) != 0)
-				usage(2);
-		}
-	}
-	if (mob_daemon_opts_check(&o->d, argc) != 0)
-		usage(2);
+	if (ch != 'p')
+		return -1;
+	l = strtol(optarg, &end, 10);
+	if (*end != '\0' || l < 1 || l > 65535)
+		return -1;
+	s->port_override = (int)l;
+	return 0;
 }
+
+static const struct mob_daemon_option modbus_opts[] = {
+	{ "port", 'p', "N", "use TCP port N for every TCP device (demos, tests)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct mob_daemon modbus_daemon = {
+	"mobius-modbus",
+	"A Modbus TCP and RTU master: registers as resources (docs/hardware.md).",
+	"devices and register map (JSON, docs/hardware.md)",
+	modbus_opts, own_option, &mob_sandbox_modbus,
+};
 
 int
 main(int argc, char *argv[])
 {
-	struct mob_sandbox_opts sbo = { 0 };
 	struct mob_service *svc;
+	struct mob_daemon_opts o;
 	struct mbsvc s;
-	struct opts o;
 	size_t i;
 	int rc;
 
-	parse_args(argc, argv, &o);
-	log_init("mobius-modbus", o.d.verbose);
+	/* config: the command line, the key file, the register map */
 	memset(&s, 0, sizeof(s));
-	s.port_override = o.port;
 	s.timer = s.sigfd = -1;
-
-	/* config */
-	if ((rc = mob_service_new(&o.d.ccfg, &svc)) != 0)
-		fatalx("%s: %s", o.d.ccfg.keyfile, mob_strerror(rc));
+	mob_daemon_args(&modbus_daemon, &s, argc, argv, &o);
+	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
+		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
 	s.svc = svc;
-	load_config(svc, &s, o.d.config);
+	load_config(svc, &s, o.config);
 
-	/* open: the buses (connections are made on first poll), the hub */
+	/* open: the buses (serial ports before the sandbox hides them), the
+	 * first poll due at once, the hub; no request sent, nothing read */
 	if ((rc = mob_mb_master_new(&s.cfg, on_event, &s, &s.m)) != 0)
 		fatalx("modbus: %s", mob_strerror(rc));
+	mob_mb_master_connect(s.m);
 	if ((s.timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) == -1)
 		fatal("timerfd");
+	arm(&s, 1);
 	if ((rc = mob_service_add_fd(svc, s.timer, POLLIN, on_timer, &s)) != 0)
 		fatalx("poll timer: %s", mob_strerror(rc));
 	stats_signal(svc, &s);
-	if ((rc = mob_service_start(svc, 30000)) != 0)
-		fatalx("hub %s: %s", mob_daemon_socket(&o.d),
-		    mob_strerror(rc));
-
-	/* Connect (serial ports open) before the sandbox hides device paths. */
-	poll_and_arm(&s);
+	if ((rc = mob_service_open(svc)) != 0)
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
 
 	/* sandbox */
-	mob_daemon_sandbox_opts(&o.d, &sbo);
-	if (mob_sandbox_enter(&mob_sandbox_modbus, &sbo) != 0)
-		fatalx("cannot enter the sandbox");
+	mob_daemon_confine(&modbus_daemon, &o, NULL);
 
-	/* loop */
+	/* loop: log in, then poll and serve */
+	if ((rc = mob_service_start(svc, 30000)) != 0)
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
 	log_info("%s: %zu devices, %zu objects",
 	    mob_client_id(mob_service_client(svc)), s.cfg.ndevices,
 	    mob_service_nobjects(svc));

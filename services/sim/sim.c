@@ -11,7 +11,6 @@
  *   {"model":"toggle","period":5}            flips a bool
  * Resources without "sim" keep what clients write (setpoints, switches).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,73 +272,41 @@ sim_config(struct mob_service *svc, struct sim *s, const char *path)
 	mob_config_free(c);
 }
 
-static __attribute__((noreturn)) void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: mobius-sim --config FILE --key FILE [--socket PATH] "
-	    "[--no-sandbox] [-v]\n"
-	    "  --config FILE  objects to simulate (JSON, docs/services.md)\n"
-	    "  --key FILE     this service's key file (mobius-keytool add)\n"
-	    "  --socket PATH  hub socket (default %s)\n"
-	    "  --no-sandbox   do not confine the process (debugging only)\n"
-	    "  -v             verbose logging\n", MOB_HUB_SOCKET_DEFAULT);
-	exit(status);
-}
-
-static void
-parse_args(int argc, char *argv[], struct mob_daemon_opts *o)
-{
-	static const struct option lopts[] = {
-		MOB_DAEMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, MOB_DAEMON_SHORTOPTS, lopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h': usage(0);
-		default:
-			if (mob_daemon_opt(o, ch, optarg) != 0)
-				usage(2);
-		}
-	}
-	if (mob_daemon_opts_check(o, argc) != 0)
-		usage(2);
-}
+static const struct mob_daemon sim_daemon = {
+	"mobius-sim",
+	"Simulated sensors and actuators for demos and tests (docs/services.md).",
+	"objects to simulate (JSON, docs/services.md)",
+	NULL, NULL, &mob_sandbox_sim,
+};
 
 int
 main(int argc, char *argv[])
 {
-	struct mob_sandbox_opts sbo = { 0 };
 	struct mob_service *svc;
 	struct sim sim = { 0 };
 	struct mob_daemon_opts o;
 	int rc;
 
-	parse_args(argc, argv, &o);
-	log_init("mobius-sim", o.verbose);
+	/* config: the command line, the key file, the objects */
+	mob_daemon_args(&sim_daemon, NULL, argc, argv, &o);
 	sim.rnd[0] = (unsigned short)time(NULL);
 	sim.rnd[1] = (unsigned short)getpid();
-
-	/* config */
 	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
 		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
 	sim_config(svc, &sim, o.config);
 	if ((rc = mob_service_add_timer(svc, sim_period(&sim), sim_tick, &sim)) != 0)
 		fatalx("timer: %s", mob_strerror(rc));
 
-	/* open: connect to the hub, publish everything */
-	if ((rc = mob_service_start(svc, 30000)) != 0)
-		fatalx("hub %s: %s", mob_daemon_socket(&o),
-		    mob_strerror(rc));
+	/* open: the hub connection, nothing read from it yet */
+	if ((rc = mob_service_open(svc)) != 0)
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
 
 	/* sandbox: nothing more to open from here on */
-	mob_daemon_sandbox_opts(&o, &sbo);
-	if (mob_sandbox_enter(&mob_sandbox_sim, &sbo) != 0)
-		fatalx("cannot enter the sandbox");
+	mob_daemon_confine(&sim_daemon, &o, NULL);
 
+	/* loop: log in (the hub's first bytes), publish, serve */
+	if ((rc = mob_service_start(svc, 30000)) != 0)
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
 	log_info("%s: %zu objects, %zu simulated resources",
 	    mob_client_id(mob_service_client(svc)), mob_service_nobjects(svc), sim.n);
 	rc = mob_service_run(svc);

@@ -93,6 +93,15 @@ void mob_client_set_handlers(struct mob_client *c, mob_client_msg_fn msg,
  * connections are re-established automatically by the loop functions.
  */
 int mob_client_connect(struct mob_client *c, int timeout_ms);
+/*
+ * The open phase of a daemon (lib/rt/mobius/daemon.h): open the transport
+ * and send CONNECT, reading nothing, so that the hub's first bytes are
+ * parsed only after the sandbox is entered by mob_client_connect().  0;
+ * MOB_ESYS when the hub cannot be reached now (mob_client_connect retries).
+ * Does nothing over TLS, whose handshake parses the peer (mob_client_connect
+ * dials then), or once connecting has begun.
+ */
+int mob_client_open(struct mob_client *c);
 /* 1 while connected and keys are in place. */
 int mob_client_connected(const struct mob_client *c);
 

@@ -17,8 +17,9 @@
  *	mob_service_new(&ccfg, &svc);
  *	mob_service_config(svc, cfg, &root, &hooks);	(objects from JSON)
  *	mob_service_add_timer(svc, 1000, poll_device, dev);
- *	mob_service_start(svc, 10000);			(connect, publish)
- *	... sandbox ...
+ *	mob_service_open(svc);				(connect, read nothing)
+ *	... sandbox (lib/rt/mobius/daemon.h) ...
+ *	mob_service_start(svc, 10000);			(log in, publish)
  *	mob_service_run(svc);				(until SIGTERM/SIGINT)
  *
  * Device code changes values with mob_res_update() / mob_res_set_status()
@@ -96,9 +97,16 @@ int mob_service_config(struct mob_service *svc, struct mob_config *c,
 /* --- running ---------------------------------------------------------- */
 
 /*
- * Connect (waiting up to timeout_ms), subscribe to requests, publish the
- * description, every object and every resource's COV.  After a lost
- * connection the runtime reconnects and republishes by itself.
+ * The open phase (lib/rt/mobius/daemon.h): fix the objects, open the hub
+ * connection and send the login, reading nothing from the hub.  An
+ * unreachable hub is not an error here: mob_service_start retries.
+ */
+int mob_service_open(struct mob_service *svc);
+/*
+ * Log in (mob_service_open first if it was not called), waiting up to
+ * timeout_ms for the hub's answer and key bundle, subscribe to requests,
+ * publish the description, every object and every resource's COV.  After
+ * a lost connection the runtime reconnects and republishes by itself.
  */
 int mob_service_start(struct mob_service *svc, int timeout_ms);
 

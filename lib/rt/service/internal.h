@@ -10,6 +10,7 @@
 #ifndef MOBIUS_SERVICE_INTERNAL_H
 #define MOBIUS_SERVICE_INTERNAL_H
 
+#include <poll.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -26,7 +27,6 @@
  */
 #define JSON_MAX	5600
 #define LIST_MAX	4608
-#define MAX_FDS		32
 #define MAX_TIMERS	32
 
 /* What was last published for one resource. */
@@ -67,8 +67,12 @@ struct mob_service {
 	char *description;
 	struct sobj *objs;
 	size_t nobjs;
-	struct sfd fds[MAX_FDS];
-	size_t nfds;
+	struct sfd *fds;		/* as many as the owner adds */
+	size_t nfds, fdcap;
+	/* service_iter's own copies, grown before each poll, never inside */
+	struct pollfd *pfd;		/* the client's, then fds */
+	struct sfd *fdsnap;
+	size_t snapcap;
 	struct stimer timers[MAX_TIMERS];
 	size_t ntimers;
 	int64_t next_due;		/* COV / obj work, monotonic ms; 0 = none */

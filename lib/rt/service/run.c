@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,17 +42,32 @@ mob_service_status(struct mob_service *svc, const char *fmt, ...)
 }
 
 int
-mob_service_start(struct mob_service *svc, int timeout_ms)
+mob_service_open(struct mob_service *svc)
 {
-	uint64_t usec = 0;
 	int rc;
 
+	if (svc->started)
+		return 0;
 	if ((rc = mob_client_subscribe(svc->c, svc->reqtopic, 1)) != 0)
 		return rc;
 	svc->started = 1;
 	for (size_t i = 0; i < svc->nobjs; i++)
 		if ((rc = svc__sync(&svc->objs[i])) != 0)
 			return rc;
+	/* An unreachable hub is retried by mob_service_start. */
+	if ((rc = mob_client_open(svc->c)) != 0 && rc != MOB_ESYS)
+		return rc;
+	return 0;
+}
+
+int
+mob_service_start(struct mob_service *svc, int timeout_ms)
+{
+	uint64_t usec = 0;
+	int rc;
+
+	if ((rc = mob_service_open(svc)) != 0)
+		return rc;
 	/* svc__on_conn publishes everything once the keys are in. */
 	if ((rc = mob_client_connect(svc->c, timeout_ms)) != 0)
 		return rc;
@@ -71,10 +87,18 @@ int
 mob_service_add_fd(struct mob_service *svc, int fd, short events,
     mob_fd_fn cb, void *arg)
 {
+	struct sfd *nf;
+	size_t cap;
+
 	if (fd < 0 || cb == NULL)
 		return MOB_EINVAL;
-	if (svc->nfds >= MAX_FDS)
-		return MOB_ETOOLONG;
+	if (svc->nfds == svc->fdcap) {
+		cap = svc->fdcap ? 2 * svc->fdcap : 8;
+		if ((nf = reallocarray(svc->fds, cap, sizeof(*nf))) == NULL)
+			return MOB_ENOMEM;
+		svc->fds = nf;
+		svc->fdcap = cap;
+	}
 	svc->fds[svc->nfds].fd = fd;
 	svc->fds[svc->nfds].events = events;
 	svc->fds[svc->nfds].cb = cb;
@@ -135,17 +159,44 @@ min_timeout(int a, int64_t b)
 	return a;
 }
 
+/*
+ * The poll set and the snapshot of the descriptors for nfds: grown here,
+ * before the callbacks run, which may add descriptors but never see these
+ * arrays move under the loop that calls them.
+ */
+static int
+snap_reserve(struct mob_service *svc, size_t nfds)
+{
+	struct pollfd *np;
+	struct sfd *ns;
+
+	if (nfds <= svc->snapcap && svc->pfd != NULL)
+		return 0;
+	if ((np = reallocarray(svc->pfd, nfds + 1, sizeof(*np))) == NULL)
+		return MOB_ENOMEM;
+	svc->pfd = np;
+	if ((ns = reallocarray(svc->fdsnap, nfds ? nfds : 1, sizeof(*ns))) == NULL)
+		return MOB_ENOMEM;
+	svc->fdsnap = ns;
+	svc->snapcap = nfds;
+	return 0;
+}
+
 /* One iteration; sigmask (may be NULL) is the mask while waiting. */
 static int
 service_iter(struct mob_service *svc, int timeout_ms, const sigset_t *sigmask)
 {
-	struct pollfd pfd[MAX_FDS + 1];
-	struct sfd fds[MAX_FDS];
+	struct pollfd *pfd;
+	struct sfd *fds;
 	struct timespec ts, *tsp = NULL;
 	size_t nfds = svc->nfds;
 	int64_t now = svc__mono_ms();
-	int t, n;
+	int t, n, rc;
 
+	if ((rc = snap_reserve(svc, nfds)) != 0)
+		return rc;
+	pfd = svc->pfd;
+	fds = svc->fdsnap;
 	t = mob_client_timeout(svc->c);
 	if (timeout_ms >= 0)
 		t = min_timeout(t, timeout_ms);
@@ -157,7 +208,8 @@ service_iter(struct mob_service *svc, int timeout_ms, const sigset_t *sigmask)
 		t = min_timeout(t, svc->wd_next - now);
 	mob_client_pollfd(svc->c, &pfd[0]);
 	/* A copy: callbacks may add or remove descriptors. */
-	memcpy(fds, svc->fds, nfds * sizeof(fds[0]));
+	if (nfds > 0)
+		memcpy(fds, svc->fds, nfds * sizeof(fds[0]));
 	for (size_t i = 0; i < nfds; i++) {
 		pfd[i + 1].fd = fds[i].fd;
 		pfd[i + 1].events = fds[i].events;

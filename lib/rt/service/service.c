@@ -49,6 +49,9 @@ mob_service_free(struct mob_service *svc)
 		mob_object_free(svc->objs[i].o);
 	}
 	free(svc->objs);
+	free(svc->fds);
+	free(svc->pfd);
+	free(svc->fdsnap);
 	free(svc->name);
 	free(svc->description);
 	free(svc);
