@@ -154,8 +154,7 @@ hub_acl__check(int event, void *event_data, void *userdata)
 	id = mosquitto_client_id(ed->client);
 	if (id == NULL || ed->topic == NULL)
 		return MOSQ_ERR_ACL_DENIED;
-	c = htab_get(h->clients, id, 0);
-	if (c == NULL || c->mosq != ed->client) {
+	if ((c = hub_clients__find(h, id, ed->client)) == NULL) {
 		if (ed->access == MOSQ_ACL_WRITE)
 			hub_log__event(h, "refused publish from %s to %s: not "
 			    "logged in (will message?)", hub_log__safe(id, s1,

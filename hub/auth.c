@@ -5,16 +5,25 @@
  * rotation grace; revoked and expired keys are not found), iss == client
  * id, username == the entry's SPID/SID, iat window, nonce never seen.
  *
- * Failed logins back off per (client address, client id): on the hub's
- * Unix socket every client has the same address, so the address alone
- * would let one faulty service lock out all others.  While backing off a
- * login is refused before any signature is checked, which is the point:
- * a flood of bad tokens costs a table lookup, not an Ed25519 verify.
+ * A token that verifies is never refused because of anyone else's
+ * failures: nothing a client chooses (its client id, on the Unix socket
+ * its address too) decides whether another client's login is verified.
+ * Bad-token floods stay cheap another way:
+ * - a password that is no token (garbage, too long, wrong alg or kid)
+ *   fails before any signature is checked;
+ * - a token that failed is remembered by its SHA-256 for the iat window,
+ *   so sending it again costs a table lookup, not a verification; a new
+ *   forgery costs the attacker a signature of its own per try;
+ * - explaining a refusal (does it verify with a revoked key?) costs extra
+ *   verifications, so at most HUB_WHY_PER_S a second get one.
+ * An earlier version backed off per (address, client id) before
+ * verifying: anyone could lock a service out by failing in its name.
  *
- * Mosquitto re-runs this check for every connected client after a reload
- * (SIGHUP) with the password it stored at connect.  That token's nonce is
- * spent, so such a re-check is recognised by client pointer and token hash
- * and passes while the key the client logged in with is still usable.
+ * Mosquitto re-runs this check for every session after a reload (SIGHUP)
+ * with the password it stored at connect.  That token's nonce is spent, so
+ * such a re-check is recognised by client pointer and token hash: a
+ * logged-in client passes while the key it logged in with is still
+ * usable, an offline session passes as it is (clients.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +38,7 @@
 
 #include "internal.h"
 
-struct hub_backoff {
-	unsigned fails;
-	int64_t until;		/* refuse logins before this (unix ms) */
-};
+#define HUB_WHY_PER_S	20	/* refusals explained a second */
 
 /* Records the entry whose key the token verifier tried last. */
 struct login_ctx {
@@ -60,7 +66,7 @@ hub_auth__init(struct hub *h)
 	if ((r = mob_nonce_cache_new(h->o.nonce_max, h->o.window_ms,
 	    &h->nonces)) != 0)
 		return r;
-	return htab_new(h->o.backoff_max, free, 0, &h->backoff);
+	return htab_new(h->o.bad_max, NULL, 0, &h->bad);
 }
 
 static int
@@ -72,52 +78,12 @@ sha256(const char *s, size_t len, uint8_t out[32])
 	    MOB_ECRYPTO;
 }
 
-/* Table key for (address, client id): hashed, both are client-chosen. */
-static int
-backoff_key(const char *addr, const char *id, char out[33])
-{
-	EVP_MD_CTX *c;
-	uint8_t d[32];
-	unsigned int n = sizeof(d);
-	int ok;
-
-	if ((c = EVP_MD_CTX_new()) == NULL)
-		return MOB_ENOMEM;
-	ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(c, addr, strlen(addr) + 1) == 1 &&
-	    EVP_DigestUpdate(c, id, strlen(id)) == 1 &&
-	    EVP_DigestFinal_ex(c, d, &n) == 1;
-	EVP_MD_CTX_free(c);
-	if (!ok)
-		return MOB_ECRYPTO;
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-	return 0;
-}
-
+/* Table key of a token: hex of the first half of its SHA-256. */
 static void
-backoff_fail(struct hub *h, const char *bk, int64_t now)
+bad_key(const uint8_t pwhash[32], char out[33])
 {
-	struct hub_backoff *b = htab_get(h->backoff, bk, now), *nb;
-	int64_t delay;
-
-	if (b == NULL) {
-		if ((nb = calloc(1, sizeof(*nb))) == NULL)
-			return;
-		if (htab_put(h->backoff, bk, nb, 0, now, 1) != 0) {
-			free(nb);
-			return;
-		}
-		b = nb;
-	}
-	if (b->fails < 30)
-		b->fails++;
-	delay = h->o.backoff_base_ms << (b->fails - 1);
-	if (delay > h->o.backoff_cap_ms || delay < 0)
-		delay = h->o.backoff_cap_ms;
-	b->until = now + delay;
-	/* a quiet period as long as the cap forgets the failures */
-	htab_put(h->backoff, bk, b, b->until + h->o.backoff_cap_ms + 1, now, 1);
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", pwhash[i]);
 }
 
 /* A lookup that offers one retired key, to explain a refusal. */
@@ -131,13 +97,21 @@ retired_lookup(void *ctx, const char *kid, size_t idx)
 /*
  * The token did not verify with a usable key: if it verifies with a
  * revoked or expired key of the same id, say so in the log.  Costs a
- * verification per retired key, only on a failure, which backs off.
+ * verification per retired key, so only HUB_WHY_PER_S a second.
  */
 static int
 login_why(struct hub *h, const char *tok, size_t len, const char *id,
     const char *user, int64_t now, int r)
 {
 	struct mob_token t;
+
+	if (now / 1000 != h->why_second) {
+		h->why_second = now / 1000;
+		h->why_budget = HUB_WHY_PER_S;
+	}
+	if (h->why_budget == 0)
+		return r;
+	h->why_budget--;
 
 	for (size_t i = 0; i < h->kr->n; i++) {
 		const struct mob_kr_entry *e = &h->kr->entries[i];
@@ -188,35 +162,14 @@ login_check(struct hub *h, const char *id, const char *user, const char *pw,
 	return 0;
 }
 
-static int
-login_ok(struct hub *h, struct mosquitto *client, const char *id,
-    const struct mob_kr_entry *e, const uint8_t pwhash[32], int64_t now)
-{
-	struct hub_client *c;
-	int r;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return MOB_ENOMEM;
-	c->mosq = client;
-	memcpy(c->pwhash, pwhash, sizeof(c->pwhash));
-	if ((r = mob_key_dup(e->key, &c->key)) != 0 ||
-	    (r = htab_put(h->clients, id, c, 0, now, 0)) != 0) {
-		mob_key_free(c->key);
-		free(c);
-		return r;
-	}
-	return 0;
-}
-
 int
 hub_auth__basic(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	struct hub *h = userdata;
 	const struct mob_kr_entry *e = NULL;
-	const struct hub_backoff *b;
 	struct hub_client *c;
-	const char *id, *addr;
+	const char *id;
 	char bk[33], s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
 	uint8_t pwhash[32];
 	size_t pwlen = 0;
@@ -224,48 +177,47 @@ hub_auth__basic(int event, void *event_data, void *userdata)
 	int r;
 
 	(void)event;
-	id = mosquitto_client_id(ed->client);
-	addr = mosquitto_client_address(ed->client);
-	if (id == NULL)
+	if ((id = mosquitto_client_id(ed->client)) == NULL)
 		return MOSQ_ERR_AUTH;
-	if (addr == NULL)
-		addr = "";
-	if (ed->password != NULL) {
-		pwlen = strnlen(ed->password, HUB_PASSWORD_MAX + 1);
-		if (sha256(ed->password, pwlen, pwhash) != 0)
-			return MOSQ_ERR_AUTH;
-		c = htab_get(h->clients, id, now);
-		if (c != NULL && c->mosq == ed->client &&
-		    CRYPTO_memcmp(c->pwhash, pwhash, sizeof(pwhash)) == 0)
-			return hub_ident__valid(h, id, c) ? MOSQ_ERR_SUCCESS :
-			    MOSQ_ERR_AUTH;
+	if (ed->password == NULL) {
+		r = MOB_EDENIED;
+		goto refused;
 	}
-
-	if (backoff_key(addr, id, bk) != 0)
+	pwlen = strnlen(ed->password, HUB_PASSWORD_MAX + 1);
+	if (sha256(ed->password, pwlen, pwhash) != 0)
 		return MOSQ_ERR_AUTH;
-	if ((b = htab_get(h->backoff, bk, now)) != NULL && now < b->until) {
+	if ((c = hub_clients__find(h, id, ed->client)) != NULL &&
+	    CRYPTO_memcmp(c->pwhash, pwhash, sizeof(pwhash)) == 0)
+		return hub_ident__valid(h, id, c) ? MOSQ_ERR_SUCCESS :
+		    MOSQ_ERR_AUTH;
+	if (h->reloading && hub_clients__was(h, id, ed->client, pwhash))
+		return MOSQ_ERR_SUCCESS;
+
+	bad_key(pwhash, bk);
+	if (htab_get(h->bad, bk, now) != NULL) {
 		h->st.logins_failed++;
-		h->st.backoff++;
-		hub_log__event(h, "login refused for %s: backing off after %u "
-		    "failures", hub_log__safe(id, s1, sizeof(s1)), b->fails);
+		h->st.cached++;
+		hub_log__event(h, "login refused for %s: the same token failed "
+		    "before", hub_log__safe(id, s1, sizeof(s1)));
 		return MOSQ_ERR_AUTH;
 	}
-
 	r = login_check(h, id, ed->username, ed->password, pwlen, now, &e);
-	if (r == 0 && (r = login_ok(h, ed->client, id, e, pwhash, now)) == 0) {
-		htab_del(h->backoff, bk);
+	if (r == 0 && (r = hub_clients__login(h, ed->client, id, e->key,
+	    pwhash)) == 0) {
 		h->st.logins_ok++;
 		mosquitto_log_printf(MOSQ_LOG_INFO, "mobius: %s logged in as %s",
 		    id, ed->username);
 		hub_state__online(h, id);
 		return MOSQ_ERR_SUCCESS;
 	}
-	backoff_fail(h, bk, now);
+	/* past the window the token fails on its iat anyway */
+	htab_put(h->bad, bk, h->bad, now + h->o.window_ms, now, 1);
+ refused:
 	h->st.logins_failed++;
 	if (r < 0 && r >= MOB_ERR_MIN)
 		h->st.login_reason[-r]++;
 	hub_log__event(h, "login refused for %s (user %s): %s",
-	    hub_log__safe(id, s1, sizeof(s1)), hub_log__safe(ed->username, s2, sizeof(s2)),
-	    mob_errname(r));
+	    hub_log__safe(id, s1, sizeof(s1)),
+	    hub_log__safe(ed->username, s2, sizeof(s2)), mob_errname(r));
 	return MOSQ_ERR_AUTH;
 }

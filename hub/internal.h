@@ -56,9 +56,7 @@ struct hub_opts {
 	int64_t req_ttl_ms;		/* how long a request may be answered */
 	size_t req_max;			/* pending requests remembered */
 	size_t nonce_max;		/* login nonces remembered */
-	size_t backoff_max;		/* addresses with failed logins */
-	int64_t backoff_base_ms;	/* first delay after a failure */
-	int64_t backoff_cap_ms;		/* delay never above this */
+	size_t bad_max;			/* failed tokens remembered */
 	int64_t stats_ms;		/* counters publication period */
 	char router_sid[4];
 	int remote_req;			/* services may send req to other nodes */
@@ -69,7 +67,7 @@ struct hub_opts {
 struct hub_stats {
 	uint64_t logins_ok;
 	uint64_t logins_failed;
-	uint64_t backoff;		/* refused while backing off */
+	uint64_t cached;		/* refused as a token that failed before */
 	uint64_t login_reason[HUB_NREASONS];	/* index -MOB_E* */
 	uint64_t verified;
 	uint64_t dropped;
@@ -97,11 +95,15 @@ struct hub {
 	struct mob_verifier *verifier;
 	struct mob_nonce_cache *nonces;
 	struct htab *clients;		/* client id -> struct hub_client */
-	struct htab *backoff;		/* address|id -> struct hub_backoff */
+	struct htab *offline;		/* client id -> its offline session */
+	int reloading;			/* from MOSQ_EVT_RELOAD to the next tick */
+	struct htab *bad;		/* hash of a failed token -> (set) */
 	struct htab *reqs;		/* requester|reqid -> target id */
 	struct hub_stats st;
 	int64_t next_stats;
-	int64_t log_second;		/* hub_log_event budget: this second */
+	int64_t why_second;		/* explained refusals: this second */
+	unsigned why_budget;
+	int64_t log_second;		/* hub_log__event budget: this second */
 	unsigned log_budget;
 	uint64_t log_suppressed;
 };
@@ -148,6 +150,24 @@ int hub_ident__is_router(const struct hub *h, const char *id);
 /* Is the key c logged in with still usable (after a reload)? */
 int hub_ident__valid(const struct hub *h, const char *id,
     const struct hub_client *c);
+
+/* ====================================================================
+ * clients.c: who is logged in, and the sessions they left
+ * ==================================================================== */
+int hub_clients__init(struct hub *h);
+void hub_clients__free(struct hub *h);
+/* client logged in as id with key (copied) and this token hash. */
+int hub_clients__login(struct hub *h, struct mosquitto *client, const char *id,
+    const struct mob_key *key, const uint8_t pwhash[32]);
+/* The record of id if it belongs to this very connection, else NULL. */
+struct hub_client *hub_clients__find(struct hub *h, const char *id,
+    const struct mosquitto *client);
+/* client left: its record becomes an offline session.  1 if it had one. */
+int hub_clients__gone(struct hub *h, const char *id,
+    const struct mosquitto *client);
+/* Is this the offline session client left, with the same login token? */
+int hub_clients__was(struct hub *h, const char *id,
+    const struct mosquitto *client, const uint8_t pwhash[32]);
 
 /* ====================================================================
  * log.c: warnings about what clients do, rate-limited

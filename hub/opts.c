@@ -6,8 +6,8 @@
  * nothing of the broker's.
  *
  *   keys DIR (required), keyring PATH, hub_key PATH, window_ms, max_message,
- *   req_ttl_ms, req_max, nonce_max, backoff_entries, backoff_base_ms,
- *   backoff_max_ms, stats_interval_ms, router_sid, remote_req (yes/no),
+ *   req_ttl_ms, req_max, nonce_max, bad_tokens, stats_interval_ms,
+ *   router_sid, remote_req (yes/no),
  *   writers_SID (SID,SID,...: who may write or clear on service SID).
  * An unknown option is an error: a typo must not silently weaken the hub.
  * Every error message starts with the option's name.
@@ -101,9 +101,7 @@ hub_opts__parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 		NUM("req_ttl_ms", 100, 3600000, req_ttl_ms, 0),
 		NUM("req_max", 16, 1 << 20, req_max, 1),
 		NUM("nonce_max", 16, 1 << 22, nonce_max, 1),
-		NUM("backoff_entries", 16, 1 << 20, backoff_max, 1),
-		NUM("backoff_base_ms", 0, 60000, backoff_base_ms, 0),
-		NUM("backoff_max_ms", 0, 3600000, backoff_cap_ms, 0),
+		NUM("bad_tokens", 16, 1 << 20, bad_max, 1),
 		NUM("stats_interval_ms", 100, 86400000, stats_ms, 0),
 #undef NUM
 	};
@@ -116,9 +114,7 @@ hub_opts__parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 	o->req_ttl_ms = 30000;
 	o->req_max = 1024;
 	o->nonce_max = 65536;
-	o->backoff_max = 1024;
-	o->backoff_base_ms = 100;
-	o->backoff_cap_ms = 10000;
+	o->bad_max = 1024;
 	o->stats_ms = 10000;
 	snprintf(o->router_sid, sizeof(o->router_sid), "%s", HUB_ROUTER_SID);
 
@@ -199,7 +195,5 @@ hub_opts__parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 	if (o->hub_key[0] == '\0' && (size_t)snprintf(o->hub_key,
 	    sizeof(o->hub_key), "%s/hub.key", o->keys_dir) >= sizeof(o->hub_key))
 		return MOB_ECONFIG;
-	if (o->backoff_cap_ms < o->backoff_base_ms)
-		o->backoff_cap_ms = o->backoff_base_ms;
 	return 0;
 }

@@ -178,8 +178,8 @@ hub_plugin__free(struct hub *h)
 {
 	if (h == NULL)
 		return;
-	htab_free(h->clients);
-	htab_free(h->backoff);
+	hub_clients__free(h);
+	htab_free(h->bad);
 	htab_free(h->reqs);
 	mob_nonce_cache_free(h->nonces);
 	mob_verifier_free(h->verifier);
@@ -220,10 +220,14 @@ hub_kick_revoked(struct hub *h)
 		k.h = h;
 		htab_walk(h->clients, hub_find_revoked, &k);
 		for (size_t i = 0; i < k.n; i++) {
+			const struct hub_client *c = htab_get(h->clients,
+			    k.ids[i], 0);
+
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: %s: key "
 			    "revoked or expired, disconnecting", k.ids[i]);
 			mob_verifier_forget(h->verifier, k.ids[i]);
-			htab_del(h->clients, k.ids[i]);
+			/* the re-check that follows must see a session gone */
+			hub_clients__gone(h, k.ids[i], c->mosq);
 			hub_state__offline(h, k.ids[i], "revoked");
 			mosquitto_kick_client_by_clientid(k.ids[i], false);
 			h->st.kicked++;
@@ -240,6 +244,11 @@ hub_on_reload(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	/*
+	 * Mosquitto re-checks every session right after this callback, in
+	 * the same turn of its loop; the next tick ends the re-check.
+	 */
+	h->reloading = 1;
 	if ((r = hub_plugin__load_keys(h, err, sizeof(err))) != 0) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: reload failed, keeping "
 		    "the previous keys: %s", err);
@@ -250,17 +259,6 @@ hub_on_reload(int event, void *event_data, void *userdata)
 	hub_kick_revoked(h);
 	hub_keys__resend_all(h);
 	return MOSQ_ERR_SUCCESS;
-}
-
-static void
-hub_client_free(void *p)
-{
-	struct hub_client *c = p;
-
-	if (c == NULL)
-		return;
-	mob_key_free(c->key);
-	free(c);
 }
 
 int
@@ -307,7 +305,7 @@ mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	if ((r = hub_plugin__load_keys(h, err, sizeof(err))) != 0)
 		goto fail;
-	if ((r = htab_new(h->kr->n + 64, hub_client_free, 1, &h->clients)) != 0 ||
+	if ((r = hub_clients__init(h)) != 0 ||
 	    (r = hub_auth__init(h)) != 0 ||
 	    (r = hub_message__init(h)) != 0 ||
 	    (r = hub_reqs__init(h)) != 0) {

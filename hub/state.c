@@ -126,7 +126,7 @@ hub_state__stats(struct hub *h)
 	    cJSON_AddNumberToObject(o, "logins_ok", (double)s->logins_ok) != NULL &&
 	    cJSON_AddNumberToObject(o, "logins_failed",
 	    (double)s->logins_failed) != NULL &&
-	    cJSON_AddNumberToObject(o, "login_backoff", (double)s->backoff) != NULL &&
+	    cJSON_AddNumberToObject(o, "login_cached", (double)s->cached) != NULL &&
 	    stats_reasons(o, "login_reasons", s->login_reason) == 0 &&
 	    cJSON_AddNumberToObject(o, "verified", (double)s->verified) != NULL &&
 	    cJSON_AddNumberToObject(o, "dropped", (double)s->dropped) != NULL &&
@@ -158,18 +158,14 @@ hub_state__disconnect(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_disconnect *ed = event_data;
 	struct hub *h = userdata;
-	const struct hub_client *c;
 	const char *id;
 
 	(void)event;
 	if ((id = mosquitto_client_id(ed->client)) == NULL)
 		return MOSQ_ERR_SUCCESS;
 	/* a login that replaced this session already owns the entry */
-	c = htab_get(h->clients, id, 0);
-	if (c == NULL || c->mosq != ed->client)
-		return MOSQ_ERR_SUCCESS;
-	htab_del(h->clients, id);
-	hub_state__offline(h, id, "disconnected");
+	if (hub_clients__gone(h, id, ed->client))
+		hub_state__offline(h, id, "disconnected");
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -201,6 +197,7 @@ hub_state__tick(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	h->reloading = 0;
 	hub_watchdog(now);
 	if (h->log_suppressed != 0 && now / 1000 != h->log_second)
 		hub_log__flush(h);
@@ -208,7 +205,7 @@ hub_state__tick(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	h->next_stats = now + h->o.stats_ms;
 	htab_purge(h->reqs, now);
-	htab_purge(h->backoff, now);
+	htab_purge(h->bad, now);
 	hub_state__stats(h);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -253,3 +253,56 @@ Test(hub_unit, a_response_is_allowed_only_from_the_target_asked)
 	    "answered once");
 	hub_done(h);
 }
+
+/* --- logins ----------------------------------------------------------- */
+
+static char *
+token_of(const char *keyfile, const char *id, const char *user)
+{
+	struct mob_key *k = load_key(keyfile, id);
+	char *tok = NULL;
+
+	cr_assert_eq(mob_token_mint(k, id, user, mob_now_ms(), &tok), 0);
+	mob_key_free(k);
+	return tok;
+}
+
+Test(hub_unit, only_the_reload_recheck_of_the_same_session_passes_a_spent_token)
+{
+	struct mosquitto a = { A_ID, "" }, a2 = { A_ID, "" };
+	struct mosquitto_evt_disconnect dis = { .client = &a };
+	struct hub *h = hub_new(NULL);
+	char *tok = token_of(a_key, A_ID, A_USER);
+
+	cr_assert_eq(login_pw(h, &a, A_USER, tok), MOSQ_ERR_SUCCESS);
+	cr_expect_eq(login_pw(h, &a, A_USER, tok), MOSQ_ERR_SUCCESS,
+	    "re-check of the logged-in connection");
+	hub_state__disconnect(MOSQ_EVT_DISCONNECT, &dis, h);
+	cr_expect_eq(login_pw(h, &a, A_USER, tok), MOSQ_ERR_AUTH,
+	    "outside a reload the spent token is a replay");
+	h->reloading = 1;
+	cr_expect_eq(login_pw(h, &a2, A_USER, tok), MOSQ_ERR_AUTH,
+	    "another connection with the spent token is a replay");
+	cr_expect_eq(login_pw(h, &a, A_USER, tok), MOSQ_ERR_SUCCESS,
+	    "the offline session passes the reload re-check");
+	free(tok);
+	hub_done(h);
+}
+
+Test(hub_unit, a_failed_token_costs_one_verification_and_never_blocks_a_good_one)
+{
+	struct mosquitto a = { A_ID, "" }, x = { A_ID, "" };
+	struct hub *h = hub_new(NULL);
+	char *forged = token_of(b_key, B_ID, B_USER);
+	char *good = token_of(a_key, A_ID, A_USER);
+
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(login_pw(h, &x, A_USER, forged), MOSQ_ERR_AUTH);
+	cr_expect_eq(h->st.logins_failed, 100);
+	cr_expect_eq(h->st.cached, 99, "the repeats were looked up, not verified");
+	cr_expect_eq(login_pw(h, &a, A_USER, good), MOSQ_ERR_SUCCESS,
+	    "A's own token is verified whatever failed in its name");
+	free(forged);
+	free(good);
+	hub_done(h);
+}
