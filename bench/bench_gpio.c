@@ -28,7 +28,7 @@ on_line(void *arg, size_t line, int value)
 	(void)arg;
 	(void)line;
 	(void)value;
-	got_ns = hw_ns();
+	got_ns = mob_clock_mono_ns();
 	got++;
 }
 
@@ -116,7 +116,7 @@ driver(void)
 	for (i = 0; i < N_DRV; i++) {
 		int before = got;
 
-		t0 = hw_ns();
+		t0 = mob_clock_mono_ns();
 		edge(fd, i);
 		while (got == before) {
 			if (poll(pfd, n, 1000) <= 0)
@@ -166,7 +166,7 @@ service(void)
 	fd = fifo(sim, "bench");
 	for (i = 0; i < N_SVC; i++) {
 		before = h.ncov;
-		t0 = hw_ns();
+		t0 = mob_clock_mono_ns();
 		edge(fd, i);
 		while (h.ncov == before)
 			mob_client_loop(h.cli, 1000);

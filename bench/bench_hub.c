@@ -24,6 +24,7 @@
 
 #include <mosquitto.h>
 
+#include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/key.h"
@@ -55,14 +56,6 @@ struct setup {
 	size_t rawlen;		/* unsigned payload size (0: PAYLOAD) */
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 sleep_us(long us)
@@ -128,7 +121,7 @@ bc_connect(struct bcli *c, const struct setup *s, const char *id,
 	mosquitto_int_option(c->m, MOSQ_OPT_SEND_MAXIMUM, WINDOW);
 	if (s->signed_) {
 		c->key = load_key(s->keys, id);
-		if (mob_token_mint(c->key, id, user, mob_now_ms(), &tok) != 0)
+		if (mob_token_mint(c->key, id, user, mob_clock_wall_ms(), &tok) != 0)
 			die("mint");
 		mosquitto_username_pw_set(c->m, user, tok);
 		free(tok);
@@ -137,7 +130,7 @@ bc_connect(struct bcli *c, const struct setup *s, const char *id,
 		die("connect");
 	if (mosquitto_loop_start(c->m) != MOSQ_ERR_SUCCESS)
 		die("loop_start");
-	for (end = now_s() + 5; atomic_load(&c->connack) == -1 && now_s() < end;)
+	for (end = ((double)mob_clock_mono_ns() / 1e9) + 5; atomic_load(&c->connack) == -1 && ((double)mob_clock_mono_ns() / 1e9) < end;)
 		sleep_us(200);
 	if (atomic_load(&c->connack) != 0)
 		die("login refused");
@@ -221,7 +214,7 @@ run(const struct setup *s, int qos, int nsub, size_t *envlen)
 	}
 	/* a first message proves every subscription is active */
 	pl = make_payloads(s, &pub, topic, s->presign, envlen);
-	for (end = now_s() + 5; min_got(subs, nsub) < 1 && now_s() < end;) {
+	for (end = ((double)mob_clock_mono_ns() / 1e9) + 5; min_got(subs, nsub) < 1 && ((double)mob_clock_mono_ns() / 1e9) < end;) {
 		mosquitto_publish(pub.m, NULL, topic, (int)strlen(pl[sent]),
 		    pl[sent], qos, false);
 		sent++;
@@ -233,10 +226,10 @@ run(const struct setup *s, int qos, int nsub, size_t *envlen)
 		atomic_store(&subs[i].got, 0);
 	sent++;		/* keep the seq of the warm-up messages behind us */
 
-	t0 = now_s();
+	t0 = ((double)mob_clock_mono_ns() / 1e9);
 	end = t0 + RUN_MS / 1000.0;
 	long base = sent;
-	while (now_s() < end && (size_t)sent < s->presign) {
+	while (((double)mob_clock_mono_ns() / 1e9) < end && (size_t)sent < s->presign) {
 		if (sent - base - min_got(subs, nsub) >= WINDOW) {
 			/* the broker needs the CPU more than we do (2 cores) */
 			sleep_us(200);
@@ -247,9 +240,9 @@ run(const struct setup *s, int qos, int nsub, size_t *envlen)
 			die("publish");
 		sent++;
 	}
-	while (min_got(subs, nsub) < sent - base && now_s() < end + 5)
+	while (min_got(subs, nsub) < sent - base && ((double)mob_clock_mono_ns() / 1e9) < end + 5)
 		sleep_us(200);
-	t1 = now_s();
+	t1 = ((double)mob_clock_mono_ns() / 1e9);
 	if (min_got(subs, nsub) < sent - base)
 		fprintf(stderr, "bench_hub: %ld of %ld delivered\n",
 		    min_got(subs, nsub), sent - base);
@@ -319,12 +312,12 @@ ed25519_verify_rate(size_t len)
 	if (mob_key_generate(MOB_ALG_EDDSA, &k) != 0 ||
 	    mob_key_sign(k, msg, len, sig, sizeof(sig), &siglen) != 0)
 		die("ed25519");
-	t0 = now_s();
-	for (end = t0 + 0.3; now_s() < end; n++)
+	t0 = ((double)mob_clock_mono_ns() / 1e9);
+	for (end = t0 + 0.3; ((double)mob_clock_mono_ns() / 1e9) < end; n++)
 		if (mob_key_verify(k, msg, len, sig, siglen) != 0)
 			die("verify");
 	mob_key_free(k);
-	return (double)n / (now_s() - t0);
+	return (double)n / (((double)mob_clock_mono_ns() / 1e9) - t0);
 }
 
 static double
@@ -334,14 +327,14 @@ logins_per_s(const struct th_node *n)
 	long count = 0;
 	double t0, end;
 
-	t0 = now_s();
-	for (end = t0 + 1.0; now_s() < end; count++) {
+	t0 = ((double)mob_clock_mono_ns() / 1e9);
+	for (end = t0 + 1.0; ((double)mob_clock_mono_ns() / 1e9) < end; count++) {
 		struct bcli c;
 
 		bc_connect(&c, &s, PUB_ID, PUB_USER);
 		bc_close(&c);
 	}
-	return (double)count / (now_s() - t0);
+	return (double)count / (((double)mob_clock_mono_ns() / 1e9) - t0);
 }
 
 static long

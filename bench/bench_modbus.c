@@ -30,6 +30,7 @@
 
 #include <modbus.h>
 
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "../tests/support/harness.h"
 #include "../tests/modbus_support.h"
@@ -39,14 +40,6 @@
 #define ROUNDS		5
 #define TARGET		0.9
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /*
  * Bare libmodbus reading the 100 registers; us per read.  period_us 0:
@@ -58,20 +51,20 @@ bare(int port, int period_us, long *cycles)
 {
 	uint16_t regs[NREGS];
 	modbus_t *ctx = mb_bare_connect(port, 1);
-	double t0 = now_s(), t1, busy = 0;
+	double t0 = ((double)mob_clock_mono_ns() / 1e9), t1, busy = 0;
 	long n = 0;
 
 	do {
-		t1 = now_s();
+		t1 = ((double)mob_clock_mono_ns() / 1e9);
 		if (modbus_read_registers(ctx, 0, NREGS, regs) != NREGS) {
 			fprintf(stderr, "bare read: %s\n", modbus_strerror(errno));
 			exit(1);
 		}
-		busy += now_s() - t1;
+		busy += ((double)mob_clock_mono_ns() / 1e9) - t1;
 		n++;
 		if (period_us > 0)
 			usleep((useconds_t)period_us);
-	} while (now_s() - t0 < RUN_S);
+	} while (((double)mob_clock_mono_ns() / 1e9) - t0 < RUN_S);
 	modbus_close(ctx);
 	modbus_free(ctx);
 	*cycles = n;

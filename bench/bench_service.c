@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "mobius/client.h"
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "mobius/service.h"
@@ -37,14 +38,6 @@
 
 static struct th_node node;
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 die(const char *what, int rc)
@@ -215,7 +208,7 @@ bench_rtt(const char *cli_key, const char *sim_id)
 	for (int i = 0; i < 20; i++)
 		mob_client_loop(c, 10);
 	for (int i = 0; i < RTT_N; i++) {
-		int64_t t0 = now_us();
+		int64_t t0 = (mob_clock_mono_ns() / 1000);
 		int want = l.got + 1;
 
 		if ((rc = mob_client_publish(c, topic, "1", 1, 0)) != 0)
@@ -223,19 +216,19 @@ bench_rtt(const char *cli_key, const char *sim_id)
 		while (l.got < want)
 			if ((rc = mob_client_loop(c, 1000)) != 0)
 				die("loop", rc);
-		base[i] = now_us() - t0;
+		base[i] = (mob_clock_mono_ns() / 1000) - t0;
 	}
 	req = cJSON_CreateObject();
 	cJSON_AddStringToObject(req, "op", "read");
 	cJSON_AddStringToObject(req, "uri", uri);
 	for (int i = 0; i < RTT_N; i++) {
-		int64_t t0 = now_us();
+		int64_t t0 = (mob_clock_mono_ns() / 1000);
 
 		if ((rc = mob_client_request(c, id, req, 5000, &rsp)) != 0)
 			die("request", rc);
 		if (mob_client_rsp_error(rsp, NULL) != 0)
 			die("response", mob_client_rsp_error(rsp, NULL));
-		rtt[i] = now_us() - t0;
+		rtt[i] = (mob_clock_mono_ns() / 1000) - t0;
 		cJSON_Delete(rsp);
 	}
 	cJSON_Delete(req);
@@ -268,7 +261,7 @@ static void
 produce(struct mob_service *svc, void *arg)
 {
 	struct producer *p = arg;
-	int64_t now = now_us(), due;
+	int64_t now = (mob_clock_mono_ns() / 1000), due;
 	struct mob_value v;
 
 	(void)svc;
@@ -285,7 +278,7 @@ produce(struct mob_service *svc, void *arg)
 	/* Catch up to the schedule: one update every 1e6/rate µs. */
 	due = (now - p->start) * p->rate / 1000000;
 	while (p->sent < due) {
-		mob_value_number(&v, (double)now_us());
+		mob_value_number(&v, (double)(mob_clock_mono_ns() / 1000));
 		mob_res_update(p->res[p->next], &v);
 		p->next = (p->next + 1) % COV_RES;
 		p->sent++;
@@ -317,7 +310,7 @@ consume(struct mob_client *c, const char *topic, const struct mob_env *env, void
 {
 	struct consumer *k = arg;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(env->dat, "value");
-	int64_t now = now_us();
+	int64_t now = (mob_clock_mono_ns() / 1000);
 
 	(void)c;
 	(void)topic;

@@ -20,8 +20,6 @@ enum {
 	CLI_EXIT_TIMEOUT = 3,	/* no answer in time, service or hub offline */
 };
 
-#define CLI_SOCKET_DEFAULT	"/run/mobius/hub.sock"
-#define CLI_KEYDIR_DEFAULT	"/etc/mobius/keys"
 #define CLI_TIMEOUT_DEFAULT	5000	/* ms */
 
 /* Options every command accepts (before or after the command name). */

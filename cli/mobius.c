@@ -17,6 +17,7 @@
 
 #include "mobius/err.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 #include "internal.h"
 
 struct cli_cmd {
@@ -82,9 +83,9 @@ static const struct cli_cmd cmds[] = {
 static const char common_help[] =
     "\n"
     "common options (before or after the command):\n"
-    "  --socket PATH      hub socket (default $MOBIUS_SOCKET, else " CLI_SOCKET_DEFAULT ")\n"
+    "  --socket PATH      hub socket (default $MOBIUS_SOCKET, else " MOB_HUB_SOCKET_DEFAULT ")\n"
     "  --key FILE         this client's key file (default $MOBIUS_KEY, else\n"
-    "                     " CLI_KEYDIR_DEFAULT "/0C1.key, the key of\n"
+    "                     " MOB_KEYS_DIR_DEFAULT "/0C1.key, the key of\n"
     "                     identity 00C1/0C1)\n"
     "  --timeout SECONDS  wait at most this long for the hub and for answers\n"
     "                     (default 5)\n"
@@ -302,11 +303,11 @@ main(int argc, char *argv[])
 	if ((env = getenv("MOBIUS_SOCKET")) != NULL && *env != '\0')
 		o.socket = env;
 	else
-		o.socket = CLI_SOCKET_DEFAULT;
+		o.socket = MOB_HUB_SOCKET_DEFAULT;
 	if ((env = getenv("MOBIUS_KEY")) != NULL && *env != '\0')
 		o.keyfile = env;
 	else
-		o.keyfile = CLI_KEYDIR_DEFAULT "/0C1.key";
+		o.keyfile = MOB_KEYS_DIR_DEFAULT "/0C1.key";
 
 	if ((ch = cli_getopt(argc, argv, "", NULL, &o, NULL)) == '?')
 		return CLI_EXIT_USAGE;

@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "mobius/client.h"
+#include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
@@ -60,7 +61,7 @@ node_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
 	cJSON *d;
 
 	(void)c;
-	n->last_rx_ms = mob_now_ms();
+	n->last_rx_ms = mob_clock_mono_ms();
 	if (mob_topic_parse(topic, 0, &t, err, sizeof(err)) != 0) {
 		log_debug("ignoring %s: %s", topic, err);
 		return;
@@ -188,11 +189,11 @@ cli_node_subscribe(struct cli_node *n, const char *verb, const char *pattern)
 int
 cli_node_settle(struct cli_node *n, int quiet_ms, int max_ms)
 {
-	int64_t start = mob_now_ms(), now;
+	int64_t start = mob_clock_mono_ms(), now;
 	int r;
 
 	n->last_rx_ms = start;
-	while ((now = mob_now_ms()) - start < max_ms &&
+	while ((now = mob_clock_mono_ms()) - start < max_ms &&
 	    now - n->last_rx_ms < quiet_ms) {
 		if ((r = mob_client_loop(n->c, 20)) != 0)
 			return r;
@@ -203,14 +204,14 @@ cli_node_settle(struct cli_node *n, int quiet_ms, int max_ms)
 int
 cli_node_wait_svc(struct cli_node *n, const char *id, int timeout_ms)
 {
-	int64_t end = mob_now_ms() + timeout_ms;
+	int64_t end = mob_clock_mono_ms() + timeout_ms;
 	struct cli_svc *s;
 	int r;
 
 	for (;;) {
 		if ((s = svc_get(n, id, 0)) != NULL && s->desc != NULL)
 			return 0;
-		if (mob_now_ms() >= end)
+		if (mob_clock_mono_ms() >= end)
 			return MOB_ETIMEOUT;
 		if ((r = mob_client_loop(n->c, 20)) != 0)
 			return r;

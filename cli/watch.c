@@ -13,6 +13,7 @@
 #include <cJSON.h>
 
 #include "mobius/client.h"
+#include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
@@ -188,14 +189,14 @@ cmd_watch(int argc, char *argv[], struct cli_opts *o)
 	    cli_node_subscribe(&n, "cov", cov) != 0)
 		goto out;
 	if (duration_ms > 0)
-		end = mob_now_ms() + duration_ms;
+		end = mob_clock_mono_ms() + duration_ms;
 	rc = CLI_EXIT_OK;
 	while (!watch_stop && !w.failed &&
 	    (w.count == 0 || w.printed < w.count)) {
 		int step = 500;
 
 		if (end != 0) {
-			int64_t left = end - mob_now_ms();
+			int64_t left = end - mob_clock_mono_ms();
 
 			if (left <= 0)
 				break;

@@ -52,8 +52,7 @@ acl_remote_hid(const struct hub *h, const char *topic, size_t vlen)
 {
 	const char *hid = topic + vlen;
 
-	if (strlen(hid) < 7 || hid[6] != '/' ||
-	    strspn(hid, "0123456789ABCDEF") != 6)
+	if (strlen(hid) < 7 || hid[6] != '/' || !mob_hex_valid(hid, 6))
 		return 0;
 	return strncmp(hid, h->kr->hid, 6) != 0;
 }
@@ -63,9 +62,7 @@ acl_reqid_filter(const char *s)
 {
 	if (strcmp(s, "+") == 0 || strcmp(s, "#") == 0)
 		return 1;
-	return strlen(s) >= 1 && strlen(s) <= MOB_REQID_MAX &&
-	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789_-") == strlen(s);
+	return mob_reqid_valid(s, strlen(s));
 }
 
 static int
@@ -132,7 +129,7 @@ acl_write(struct hub *h, const char *id, const char *topic, int retain)
 		if (retain)
 			return 0;
 		if ((target = hub_reqs__target(h, tid, t.reqid,
-		    mob_now_ms())) == NULL)
+		    mob_clock_wall_ms())) == NULL)
 			return 0;
 		return strcmp(target, id) == 0 ||
 		    (router && !hub_ident__is_local(h, target));

@@ -173,7 +173,7 @@ hub_auth__basic(int event, void *event_data, void *userdata)
 	char bk[33], s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
 	uint8_t pwhash[32];
 	size_t pwlen = 0;
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	int r;
 
 	(void)event;

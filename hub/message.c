@@ -31,25 +31,13 @@ hub_message__init(struct hub *h)
 static int
 msg_reqid(const cJSON *dat, char *out, size_t len)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(dat, "id");
-	size_t n;
+	char id[MOB_REQID_MAX + 1];
 
-	if (cJSON_IsString(id)) {
-		n = strlen(id->valuestring);
-		if (n < 1 || n > MOB_REQID_MAX || n >= len ||
-		    strspn(id->valuestring, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
-			return MOB_ECLAIM;
-		memcpy(out, id->valuestring, n + 1);
-		return 0;
-	}
-	if (cJSON_IsNumber(id) && id->valuedouble >= 0 &&
-	    id->valuedouble <= 9007199254740991.0 &&
-	    id->valuedouble == (double)(int64_t)id->valuedouble) {
-		snprintf(out, len, "%lld", (long long)id->valuedouble);
-		return 0;
-	}
-	return MOB_ECLAIM;
+	if (mob_reqid_from_json(cJSON_GetObjectItemCaseSensitive(dat, "id"),
+	    id) != 0 || strlen(id) >= len)
+		return MOB_ECLAIM;
+	memcpy(out, id, strlen(id) + 1);
+	return 0;
 }
 
 /* After the envelope verified: track requests, retire answered ones. */
@@ -93,7 +81,7 @@ hub_message__verify(int event, void *event_data, void *userdata)
 	struct mob_env env;
 	char s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
 	const char *id;
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	int r;
 
 	(void)event;

@@ -26,8 +26,10 @@
 #include <unistd.h>
 
 #include "mobius/err.h"
+#include "mobius/file.h"
 #include "mobius/keyring.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 #include "mobius/sandbox.h"
 
 #include <mosquitto_broker.h>
@@ -35,8 +37,6 @@
 
 #include "internal.h"
 
-#define HUB_KEYS_DEFAULT	"/etc/mobius/keys"
-#define HUB_SOCKET_DEFAULT	"/run/mobius/hub.sock"
 #define HUB_STATE_DEFAULT	"/var/lib/mobius/hub"
 #define HUB_MOSQUITTO_DEFAULT	"/usr/sbin/mosquitto"
 #define HUB_PLUGIN_INSTALLED	"/usr/lib/mobius/mobius_hub.so"
@@ -112,8 +112,8 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 	int ch;
 
 	memset(a, 0, sizeof(*a));
-	a->keys = HUB_KEYS_DEFAULT;
-	a->sock = HUB_SOCKET_DEFAULT;
+	a->keys = MOB_KEYS_DIR_DEFAULT;
+	a->sock = MOB_HUB_SOCKET_DEFAULT;
 	a->state = HUB_STATE_DEFAULT;
 	a->mosquitto = HUB_MOSQUITTO_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "fhv", lopts, NULL)) != -1) {

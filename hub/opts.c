@@ -27,7 +27,7 @@
 static int
 is_sid(const char *s, size_t len)
 {
-	return len == 3 && strspn(s, "0123456789ABCDEF") >= 3;
+	return len == MOB_SID_LEN && mob_hex_valid(s, len);
 }
 
 /* writers_SID = SID,SID,... */
@@ -155,7 +155,7 @@ hub_opts__parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 		} else if (strcmp(k, "router_sid") == 0) {
 			dst = o->router_sid;
 			dstlen = sizeof(o->router_sid);
-			if (strlen(val) != 3 || strspn(val, "0123456789ABCDEF") != 3) {
+			if (!mob_sid_valid(val)) {
 				snprintf(err, errlen, "router_sid: \"%s\" "
 				    "is not 3 upper-case hex digits", val);
 				return MOB_ECONFIG;

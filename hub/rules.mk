@@ -27,5 +27,3 @@ $(BUILD)/bin/mobius-hub: $(call objs,hub/mobius-hub.c hub/opts.c) $(LIBMOB)
 # stand-in for the few broker functions they call (tests/test_hub_unit.c).
 $(BUILD)/tests/test_hub_unit: $(call objs,$(HUB_PLUGIN_SRCS))
 $(BUILD)/tests/test_hub_unit: TEST_OBJS = $(call objs,$(HUB_PLUGIN_SRCS))
-$(BUILD)/tests/test_hub_table: $(call objs,hub/table.c)
-$(BUILD)/tests/test_hub_table: TEST_OBJS = $(call objs,hub/table.c)

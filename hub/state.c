@@ -53,7 +53,7 @@ state_publish(struct hub *h, const char *id, const char *state,
 	    cJSON_AddStringToObject(o, "state", state) == NULL ||
 	    (reason != NULL &&
 	    cJSON_AddStringToObject(o, "reason", reason) == NULL) ||
-	    cJSON_AddNumberToObject(o, "at", (double)mob_now_ms()) == NULL ||
+	    cJSON_AddNumberToObject(o, "at", (double)mob_clock_wall_ms()) == NULL ||
 	    (js = cJSON_PrintUnformatted(o)) == NULL)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: out of memory");
 	else
@@ -120,7 +120,7 @@ hub_state__stats(struct hub *h)
 	snprintf(topic, sizeof(topic), "mob/state/%s/%s", h->kr->hid, HUB_SID);
 	ok = (o = cJSON_CreateObject()) != NULL &&
 	    cJSON_AddStringToObject(o, "state", "online") != NULL &&
-	    cJSON_AddNumberToObject(o, "at", (double)mob_now_ms()) != NULL &&
+	    cJSON_AddNumberToObject(o, "at", (double)mob_clock_wall_ms()) != NULL &&
 	    cJSON_AddNumberToObject(o, "clients",
 	    (double)htab_count(h->clients)) != NULL &&
 	    cJSON_AddNumberToObject(o, "logins_ok", (double)s->logins_ok) != NULL &&
@@ -193,7 +193,7 @@ int
 hub_state__tick(int event, void *event_data, void *userdata)
 {
 	struct hub *h = userdata;
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 
 	(void)event;
 	(void)event_data;

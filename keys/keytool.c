@@ -26,16 +26,17 @@
 
 #include "internal.h"
 #include "mobius/b64.h"
+#include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
 #include "mobius/key.h"
 #include "mobius/keyring.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 #include "mobius/token.h"
 #include "mobius/uri.h"
 
-#define KT_DIR_DEFAULT	"/etc/mobius/keys"
 #define KT_HUB_USER	"mobius-hub"
 #define KT_ROUTER_SID	"0F0"
 #define KT_GRACE_DEFAULT 3600
@@ -74,7 +75,7 @@ kt_usage_all(FILE *f)
 	for (const struct kt_cmd *c = kt_cmds; c->name != NULL; c++)
 		fprintf(f, "  %s %s\n      %s\n", c->name, c->args, c->help);
 	fprintf(f, "\noptions:\n"
-	    "  --dir DIR   key directory (default " KT_DIR_DEFAULT ")\n"
+	    "  --dir DIR   key directory (default " MOB_KEYS_DIR_DEFAULT ")\n"
 	    "  -h, --help  this text; COMMAND --help for one command\n\n"
 	    "exit status: 0 success, 1 failure, 2 usage error\n");
 }
@@ -921,7 +922,7 @@ cmd_token(struct kt *kt, int argc, char **argv)
 		goto out;
 	}
 	snprintf(sub, sizeof(sub), "%.4s/%.3s", own.spid, own.id + 7);
-	if ((r = mob_token_mint(own.key, own.id, sub, mob_now_ms(),
+	if ((r = mob_token_mint(own.key, own.id, sub, mob_clock_wall_ms(),
 	    &tok)) != 0) {
 		kt_err(r, "token");
 		goto out;
@@ -974,7 +975,7 @@ kt_verify_token(const struct mob_keyring *kr, const char *tok,
 	int r;
 
 	r = mob_token_verify(tok, strlen(tok), mob_keyring_lookup_fn,
-	    (void *)kr, NULL, NULL, window_ms, mob_now_ms(), &t);
+	    (void *)kr, NULL, NULL, window_ms, mob_clock_wall_ms(), &t);
 	if (r == 0 && (e = mob_keyring_find(kr, t.iss)) != NULL &&
 	    e->kind == MOB_ENTRY_SERVICE) {
 		/* The username must be the one the keyring gives this id. */
@@ -1015,7 +1016,7 @@ kt_verify_message(const struct mob_keyring *kr, const char *msg,
 		kt_err(r, "verifier");
 		return KT_FAIL;
 	}
-	r = mob_env_verify(v, topic, NULL, msg, strlen(msg), mob_now_ms(),
+	r = mob_env_verify(v, topic, NULL, msg, strlen(msg), mob_clock_wall_ms(),
 	    &env);
 	mob_verifier_free(v);
 	if (r != 0) {
@@ -1365,7 +1366,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct kt kt = { KT_DIR_DEFAULT, "", "", "" };
+	struct kt kt = { MOB_KEYS_DIR_DEFAULT, "", "", "" };
 	const struct kt_cmd *c;
 	int ch;
 

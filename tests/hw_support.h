@@ -17,6 +17,7 @@
 
 #include <cJSON.h>
 
+#include "mobius/clock.h"
 #include "mobius/client.h"
 #include "mobius/err.h"
 #include "support/harness.h"
@@ -41,14 +42,6 @@ struct hw {
 	size_t ncov;
 };
 
-static inline int64_t
-hw_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static inline void
 hw_die(const char *what)
@@ -73,7 +66,7 @@ hw_on_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
 	cv = &h->cov[h->ncov++];
 	memset(cv, 0, sizeof(*cv));
 	snprintf(cv->rid, sizeof(cv->rid), "%s", rid);
-	cv->at_ns = hw_ns();
+	cv->at_ns = mob_clock_mono_ns();
 	v = cJSON_GetObjectItemCaseSensitive(env->dat, "value");
 	st = cJSON_GetObjectItemCaseSensitive(env->dat, "status");
 	cv->null = v == NULL || cJSON_IsNull(v);
@@ -181,9 +174,9 @@ hw_client(struct hw *h)
 static inline void
 hw_pump(struct hw *h, int ms)
 {
-	int64_t end = hw_ns() + (int64_t)ms * 1000000;
+	int64_t end = mob_clock_mono_ns() + (int64_t)ms * 1000000;
 
-	while (hw_ns() < end)
+	while (mob_clock_mono_ns() < end)
 		mob_client_loop(h->cli, 10);
 }
 
@@ -250,7 +243,7 @@ hw_read(struct hw *h, const char *res, char *buf, size_t len, int *online)
 static inline int
 hw_wait_value(struct hw *h, const char *res, const char *want, int online, int ms)
 {
-	int64_t end = hw_ns() + (int64_t)ms * 1000000;
+	int64_t end = mob_clock_mono_ns() + (int64_t)ms * 1000000;
 	char buf[128];
 	int on;
 
@@ -259,7 +252,7 @@ hw_wait_value(struct hw *h, const char *res, const char *want, int online, int m
 		    strcmp(buf, want) == 0 && (online < 0 || on == online))
 			return 0;
 		hw_pump(h, 50);
-	} while (hw_ns() < end);
+	} while (mob_clock_mono_ns() < end);
 	return -1;
 }
 

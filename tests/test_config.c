@@ -2,6 +2,8 @@
  * Configuration: strict JSON loading and service object configs, each
  * malformed file with its precise "file: path: message" error.
  */
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +268,20 @@ Test(config, load_names_missing_and_oversized_files)
 	fclose(fp);
 	cr_assert_eq(mob_config_load(path, &c, err, sizeof(err)), MOB_ETOOLONG);
 	cr_assert_null(c);
+	unlink(path);
+}
+
+/* Before: open() without O_NONBLOCK waited for a writer for ever. */
+Test(config, a_fifo_at_the_path_is_refused_without_blocking, .timeout = 20)
+{
+	struct mob_config *c;
+	char path[320], err[512];
+
+	snprintf(path, sizeof(path), "%s/fifo.json", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_expect_eq(mob_config_load(path, &c, err, sizeof(err)), MOB_ECONFIG);
+	cr_expect_null(c);
+	cr_expect_not_null(strstr(err, "not a regular file"), "%s", err);
 	unlink(path);
 }
 

@@ -9,6 +9,7 @@
 #include <cJSON.h>
 #include <criterion/criterion.h>
 
+#include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
@@ -133,7 +134,7 @@ round_trip(enum mob_alg alg)
 	char *tok, *dat;
 	size_t len;
 	uint64_t first;
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 
 	cr_assert_eq(mob_signer_new(k, KID, &s), 0);
 	cr_assert_str_eq(mob_signer_kid(s), KID);
@@ -191,7 +192,7 @@ Test(envelope, verifies_with_only_the_public_key)
 	cr_assert_eq(mob_key_public(k, &pub), 0);
 	keys[0].key = pub;	/* what a hardened hub holds */
 	cr_assert_eq(mob_env_sign(s, TOPIC, "true", &t, NULL), 0);
-	cr_assert_eq(verify(v, TOPIC, KID, t, mob_now_ms()), 0);
+	cr_assert_eq(verify(v, TOPIC, KID, t, mob_clock_wall_ms()), 0);
 	free(t);
 	keys[0].key = k;
 	mob_key_free(pub);
@@ -217,7 +218,7 @@ Test(envelope, rejects_an_unknown_kid)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char *t = craft_std(k, KID2, KID2, TOPIC, now, 1);
 
 	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EKIDUNKNOWN);
@@ -233,7 +234,7 @@ Test(envelope, rejects_iss_other_than_kid)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char *t = craft_std(k, KID, KID2, TOPIC, now, 1);
 
 	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EISSMISMATCH);
@@ -245,7 +246,7 @@ Test(envelope, rejects_a_wrong_expected_identity)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char *t = craft_std(k, KID, KID, TOPIC, now, 1);
 
 	cr_assert_eq(verify(v, TOPIC, KID2, t, now), MOB_EIDENTITY);
@@ -258,7 +259,7 @@ Test(envelope, rejects_a_topic_mismatch)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char *t = craft_std(k, KID, KID, TOPIC, now, 1);
 
 	cr_assert_eq(verify(v, "mob/cov/000001/01F/003A/0001/41", NULL, t, now),
@@ -302,15 +303,15 @@ Test(envelope, rejects_a_replayed_token)
 
 	cr_assert_eq(mob_signer_new(k, KID, &s), 0);
 	cr_assert_eq(mob_env_sign(s, TOPIC, "1", &t, NULL), 0);
-	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), 0);
-	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), MOB_EREPLAY);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), MOB_EREPLAY);
 	/* forgetting the sender's state is what re-opens it */
 	mob_verifier_forget(v, KID2);
-	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), MOB_EREPLAY);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), MOB_EREPLAY);
 	mob_verifier_forget(v, KID);
-	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), 0);
 	mob_verifier_forget(v, NULL);
-	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), 0);
 	free(t);
 	mob_signer_free(s);
 	mob_verifier_free(v);
@@ -320,7 +321,7 @@ Test(envelope, accepts_late_seqs_inside_the_window_once)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	uint64_t top = 5000000;
 	char *t;
 
@@ -383,7 +384,7 @@ Test(envelope, forgeries_do_not_move_the_replay_window)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256), *evil;
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char *t;
 
 	cr_assert_eq(mob_key_generate(MOB_ALG_HS256, &evil), 0);
@@ -409,7 +410,7 @@ Test(envelope, tries_keys_in_rotation_grace)
 	struct mob_key *oldk = add_key(KID, MOB_ALG_HS256);
 	struct mob_key *newk, *gone;
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char *t;
 
 	/* lookup order: idx 0 must be the new key, so move it first */
@@ -434,7 +435,7 @@ Test(envelope, rejects_hs256_tokens_for_an_ed25519_sender)
 {
 	struct mob_key *ed = add_key(KID, MOB_ALG_EDDSA), *pub, *forged;
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	uint8_t raw[32];
 	char *t;
 
@@ -478,7 +479,7 @@ Test(envelope, rejects_missing_and_mistyped_claims)
 	};
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char c[512], *t;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -513,7 +514,7 @@ Test(envelope, rejects_duplicate_claims_at_any_depth)
 	};
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char c[512], *t;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -529,7 +530,7 @@ Test(envelope, rejects_strings_cut_by_a_nul_escape)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
 	struct mob_verifier *v = verifier(NULL);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	char c[512], *t;
 
 	snprintf(c, sizeof(c), "{\"iss\":\"" KID "\",\"top\":\"" TOPIC
@@ -554,10 +555,10 @@ Test(envelope, caps_the_token_size)
 	dat[sizeof(dat) - 1] = '\0';
 	cr_assert_eq(mob_env_sign(s, TOPIC, dat, &t, NULL), 0);
 	cr_assert_gt(strlen(t), 300);
-	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), MOB_ETOOLONG);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), MOB_ETOOLONG);
 	free(t);
 	cr_assert_eq(mob_env_sign(s, TOPIC, "1", &t, NULL), 0);
-	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_now_ms()), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), 0);
 	free(t);
 	mob_signer_free(s);
 	mob_verifier_free(v);
@@ -572,7 +573,7 @@ mutations_fail(enum mob_alg alg)
 	struct mob_env env;
 	char *t;
 	size_t len;
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	int r;
 
 	cr_assert_eq(mob_signer_new(k, KID, &s), 0);
@@ -643,7 +644,7 @@ Test(envelope, keeps_state_for_many_senders)
 {
 	struct mob_verifier *v = verifier(NULL);
 	static char kid[300][11];
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	struct mob_key *k;
 	char *t[300];
 

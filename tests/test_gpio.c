@@ -84,7 +84,7 @@ drv_pump(struct drv *d, int ms)
 {
 	struct pollfd pfd[16];
 	int fds[16];
-	int64_t end = hw_ns() + (int64_t)ms * 1000000;
+	int64_t end = mob_clock_mono_ns() + (int64_t)ms * 1000000;
 	size_t n, i;
 
 	n = mob_gpio_fds(d->g, fds, 16);
@@ -92,7 +92,7 @@ drv_pump(struct drv *d, int ms)
 		pfd[i].fd = fds[i];
 		pfd[i].events = POLLIN;
 	}
-	while (hw_ns() < end) {
+	while (mob_clock_mono_ns() < end) {
 		if (poll(pfd, n, 5) <= 0)
 			continue;
 		for (i = 0; i < n; i++)

@@ -25,6 +25,7 @@
 #include <mqtt_protocol.h>
 
 #include "mobius/b64.h"
+#include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
@@ -74,14 +75,6 @@ static char a_key[512], b_key[512], c_key[512];
 
 static int same_raw(const struct mob_key *x, const struct mob_key *y, int secret);
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 on_connect(struct mosquitto *m, void *u, int rc)
@@ -137,9 +130,9 @@ on_message(struct mosquitto *m, void *u, const struct mosquitto_message *msg)
 static void
 pump(struct tcli *c, int ms)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = mob_clock_mono_ms() + ms;
 
-	while (now_ms() < end && c->m != NULL)
+	while (mob_clock_mono_ms() < end && c->m != NULL)
 		mosquitto_loop(c->m, 10, 1);
 }
 
@@ -165,7 +158,7 @@ mint(const struct mob_key *key, const char *id, const char *user, int64_t skew)
 {
 	char *tok = NULL;
 
-	cr_assert_eq(mob_token_mint(key, id, user, mob_now_ms() + skew, &tok), 0);
+	cr_assert_eq(mob_token_mint(key, id, user, mob_clock_wall_ms() + skew, &tok), 0);
 	return tok;
 }
 
@@ -192,12 +185,12 @@ tc_init(struct tcli *c, const char *id, const char *keyfile)
 static int
 tc_connect_pw(struct tcli *c, const char *user, const char *pw)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = mob_clock_mono_ms() + WAIT_MS;
 
 	cr_assert_eq(mosquitto_username_pw_set(c->m, user, pw), MOSQ_ERR_SUCCESS);
 	cr_assert_eq(mosquitto_connect(c->m, node.sock, 0, 30), MOSQ_ERR_SUCCESS,
 	    "connect %s", node.sock);
-	while (c->connack == -1 && !c->gone && now_ms() < end)
+	while (c->connack == -1 && !c->gone && mob_clock_mono_ms() < end)
 		mosquitto_loop(c->m, 10, 1);
 	return c->connack;
 }
@@ -244,10 +237,10 @@ static int
 tc_sub(struct tcli *c, const char *filter, int qos)
 {
 	int want = c->subacks + 1;
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = mob_clock_mono_ms() + WAIT_MS;
 
 	cr_assert_eq(mosquitto_subscribe(c->m, NULL, filter, qos), MOSQ_ERR_SUCCESS);
-	while (c->subacks < want && now_ms() < end)
+	while (c->subacks < want && mob_clock_mono_ms() < end)
 		mosquitto_loop(c->m, 10, 1);
 	cr_assert_eq(c->subacks, want, "SUBACK for %s", filter);
 	return c->granted[0];
@@ -284,13 +277,13 @@ tc_pub(struct tcli *c, const char *topic, const char *dat, int qos, int retain)
 static int
 tc_wait(struct tcli *c, const char *topic, int from, int ms)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = mob_clock_mono_ms() + ms;
 
 	for (;;) {
 		for (int i = from; i < c->nmsg; i++)
 			if (strcmp(c->msg[i].topic, topic) == 0)
 				return i;
-		if (now_ms() >= end)
+		if (mob_clock_mono_ms() >= end)
 			return -1;
 		mosquitto_loop(c->m, 10, 1);
 	}
@@ -300,10 +293,10 @@ tc_wait(struct tcli *c, const char *topic, int from, int ms)
 static int
 tc_wait2(struct tcli *rx, struct tcli *tx, const char *topic, int from, int ms)
 {
-	int64_t end = now_ms() + ms;
+	int64_t end = mob_clock_mono_ms() + ms;
 	int i;
 
-	while ((i = tc_wait(rx, topic, from, 20)) < 0 && now_ms() < end)
+	while ((i = tc_wait(rx, topic, from, 20)) < 0 && mob_clock_mono_ms() < end)
 		mosquitto_loop(tx->m, 10, 1);
 	return i;
 }
@@ -719,7 +712,7 @@ Test(hub, counters_count_drops_by_reason)
 	tc_pub(a, A_COV, "1", 1, 0);
 	pump(a, 100);
 	cr_assert_eq(tc_sub(rx, topic, 1), 1);
-	for (end = now_ms() + WAIT_MS; now_ms() < end;) {
+	for (end = mob_clock_mono_ms() + WAIT_MS; mob_clock_mono_ms() < end;) {
 		if (has_msg_with(rx, topic, 0, "\"format\":1"))
 			break;
 		pump(rx, 50);
@@ -917,7 +910,7 @@ Test(hub, reload_disconnects_a_revoked_client_and_keeps_others)
 	cr_assert_eq(tc_sub(w, "mob/state/" A_ID, 1), 1);
 	keytool("revoke", A_USER, NULL);
 	th_node_reload(&node);
-	for (end = now_ms() + WAIT_MS; !a->gone && now_ms() < end;)
+	for (end = mob_clock_mono_ms() + WAIT_MS; !a->gone && mob_clock_mono_ms() < end;)
 		pump(a, 20);
 	cr_expect(a->gone, "A disconnected");
 	cr_expect_geq(tc_wait2(w, b, "mob/state/" A_ID, 1, WAIT_MS), 0);
@@ -1032,16 +1025,16 @@ Test(hub, presence_goes_offline_when_a_client_is_killed)
 			mosquitto_loop(a->m, 1000, 1);
 	}
 	cr_assert_gt(pid, 0);
-	for (int64_t end = now_ms() + WAIT_MS;
+	for (int64_t end = mob_clock_mono_ms() + WAIT_MS;
 	    !has_msg_with(w, "mob/state/" A_ID, from, "online") &&
-	    now_ms() < end;)
+	    mob_clock_mono_ms() < end;)
 		pump(w, 20);
 	cr_assert(has_msg_with(w, "mob/state/" A_ID, from, "online"));
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
-	for (int64_t end = now_ms() + WAIT_MS;
+	for (int64_t end = mob_clock_mono_ms() + WAIT_MS;
 	    !has_msg_with(w, "mob/state/" A_ID, from, "offline") &&
-	    now_ms() < end;)
+	    mob_clock_mono_ms() < end;)
 		pump(w, 20);
 	cr_expect(has_msg_with(w, "mob/state/" A_ID, from,
 	    "{\"state\":\"offline\",\"reason\":\"disconnected\""));
@@ -1082,7 +1075,7 @@ get_bundle(struct tcli *a, const struct mob_key *hub_key)
 	i = tc_wait(a, "mob/key/" A_ID, 0, WAIT_MS);
 	cr_assert_geq(i, 0, "bundle arrives after the subscription");
 	cr_assert_eq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
-	    A_ID, a->key, hub_key, mob_now_ms(), 0, &kr), 0);
+	    A_ID, a->key, hub_key, mob_clock_wall_ms(), 0, &kr), 0);
 	return kr;
 }
 
@@ -1112,7 +1105,7 @@ Test(hub, hardened_bundle_holds_every_public_key_signed_by_the_hub)
 	mob_keyring_free(kr);
 	kr = NULL;
 	cr_expect_neq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
-	    B_ID, a->key, hubpub, mob_now_ms(), 0, &kr), 0);
+	    B_ID, a->key, hubpub, mob_clock_wall_ms(), 0, &kr), 0);
 	mob_keyring_free(kr);
 	mob_keyring_free(hk);
 	mob_key_free(hubpub);
@@ -1147,7 +1140,7 @@ Test(hub_compat, compat_bundle_holds_the_psks_encrypted_for_the_client)
 	free(dat);
 	kr = NULL;
 	cr_expect_eq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
-	    A_ID, bk, NULL, mob_now_ms(), 0, &kr), MOB_EBADSIG);
+	    A_ID, bk, NULL, mob_clock_wall_ms(), 0, &kr), MOB_EBADSIG);
 	mob_keyring_free(kr);
 	mob_keyring_free(hk);
 	mob_key_free(bk);
@@ -1223,7 +1216,7 @@ Test(keydist, a_compat_bundle_leaves_no_psk_in_freed_json)
 	    "holding a PSK", kd_secret_frees);
 	kd_secret_frees = 0;
 	back = NULL;
-	cr_expect_eq(mob_keydist_open(msg, len, A_ID, akey, NULL, mob_now_ms(),
+	cr_expect_eq(mob_keydist_open(msg, len, A_ID, akey, NULL, mob_clock_wall_ms(),
 	    0, &back), 0);
 	cr_expect_eq(kd_secret_frees, 0, "opening freed %d JSON buffers "
 	    "holding a PSK", kd_secret_frees);
@@ -1287,7 +1280,7 @@ Test(keydist, a_bundle_with_a_bad_tag_leaves_no_psk_in_freed_memory)
 
 	back = NULL;
 	cr_assert_eq(mob_keydist_open(tok, strlen(tok), A_ID, akey, NULL,
-	    mob_now_ms(), 0, &back), MOB_EBADSIG);
+	    mob_clock_wall_ms(), 0, &back), MOB_EBADSIG);
 	cr_assert_not_null(reuse = malloc(cap + 1));
 	/* reading what the allocator hands back, unwritten, is the point */
 #pragma GCC diagnostic push
@@ -1339,18 +1332,18 @@ Test(keydist, an_iat_that_is_no_unix_ms_integer_is_refused)
 
 	cr_assert_eq(mob_key_public(kr->entries[0].key, &hubpub), 0);
 	/* the crafted bundle is good with a good iat */
-	snprintf(now, sizeof(now), "%lld", (long long)mob_now_ms());
+	snprintf(now, sizeof(now), "%lld", (long long)mob_clock_wall_ms());
 	tok = kd_craft(kr, now);
 	back = NULL;
 	cr_assert_eq(mob_keydist_open(tok, strlen(tok), A_ID, NULL, hubpub,
-	    mob_now_ms(), 0, &back), 0);
+	    mob_clock_wall_ms(), 0, &back), 0);
 	mob_keyring_free(back);
 	free(tok);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		tok = kd_craft(kr, bad[i]);
 		back = NULL;
 		cr_expect_eq(mob_keydist_open(tok, strlen(tok), A_ID, NULL,
-		    hubpub, mob_now_ms(), 0, &back), MOB_ECLAIM, "iat %s",
+		    hubpub, mob_clock_wall_ms(), 0, &back), MOB_ECLAIM, "iat %s",
 		    bad[i]);
 		cr_expect_null(back);
 		free(tok);
@@ -1374,7 +1367,7 @@ Test(hub, a_reload_sends_fresh_bundles_to_subscribed_clients)
 	cr_assert_geq(i, 0, "second bundle");
 	kr = NULL;
 	cr_assert_eq(mob_keydist_open(a->msg[i].payload, (size_t)a->msg[i].len,
-	    A_ID, a->key, NULL, mob_now_ms(), 0, &kr), 0);
+	    A_ID, a->key, NULL, mob_clock_wall_ms(), 0, &kr), 0);
 	cr_expect_not_null(mob_keyring_find(kr, TH_HID "/030"));
 	mob_keyring_free(kr);
 	tc_free(a);

@@ -19,6 +19,7 @@
 
 #include "mobius/b64.h"
 #include "mobius/err.h"
+#include "mobius/file.h"
 #include "mobius/key.h"
 #include "mobius/keyring.h"
 
@@ -486,6 +487,22 @@ Test(keyring, a_key_file_reached_through_a_symlink_is_refused)
 	cr_assert_eq(mob_keyring_load(path, &back, err, sizeof(err)), 0);
 	mob_keyring_free(back);
 	mob_keyring_free(kr);
+}
+
+/* Before: open() without O_NONBLOCK waited for a writer for ever. */
+Test(keyring, a_fifo_at_the_path_is_refused_without_blocking, .timeout = 20)
+{
+	struct mob_keyring *kr;
+	struct mob_kr_entry own;
+	char path[PATH_MAX + 16], err[512];
+
+	snprintf(path, sizeof(path), "%s/fifo", tmpdir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_expect_eq(mob_keyring_load(path, &kr, err, sizeof(err)),
+	    MOB_EINVAL);
+	cr_expect_not_null(strstr(err, "not a regular file"), "%s", err);
+	cr_expect_eq(mob_keyfile_load_own(path, &own, err, sizeof(err)),
+	    MOB_EINVAL);
 }
 
 Test(keyring, missing_file_is_not_found)

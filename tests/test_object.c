@@ -247,6 +247,12 @@ Test(object, wrong_json_shapes_are_bad_type)
 		{ MOB_TYPE_DATETIME, "\"2026-11-22T02:50:01+01:00\"" },
 		{ MOB_TYPE_DATETIME, "\"2026-1-22T02:50:01Z\"" },
 		{ MOB_TYPE_DATETIME, "1700000000" },
+		/* days and times that do not exist, not moved into the next */
+		{ MOB_TYPE_DATETIME, "\"2026-02-30T00:00:00Z\"" },
+		{ MOB_TYPE_DATETIME, "\"2026-04-31T00:00:00Z\"" },
+		{ MOB_TYPE_DATETIME, "\"2026-11-22T24:00:00Z\"" },
+		{ MOB_TYPE_DATETIME, "\"2026-11-22T02:50:60Z\"" },
+		{ MOB_TYPE_DATETIME, "\"2026-11-22T02:50:01.Z\"" },
 		{ MOB_TYPE_TIMESPAN, "\"PT1S\"" },
 		{ MOB_TYPE_TIMESPAN, "1e300" },
 		{ MOB_TYPE_NUMBER, "[1]" },

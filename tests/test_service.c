@@ -20,6 +20,7 @@
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
 
+#include "mobius/clock.h"
 #include "mobius/client.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
@@ -270,16 +271,11 @@ pv_of(const char *uri)
 static void
 pump(int ms)
 {
-	struct timespec ts;
-	int64_t end;
+	int64_t end = mob_clock_mono_ms() + ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
 	for (;;) {
-		int64_t now;
+		int64_t now = mob_clock_mono_ms();
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		if (now >= end)
 			break;
 		cr_assert_eq(mob_client_loop(cli, (int)(end - now)), 0);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "internal.h"
@@ -36,14 +37,6 @@ struct mob_gpio {
 	int timer;
 };
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 report(struct mob_gpio *g, size_t i)
@@ -97,7 +90,7 @@ on_edge(void *arg, void *h)
 		report(g, i);
 		return;
 	}
-	g->lines[i].deadline = mono_ns() +
+	g->lines[i].deadline = mob_clock_mono_ns() +
 	    (int64_t)g->lines[i].cfg->debounce_ms * 1000000;
 	arm(g);
 }
@@ -105,7 +98,7 @@ on_edge(void *arg, void *h)
 static void
 on_timer(struct mob_gpio *g)
 {
-	int64_t now = mono_ns();
+	int64_t now = mob_clock_mono_ns();
 	uint64_t n;
 	size_t i;
 

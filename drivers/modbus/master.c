@@ -16,6 +16,7 @@
 
 #include <modbus.h>
 
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "internal.h"
@@ -79,14 +80,6 @@ struct mob_mb_master {
 	size_t nblocks;
 };
 
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t
 cpu_ns(void)
@@ -97,14 +90,6 @@ cpu_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 mob_mb_errno(int e)
@@ -258,7 +243,7 @@ set_offline(struct mob_mb_master *m, size_t di, int err)
 {
 	const struct mob_mb_device *c = &m->cfg->devices[di];
 	struct dev *d = &m->devs[di];
-	int64_t now = mono_ms();
+	int64_t now = mob_clock_mono_ms();
 	size_t i;
 
 	for (i = 0; i < c->npoints; i++)
@@ -328,12 +313,12 @@ poll_block(struct mob_mb_master *m, size_t bi)
 	uint16_t regs[MOB_MB_MAX_READ_REGS];
 	uint8_t bits[MOB_MB_MAX_READ_BITS];
 	int isbits = b->table == MOB_MB_COIL || b->table == MOB_MB_DISCRETE;
-	int64_t t0 = mono_ns(), c0;
+	int64_t t0 = mob_clock_mono_ns(), c0;
 	size_t i;
 	int r;
 
 	r = transact(m, b->dev, OP_READ, b->table, b->start, b->count, regs, bits);
-	m->devs[b->dev].io_ns += (uint64_t)(mono_ns() - t0);
+	m->devs[b->dev].io_ns += (uint64_t)(mob_clock_mono_ns() - t0);
 	c0 = cpu_ns();
 	if (r == 0) {
 		set_online(m, b->dev);
@@ -373,7 +358,7 @@ mob_mb_master_connect(struct mob_mb_master *m)
 int
 mob_mb_master_poll(struct mob_mb_master *m)
 {
-	int64_t now = mono_ms(), next = INT_MAX, wait;
+	int64_t now = mob_clock_mono_ms(), next = INT_MAX, wait;
 	struct block *b;
 	size_t i;
 	int r;
@@ -390,7 +375,7 @@ mob_mb_master_poll(struct mob_mb_master *m)
 				if (b->due <= now)
 					b->due = now + b->poll_ms;
 			}
-			now = mono_ms();
+			now = mob_clock_mono_ms();
 		}
 		wait = b->due - now;
 		if (wait < next)

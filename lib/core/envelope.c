@@ -6,6 +6,7 @@
  * Verification does the cheap structural checks, then the signature, and
  * only then touches replay state, so a forger cannot move anybody's window.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,30 +15,15 @@
 
 #include "internal.h"
 #include "mobius/b64.h"
+#include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
+#include "mobius/table.h"
 #include "mobius/uri.h"
 
 #define ENV_KID_MAX	16	/* sizeof(struct mob_env.iss) */
 
-int64_t
-mob_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* --- signing ---------------------------------------------------------- */
 
@@ -68,7 +54,7 @@ mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **o
 		goto fail;
 	s->hdrlen = (size_t)r;
 	/* Rising across restarts without storage (DESIGN §5). */
-	s->seq = now_us();
+	s->seq = mob_clock_wall_us();
 	*out = s;
 	return 0;
  fail:
@@ -120,7 +106,7 @@ mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
 	}
 	if (cJSON_AddStringToObject(claims, "iss", s->kid) == NULL ||
 	    cJSON_AddStringToObject(claims, "top", topic) == NULL ||
-	    cJSON_AddNumberToObject(claims, "iat", (double)mob_now_ms()) == NULL ||
+	    cJSON_AddNumberToObject(claims, "iat", (double)mob_clock_wall_ms()) == NULL ||
 	    cJSON_AddNumberToObject(claims, "seq", (double)seq) == NULL) {
 		r = MOB_ENOMEM;
 		goto out;
@@ -164,10 +150,8 @@ mob_replay_check(struct mob_replay *r, uint64_t seq)
 
 /* --- verifying -------------------------------------------------------- */
 
-/* Keys tried per kid: the active key and a few in rotation grace. */
-
+/* Replay state per sender, the value of the verifier's table by kid. */
 struct sender {
-	char kid[ENV_KID_MAX];		/* "" = free slot */
 	struct mob_replay r;
 	int64_t last_iat;
 };
@@ -178,10 +162,8 @@ struct mob_verifier {
 	int64_t window_ms;
 	size_t max_len;
 	size_t max_senders;
-	/* Open addressing, linear probing, load <= 1/2. */
-	struct sender *tab;
-	size_t cap;			/* power of two */
-	size_t n;
+	/* kid -> struct sender; an unkeyed hash will do: kids are authentic. */
+	struct mob_table *senders;
 	/*
 	 * Highest last_iat of any sender evicted to stay within max_senders.
 	 * A sender without state is accepted only above it, so eviction can
@@ -190,94 +172,43 @@ struct mob_verifier {
 	int64_t floor_iat;
 };
 
-/* An unkeyed hash (mob_str_hash) will do: kids are authenticated first. */
-static struct sender *
-sender_find(struct mob_verifier *v, const char *kid)
-{
-	size_t mask = v->cap - 1, i;
+struct sender_oldest {
+	const struct sender *s;
+	char kid[ENV_KID_MAX];
+};
 
-	if (v->tab == NULL)
-		return NULL;
-	for (i = mob_str_hash(kid) & mask; v->tab[i].kid[0] != '\0';
-	    i = (i + 1) & mask)
-		if (strcmp(v->tab[i].kid, kid) == 0)
-			return &v->tab[i];
-	return NULL;
-}
-
-/* Backward-shift deletion keeps probe chains intact without tombstones. */
 static void
-sender_del(struct mob_verifier *v, struct sender *e)
+sender_oldest(const char *kid, void *val, void *arg)
 {
-	size_t mask = v->cap - 1, i = (size_t)(e - v->tab), j, k;
+	struct sender_oldest *o = arg;
+	const struct sender *s = val;
 
-	for (;;) {
-		memset(&v->tab[i], 0, sizeof(v->tab[i]));
-		for (j = (i + 1) & mask;; j = (j + 1) & mask) {
-			if (v->tab[j].kid[0] == '\0')
-				goto done;
-			k = mob_str_hash(v->tab[j].kid) & mask;
-			/* stays if its home k lies cyclically in (i, j] */
-			if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
-				continue;
-			v->tab[i] = v->tab[j];
-			i = j;
-			break;
-		}
+	if (o->s == NULL || s->last_iat < o->s->last_iat) {
+		o->s = s;
+		snprintf(o->kid, sizeof(o->kid), "%s", kid);
 	}
- done:
-	v->n--;
-}
-
-static struct sender *
-sender_slot(struct sender *tab, size_t cap, const char *kid)
-{
-	size_t i;
-
-	for (i = mob_str_hash(kid) & (cap - 1); tab[i].kid[0] != '\0';
-	    i = (i + 1) & (cap - 1))
-		;
-	return &tab[i];
-}
-
-static int
-sender_grow(struct mob_verifier *v)
-{
-	size_t ncap = v->cap == 0 ? 16 : v->cap * 2;
-	struct sender *ntab;
-
-	if ((ntab = calloc(ncap, sizeof(*ntab))) == NULL)
-		return MOB_ENOMEM;
-	for (size_t i = 0; i < v->cap; i++)
-		if (v->tab[i].kid[0] != '\0')
-			*sender_slot(ntab, ncap, v->tab[i].kid) = v->tab[i];
-	free(v->tab);
-	v->tab = ntab;
-	v->cap = ncap;
-	return 0;
 }
 
 static int
 sender_add(struct mob_verifier *v, const char *kid, struct sender **out)
 {
-	struct sender *e, *old = NULL;
+	struct sender_oldest old = { NULL, "" };
+	struct sender *e;
 	int r;
 
-	if (v->n >= v->max_senders) {
+	if (mob_table_count(v->senders) >= v->max_senders) {
 		/* Evict the sender heard from least recently. */
-		for (size_t i = 0; i < v->cap; i++)
-			if (v->tab[i].kid[0] != '\0' &&
-			    (old == NULL || v->tab[i].last_iat < old->last_iat))
-				old = &v->tab[i];
-		if (old->last_iat > v->floor_iat)
-			v->floor_iat = old->last_iat;
-		sender_del(v, old);
+		mob_table_walk(v->senders, sender_oldest, &old);
+		if (old.s->last_iat > v->floor_iat)
+			v->floor_iat = old.s->last_iat;
+		mob_table_del(v->senders, old.kid);
 	}
-	if ((v->n + 1) * 2 > v->cap && (r = sender_grow(v)) != 0)
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return MOB_ENOMEM;
+	if ((r = mob_table_put(v->senders, kid, e, 0, 0, 0)) != 0) {
+		free(e);
 		return r;
-	e = sender_slot(v->tab, v->cap, kid);
-	memcpy(e->kid, kid, strlen(kid) + 1);
-	v->n++;
+	}
 	*out = e;
 	return 0;
 }
@@ -287,6 +218,7 @@ mob_verifier_new(mob_key_lookup_fn lookup, void *ctx,
     const struct mob_verifier_cfg *cfg, struct mob_verifier **out)
 {
 	struct mob_verifier *v;
+	int r;
 
 	*out = NULL;
 	if (lookup == NULL)
@@ -306,6 +238,10 @@ mob_verifier_new(mob_key_lookup_fn lookup, void *ctx,
 		if (cfg->max_senders > 0)
 			v->max_senders = cfg->max_senders;
 	}
+	if ((r = mob_table_new(v->max_senders, free, 0, &v->senders)) != 0) {
+		free(v);
+		return r;
+	}
 	*out = v;
 	return 0;
 }
@@ -315,23 +251,19 @@ mob_verifier_free(struct mob_verifier *v)
 {
 	if (v == NULL)
 		return;
-	free(v->tab);
+	mob_table_free(v->senders);
 	free(v);
 }
 
 void
 mob_verifier_forget(struct mob_verifier *v, const char *kid)
 {
-	struct sender *e;
-
 	if (v == NULL)
 		return;
-	if (kid == NULL) {
-		if (v->tab != NULL)
-			memset(v->tab, 0, v->cap * sizeof(*v->tab));
-		v->n = 0;
-	} else if ((e = sender_find(v, kid)) != NULL)
-		sender_del(v, e);
+	if (kid == NULL)
+		mob_table_clear(v->senders);
+	else
+		mob_table_del(v->senders, kid);
 }
 
 static int
@@ -410,7 +342,7 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 		goto out;
 	}
 
-	if ((e = sender_find(v, out->iss)) == NULL) {
+	if ((e = mob_table_get(v->senders, out->iss, 0)) == NULL) {
 		if (out->iat <= v->floor_iat) {
 			r = MOB_EREPLAY;
 			goto out;

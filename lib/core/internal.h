@@ -37,7 +37,4 @@ int mob_claims_pick(const struct cJSON *claims, const char *const names[],
 /* An integer claim: a JSON number, integral, 0..2^53. */
 int mob_claim_int(const struct cJSON *c, double *out);
 
-/* FNV-1a of a string, for the kid and nonce tables. */
-size_t mob_str_hash(const char *s);
-
 #endif

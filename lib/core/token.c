@@ -14,6 +14,8 @@
 #include "mobius/b64.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
+#include "mobius/proto.h"
+#include "mobius/table.h"
 #include "mobius/token.h"
 #include "mobius/uri.h"
 
@@ -60,13 +62,9 @@ nonce_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n < NONCE_MIN || n >= sizeof(((struct mob_token *)0)->nonce))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return 0;
-	return 1;
+	/* base64url, the request-id alphabet */
+	return n >= NONCE_MIN && n < sizeof(((struct mob_token *)0)->nonce) &&
+	    mob_reqid_chars(s, n);
 }
 
 static int
@@ -137,53 +135,28 @@ mob_token_verify(const char *tok, size_t len, mob_key_lookup_fn lookup,
 
 /* --- nonce cache ------------------------------------------------------ */
 
-struct nonce_ent {
-	char nonce[sizeof(((struct mob_token *)0)->nonce)];	/* "" = free */
-	int64_t expires;
-};
-
+/* Nonces are the keys of a bounded table, without values (mobius/table.h). */
 struct mob_nonce_cache {
-	struct nonce_ent *tab;
-	size_t cap;		/* slots, power of two, >= 2 * capacity */
-	size_t n, capacity;
+	struct mob_table *seen;
 	int64_t window_ms;
 };
-
-static struct nonce_ent *
-nonce_slot(struct nonce_ent *tab, size_t cap, const char *nonce, int *found)
-{
-	size_t i;
-
-	for (i = mob_str_hash(nonce) & (cap - 1); tab[i].nonce[0] != '\0';
-	    i = (i + 1) & (cap - 1))
-		if (strcmp(tab[i].nonce, nonce) == 0) {
-			*found = 1;
-			return &tab[i];
-		}
-	*found = 0;
-	return &tab[i];
-}
 
 int
 mob_nonce_cache_new(size_t capacity, int64_t window_ms,
     struct mob_nonce_cache **out)
 {
 	struct mob_nonce_cache *c;
-	size_t cap = 16;
+	int r;
 
 	*out = NULL;
-	if (capacity == 0 || capacity > (1u << 24))
+	if (capacity == 0 || capacity > MOB_TABLE_MAX)
 		return MOB_EINVAL;
-	while (cap < capacity * 2)
-		cap *= 2;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return MOB_ENOMEM;
-	if ((c->tab = calloc(cap, sizeof(*c->tab))) == NULL) {
+	if ((r = mob_table_new(capacity, NULL, 0, &c->seen)) != 0) {
 		free(c);
-		return MOB_ENOMEM;
+		return r;
 	}
-	c->cap = cap;
-	c->capacity = capacity;
 	c->window_ms = window_ms > 0 ? window_ms : MOB_WINDOW_MS_DEFAULT;
 	*out = c;
 	return 0;
@@ -194,59 +167,28 @@ mob_nonce_cache_free(struct mob_nonce_cache *c)
 {
 	if (c == NULL)
 		return;
-	free(c->tab);
+	mob_table_free(c->seen);
 	free(c);
-}
-
-/* Drop expired entries by rebuilding the table (rare: only when full). */
-static int
-nonce_purge(struct mob_nonce_cache *c, int64_t now_ms)
-{
-	struct nonce_ent *ntab;
-	int found;
-
-	if ((ntab = calloc(c->cap, sizeof(*ntab))) == NULL)
-		return MOB_ENOMEM;
-	c->n = 0;
-	for (size_t i = 0; i < c->cap; i++)
-		if (c->tab[i].nonce[0] != '\0' && c->tab[i].expires >= now_ms) {
-			*nonce_slot(ntab, c->cap, c->tab[i].nonce, &found) =
-			    c->tab[i];
-			c->n++;
-		}
-	free(c->tab);
-	c->tab = ntab;
-	return 0;
 }
 
 int
 mob_nonce_check(struct mob_nonce_cache *c, const char *nonce, int64_t iat,
     int64_t now_ms)
 {
-	struct nonce_ent *e;
-	int found;
-
 	if (c == NULL || nonce == NULL || nonce[0] == '\0' ||
-	    strlen(nonce) >= sizeof(e->nonce))
+	    strlen(nonce) >= sizeof(((struct mob_token *)0)->nonce))
 		return MOB_EINVAL;
 	/* A token this old fails the iat check: it cannot be remembered. */
 	if (now_ms - iat > c->window_ms)
 		return MOB_EEXPIRED;
-	e = nonce_slot(c->tab, c->cap, nonce, &found);
-	if (found) {
-		if (e->expires >= now_ms)
-			return MOB_EREPLAY;
-		/* stale entry for the same nonce: refresh it below */
-	} else if (c->n >= c->capacity) {
-		if (nonce_purge(c, now_ms) != 0 || c->n >= c->capacity)
-			/* Fail closed: forgetting a live nonce would allow a replay. */
-			return MOB_ENOMEM;
-		e = nonce_slot(c->tab, c->cap, nonce, &found);
-	}
-	if (!found) {
-		memcpy(e->nonce, nonce, strlen(nonce) + 1);
-		c->n++;
-	}
-	e->expires = iat + c->window_ms;
-	return 0;
+	if (mob_table_find(c->seen, nonce, now_ms, NULL))
+		return MOB_EREPLAY;
+	/*
+	 * Remembered while a token carrying it passes the iat check, that is
+	 * up to and including iat + window (the table forgets at expires).
+	 * A full table of live nonces fails closed: forgetting one would
+	 * allow a replay.
+	 */
+	return mob_table_put(c->seen, nonce, NULL, iat + c->window_ms + 1,
+	    now_ms, 0);
 }

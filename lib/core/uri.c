@@ -8,12 +8,15 @@
 #include <string.h>
 
 #include "mobius/err.h"
+#include "mobius/proto.h"
 #include "mobius/uri.h"
 
 static const char *const part_name[MOB_URI_PARTS] = {
 	"HID", "SID", "PID", "INS", "RID"
 };
-static const int part_width[MOB_URI_PARTS] = { 6, 3, 4, 4, 2 };
+static const int part_width[MOB_URI_PARTS] = {
+	MOB_HID_LEN, MOB_SID_LEN, MOB_PID_LEN, MOB_INS_LEN, MOB_RID_LEN
+};
 
 static const char *const verb_name[MOB_VERB_COUNT] = {
 	[MOB_VERB_COV] = "cov", [MOB_VERB_OBJ] = "obj", [MOB_VERB_SVC] = "svc",
@@ -52,23 +55,6 @@ excerpt(const char *s, size_t len, char *buf, size_t bufsz)
 		buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
 	buf[i] = '\0';
 	return buf;
-}
-
-static int
-is_uhex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
-}
-
-static int
-hex_exact(const char *s, size_t len, size_t width)
-{
-	if (len != width)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!is_uhex(s[i]))
-			return 0;
-	return 1;
 }
 
 /* Parse len chars of s (no NUL needed). */
@@ -113,7 +99,7 @@ uri_parse_n(const char *s, size_t len, int flags, struct mob_uri *out,
 			}
 			out->part[i][0] = *p;
 			out->multi = *p == '#';
-		} else if (hex_exact(p, n, (size_t)part_width[i]))
+		} else if (n == (size_t)part_width[i] && mob_hex_valid(p, n))
 			memcpy(out->part[i], p, n);
 		else {
 			seterr(err, errlen, "%s \"%s\": must be %d upper-case "
@@ -180,18 +166,6 @@ const char *
 mob_verb_name(enum mob_verb v)
 {
 	return (unsigned)v < MOB_VERB_COUNT ? verb_name[v] : NULL;
-}
-
-static int
-reqid_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > MOB_REQID_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return 0;
-	return 1;
 }
 
 int
@@ -287,7 +261,7 @@ mob_topic_parse(const char *s, int flags, struct mob_topic *out, char *err,
 			    "only allowed in subscriptions", *q);
 			return MOB_EWILDCARD;
 		}
-	} else if (!reqid_valid(q, n)) {
+	} else if (!mob_reqid_valid(q, n)) {
 		seterr(err, errlen, "request id \"%s\": must be 1..%d "
 		    "characters of A-Z a-z 0-9 _ -", excerpt(q, n, ex,
 		    sizeof(ex)), MOB_REQID_MAX);
@@ -316,18 +290,4 @@ mob_topic_format(const struct mob_topic *t, char *buf, size_t len)
 	if (n < 0 || (size_t)n >= len)
 		return MOB_ETOOLONG;
 	return n;
-}
-
-int
-mob_id_valid(const char *id)
-{
-	return id != NULL && strlen(id) == 10 && hex_exact(id, 6, 6) &&
-	    id[6] == '/' && hex_exact(id + 7, 3, 3);
-}
-
-int
-mob_user_valid(const char *user)
-{
-	return user != NULL && strlen(user) == 8 && hex_exact(user, 4, 4) &&
-	    user[4] == '/' && hex_exact(user + 5, 3, 3);
 }

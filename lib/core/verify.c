@@ -87,13 +87,3 @@ mob_claim_int(const cJSON *c, double *out)
 	*out = d;
 	return 0;
 }
-
-size_t
-mob_str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)h;
-}

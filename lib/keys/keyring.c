@@ -24,8 +24,10 @@
 
 #include "mobius/b64.h"
 #include "mobius/err.h"
+#include "mobius/file.h"
 #include "mobius/keyring.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 
 #define KR_MAGIC	"mobius-keyring"
 #define KR_VERSION	"1"
@@ -75,16 +77,6 @@ kr_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-static int
-kr_hexn(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return 1;
-}
-
 /*
  * May a token that failed to parse be quoted in an error?  Only if it
  * cannot be a piece of key material: a key wrapped onto its own line, or
@@ -102,14 +94,6 @@ kr_quotable(const char *s, const char *alphabet)
 
 #define KR_KIND_CHARS	"abcdefghijklmnopqrstuvwxyz"
 #define KR_ID_CHARS	"0123456789ABCDEFabcdef/"
-
-/* "HHHHHH/SSS" */
-static int
-kr_id_valid(const char *s)
-{
-	return strlen(s) == 10 && kr_hexn(s, 6) && s[6] == '/' &&
-	    kr_hexn(s + 7, 3);
-}
 
 /* A portable unix user name: [A-Za-z_][A-Za-z0-9_.-]{0,31} */
 static int
@@ -168,52 +152,6 @@ kr_mode_alg(enum mob_mode mode)
 }
 
 int
-mob_time_parse(const char *s, int64_t *out)
-{
-	struct tm tm, chk;
-	int n = -1;
-	time_t t;
-
-	*out = 0;
-	if (strlen(s) != 20)
-		return MOB_EINVAL;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
-	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
-	    s[13] != ':' || s[16] != ':')
-		return MOB_EINVAL;
-	for (int i = 0; i < 19; i++)
-		if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16 &&
-		    (s[i] < '0' || s[i] > '9'))
-			return MOB_EINVAL;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	chk = tm;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return MOB_EINVAL;
-	/* timegm normalizes Feb 30 into March: reject what moved. */
-	if (tm.tm_year != chk.tm_year || tm.tm_mon != chk.tm_mon ||
-	    tm.tm_mday != chk.tm_mday || tm.tm_hour != chk.tm_hour ||
-	    tm.tm_min != chk.tm_min || tm.tm_sec != chk.tm_sec)
-		return MOB_EINVAL;
-	*out = (int64_t)t;
-	return 0;
-}
-
-int
-mob_time_format(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return MOB_EINVAL;
-	return 0;
-}
-
-int
 mob_kr_fingerprint(const struct mob_key *key, char out[MOB_FPR_LEN + 1])
 {
 	uint8_t raw[MOB_HS256_MAXLEN], md[EVP_MAX_MD_SIZE];
@@ -248,7 +186,7 @@ mob_keyring_new(const char *hid, enum mob_mode mode, struct mob_keyring **out)
 	struct mob_keyring *kr;
 
 	*out = NULL;
-	if (hid == NULL || strlen(hid) != 6 || !kr_hexn(hid, 6) ||
+	if (hid == NULL || !mob_hid_valid(hid) ||
 	    (mode != MOB_MODE_HARDENED && mode != MOB_MODE_COMPAT))
 		return MOB_EINVAL;
 	if ((kr = calloc(1, sizeof(*kr))) == NULL)
@@ -307,7 +245,7 @@ static int
 kr_entry_check(const struct mob_keyring *kr, const struct mob_kr_entry *e,
     char *msg, size_t len)
 {
-	if (!kr_id_valid(e->id))
+	if (!mob_id_valid(e->id))
 		return kr_seterr(msg, len, MOB_EINVAL, "bad id \"%s\": must "
 		    "be HID/SID (6 and 3 upper-case hex digits)", e->id);
 	if (e->key == NULL || mob_key_alg(e->key) != e->alg)
@@ -345,7 +283,7 @@ kr_entry_check_file(const struct mob_keyring *kr, const struct mob_kr_entry *e,
 		if (strcmp(e->id + 7, "000") == 0)
 			return kr_seterr(msg, len, MOB_EINVAL, "SID 000 is the "
 			    "hub's, not a service's");
-		if (strlen(e->spid) != 4 || !kr_hexn(e->spid, 4))
+		if (!mob_spid_valid(e->spid))
 			return kr_seterr(msg, len, MOB_EINVAL, "service %s "
 			    "needs spid= (4 upper-case hex digits)", e->id);
 		want = kr_mode_alg(kr->mode);
@@ -505,7 +443,7 @@ kr_parse_header(struct kr_parser *p, char **f, size_t nf,
 		return kr_perr(p, MOB_EPARSE, "header lacks hid=");
 	if (mode == NULL)
 		return kr_perr(p, MOB_EPARSE, "header lacks mode=");
-	if (strlen(hid) != 6 || !kr_hexn(hid, 6))
+	if (!mob_hid_valid(hid))
 		return kr_perr(p, MOB_EPARSE, "bad hid \"%.40s\": must be 6 "
 		    "upper-case hex digits", hid);
 	if (strcmp(mode, "hardened") == 0)
@@ -602,10 +540,10 @@ kr_parse_entry(struct kr_parser *p, struct mob_keyring *kr, char **f, size_t nf)
 	if (nf < 2)
 		return kr_perr(p, MOB_EPARSE, "%s entry lacks its HID/SID",
 		    f[0]);
-	if (!kr_id_valid(f[1]) && kr_quotable(f[1], KR_ID_CHARS))
+	if (!mob_id_valid(f[1]) && kr_quotable(f[1], KR_ID_CHARS))
 		return kr_perr(p, MOB_EPARSE, "bad id \"%s\": must be "
 		    "HID/SID (6 and 3 upper-case hex digits)", f[1]);
-	if (!kr_id_valid(f[1]))
+	if (!mob_id_valid(f[1]))
 		return kr_perr(p, MOB_EPARSE, "bad id: must be HID/SID (6 and "
 		    "3 upper-case hex digits)");
 	memcpy(e.id, f[1], 11);
@@ -642,7 +580,7 @@ kr_parse_entry(struct kr_parser *p, struct mob_keyring *kr, char **f, size_t nf)
 		if (e.kind != MOB_ENTRY_SERVICE)
 			return kr_perr(p, MOB_EPARSE, "spid= is only for "
 			    "service entries");
-		if (strlen(val[KA_SPID]) != 4 || !kr_hexn(val[KA_SPID], 4))
+		if (!mob_spid_valid(val[KA_SPID]))
 			return kr_perr(p, MOB_EPARSE, "bad spid \"%.40s\": "
 			    "must be 4 upper-case hex digits", val[KA_SPID]);
 		memcpy(e.spid, val[KA_SPID], 5);
@@ -762,87 +700,6 @@ mob_keyring_parse(const char *buf, size_t len, const char *name,
 	return r;
 }
 
-/* Read a whole key file after checking it is private to its owner. */
-static int
-kr_read(const char *path, char **buf, size_t *len, char *err, size_t errlen)
-{
-	struct stat st;
-	char *b = NULL;
-	size_t n = 0;
-	ssize_t got;
-	int fd, r = 0;
-
-	*buf = NULL;
-	*len = 0;
-	/*
-	 * Not through a symlink: whoever can plant one next to the keys could
-	 * make us read (and quote in errors) any 0600 file we can open.
-	 * systemd credentials and our own writes are regular files.
-	 */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW)) ==
-	    -1) {
-		if (errno == ELOOP)
-			return kr_seterr(err, errlen, MOB_EINVAL, "%s: is a "
-			    "symbolic link; key files must be regular files",
-			    path);
-		return kr_seterr(err, errlen, errno == ENOENT ? MOB_ENOTFOUND :
-		    MOB_ESYS, "%s: %s", path, strerror(errno));
-	}
-	if (fstat(fd, &st) == -1) {
-		r = kr_seterr(err, errlen, MOB_ESYS, "%s: %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = kr_seterr(err, errlen, MOB_EINVAL, "%s: not a regular file",
-		    path);
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		r = kr_seterr(err, errlen, MOB_EPERM, "%s: mode %04o lets "
-		    "group or others at the keys; chmod 600 it", path,
-		    (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	/* One byte more than the cap tells us if the file grew meanwhile. */
-	if (st.st_size > MOB_KEYRING_MAX ||
-	    (b = malloc(MOB_KEYRING_MAX + 1)) == NULL) {
-		r = kr_seterr(err, errlen, b == NULL && st.st_size <=
-		    MOB_KEYRING_MAX ? MOB_ENOMEM : MOB_ETOOLONG, "%s: %s", path,
-		    st.st_size > MOB_KEYRING_MAX ? "larger than 1 MiB" :
-		    "out of memory");
-		goto out;
-	}
-	while (n <= MOB_KEYRING_MAX) {
-		got = read(fd, b + n, MOB_KEYRING_MAX + 1 - n);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got == -1) {
-			r = kr_seterr(err, errlen, MOB_ESYS, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		n += (size_t)got;
-	}
-	if (n > MOB_KEYRING_MAX) {
-		r = kr_seterr(err, errlen, MOB_ETOOLONG, "%s: larger than "
-		    "1 MiB", path);
-		goto out;
-	}
-	*buf = b;
-	*len = n;
-	b = NULL;
- out:
-	if (b != NULL) {
-		OPENSSL_cleanse(b, n);
-		free(b);
-	}
-	close(fd);
-	return r;
-}
-
 int
 mob_keyring_load(const char *path, struct mob_keyring **out, char *err,
     size_t errlen)
@@ -854,11 +711,17 @@ mob_keyring_load(const char *path, struct mob_keyring **out, char *err,
 	*out = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	if ((r = kr_read(path, &buf, &len, err, errlen)) != 0)
+	/*
+	 * Not through a symlink: whoever can plant one next to the keys could
+	 * make us read (and quote in errors) any 0600 file we can open.
+	 * systemd credentials and our own writes are regular files.  And
+	 * refused before a byte is read if group or others can reach it.
+	 */
+	if ((r = mob_file_read(path, MOB_KEYRING_MAX, MOB_FILE_NOFOLLOW |
+	    MOB_FILE_PRIVATE, &buf, &len, err, errlen)) != 0)
 		return r;
 	r = mob_keyring_parse(buf, len, path, out, err, errlen);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
+	mob_file_free(buf, len);
 	return r;
 }
 
@@ -1004,122 +867,7 @@ mob_keyring_save(const struct mob_keyring *kr, const char *path)
 	return mob_keyring_save_owned(kr, path, (uid_t)-1, (gid_t)-1);
 }
 
-/* --- files and locks ---------------------------------------------------- */
-
-/* Directory part of path into dir ("." when there is none). */
-static int
-kr_dirname(const char *path, char *dir, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-	size_t n;
-
-	if (slash == NULL)
-		return snprintf(dir, len, ".") >= (int)len ? MOB_ETOOLONG : 0;
-	n = slash == path ? 1 : (size_t)(slash - path);
-	if (n >= len)
-		return MOB_ETOOLONG;
-	memcpy(dir, path, n);
-	dir[n] = '\0';
-	return 0;
-}
-
-int
-mob_file_write_temp(const char *path, const void *buf, size_t len, int mode,
-    uid_t uid, gid_t gid, char *tmp, size_t tmplen)
-{
-	const char *base = strrchr(path, '/');
-	char dir[PATH_MAX];
-	size_t off = 0;
-	int fd, r, saved;
-
-	if (tmplen > 0)
-		tmp[0] = '\0';
-	if ((r = kr_dirname(path, dir, sizeof(dir))) != 0)
-		return r;
-	base = base != NULL ? base + 1 : path;
-	if (*base == '\0')
-		return MOB_EINVAL;
-	if (snprintf(tmp, tmplen, "%s/.%s.XXXXXX", dir, base) >= (int)tmplen)
-		return MOB_ETOOLONG;
-	/* mkostemp creates 0600, so the bytes are never readable by others. */
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
-		tmp[0] = '\0';
-		return MOB_ESYS;
-	}
-	if (fchmod(fd, (mode_t)(mode & 07777)) == -1 ||
-	    (uid != (uid_t)-1 && fchown(fd, uid, gid) == -1))
-		goto fail;
-	while (off < len) {
-		ssize_t n = write(fd, (const char *)buf + off, len - off);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1)
-		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
- fail:
-	saved = errno;
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	tmp[0] = '\0';
-	errno = saved;
-	return MOB_ESYS;
-}
-
-int
-mob_file_commit(const char *tmp, const char *path)
-{
-	char dir[PATH_MAX];
-	int fd, r, saved;
-
-	if ((r = kr_dirname(path, dir, sizeof(dir))) != 0) {
-		unlink(tmp);
-		return r;
-	}
-	if (rename(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return MOB_ESYS;
-	}
-	/* The rename is durable only once the directory entry is on disk. */
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return MOB_ESYS;
-	r = fsync(fd) == -1 ? MOB_ESYS : 0;
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return r;
-}
-
-int
-mob_file_write_atomic_owned(const char *path, const void *buf, size_t len,
-    int mode, uid_t uid, gid_t gid)
-{
-	char tmp[PATH_MAX];
-	int r;
-
-	if ((r = mob_file_write_temp(path, buf, len, mode, uid, gid, tmp,
-	    sizeof(tmp))) != 0)
-		return r;
-	return mob_file_commit(tmp, path);
-}
-
-int
-mob_file_write_atomic(const char *path, const void *buf, size_t len, int mode)
-{
-	return mob_file_write_atomic_owned(path, buf, len, mode, (uid_t)-1,
-	    (gid_t)-1);
-}
+/* --- locks ------------------------------------------------------------ */
 
 int
 mob_keyring_lock(const char *dir)

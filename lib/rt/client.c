@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "mobius/client.h"
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "mobius/keydist.h"
 #include "mobius/keyring.h"
@@ -112,14 +113,6 @@ struct mob_client {
 	struct mob_client_stats st;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Without TLS nothing in the process prints OpenSSL's error texts (we log
@@ -419,7 +412,7 @@ client_dial(struct mob_client *c)
 	char *tok = NULL;
 	int rc, mrc;
 
-	if ((rc = mob_token_mint(c->own, c->id, c->user, mob_now_ms(), &tok)) != 0)
+	if ((rc = mob_token_mint(c->own, c->id, c->user, mob_clock_wall_ms(), &tok)) != 0)
 		return rc;
 	mrc = mosquitto_username_pw_set(c->mosq, c->user, tok);
 	free(tok);
@@ -447,7 +440,7 @@ client_down(struct mob_client *c)
 	int was_ready = c->state == CS_READY;
 
 	c->state = CS_DOWN;
-	c->retry_at = mono_ms() + c->backoff;
+	c->retry_at = mob_clock_mono_ms() + c->backoff;
 	c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff * 2;
 	if (was_ready) {
 		log_info("lost connection to the hub; reconnecting");
@@ -519,7 +512,7 @@ client_keydist(struct mob_client *c, const struct rxmsg *m)
 	int rc;
 
 	if ((rc = mob_keydist_open(m->payload, m->len, c->id, c->own,
-	    c->hub_key, mob_now_ms(), c->window_ms, &peers)) != 0) {
+	    c->hub_key, mob_clock_wall_ms(), c->window_ms, &peers)) != 0) {
 		client_drop(c, m->topic, rc);
 		return;
 	}
@@ -591,7 +584,7 @@ client_verify(struct mob_client *c, const struct rxmsg *m, struct mob_env *env)
 		mob_verifier_forget(v, NULL);
 	}
 	return mob_env_verify(v, m->topic, NULL, m->payload, m->len,
-	    mob_now_ms(), env);
+	    mob_clock_wall_ms(), env);
 }
 
 static void
@@ -636,7 +629,7 @@ static void
 client_expire(struct mob_client *c)
 {
 	struct pending **pp, *p;
-	int64_t now = mono_ms();
+	int64_t now = mob_clock_mono_ms();
 
 	for (pp = &c->pending; (p = *pp) != NULL;) {
 		if (p->deadline <= now) {
@@ -669,7 +662,7 @@ mob_client_pollfd(struct mob_client *c, struct pollfd *pfd)
 int
 mob_client_timeout(const struct mob_client *c)
 {
-	int64_t now = mono_ms(), t = -1;
+	int64_t now = mob_clock_mono_ms(), t = -1;
 
 	if (c->state == CS_DOWN)
 		t = c->retry_at - now;
@@ -688,7 +681,7 @@ mob_client_timeout(const struct mob_client *c)
 int
 mob_client_process(struct mob_client *c, short revents)
 {
-	int64_t now = mono_ms();
+	int64_t now = mob_clock_mono_ms();
 	int mrc;
 
 	if (c->state == CS_DOWN && now >= c->retry_at) {
@@ -746,7 +739,7 @@ mob_client_open(struct mob_client *c)
 	if (c->tls)
 		return 0;
 	c->backoff = BACKOFF_MIN_MS;
-	c->last_misc = mono_ms();
+	c->last_misc = mob_clock_mono_ms();
 	if ((rc = client_dial(c)) != 0)
 		client_down(c);
 	return rc;
@@ -755,19 +748,19 @@ mob_client_open(struct mob_client *c)
 int
 mob_client_connect(struct mob_client *c, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = mob_clock_mono_ms() + timeout_ms;
 	int rc, last = MOB_ETIMEOUT;
 
 	if (c->state == CS_IDLE) {
 		c->backoff = BACKOFF_MIN_MS;
-		c->last_misc = mono_ms();
+		c->last_misc = mob_clock_mono_ms();
 		if ((rc = client_dial(c)) != 0) {
 			last = rc;
 			client_down(c);
 		}
 	}
 	while (c->state != CS_READY) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - mob_clock_mono_ms();
 
 		if (left <= 0)
 			break;
@@ -894,7 +887,7 @@ mob_client_request_async(struct mob_client *c, const char *target,
 	snprintf(p->id, sizeof(p->id), "%s%llx", c->reqpfx,
 	    (unsigned long long)++c->reqseq);
 	snprintf(p->target, sizeof(p->target), "%s", target);
-	p->deadline = mono_ms() + timeout_ms;
+	p->deadline = mob_clock_mono_ms() + timeout_ms;
 	p->cb = cb;
 	p->arg = arg;
 	if ((msg = cJSON_Duplicate(req, 1)) == NULL ||

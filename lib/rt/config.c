@@ -2,20 +2,18 @@
  * JSON configuration helpers: strict loading and typed getters whose
  * errors name the file and the JSON path.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "mobius/config.h"
 #include "mobius/err.h"
+#include "mobius/file.h"
+#include "mobius/proto.h"
 
 struct mob_config {
 	cJSON *root;
@@ -171,54 +169,20 @@ mob_config_parse(const char *name, const char *text, size_t len,
 int
 mob_config_load(const char *path, struct mob_config **out, char *err, size_t errlen)
 {
-	struct stat st;
 	char *buf = NULL;
-	ssize_t n;
-	size_t off = 0;
-	int fd, rc;
+	size_t len = 0;
+	int rc;
 
 	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		fmt_to(err, errlen, "%s: %s", path, strerror(errno));
-		return MOB_ESYS;
+	/* Symlinks are followed: /etc is the administrator's. */
+	if ((rc = mob_file_read(path, MOB_CONFIG_MAX, 0, &buf, &len, err,
+	    errlen)) != 0) {
+		if (rc == MOB_EINVAL)
+			return MOB_ECONFIG;	/* not a regular file */
+		return rc == MOB_ENOTFOUND ? MOB_ESYS : rc;
 	}
-	if (fstat(fd, &st) == -1) {
-		fmt_to(err, errlen, "%s: %s", path, strerror(errno));
-		rc = MOB_ESYS;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fmt_to(err, errlen, "%s: not a regular file", path);
-		rc = MOB_ECONFIG;
-		goto out;
-	}
-	if (st.st_size > MOB_CONFIG_MAX) {
-		fmt_to(err, errlen, "%s: larger than %d bytes", path, MOB_CONFIG_MAX);
-		rc = MOB_ETOOLONG;
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		fmt_to(err, errlen, "%s: out of memory", path);
-		rc = MOB_ENOMEM;
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		if ((n = read(fd, buf + off, (size_t)st.st_size - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			fmt_to(err, errlen, "%s: %s", path, strerror(errno));
-			rc = MOB_ESYS;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	rc = mob_config_parse(path, buf, off, out, err, errlen);
- out:
-	free(buf);
-	close(fd);
+	rc = mob_config_parse(path, buf, len, out, err, errlen);
+	mob_file_free(buf, len);
 	return rc;
 }
 
@@ -384,18 +348,15 @@ mob_cfg_hex(struct mob_config *c, const struct mob_cnode *obj,
 {
 	struct mob_cnode m;
 	const char *s;
-	int rc, i;
+	int rc;
 
 	if ((rc = mob_cfg_member(c, obj, key, flags, &m)) <= 0)
 		return rc;
 	if (!cJSON_IsString(m.j))
 		goto bad;
 	s = m.j->valuestring;
-	if (strlen(s) != (size_t)width)
+	if (strlen(s) != (size_t)width || !mob_hex_valid(s, (size_t)width))
 		goto bad;
-	for (i = 0; i < width; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
-			goto bad;
 	memcpy(out, s, (size_t)width + 1);
 	return 1;
  bad:

@@ -9,8 +9,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "mobius/object.h"
+#include "mobius/proto.h"
+#include "mobius/time.h"
 
 struct mob_res {
 	struct mob_object *obj;
@@ -37,14 +40,6 @@ struct mob_object {
 	void *oarg;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *const type_names[] = {
 	"bool", "number", "string", "datetime", "timespan",
@@ -192,55 +187,6 @@ utf8_valid(const char *s)
 	return 1;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS[.fff]Z", UTC only. */
-static int
-datetime_parse(const char *s, int64_t *ms)
-{
-	struct tm tm;
-	const char *p;
-	int frac = 0, digits = 0;
-	time_t t;
-
-	memset(&tm, 0, sizeof(tm));
-	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
-		return MOB_ETYPE;
-	/* strptime accepts unpadded fields: insist on the fixed width. */
-	if (p - s != 19 || s[4] != '-' || s[10] != 'T')
-		return MOB_ETYPE;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
-			if (digits < 3)
-				frac = frac * 10 + (*p - '0');
-		}
-		if (digits == 0 || digits > 9)
-			return MOB_ETYPE;
-		for (; digits < 3; digits++)
-			frac *= 10;
-	}
-	if (strcmp(p, "Z") != 0)
-		return MOB_ETYPE;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return MOB_ETYPE;
-	*ms = (int64_t)t * 1000 + frac;
-	return 0;
-}
-
-static void
-datetime_format(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int frac = (int)(ms - (int64_t)t * 1000);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-		return;
-	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-}
-
 int
 mob_value_from_json(enum mob_type t, const cJSON *j, struct mob_value *out)
 {
@@ -267,7 +213,7 @@ mob_value_from_json(enum mob_type t, const cJSON *j, struct mob_value *out)
 	case MOB_TYPE_DATETIME: {
 		int64_t ms;
 
-		if (!cJSON_IsString(j) || datetime_parse(j->valuestring, &ms) != 0)
+		if (!cJSON_IsString(j) || mob_time_parse_ms(j->valuestring, &ms) != 0)
 			return MOB_ETYPE;
 		mob_value_time(out, t, ms);
 		return 0;
@@ -297,7 +243,8 @@ mob_value_to_json(const struct mob_value *v)
 	case MOB_TYPE_STRING:
 		return cJSON_CreateString(v->u.str);
 	case MOB_TYPE_DATETIME:
-		datetime_format(v->u.ms, buf, sizeof(buf));
+		if (mob_time_format_ms(v->u.ms, buf, sizeof(buf)) != 0)
+			return NULL;
 		return cJSON_CreateString(buf);
 	case MOB_TYPE_TIMESPAN:
 		return cJSON_CreateNumber((double)v->u.ms / 1000.0);
@@ -310,12 +257,7 @@ mob_value_to_json(const struct mob_value *v)
 static int
 hex_valid(const char *s, size_t width)
 {
-	if (s == NULL || strlen(s) != width)
-		return 0;
-	for (size_t i = 0; i < width; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return 1;
+	return s != NULL && strlen(s) == width && mob_hex_valid(s, width);
 }
 
 int
@@ -461,7 +403,7 @@ mob_object_add_res(struct mob_object *o, const struct mob_res_def *def,
 			r->dflt.u.num = r->pv.u.num = round_to(r->pv.u.num, def->precision);
 	}
 	r->def.dflt = &r->dflt;
-	r->changed = now_ms();
+	r->changed = mob_clock_wall_ms();
 	if ((nres = reallocarray(o->res, o->nres + 1, sizeof(*nres))) == NULL) {
 		res_free(r);
 		return MOB_ENOMEM;
@@ -571,7 +513,7 @@ res_commit(struct mob_res *r)
 		return rc;
 	mob_value_clear(&r->pv);
 	r->pv = nv;
-	r->changed = now_ms();
+	r->changed = mob_clock_wall_ms();
 	return 1;
 }
 

@@ -19,10 +19,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "mobius/clock.h"
 #include "mobius/config.h"
 #include "mobius/daemon.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 #include "mobius/sandbox.h"
 #include "mobius/service.h"
 
@@ -54,14 +56,6 @@ struct sim {
 	unsigned short rnd[3];		/* erand48 state */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Standard normal deviate, near enough for noise: the sum of 12 uniforms
@@ -118,7 +112,7 @@ static void
 sim_tick(struct mob_service *svc, void *arg)
 {
 	struct sim *s = arg;
-	int64_t now = mono_ms();
+	int64_t now = mob_clock_mono_ms();
 
 	(void)svc;
 	for (size_t i = 0; i < s->n; i++) {
@@ -206,18 +200,9 @@ sim_res(struct mob_config *c, const struct mob_cnode *n, struct mob_res *r,
 	}
 	m->model = (enum model)model;
 	m->period_ms = (int64_t)(period * 1000);
-	m->next = mono_ms() + m->period_ms;
+	m->next = mob_clock_mono_ms() + m->period_ms;
 	s->n++;
 	return 0;
-}
-
-static int
-hexpart(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'F')))
-			return 0;
-	return 1;
 }
 
 /* Resolve "follow": "PID/INS/RID", a number resource of this service. */
@@ -229,8 +214,8 @@ sim_follow(struct mob_service *svc, struct mob_config *c, struct sim_model *m,
 	struct mob_object *o;
 	char pid[5], ins[5];
 
-	if (strlen(f) != 12 || f[4] != '/' || f[9] != '/' || !hexpart(f, 4) ||
-	    !hexpart(f + 5, 4) || !hexpart(f + 10, 2))
+	if (strlen(f) != 12 || f[4] != '/' || f[9] != '/' || !mob_hex_valid(f, 4) ||
+	    !mob_hex_valid(f + 5, 4) || !mob_hex_valid(f + 10, 2))
 		return mob_cfg_errorf(c, n,
 		    "must be PID/INS/RID in upper-case hex, like \"0102/0001/40\"");
 	memcpy(pid, f, 4);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mobius/clock.h"
 #include "harness.h"
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -37,14 +38,6 @@ th_die(const char *fmt, ...)
 	abort();
 }
 
-static int64_t
-th_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 th_sleep_ms(int ms)
@@ -196,7 +189,7 @@ th_spawn(struct th_proc *p, char *const argv[], char *const env[],
 int
 th_stop(struct th_proc *p, int sig, int timeout_ms)
 {
-	int64_t end = th_ms() + timeout_ms;
+	int64_t end = mob_clock_mono_ms() + timeout_ms;
 	int status = 0;
 	pid_t r;
 
@@ -207,7 +200,7 @@ th_stop(struct th_proc *p, int sig, int timeout_ms)
 		r = waitpid(p->pid, &status, WNOHANG);
 		if (r == p->pid || (r == -1 && errno != EINTR))
 			break;
-		if (th_ms() >= end) {
+		if (mob_clock_mono_ms() >= end) {
 			fprintf(stderr, "harness: %s (pid %d) still running after "
 			    "%d ms, killing\n", p->name, (int)p->pid, timeout_ms);
 			kill(p->pid, SIGKILL);
@@ -225,7 +218,7 @@ int
 th_run(char *const argv[], char *const env[], char *out, size_t outlen,
     int timeout_ms)
 {
-	int64_t end = th_ms() + timeout_ms;
+	int64_t end = mob_clock_mono_ms() + timeout_ms;
 	size_t got = 0;
 	int pfd[2], status = 0, fd;
 	const char *preload = th_san_preload(argv[0]);
@@ -254,7 +247,7 @@ th_run(char *const argv[], char *const env[], char *out, size_t outlen,
 	close(pfd[1]);
 	for (;;) {
 		struct pollfd pf = { pfd[0], POLLIN, 0 };
-		int64_t left = end - th_ms();
+		int64_t left = end - mob_clock_mono_ms();
 		ssize_t n;
 
 		if (left <= 0) {
@@ -289,10 +282,10 @@ th_run(char *const argv[], char *const env[], char *out, size_t outlen,
 int
 th_wait_path(const char *path, int timeout_ms)
 {
-	int64_t end = th_ms() + timeout_ms;
+	int64_t end = mob_clock_mono_ms() + timeout_ms;
 
 	while (access(path, F_OK) != 0) {
-		if (th_ms() >= end)
+		if (mob_clock_mono_ms() >= end)
 			return -ETIMEDOUT;
 		th_sleep_ms(10);
 	}
@@ -334,7 +327,7 @@ th_slurp(const char *path, size_t *lenp)
 int
 th_wait_log(const char *path, const char *needle, int timeout_ms)
 {
-	int64_t end = th_ms() + timeout_ms;
+	int64_t end = mob_clock_mono_ms() + timeout_ms;
 
 	for (;;) {
 		char *buf = th_slurp(path, NULL);
@@ -343,7 +336,7 @@ th_wait_log(const char *path, const char *needle, int timeout_ms)
 		free(buf);
 		if (found)
 			return 0;
-		if (th_ms() >= end)
+		if (mob_clock_mono_ms() >= end)
 			return -ETIMEDOUT;
 		th_sleep_ms(10);
 	}
@@ -488,9 +481,9 @@ th_node_reload(struct th_node *n)
 	before = th_count_log(log, "mobius: keyring reloaded");
 	if (n->hub.pid <= 0 || kill(n->hub.pid, SIGHUP) != 0)
 		th_die("hub not running");
-	for (int64_t end = th_ms() + 10000;
+	for (int64_t end = mob_clock_mono_ms() + 10000;
 	    th_count_log(log, "mobius: keyring reloaded") <= before;) {
-		if (th_ms() >= end) {
+		if (mob_clock_mono_ms() >= end) {
 			th_dump(log);
 			th_die("hub did not reload its keyring");
 		}

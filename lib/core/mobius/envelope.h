@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mobius/clock.h"
 #include "mobius/key.h"
 
 struct cJSON;
@@ -24,9 +25,6 @@ struct cJSON;
 #define MOB_WINDOW_MS_DEFAULT	10000
 #define MOB_REPLAY_WINDOW	64	/* seqs below the highest still accepted once */
 #define MOB_REPLAY_SENDERS_DEFAULT 4096	/* senders with replay state per verifier */
-
-/* Wall clock in unix milliseconds. */
-int64_t mob_now_ms(void);
 
 /* --- signing ---------------------------------------------------------- */
 
@@ -85,7 +83,7 @@ struct mob_env {
  * Verify msg (len bytes, need not be NUL-terminated) received on topic.
  * expect_kid, when not NULL, is the identity the message must be signed by
  * (the hub passes the connection's authenticated HID/SID).
- * now_ms is the receiver's clock (mob_now_ms()).
+ * now_ms is the receiver's wall clock (mob_clock_wall_ms()).
  */
 int mob_env_verify(struct mob_verifier *v, const char *topic,
     const char *expect_kid, const char *msg, size_t len, int64_t now_ms,

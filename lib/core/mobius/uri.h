@@ -1,5 +1,5 @@
 /*
- * Mobius URIs and topics (DESIGN §2, §4).
+ * Mobius URIs and topics (docs/protocol.md).
  *
  * URI: HID(6)/SID(3)/PID(4)/INS(4)/RID(2), upper-case hex; a prefix of 1..5
  * parts addresses a hub, service, object or resource.  With MOB_URI_WILD a
@@ -14,10 +14,11 @@
 
 #include <stddef.h>
 
+#include "mobius/proto.h"
+
 #define MOB_URI_PARTS	5
 #define MOB_URI_MAX	24	/* "HHHHHH/SSS/PPPP/IIII/RR" + NUL */
 #define MOB_TOPIC_MAX	96
-#define MOB_REQID_MAX	32
 
 enum { MOB_URI_HID, MOB_URI_SID, MOB_URI_PID, MOB_URI_INS, MOB_URI_RID };
 
@@ -55,10 +56,5 @@ struct mob_topic {
 /* Parse an MQTT topic; with MOB_URI_WILD a subscription filter. */
 int mob_topic_parse(const char *s, int flags, struct mob_topic *out, char *err, size_t errlen);
 int mob_topic_format(const struct mob_topic *t, char *buf, size_t len);
-
-/* Helpers: "HID/SID" identity strings. */
-#define MOB_ID_MAX	11	/* "HHHHHH/SSS" + NUL */
-int mob_id_valid(const char *id);		/* HID/SID */
-int mob_user_valid(const char *user);		/* SPID/SID */
 
 #endif

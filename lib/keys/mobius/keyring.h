@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "mobius/key.h"
+#include "mobius/time.h"
 #include "mobius/uri.h"
 
 enum mob_mode { MOB_MODE_HARDENED = 0, MOB_MODE_COMPAT = 1 };
@@ -75,9 +76,6 @@ const struct mob_key *mob_keyring_lookup_fn(void *ctx, const char *kid, size_t i
 int mob_keyring_lock(const char *dir);
 void mob_keyring_unlock(int fd);
 
-/* Write buf to path atomically (0600): tmp, fsync, rename, fsync dir. */
-int mob_file_write_atomic(const char *path, const void *buf, size_t len, int mode);
-
 /* --- building, formatting, files ------------------------------------- */
 
 #define MOB_KEYRING_MAX		(1024 * 1024)	/* file size cap */
@@ -97,7 +95,10 @@ int mob_keyring_parse(const char *buf, size_t len, const char *name,
 int mob_keyring_format(const struct mob_keyring *kr, char **out, size_t *outlen);
 /* Cleanses (the text may hold secrets) and frees; accepts NULL. */
 void mob_keyring_text_free(char *text, size_t len);
-/* As mob_keyring_save, the file owned by uid:gid ((uid_t)-1 keeps ours). */
+/*
+ * As mob_keyring_save, the file owned by uid:gid; (uid_t)-1 keeps the
+ * owner of the file it replaces (mob_file_write_temp).
+ */
 int mob_keyring_save_owned(const struct mob_keyring *kr, const char *path,
     uid_t uid, gid_t gid);
 /* Remove grace entries whose not_after is <= now; returns how many. */
@@ -110,9 +111,6 @@ const char *mob_kr_state_name(enum mob_key_state state);
 /* Fingerprint: first 8 bytes of SHA-256 of the public key (EdDSA) or of
  * the secret (HS256), as 16 lower-case hex chars + NUL. */
 int mob_kr_fingerprint(const struct mob_key *key, char out[MOB_FPR_LEN + 1]);
-/* RFC 3339 UTC "2026-11-22T04:00:00Z" <-> unix seconds. */
-int mob_time_parse(const char *s, int64_t *out);
-int mob_time_format(int64_t t, char *buf, size_t len);
 
 /*
  * A service's own key file (DIR/<SID>.key): load it (permission checked)
@@ -121,17 +119,5 @@ int mob_time_format(int64_t t, char *buf, size_t len);
  */
 int mob_keyfile_load_own(const char *path, struct mob_kr_entry *out,
     char *err, size_t errlen);
-
-/*
- * The two halves of mob_file_write_atomic, apart for callers that must do
- * something in between and for the crash test: write buf into a new temp
- * file next to path (mode, owner uid:gid unless (uid_t)-1, fsync), its
- * name in tmp; then rename it over path and fsync the directory.
- */
-int mob_file_write_temp(const char *path, const void *buf, size_t len, int mode,
-    uid_t uid, gid_t gid, char *tmp, size_t tmplen);
-int mob_file_commit(const char *tmp, const char *path);
-int mob_file_write_atomic_owned(const char *path, const void *buf, size_t len,
-    int mode, uid_t uid, gid_t gid);
 
 #endif

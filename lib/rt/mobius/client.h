@@ -37,11 +37,11 @@
 #include <stdint.h>
 
 #include "mobius/envelope.h"
+#include "mobius/proto.h"
 #include "mobius/uri.h"
 
 struct cJSON;
 
-#define MOB_HUB_SOCKET_DEFAULT	"/run/mobius/hub.sock"
 #define MOB_CLIENT_KEEPALIVE	30	/* seconds */
 
 struct mob_client_cfg {

@@ -106,8 +106,5 @@ void svc__on_message(struct mob_client *c, const char *topic,
     const struct mob_env *env, void *arg);
 void svc__on_conn(struct mob_client *c, int connected, void *arg);
 
-/* --- run.c ------------------------------------------------------------- */
-
-int64_t svc__mono_ms(void);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "internal.h"
 void
@@ -297,14 +298,14 @@ svc__observer(struct mob_res *r, void *arg)
 		if (x == r)
 			break;
 	if (x != NULL)
-		cov_eval(so->svc, so, i, svc__mono_ms());
+		cov_eval(so->svc, so, i, mob_clock_mono_ms());
 }
 
 /* Deferred work: pmin-delayed COVs, pmax republishing, object state. */
 void
 svc__tick(struct mob_service *svc)
 {
-	int64_t now = svc__mono_ms();
+	int64_t now = mob_clock_mono_ms();
 
 	if (svc->next_due == 0 || now < svc->next_due)
 		return;
@@ -334,7 +335,7 @@ svc__tick(struct mob_service *svc)
 int
 svc__publish_all(struct mob_service *svc)
 {
-	int64_t now = svc__mono_ms();
+	int64_t now = mob_clock_mono_ms();
 	int rc;
 
 	if ((rc = publish_svc(svc)) != 0)

@@ -12,23 +12,9 @@
 #include <cjson/cJSON.h>
 
 #include "mobius/err.h"
+#include "mobius/proto.h"
 #include "mobius/uri.h"
 #include "internal.h"
-
-
-static int
-reqid_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > MOB_REQID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return 0;
-	return 1;
-}
 
 struct req {
 	const cJSON *id;		/* as the requester sent it */
@@ -39,24 +25,15 @@ struct req {
 	char msg[160];			/* error message */
 };
 
-/*
- * The request id: a string of 1..32 [A-Za-z0-9_-], or (as the hub also
- * accepts) an integer 0..2^53 whose decimal text names the rsp topic.
- */
+/* The request id (mob_reqid_from_json), kept to echo it back. */
 static int
 req_id(struct req *q)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(q->dat, "id");
+	int r;
 
-	if (cJSON_IsString(j) && reqid_valid(j->valuestring))
-		snprintf(q->reqid, sizeof(q->reqid), "%s", j->valuestring);
-	else if (cJSON_IsNumber(j) && j->valuedouble >= 0 &&
-	    j->valuedouble <= 9007199254740992.0 &&
-	    j->valuedouble == floor(j->valuedouble))
-		snprintf(q->reqid, sizeof(q->reqid), "%lld",
-		    (long long)j->valuedouble);
-	else
-		return MOB_EINVAL;
+	if ((r = mob_reqid_from_json(j, q->reqid)) != 0)
+		return r;
 	q->id = j;
 	return 0;
 }

@@ -13,19 +13,11 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "internal.h"
 
 static volatile sig_atomic_t got_signal;
-int64_t
-svc__mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 
 void
 mob_service_status(struct mob_service *svc, const char *fmt, ...)
@@ -76,7 +68,7 @@ mob_service_start(struct mob_service *svc, int timeout_ms)
 			svc->wd_interval = (int64_t)(usec / 2000);
 			if (svc->wd_interval < 1)
 				svc->wd_interval = 1;
-			svc->wd_next = svc__mono_ms();
+			svc->wd_next = mob_clock_mono_ms();
 		}
 		sd_notify(0, "READY=1");
 	}
@@ -130,7 +122,7 @@ mob_service_add_timer(struct mob_service *svc, int interval_ms,
 	if (svc->ntimers >= MAX_TIMERS)
 		return MOB_ETOOLONG;
 	svc->timers[svc->ntimers].interval = interval_ms;
-	svc->timers[svc->ntimers].next = svc__mono_ms() + interval_ms;
+	svc->timers[svc->ntimers].next = mob_clock_mono_ms() + interval_ms;
 	svc->timers[svc->ntimers].cb = cb;
 	svc->timers[svc->ntimers].arg = arg;
 	svc->ntimers++;
@@ -190,7 +182,7 @@ service_iter(struct mob_service *svc, int timeout_ms, const sigset_t *sigmask)
 	struct sfd *fds;
 	struct timespec ts, *tsp = NULL;
 	size_t nfds = svc->nfds;
-	int64_t now = svc__mono_ms();
+	int64_t now = mob_clock_mono_ms();
 	int t, n, rc;
 
 	if ((rc = snap_reserve(svc, nfds)) != 0)
@@ -232,7 +224,7 @@ service_iter(struct mob_service *svc, int timeout_ms, const sigset_t *sigmask)
 	for (size_t i = 0; i < nfds; i++)
 		if (pfd[i + 1].revents != 0)
 			fds[i].cb(svc, fds[i].fd, pfd[i + 1].revents, fds[i].arg);
-	now = svc__mono_ms();
+	now = mob_clock_mono_ms();
 	for (size_t i = 0; i < svc->ntimers; i++) {
 		struct stimer *tm = &svc->timers[i];
 

@@ -1,0 +1,52 @@
+/*
+ * The protocol's small rules, each in one place (docs/protocol.md): the
+ * shape of identifiers, the request-id alphabet and range, and the
+ * default paths every program agrees on.
+ */
+#ifndef MOBIUS_PROTO_H
+#define MOBIUS_PROTO_H
+
+#include <stddef.h>
+
+struct cJSON;
+
+/* Default paths (docs/operations.md). */
+#define MOB_KEYS_DIR_DEFAULT	"/etc/mobius/keys"
+#define MOB_HUB_SOCKET_DEFAULT	"/run/mobius/hub.sock"
+
+/* Identifier parts: upper-case hex digits of a fixed width. */
+#define MOB_HID_LEN	6	/* node (hub) */
+#define MOB_SID_LEN	3	/* service on a node; 000 is the hub */
+#define MOB_SPID_LEN	4	/* service profile */
+#define MOB_PID_LEN	4	/* object profile */
+#define MOB_INS_LEN	4	/* object instance */
+#define MOB_RID_LEN	2	/* resource */
+#define MOB_ID_MAX	11	/* "HHHHHH/SSS" + NUL */
+
+/* 1 if s[0..n) are all upper-case hex digits (s need not end there). */
+int mob_hex_valid(const char *s, size_t n);
+/* 1 if the NUL-terminated s is exactly one such part. */
+int mob_hid_valid(const char *s);
+int mob_sid_valid(const char *s);
+int mob_spid_valid(const char *s);
+int mob_id_valid(const char *id);		/* HID/SID */
+int mob_user_valid(const char *user);		/* SPID/SID (MQTT username) */
+
+/*
+ * Request ids name the rsp topic (mob/rsp/HID/SID/REQID): a string of
+ * 1..MOB_REQID_MAX characters of A-Z a-z 0-9 _ - (base64url's alphabet,
+ * which token nonces use too), or an integer 0..2^53-1 written in
+ * decimal.  2^53 is excluded: it is the first integer a JSON double
+ * cannot tell from its successor, so two requesters' ids would collide.
+ */
+#define MOB_REQID_MAX		32
+#define MOB_REQID_INT_MAX	9007199254740991.0	/* 2^53 - 1 */
+
+/* 1 if every one of s[0..n) is in the request-id alphabet. */
+int mob_reqid_chars(const char *s, size_t n);
+/* 1 if s[0..n) is a request id string (1..MOB_REQID_MAX of the alphabet). */
+int mob_reqid_valid(const char *s, size_t n);
+/* The "id" member of a req: its topic text into out, or MOB_EINVAL. */
+int mob_reqid_from_json(const struct cJSON *id, char out[MOB_REQID_MAX + 1]);
+
+#endif
