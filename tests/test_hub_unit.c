@@ -262,7 +262,7 @@ token_of(const char *keyfile, const char *id, const char *user)
 	struct mob_key *k = load_key(keyfile, id);
 	char *tok = NULL;
 
-	cr_assert_eq(mob_token_mint(k, id, user, mob_now_ms(), &tok), 0);
+	cr_assert_eq(mob_token_mint(k, id, user, mob_clock_wall_ms(), &tok), 0);
 	mob_key_free(k);
 	return tok;
 }
