@@ -131,6 +131,38 @@ hw_start_env(struct hw *h, const char *prog, char *const args[],
 	return 0;
 }
 
+/*
+ * As hw_start_env, under strace writing DIR/PROG.trace into trace (the
+ * ordering probe, harness.h); h->svc is strace, th_trace_pid() the service.
+ */
+static inline int
+hw_start_traced(struct hw *h, const char *prog, char *const args[],
+    char *const env[], const char *ready, char *trace, size_t tlen)
+{
+	char path[300], *argv[24], *traced[40];
+	int n = 0, i;
+
+	th_path(prog, path, sizeof(path));
+	argv[n++] = path;
+	argv[n++] = "--key";
+	argv[n++] = h->svc_key;
+	argv[n++] = "--socket";
+	argv[n++] = h->node.sock;
+	for (i = 0; args[i] != NULL && n < 23; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	snprintf(h->log, sizeof(h->log), "%s/%s.log", h->node.dir, strrchr(prog, '/') + 1);
+	snprintf(trace, tlen, "%s/%s.trace", h->node.dir, strrchr(prog, '/') + 1);
+	th_strace_argv(argv, trace, traced, 40);
+	if (th_spawn(&h->svc, traced, env, h->log) != 0)
+		return -1;
+	if (th_wait_log(h->log, ready, 20000) != 0) {
+		hw_dump(h);
+		return -1;
+	}
+	return 0;
+}
+
 static inline int
 hw_start(struct hw *h, const char *prog, char *const args[], const char *ready)
 {

@@ -506,6 +506,46 @@ Test(gpio, service_does_its_job_inside_its_sandbox)
 	th_rmtree(sim);
 }
 
+/*
+ * Started as root, mobius-gpio reads neither the hub nor its chips' FIFOs
+ * before its seccomp filter is in: the ordering probe (harness.h) over
+ * strace's record of the real daemon, a FIFO command and a write served.
+ */
+Test(gpio, started_as_root_it_reads_no_peer_byte_before_it_is_confined)
+{
+	char cfg[400], sim[300], trace[400], why[400];
+	char *args[] = { "--config", cfg, "--sim-dir", sim, NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	struct passwd *pw;
+	const char *why_skip;
+	struct hw h;
+	FILE *f;
+
+	if ((why_skip = hw_no_sandbox_reason()) != NULL ||
+	    (why_skip = th_strace_missing()) != NULL)
+		cr_skip_test("%s", why_skip);
+	hw_node(&h, GPIO_ID);
+	snprintf(cfg, sizeof(cfg), "%s/gpio.json", h.node.dir);
+	cr_assert_not_null(f = fopen(cfg, "w"));
+	fputs(gpio_cfg, f);
+	fclose(f);
+	th_tmpdir(sim, sizeof(sim));
+	cr_assert_not_null(pw = getpwnam("nobody"));
+	cr_assert_eq(chown(sim, pw->pw_uid, pw->pw_gid), 0);
+	cr_assert_eq(hw_start_traced(&h, "bin/mobius-gpio", args, env,
+	    " lines on ", trace, sizeof(trace)), 0);
+	cr_assert_eq(th_count_log(h.log, "DISABLED"), 0, "confined");
+	hw_client(&h);
+	drive(sim, "sim0", "DOOR 1\n");
+	cr_assert_eq(hw_wait_value(&h, "0301/0001/41", "true", 1, 5000), 0);
+	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
+	cr_assert(WIFEXITED(th_stop(&h.svc, SIGTERM, 5000)));
+	cr_assert_gt(th_trace_confined_first(trace, h.node.sock, why,
+	    sizeof(why)), 0, "%s", why);
+	hw_stop(&h);
+	th_rmtree(sim);
+}
+
 /* --- config errors ----------------------------------------------------------- */
 
 #define GHEAD	"{\"gpio\":{\"backend\":\"sim\",\"sim\":{\"chips\":[{\"name\":\"s\",\"lines\":4,\"line_names\":[\"A\"]}]}},"

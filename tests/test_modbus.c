@@ -871,6 +871,43 @@ Test(modbus, service_does_its_job_inside_its_sandbox)
 	mb_server_done(&srv);
 }
 
+/*
+ * Started as root, mobius-modbus reads neither the hub nor a device before
+ * its seccomp filter is in (the first poll runs in the loop): the ordering
+ * probe (harness.h) over strace's record of the real daemon.
+ */
+Test(modbus, started_as_root_it_reads_no_peer_byte_before_it_is_confined)
+{
+	struct mb_server srv;
+	struct hw h;
+	char cfg[400], dev[300], uri[32], trace[400], why[400];
+	char *args[] = { "--config", cfg, NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	const char *skip;
+
+	if ((skip = hw_no_sandbox_reason()) != NULL ||
+	    (skip = th_strace_missing()) != NULL)
+		cr_skip_test("%s", skip);
+	mb_server_tcp(&srv, NULL);
+	hw_node(&h, SVC_ID);
+	snprintf(cfg, sizeof(cfg), "%s/modbus.json", h.node.dir);
+	snprintf(dev, sizeof(dev), "{\"name\":\"u1\",\"tcp\":{\"host\":\"127.0.0.1\","
+	    "\"port\":%d},\"unit\":1,\"poll_ms\":50,\"timeout_ms\":200}", srv.port);
+	typed_config(cfg, dev, 1);
+	cr_assert_eq(hw_start_traced(&h, "bin/mobius-modbus", args, env,
+	    " devices, ", trace, sizeof(trace)), 0);
+	cr_assert_eq(th_count_log(h.log, "DISABLED"), 0, "confined");
+	hw_client(&h);
+	res_uri(uri, sizeof(uri), 1, RID_IR);
+	cr_assert_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
+	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
+	cr_assert(WIFEXITED(th_stop(&h.svc, SIGTERM, 5000)));
+	cr_assert_gt(th_trace_confined_first(trace, h.node.sock, why,
+	    sizeof(why)), 0, "%s", why);
+	hw_stop(&h);
+	mb_server_done(&srv);
+}
+
 Test(modbus, deadband_keeps_small_changes_from_publishing)
 {
 	struct mb_server srv;

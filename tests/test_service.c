@@ -591,6 +591,53 @@ Test(service_sandboxed, serves_and_reconnects_from_inside_the_sandbox,
 }
 
 /*
+ * Started as root, mobius-sim reads no byte from the hub before its
+ * seccomp filter is in (docs/security.md): it connects and sends its
+ * login in the open phase, and the CONNACK, the key bundle and every
+ * request are read confined.  strace shows the order of the real
+ * daemon's system calls.
+ */
+Test(service_sandboxed, started_as_root_it_reads_no_hub_byte_before_it_is_confined,
+    .fini = standalone_fini, .timeout = 60)
+{
+	char path[512], log[600], cfg[600], trace[600], why[400];
+	char *argv[] = { path, "--config", cfg, "--key", sim_key, "--socket",
+	    node.sock, NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	char *traced[32];
+	const char *skip;
+	cJSON *rsp;
+	int n;
+
+	if (geteuid() != 0)
+		cr_skip_test("not root: the question is what a root daemon "
+		    "parses before it drops to its user");
+	if ((skip = th_strace_missing()) != NULL)
+		cr_skip_test("%s", skip);
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	snprintf(cfg, sizeof(cfg), "%s/sim.json", node.dir);
+	write_file(cfg, sim_json);
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	snprintf(trace, sizeof(trace), "%s/sim.trace", node.dir);
+	th_strace_argv(argv, trace, traced, 32);
+	cr_assert_eq(th_spawn(&sim, traced, env, log), 0);
+	if (th_wait_log(log, "simulated resources", 20000) != 0)
+		dump_file(log);
+	cr_assert_eq(th_count_log(log, "DISABLED"), 0, "confined");
+	client_open();
+	rsp = req_ok("read", SETP, NULL);
+	cJSON_Delete(rsp);
+	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
+	cr_assert(WIFEXITED(th_stop(&sim, SIGTERM, 5000)));
+	n = th_trace_confined_first(trace, node.sock, why, sizeof(why));
+	cr_assert_gt(n, 0, "%s", why);
+}
+
+/*
  * 300 objects under the hub's default message cap: mob/svc is cut short
  * and says "truncated", discover pages through everything with "next",
  * and every message the service sends gets through the hub.

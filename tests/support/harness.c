@@ -525,3 +525,127 @@ th_node_stop(struct th_node *n)
 	th_rmtree(n->dir);
 	n->dir[0] = '\0';
 }
+
+/* --- ordering probe --------------------------------------------------- */
+
+#define STRACE	"/usr/bin/strace"
+
+const char *
+th_strace_missing(void)
+{
+	if (access(STRACE, X_OK) != 0)
+		return STRACE " is missing (Debian package strace)";
+	return NULL;
+}
+
+void
+th_strace_argv(char *const argv[], const char *trace, char **out, size_t max)
+{
+	static char *pre[] = { STRACE, "-f", "-qq", "-s", "256", "-e",
+	    "trace=socket,connect,open,openat,close,read,readv,recvfrom,recvmsg,"
+	    "seccomp,prctl", "-o", NULL };
+	size_t n = 0;
+
+	for (size_t i = 0; pre[i] != NULL && n < max - 1; i++)
+		out[n++] = pre[i];
+	if (n < max - 1)
+		out[n++] = (char *)trace;
+	for (size_t i = 0; argv[i] != NULL && n < max - 1; i++)
+		out[n++] = argv[i];
+	out[n] = NULL;
+}
+
+pid_t
+th_trace_pid(const char *trace)
+{
+	long pid = -1;
+	FILE *f;
+
+	if ((f = fopen(trace, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = -1;
+	fclose(f);
+	return (pid_t)pid;
+}
+
+#define TRACE_FDS	1024
+
+/* "PID name(FD, ..." → FD, or -1 when line is not a call of name. */
+static int
+trace_fd(const char *line, const char *name)
+{
+	const char *p = strchr(line, ' ');
+	size_t n = strlen(name);
+
+	if (p == NULL || strncmp(p + 1, name, n) != 0 || p[1 + n] != '(')
+		return -1;
+	return atoi(p + 2 + n);
+}
+
+/* The call's result (after the last " = ", strace pads before it), or -1. */
+static long
+trace_ret(const char *line)
+{
+	const char *r = strstr(line, " = ");
+	const char *last = r;
+
+	while (r != NULL) {
+		last = r;
+		r = strstr(r + 1, " = ");
+	}
+	return last != NULL ? strtol(last + 3, NULL, 10) : -1;
+}
+
+int
+th_trace_confined_first(const char *trace, const char *hub_sock, char *why,
+    size_t len)
+{
+	static const char *const reads[] = { "read", "readv", "recvfrom",
+	    "recvmsg", NULL };
+	char line[4096], hub[400];
+	unsigned char peer[TRACE_FDS] = { 0 };
+	int confined = 0, after = 0, lineno = 0, fd;
+	long ret;
+	FILE *f;
+
+	snprintf(why, len, "no read from a peer after the sandbox");
+	snprintf(hub, sizeof(hub), "sun_path=\"%s\"", hub_sock);
+	if ((f = fopen(trace, "r")) == NULL) {
+		snprintf(why, len, "%s: %s", trace, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		ret = trace_ret(line);
+		if ((strstr(line, " seccomp(SECCOMP_SET_MODE_FILTER") != NULL ||
+		    strstr(line, " prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER") != NULL) &&
+		    ret == 0)
+			confined = 1;
+		if ((fd = trace_fd(line, "connect")) >= 0 && fd < TRACE_FDS &&
+		    (strstr(line, hub) != NULL || strstr(line, "AF_INET") != NULL))
+			peer[fd] = 1;
+		if ((strstr(line, " openat(") != NULL ||
+		    strstr(line, " open(") != NULL) &&
+		    strstr(line, ".in\"") != NULL && ret >= 0 && ret < TRACE_FDS)
+			peer[ret] = 1;
+		if ((fd = trace_fd(line, "close")) >= 0 && fd < TRACE_FDS)
+			peer[fd] = 0;
+		for (size_t i = 0; reads[i] != NULL; i++) {
+			if ((fd = trace_fd(line, reads[i])) < 0 || fd >= TRACE_FDS ||
+			    !peer[fd] || ret <= 0)
+				continue;
+			if (!confined) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(why, len, "%s:%d: %.200s: %ld peer bytes "
+				    "read before any seccomp filter", trace,
+				    lineno, line, ret);
+				fclose(f);
+				return -1;
+			}
+			after++;
+		}
+	}
+	fclose(f);
+	return after;
+}

@@ -42,6 +42,27 @@ int th_count_log(const char *path, const char *needle);
 /* A free TCP port on 127.0.0.1. */
 int th_free_port(void);
 
+/*
+ * Ordering probe: a daemon run under strace, then its trace read back.
+ * th_strace_missing(): NULL when /usr/bin/strace can trace here, else why
+ * not (a skip reason).  th_strace_argv(): argv under strace -f writing
+ * trace (out has room for max entries, argv's included).
+ */
+const char *th_strace_missing(void);
+void th_strace_argv(char *const argv[], const char *trace, char **out, size_t max);
+/*
+ * Did the traced daemon read no byte from a peer before it was confined?
+ * Peers: the hub (a connect() to hub_sock), devices over TCP (AF_INET,
+ * AF_INET6) and simulated chips' FIFOs (an open of a "*.in" path);
+ * confined: the first seccomp filter installed.  Returns how many reads
+ * of peer bytes came after (> 0 for a daemon that did its job), or -1
+ * with the first offending read (or a missing filter) in why.
+ */
+/* The traced program's pid (strace does not pass signals on), or -1. */
+pid_t th_trace_pid(const char *trace);
+int th_trace_confined_first(const char *trace, const char *hub_sock,
+    char *why, size_t len);
+
 /* A whole node: keys made with mobius-keytool, hub on a Unix socket;
  * hub log in DIR/hub.log, hub state in DIR/state. */
 #define TH_HID	"000001"
