@@ -571,16 +571,17 @@ th_trace_pid(const char *trace)
 
 #define TRACE_FDS	1024
 
-/* "PID name(FD, ..." → FD, or -1 when line is not a call of name. */
+/* "PID  name(FD, ..." → FD, or -1 when line is not a call of name. */
 static int
 trace_fd(const char *line, const char *name)
 {
-	const char *p = strchr(line, ' ');
+	const char *p = line + strspn(line, "0123456789");
 	size_t n = strlen(name);
 
-	if (p == NULL || strncmp(p + 1, name, n) != 0 || p[1 + n] != '(')
+	p += strspn(p, " ");
+	if (strncmp(p, name, n) != 0 || p[n] != '(')
 		return -1;
-	return atoi(p + 2 + n);
+	return atoi(p + n + 1);
 }
 
 /* The call's result (after the last " = ", strace pads before it), or -1. */
