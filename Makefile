@@ -34,7 +34,13 @@ SAN_LDFLAGS := -fsanitize=address,undefined
 LDFLAGS += $(if $(SAN),$(SAN_LDFLAGS)) -Wl,-z,relro,-z,now
 EXE_LDFLAGS := -pie
 LIBMOB  := $(BUILD)/libmobius.a
-LIBS    := $(LIBMOB) $(PKG_LIBS) -lpthread -lm
+# sandbox/ is a library of its own (docs/security.md): lib/rt's daemon
+# skeleton calls into it and it logs through lib/sys, hence the group.
+# The hub plugin links the exec lock's object alone (hub/rules.mk).
+LIBSB   := $(BUILD)/libmobius-sandbox.a
+SB_LOCK_OBJ := $(BUILD)/obj/sandbox/lock_exec.o
+LIBS    := -Wl,--start-group $(LIBMOB) $(LIBSB) -Wl,--end-group $(PKG_LIBS) \
+           -lpthread -lm
 
 # objs: map sources to objects in $(BUILD)
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -49,14 +55,22 @@ INSTALL_BIN :=
 .PHONY: all check check-normal check-san run bench bench-build fuzz install clean deps deb
 all: $(LIBMOB)
 
-LIB_SRCS += $(wildcard sandbox/*.c)
+SB_SRCS := $(wildcard sandbox/*.c)
 $(BUILD)/obj/lib/sys/%.o:  INC = -Ilib/sys
 $(BUILD)/obj/lib/core/%.o: INC = -Ilib/sys -Ilib/core
 $(BUILD)/obj/lib/keys/%.o: INC = -Ilib/sys -Ilib/core -Ilib/keys
 $(BUILD)/obj/lib/sys/version.o: CFLAGS += $(VERSION_DEF)
 $(BUILD)/obj/lib/sys/version.o: debian/changelog
 
-$(LIBMOB): $(call objs,$(LIB_SRCS))
+$(BUILD)/obj/sandbox/%.o:  INC = -Ilib/sys -Isandbox
+
+# Whatever links libmobius.a links the sandbox too: a change to either
+# relinks the programs.
+$(LIBMOB): $(call objs,$(LIB_SRCS)) $(LIBSB)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $(filter %.o,$^)
+
+$(LIBSB): $(call objs,$(SB_SRCS))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 

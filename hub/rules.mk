@@ -13,10 +13,10 @@ INSTALL_BIN += $(BUILD)/bin/mobius-hub
 # libseccomp forbids exec once the plugin is in (mob_sandbox_lock_exec).
 HUB_PLUGIN_LIBS = $(shell pkg-config --libs libcrypto libcjson libsystemd libseccomp 2>/dev/null)
 
-$(HUB_PLUGIN): $(call objs,$(HUB_PLUGIN_SRCS)) $(LIBMOB) hub/plugin.map
+$(HUB_PLUGIN): $(call objs,$(HUB_PLUGIN_SRCS)) $(SB_LOCK_OBJ) $(LIBMOB) hub/plugin.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -Wl,--version-script=hub/plugin.map -o $@ \
-		$(call objs,$(HUB_PLUGIN_SRCS)) $(LIBMOB) $(HUB_PLUGIN_LIBS)
+		$(call objs,$(HUB_PLUGIN_SRCS)) $(SB_LOCK_OBJ) $(LIBMOB) $(HUB_PLUGIN_LIBS)
 
 # opts.c: the launcher checks hub.conf with the plugin's own parser.
 $(BUILD)/bin/mobius-hub: $(call objs,hub/mobius-hub.c hub/opts.c) $(LIBMOB)

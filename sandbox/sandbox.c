@@ -85,8 +85,9 @@ sb_single_threaded(void)
 	struct dirent *e;
 	int n = 0;
 
+	/* No /proc: a thread may run unseen, and the filter would miss it. */
 	if ((d = opendir("/proc/self/task")) == NULL)
-		return 1;	/* no /proc: nothing can have started threads we know of */
+		return 0;
 	while ((e = readdir(d)) != NULL)
 		if (e->d_name[0] != '.')
 			n++;
@@ -770,8 +771,8 @@ mob_sandbox_enter(const struct mob_sandbox_profile *p, const struct mob_sandbox_
 		return 0;
 	}
 	if (!sb_single_threaded()) {
-		log_warnx("sandbox %s: must be entered before any thread starts",
-		    p->name);
+		log_warnx("sandbox %s: must be entered before any thread starts "
+		    "(and /proc must show it)", p->name);
 		return MOB_EINVAL;
 	}
 #if defined(__SANITIZE_ADDRESS__)
@@ -805,25 +806,4 @@ mob_sandbox_enter(const struct mob_sandbox_profile *p, const struct mob_sandbox_
 	log_debug("sandbox %s: entered (%s namespaces)", p->name,
 	    userns ? "user" : "system");
 	return 0;
-}
-
-int
-mob_sandbox_lock_exec(void)
-{
-	scmp_filter_ctx ctx;
-	int r = MOB_ESYS;
-
-	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
-		return MOB_ENOMEM;
-	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) != 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execve), 0) != 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(execveat), 0) != 0 ||
-	    seccomp_load(ctx) != 0) {
-		log_warnx("sandbox: cannot forbid exec");
-		goto out;
-	}
-	r = 0;
- out:
-	seccomp_release(ctx);
-	return r;
 }

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -400,6 +402,76 @@ Test(sandbox, a_missing_service_user_fails_closed)
 	st = PROBE(out, "-u", "mobius-no-such-user", "sim", "status");
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %#x: %s", st, out);
 	cr_assert(strstr(out, "no user") != NULL, "%s", out);
+}
+
+/*
+ * Without /proc the sandbox cannot see whether a thread runs that its
+ * filter and user switch would miss: it refuses to enter.  The probe runs
+ * in a mount namespace of its own with an empty tmpfs over /proc.
+ */
+Test(sandbox, no_proc_to_count_threads_fails_closed)
+{
+	char out[OUTMAX], prog[512];
+	ssize_t n, got = 0;
+	int p[2], st;
+	pid_t pid;
+
+	need_root();
+	probe_path(prog, sizeof(prog));
+	cr_assert(pipe(p) == 0);
+	if ((pid = fork()) == 0) {
+		unsetenv("MOBIUS_SANDBOX_DEBUG");
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		if (unshare(CLONE_NEWNS) == -1 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1 ||
+		    mount("none", "/proc", "tmpfs", 0, NULL) == -1) {
+			printf("setup: %s\n", strerror(errno));
+			_exit(126);
+		}
+		execl(prog, prog, "-u", "nobody", "sim", "status", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while ((n = read(p[0], out + got, OUTMAX - 1 - got)) > 0)
+		got += n;
+	out[got] = '\0';
+	close(p[0]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 126, "%s", out);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "entered without "
+	    "/proc: status %#x: %s", st, out);
+	cr_assert_not_null(strstr(out, "before any thread starts"), "%s", out);
+}
+
+/*
+ * The hub plugin, loaded into mosquitto, carries the exec lock and no
+ * profile or mob_sandbox_enter: sandbox/ is a library of its own and the
+ * plugin links the lock's object alone.
+ */
+Test(sandbox, the_hub_plugin_carries_only_the_exec_lock)
+{
+	char so[512], cmd[700], line[256];
+	int lock = 0, other = 0;
+	const char *b = getenv("MOBIUS_BUILD");
+	FILE *f;
+
+	if (access("/usr/bin/nm", X_OK) != 0)
+		cr_skip_test("/usr/bin/nm (binutils) is missing");
+	snprintf(so, sizeof(so), "%s/lib/mobius_hub.so", b != NULL ? b : "build");
+	cr_assert(access(so, R_OK) == 0, "%s not built", so);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/nm '%s'", so);
+	cr_assert_not_null(f = popen(cmd, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strstr(line, " mob_sandbox_lock_exec\n") != NULL)
+			lock++;
+		else if (strstr(line, " mob_sandbox_") != NULL ||
+		    strstr(line, " sb_") != NULL)
+			other++;
+	}
+	cr_assert_eq(pclose(f), 0);
+	cr_assert_eq(lock, 1, "no exec lock in %s", so);
+	cr_assert_eq(other, 0, "%s carries %d more sandbox symbols", so, other);
 }
 
 Test(sandbox, hub_execs_only_through_the_launchers_pointer)
