@@ -52,7 +52,7 @@ BENCHES  :=
 FUZZERS  :=
 INSTALL_BIN :=
 
-.PHONY: all check check-normal check-san run bench bench-build fuzz install clean deps deb
+.PHONY: all check check-normal check-san check-fuzz run bench bench-build fuzz fuzz-merge install clean deps deb
 all: $(LIBMOB)
 
 SB_SRCS := $(wildcard sandbox/*.c)
@@ -89,6 +89,7 @@ deps:
 check: deps
 	$(MAKE) check-normal
 	$(MAKE) check-san
+	$(MAKE) check-fuzz
 
 check-normal: all
 	scripts/run-tests.sh $(BUILD) $(TESTS)
@@ -108,8 +109,16 @@ bench: deps
 
 bench-build: $(BENCHES)
 
+# Every fuzz target, CHECK_FUZZ_TIME (10) s each from tests/fuzz/corpus.
+check-fuzz:
+	$(MAKE) -f fuzz/Makefile.fuzz fuzz-check
+
 fuzz: deps
 	$(MAKE) -f fuzz/Makefile.fuzz
+
+# Minimise what `make fuzz` found into the corpus kept in the repo.
+fuzz-merge:
+	$(MAKE) -f fuzz/Makefile.fuzz fuzz-merge
 
 # Units whose program exists; the router unit waits for the router.
 UNITS := $(filter-out systemd/mobius-router@.service,$(wildcard systemd/*.service))

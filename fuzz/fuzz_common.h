@@ -15,7 +15,7 @@
 #define FUZZ_KID	"000001/01F"
 #define FUZZ_NOW	1700000000000LL
 
-static const struct mob_key *
+static inline const struct mob_key *
 fuzz_hs_key(void)
 {
 	static struct mob_key *k;
@@ -26,7 +26,7 @@ fuzz_hs_key(void)
 	return k;
 }
 
-static const struct mob_key *
+static inline const struct mob_key *
 fuzz_ed_key(void)
 {
 	static struct mob_key *k;
@@ -38,7 +38,7 @@ fuzz_ed_key(void)
 }
 
 /* base64url(hdr).base64url(payload).sig signed with key; free() it. */
-static char *
+static inline char *
 fuzz_craft(const struct mob_key *key, const char *hdr, size_t hlen,
     const char *payload, size_t plen)
 {

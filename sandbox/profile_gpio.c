@@ -26,9 +26,12 @@ static const struct mob_sandbox_rule gpio_rules[] = {
 
 	/*
 	 * The simulated chip (tests, demos) rewrites its state file and
-	 * renames it into place; the mount view leaves only its directory
-	 * writable, and with a real chip nothing at all.
+	 * renames it into place, and the runtime does the same with the
+	 * slots file in the state directory (lib/rt/mobius/persist.h); the
+	 * mount view leaves only those directories writable.
 	 */
+	SB_ALLOW(fchmod),
+	SB_ALLOW(fsync),
 	SB_ALLOW(openat),
 	SB_ALLOW(open),
 	SB_ALLOW(rename),

@@ -37,6 +37,14 @@ static const struct mob_sandbox_rule modbus_rules[] = {
 	/* reopening the serial line needs O_RDWR; the tree is read-only */
 	SB_ALLOW(openat),
 	SB_ALLOW(open),
+	/* the slots file in the state directory (lib/rt/mobius/persist.h) */
+	SB_ALLOW(fchmod),
+	SB_ALLOW(fsync),
+	SB_ALLOW(rename),
+	SB_ALLOW(renameat),
+	SB_ALLOW(renameat2),
+	SB_ALLOW(unlink),
+	SB_ALLOW(unlinkat),
 	SB_ALLOW_ARG(ioctl, MOB_SB_ARG_IOCTL),	/* the serial line */
 	SB_END
 };

@@ -1,6 +1,7 @@
 /*
  * mobius-sim: simulated sensors.  Talks to the hub over its Unix socket and
- * to systemd's notify socket; no network, no devices, writes no file.
+ * to systemd's notify socket; no network, no devices; writes one file, the
+ * operators' slots in its state directory (lib/rt/mobius/persist.h).
  */
 #include <errno.h>
 #include <sys/ioctl.h>
@@ -22,11 +23,20 @@ static const struct mob_sandbox_rule sim_rules[] = {
 	SB_ALLOW(getpeername),
 	SB_ALLOW(shutdown),
 
-	/* reads only (time zone, OpenSSL configuration) */
-	SB_ALLOW_ARG(openat, MOB_SB_ARG_RDONLY),
-	SB_DENY_ELSE(openat, EACCES, MOB_SB_ARG_RDONLY),
-	SB_ALLOW_ARG(open, MOB_SB_ARG_RDONLY),
-	SB_DENY_ELSE(open, EACCES, MOB_SB_ARG_RDONLY),
+	/*
+	 * Reads (time zone, OpenSSL configuration), and the slots file:
+	 * a temp file created, fsynced and renamed into place.  The mount
+	 * view leaves only the state directory writable.
+	 */
+	SB_ALLOW(openat),
+	SB_ALLOW(open),
+	SB_ALLOW(fchmod),
+	SB_ALLOW(fsync),
+	SB_ALLOW(rename),
+	SB_ALLOW(renameat),
+	SB_ALLOW(renameat2),
+	SB_ALLOW(unlink),
+	SB_ALLOW(unlinkat),
 	SB_DENY_EQ(ioctl, ENOTTY, 1, TCGETS),	/* isatty() */
 	SB_END
 };

@@ -170,11 +170,14 @@ hubenv=""
 [ -n "$san" ] &&
 	hubenv="LD_PRELOAD=$(cc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0"
 
+# Each service's state directory (its operators' slots, docs/services.md).
+mkdir -p "$dir/state/sim" "$dir/state/modbus" "$dir/state/gpio"
 if [ -n "$standin" ]; then
 	mkdir -p "$dir/state" "$dir/gpio-sim"
 	chmod 0755 "$dir"
 	chown "$standin" "$keys" "$keys/keyring" "$keys/hub.key" "$dir/state" \
-		"$dir/run" "$dir/gpio-sim"
+		"$dir/run" "$dir/gpio-sim" "$dir/state/sim" "$dir/state/modbus" \
+		"$dir/state/gpio"
 fi
 
 start hub "$dir/hub.log" env $hubenv "$bin/mobius-hub" --keys "$keys" --socket "$sock" \
@@ -182,7 +185,7 @@ start hub "$dir/hub.log" env $hubenv "$bin/mobius-hub" --keys "$keys" --socket "
 wait_for "$sock" hub "$dir/hub.log" || exit 1
 
 services="mobius-sim ($hid/010)"
-start sim "$dir/sim.log" "$bin/mobius-sim" --config "$top/services/sim/sim.json" \
+start sim "$dir/sim.log" env STATE_DIRECTORY="$dir/state/sim" "$bin/mobius-sim" --config "$top/services/sim/sim.json" \
 	--key "$(keyfile 0010/010)" --socket "$sock" $sandbox
 
 if [ -n "$modbus" ]; then
@@ -191,7 +194,8 @@ if [ -n "$modbus" ]; then
 		--port "$port" --units 1 --demo --ready-file "$dir/modbus.ready"
 	# The demo goes on without Modbus if the port is taken (MOBIUS_MODBUS_PORT).
 	if wait_for "$dir/modbus.ready" mbdev "$dir/modbus-device.log"; then
-		start modbus "$dir/modbus.log" "$bin/mobius-modbus" \
+		start modbus "$dir/modbus.log" env STATE_DIRECTORY="$dir/state/modbus" \
+			"$bin/mobius-modbus" \
 			--config "$top/services/modbus/demo.json" --port "$port" \
 			--key "$(keyfile 0020/020)" --socket "$sock" $sandbox
 		services="$services, mobius-modbus ($hid/020, device on 127.0.0.1:$port)"
@@ -201,7 +205,8 @@ if [ -n "$modbus" ]; then
 fi
 if [ -n "$gpio" ]; then
 	mkdir -p "$dir/gpio-sim"
-	start gpio "$dir/gpio.log" "$bin/mobius-gpio" \
+	start gpio "$dir/gpio.log" env STATE_DIRECTORY="$dir/state/gpio" \
+		"$bin/mobius-gpio" \
 		--config "$top/services/gpio/demo.json" --sim \
 		--sim-dir "$dir/gpio-sim" \
 		--key "$(keyfile 0030/030)" --socket "$sock" $sandbox

@@ -250,8 +250,11 @@ Test(sandbox, the_tree_is_read_only_and_tmp_private)
 	snprintf(hidden, sizeof(hidden), "%s/hidden", dir);
 	write_file(hidden, "x\n", 0644, 0);
 	/* seccomp refuses writing opens where the profile only reads */
+	assert_says(PROBE(out, "-u", "nobody", "keytool", "write",
+	    "/var/tmp/mobius-sb"), out, "err EACCES", "keytool write");
+	/* the sim writes its slots file, but only in its state directory */
 	assert_says(PROBE(out, "-u", "nobody", "sim", "write", "/var/tmp/mobius-sb"),
-	    out, "err EACCES", "sim write");
+	    out, "err EROFS", "sim outside rw paths");
 	/* the router may write, but only to its rw paths */
 	assert_says(PROBE(out, "-u", "nobody", "-w", dir, "router", "write", f),
 	    out, "ok", "router rw path");

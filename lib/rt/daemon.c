@@ -3,6 +3,8 @@
  * line from one table, the sandbox phase.
  */
 #include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 
 #define OPT_MAX		32	/* common and own options together */
 #define OPT_VERSION	256
+#define RW_MAX		8	/* a daemon's own writable paths */
 
 static const struct mob_daemon_option common_opts[] = {
 	{ "config", 'c', "FILE", NULL },	/* help: d->config_help */
@@ -137,14 +140,30 @@ mob_daemon_socket(const struct mob_daemon_opts *o)
 	return o->ccfg.socket != NULL ? o->ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
 }
 
+/*
+ * rw_paths and the state directory ($STATE_DIRECTORY: the slots file of
+ * mobius/persist.h is rewritten there).
+ */
 static void
 sandbox_opts(const struct mob_daemon_opts *o, const char *const *rw_paths,
     struct mob_sandbox_opts *sbo)
 {
+	static char state[PATH_MAX];
+	static const char *rw[RW_MAX + 2];
+	const char *dir = getenv("STATE_DIRECTORY");
+	size_t n = 0;
+
 	memset(sbo, 0, sizeof(*sbo));
 	sbo->no_sandbox = o->no_sandbox;
 	sbo->hub_socket = mob_daemon_socket(o);
-	sbo->rw_paths = rw_paths;
+	for (; rw_paths != NULL && rw_paths[n] != NULL && n < RW_MAX; n++)
+		rw[n] = rw_paths[n];
+	if (dir != NULL && *dir != '\0') {
+		snprintf(state, sizeof(state), "%.*s", (int)strcspn(dir, ":"), dir);
+		rw[n++] = state;
+	}
+	rw[n] = NULL;
+	sbo->rw_paths = rw;
 }
 
 uid_t

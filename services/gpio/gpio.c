@@ -125,36 +125,46 @@ default_sim_dir(char *out, size_t len)
 		snprintf(out, len, "/tmp/mobius-gpio-%u", (unsigned)geteuid());
 }
 
-static void
-load_config(struct mob_service *svc, struct gsvc *s, const char *path)
+/*
+ * Lines and objects from config c: 0, or MOB_ECONFIG with the message in c
+ * (fuzz/fuzz_config_gpio.c feeds it untrusted text).
+ */
+static int
+configure(struct mob_service *svc, struct gsvc *s, struct mob_config *c)
 {
 	static const char *const top[] = { "name", "description", "gpio",
 	    "objects", NULL };
 	static const char *const keys[] = { "gpio", NULL };
 	struct mob_service_hooks hooks = { NULL, keys, NULL, cfg_res, s };
-	struct mob_config *c;
 	struct mob_cnode root, m;
-	char err[512];
 
-	if (mob_config_load(path, &c, err, sizeof(err)) != 0)
-		fatalx("%s", err);
 	mob_config_root(c, &root);
 	if (mob_cfg_object(c, &root, top) != 0 ||
 	    mob_cfg_member(c, &root, "gpio", MOB_CFG_REQUIRED, &m) != 1 ||
 	    mob_gpio_backend_parse(c, &m, &s->cfg) != 0)
-		fatalx("%s", mob_config_error(c));
+		return MOB_ECONFIG;
 	if (s->force_sim) {
-		if (s->cfg.nchips == 0) {
-			mob_cfg_errorf(c, &m, "--sim needs simulated chips in \"sim\"");
-			fatalx("%s", mob_config_error(c));
-		}
+		if (s->cfg.nchips == 0)
+			return mob_cfg_errorf(c, &m,
+			    "--sim needs simulated chips in \"sim\"");
 		s->cfg.sim = 1;
 	}
 	if (s->sim_dir != NULL)
 		snprintf(s->cfg.sim_dir, sizeof(s->cfg.sim_dir), "%s", s->sim_dir);
 	else if (s->cfg.sim_dir[0] == '\0')
 		default_sim_dir(s->cfg.sim_dir, sizeof(s->cfg.sim_dir));
-	if (mob_service_config(svc, c, &root, &hooks) != 0)
+	return mob_service_config(svc, c, &root, &hooks);
+}
+
+static void
+load_config(struct mob_service *svc, struct gsvc *s, const char *path)
+{
+	struct mob_config *c;
+	char err[512];
+
+	if (mob_config_load(path, &c, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (configure(svc, s, c) != 0)
 		fatalx("%s", mob_config_error(c));
 	mob_config_free(c);
 }

@@ -358,31 +358,46 @@ cfg_object(struct mob_config *c, const struct mob_cnode *n, struct mob_object *o
 	return 0;
 }
 
-static void
-load_config(struct mob_service *svc, struct mbsvc *s, const char *path)
+/*
+ * Devices and objects from config c: 0, or MOB_ECONFIG with the message in
+ * c (fuzz/fuzz_config_modbus.c feeds it untrusted text).
+ */
+static int
+configure(struct mob_service *svc, struct mbsvc *s, struct mob_config *c)
 {
 	static const char *const top[] = { "name", "description", "devices",
 	    "objects", NULL };
 	static const char *const keys[] = { "modbus", NULL };
 	struct mob_service_hooks hooks = { keys, keys, cfg_object, cfg_res, s };
-	struct mob_config *c;
 	struct mob_cnode root;
+	int rc = 0;
+
+	mob_config_root(c, &root);
+	if (mob_cfg_object(c, &root, top) != 0 || cfg_devices(s, c, &root) != 0 ||
+	    mob_service_config(svc, c, &root, &hooks) != 0)
+		rc = MOB_ECONFIG;
+	free(s->pend);
+	s->pend = NULL;
+	s->npend = 0;
+	return rc;
+}
+
+static void
+load_config(struct mob_service *svc, struct mbsvc *s, const char *path)
+{
+	struct mob_config *c;
 	char err[512];
 	size_t i;
 
 	if (mob_config_load(path, &c, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	mob_config_root(c, &root);
-	if (mob_cfg_object(c, &root, top) != 0 || cfg_devices(s, c, &root) != 0 ||
-	    mob_service_config(svc, c, &root, &hooks) != 0)
+	if (configure(svc, s, c) != 0)
 		fatalx("%s", mob_config_error(c));
 	for (i = 0; i < s->cfg.ndevices; i++)
 		if (s->cfg.devices[i].npoints == 0)
 			log_warnx("%s: device \"%s\" has no registers mapped",
 			    path, s->cfg.devices[i].name);
 	mob_config_free(c);
-	free(s->pend);
-	s->pend = NULL;
 }
 
 /* Figures for operators and bench_modbus: cycles and what one cost. */

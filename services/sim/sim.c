@@ -230,30 +230,46 @@ sim_follow(struct mob_service *svc, struct mob_config *c, struct sim_model *m,
 	return 0;
 }
 
-static void
-sim_config(struct mob_service *svc, struct sim *s, const char *path)
+/*
+ * Objects and simulated resources from config c: 0, or MOB_ECONFIG with
+ * the message in c (fuzz/fuzz_config_sim.c feeds it untrusted text).
+ */
+static int
+sim_configure(struct mob_service *svc, struct sim *s, struct mob_config *c)
 {
 	static const char *const top[] = { "name", "description", "objects", NULL };
 	static const char *const res_keys[] = { "sim", NULL };
 	struct mob_service_hooks hooks = { NULL, res_keys, NULL, sim_res, s };
-	struct mob_config *c;
 	struct mob_cnode root;
-	char err[512];
+	int rc = MOB_ECONFIG;
 
-	if (mob_config_load(path, &c, err, sizeof(err)) != 0)
-		fatalx("%s", err);
 	mob_config_root(c, &root);
 	if (mob_cfg_object(c, &root, top) != 0 ||
 	    mob_service_config(svc, c, &root, &hooks) != 0)
-		fatalx("%s", mob_config_error(c));
+		goto out;
 	/* "follow" may name an object defined later in the file */
 	for (size_t i = 0; i < s->npend; i++)
 		if (sim_follow(svc, c, &s->m[s->pend[i].model],
 		    &s->pend[i].node) != 0)
-			fatalx("%s", mob_config_error(c));
+			goto out;
+	rc = 0;
+ out:
 	free(s->pend);
 	s->pend = NULL;
 	s->npend = 0;
+	return rc;
+}
+
+static void
+sim_config(struct mob_service *svc, struct sim *s, const char *path)
+{
+	struct mob_config *c;
+	char err[512];
+
+	if (mob_config_load(path, &c, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (sim_configure(svc, s, c) != 0)
+		fatalx("%s", mob_config_error(c));
 	mob_config_free(c);
 }
 

@@ -97,9 +97,10 @@ uid_t mob_daemon_user(const struct mob_daemon *d,
 
 /*
  * The sandbox phase: confine the process with d->profile; the hub
- * socket's directory stays reachable (to reconnect) and rw_paths
- * (NULL-terminated, may be NULL) writable.  Any error is fatal: the
- * process may be half-confined.
+ * socket's directory stays reachable (to reconnect), rw_paths
+ * (NULL-terminated, may be NULL, at most 8) and the state directory
+ * ($STATE_DIRECTORY, mobius/persist.h) writable.  Any error is fatal:
+ * the process may be half-confined.
  */
 void mob_daemon_confine(const struct mob_daemon *d,
     const struct mob_daemon_opts *o, const char *const *rw_paths);

@@ -82,6 +82,7 @@ struct mob_service {
 	int started;
 	int stop;
 	char reqtopic[MOB_TOPIC_MAX];
+	char *state;			/* slots file (mobius/persist.h); NULL = none */
 	struct mob_service_stats st;
 };
 

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "mobius/err.h"
+#include "mobius/persist.h"
 #include "mobius/proto.h"
 #include "mobius/uri.h"
 #include "internal.h"
@@ -207,6 +208,8 @@ op_set(struct mob_service *svc, struct req *q, cJSON *rsp, int clear)
 	}
 	if (rc != 0)
 		return write_error(q, r, rc);
+	if (svc->state != NULL)
+		mob_persist_commit(svc, svc->state, rsp);
 	return rsp_res(rsp, r);
 }
 

@@ -15,6 +15,7 @@
 
 #include "mobius/clock.h"
 #include "mobius/err.h"
+#include "mobius/persist.h"
 #include "internal.h"
 
 static volatile sig_atomic_t got_signal;
@@ -43,6 +44,9 @@ mob_service_open(struct mob_service *svc)
 	if ((rc = mob_client_subscribe(svc->c, svc->reqtopic, 1)) != 0)
 		return rc;
 	svc->started = 1;
+	/* What operators commanded before a restart, before it is published. */
+	if ((svc->state = mob_persist_path()) != NULL)
+		mob_persist_restore(svc, svc->state);
 	for (size_t i = 0; i < svc->nobjs; i++)
 		if ((rc = svc__sync(&svc->objs[i])) != 0)
 			return rc;

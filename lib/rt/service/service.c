@@ -54,6 +54,7 @@ mob_service_free(struct mob_service *svc)
 	free(svc->fdsnap);
 	free(svc->name);
 	free(svc->description);
+	free(svc->state);
 	free(svc);
 }
 
