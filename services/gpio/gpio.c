@@ -195,7 +195,7 @@ start_lines(struct mob_service *svc, struct gsvc *s)
 }
 
 static int
-own_option(void *arg, int ch, const char *optarg)
+own_option(void *arg, int ch, const char *val)
 {
 	struct gsvc *s = arg;
 
@@ -204,7 +204,7 @@ own_option(void *arg, int ch, const char *optarg)
 		s->force_sim = 1;
 		return 0;
 	case 'd':
-		s->sim_dir = optarg;
+		s->sim_dir = val;
 		return 0;
 	default:
 		return -1;

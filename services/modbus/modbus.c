@@ -450,7 +450,7 @@ stats_signal(struct mob_service *svc, struct mbsvc *s)
 /* --- main --------------------------------------------------------------- */
 
 static int
-own_option(void *arg, int ch, const char *optarg)
+own_option(void *arg, int ch, const char *val)
 {
 	struct mbsvc *s = arg;
 	char *end;
@@ -458,7 +458,7 @@ own_option(void *arg, int ch, const char *optarg)
 
 	if (ch != 'p')
 		return -1;
-	l = strtol(optarg, &end, 10);
+	l = strtol(val, &end, 10);
 	if (*end != '\0' || l < 1 || l > 65535)
 		return -1;
 	s->port_override = (int)l;
