@@ -58,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else if (o.keys_dir[0] == '\0' || o.window_ms < 100 ||
 	    o.window_ms > 3600000 || o.max_message < 1024 ||
-	    o.backoff_cap_ms < o.backoff_base_ms || o.nwriters > HUB_WRITERS_MAX ||
+	    o.req_max < 16 || o.nwriters > HUB_WRITERS_MAX ||
 	    strlen(o.router_sid) != 3)
 		abort();
 	free(text);

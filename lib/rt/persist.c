@@ -2,64 +2,20 @@
  * Priority arrays kept across restarts (lib/rt/mobius/persist.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "mobius/err.h"
-#include "mobius/keyring.h"
+#include "mobius/file.h"
 #include "mobius/log.h"
 #include "mobius/persist.h"
 #include "mobius/service.h"
 
 /* "PID/INS/RID" */
 #define KEY_LEN		12
-
-static int
-read_file(const char *path, char **out, size_t *outlen)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t off = 0;
-	ssize_t n;
-	int fd, rc = MOB_ESYS;
-
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return MOB_ESYS;
-	if (fstat(fd, &st) == -1)
-		goto out;
-	if (!S_ISREG(st.st_mode) || st.st_size > MOB_PERSIST_MAX) {
-		rc = MOB_ETOOLONG;
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = MOB_ENOMEM;
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		if ((n = read(fd, buf + off, (size_t)st.st_size - off)) == -1 &&
-		    errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		off += (size_t)n;
-	}
-	buf[off] = '\0';
-	*out = buf;
-	*outlen = off;
-	buf = NULL;
-	rc = 0;
- out:
-	free(buf);
-	close(fd);
-	return rc;
-}
 
 static struct mob_res *
 find_res(const struct mob_service *svc, const char *key)
@@ -127,11 +83,12 @@ mob_persist_load(struct mob_service *svc, const char *path, char *err,
 	int rc, prio;
 
 	err[0] = '\0';
-	if ((rc = read_file(path, &text, &len)) != 0) {
-		if (rc == MOB_ESYS && errno == ENOENT)
-			return 0;
-		snprintf(err, errlen, "%s: %s", path, rc == MOB_ESYS ?
-		    strerror(errno) : mob_strerror(rc));
+	if ((rc = mob_file_read(path, MOB_PERSIST_MAX, MOB_FILE_NOFOLLOW, &text,
+	    &len, err, errlen)) != 0) {
+		if (rc == MOB_ENOTFOUND) {
+			err[0] = '\0';
+			return 0;	/* first start */
+		}
 		return rc;
 	}
 	if ((root = cJSON_ParseWithLength(text, len)) == NULL) {
@@ -165,7 +122,7 @@ mob_persist_load(struct mob_service *svc, const char *path, char *err,
 	}
  out:
 	cJSON_Delete(root);
-	free(text);
+	mob_file_free(text, len);
 	return rc;
 }
 
