@@ -55,6 +55,7 @@ struct hub_opts {
 	size_t max_message;		/* cap on an envelope */
 	int64_t req_ttl_ms;		/* how long a request may be answered */
 	size_t req_max;			/* pending requests remembered */
+	size_t req_quota;		/* ... of them from one requester */
 	size_t nonce_max;		/* login nonces remembered */
 	size_t bad_max;			/* failed tokens remembered */
 	int64_t stats_ms;		/* counters publication period */
@@ -74,6 +75,7 @@ struct hub_stats {
 	uint64_t drop_reason[HUB_NREASONS];
 	uint64_t acl_publish;		/* publishes refused by the ACL */
 	uint64_t acl_subscribe;		/* subscriptions refused */
+	uint64_t req_refused;		/* over quota, table full, no such target */
 	uint64_t keys_sent;
 	uint64_t kicked;
 };
@@ -99,6 +101,7 @@ struct hub {
 	int reloading;			/* from MOSQ_EVT_RELOAD to the next tick */
 	struct htab *bad;		/* hash of a failed token -> (set) */
 	struct htab *reqs;		/* requester|reqid -> target id */
+	struct htab *req_counts;	/* requester -> its pending requests */
 	struct hub_stats st;
 	int64_t next_stats;
 	int64_t why_second;		/* explained refusals: this second */
@@ -188,10 +191,15 @@ void hub_log__flush(struct hub *h);
  * reqs.c: requests the hub saw, and who may write to whom
  * ==================================================================== */
 int hub_reqs__init(struct hub *h);
+void hub_reqs__free(struct hub *h);
 /* May requester send op to target (writers_SID policy)?  1 or 0. */
 int hub_reqs__allowed(const struct hub *h, const char *requester,
     const char *target, const char *op);
-/* Remember that requester asked target (a verified req carrying reqid). */
+/*
+ * Remember that requester asked target (a verified req carrying reqid).
+ * MOB_ERANGE when requester has req_quota requests pending, MOB_ENOMEM
+ * when the table (req_max) is full.
+ */
 int hub_reqs__note(struct hub *h, const char *requester, const char *reqid,
     const char *target, int64_t now);
 /* The target asked by requester's reqid, NULL when none is pending. */

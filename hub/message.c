@@ -7,6 +7,7 @@
  * logged and counted by reason.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -40,12 +41,40 @@ msg_reqid(const cJSON *dat, char *out, size_t len)
 	return 0;
 }
 
+/*
+ * Answer a request the hub refuses at once, signed by the hub, so the
+ * requester need not wait for a timeout (lib/rt/client.c accepts an error
+ * response from its hub).
+ */
+static void
+msg_refuse(struct hub *h, const char *requester, const char *reqid, int r,
+    const char *why)
+{
+	char topic[MOB_TOPIC_MAX], *js = NULL;
+	cJSON *o, *e;
+
+	snprintf(topic, sizeof(topic), "mob/rsp/%s/%s", requester, reqid);
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(o, "id", reqid) == NULL ||
+	    cJSON_AddFalseToObject(o, "ok") == NULL ||
+	    (e = cJSON_AddObjectToObject(o, "error")) == NULL ||
+	    cJSON_AddStringToObject(e, "code", mob_errname(r)) == NULL ||
+	    cJSON_AddStringToObject(e, "message", why) == NULL ||
+	    (js = cJSON_PrintUnformatted(o)) == NULL)
+		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: out of memory");
+	else
+		hub_state__publish(h, requester, topic, js, 0);
+	cJSON_Delete(o);
+	free(js);
+}
+
 /* After the envelope verified: track requests, retire answered ones. */
 static int
 msg_track(struct hub *h, const char *id, const char *topic,
     const struct mob_env *env, int64_t now)
 {
-	char reqid[MOB_REQID_MAX + 1], requester[MOB_ID_MAX];
+	char reqid[MOB_REQID_MAX + 1], requester[MOB_ID_MAX], why[128];
+	const char *target = topic + 8;
 	const cJSON *op;
 	int r;
 
@@ -59,9 +88,20 @@ msg_track(struct hub *h, const char *id, const char *topic,
 			    "policy)", id, topic + 8);
 			return MOB_EDENIED;
 		}
-		if ((r = hub_reqs__note(h, id, reqid, topic + 8, now)) != 0) {
-			hub_log__event(h, "too many pending requests, refusing "
-			    "one from %s", id);
+		/* nobody could answer: say so now rather than at a timeout */
+		if (hub_ident__is_local(h, target) &&
+		    hub_ident__entry(h, target, 0) == NULL) {
+			h->st.req_refused++;
+			snprintf(why, sizeof(why), "no service %s on this node",
+			    target);
+			msg_refuse(h, id, reqid, MOB_ENOTFOUND, why);
+			return MOB_ENOTFOUND;
+		}
+		if ((r = hub_reqs__note(h, id, reqid, target, now)) != 0) {
+			h->st.req_refused++;
+			hub_log__event(h, "%s: refusing a request from %s",
+			    r == MOB_ERANGE ? "too many pending requests of "
+			    "one requester" : "pending request table full", id);
 			return MOB_EDENIED;
 		}
 	} else if (strncmp(topic, "mob/rsp/", 8) == 0 &&

@@ -180,7 +180,7 @@ hub_plugin__free(struct hub *h)
 		return;
 	hub_clients__free(h);
 	htab_free(h->bad);
-	htab_free(h->reqs);
+	hub_reqs__free(h);
 	mob_nonce_cache_free(h->nonces);
 	mob_verifier_free(h->verifier);
 	mob_signer_free(h->signer);

@@ -4,6 +4,10 @@
  * lets a rsp on mob/rsp/REQUESTER/REQID through only from that target,
  * until it is answered or req_ttl_ms passed.  Also the writers_SID policy:
  * who may send a writing request to whom.
+ *
+ * Each requester has its own quota of pending requests (req_quota): one
+ * that floods, say to a service that never answers, fills its own share
+ * and no one else's.  The table as a whole is bounded too (req_max).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +15,43 @@
 
 #include "internal.h"
 
+/* Pending requests of one requester; lives as long as the hub. */
+struct reqs_count {
+	size_t n;
+};
+
+struct reqs_entry {
+	struct reqs_count *count;
+	char target[MOB_ID_MAX];
+};
+
+/* Whatever retires an entry (answer, expiry, replacement) frees its slot. */
+static void
+reqs_entry_free(void *p)
+{
+	struct reqs_entry *e = p;
+
+	if (e == NULL)
+		return;
+	e->count->n--;
+	free(e);
+}
+
 int
 hub_reqs__init(struct hub *h)
 {
-	return htab_new(h->o.req_max, free, 0, &h->reqs);
+	int r;
+
+	if ((r = htab_new(h->o.req_max, reqs_entry_free, 0, &h->reqs)) != 0)
+		return r;
+	return htab_new(64, free, 1, &h->req_counts);
+}
+
+void
+hub_reqs__free(struct hub *h)
+{
+	htab_free(h->reqs);	/* first: its entries point into req_counts */
+	htab_free(h->req_counts);
 }
 
 int
@@ -57,14 +94,31 @@ int
 hub_reqs__note(struct hub *h, const char *requester, const char *reqid,
     const char *target, int64_t now)
 {
-	char key[MOB_ID_MAX + MOB_REQID_MAX + 2], *val;
+	char key[MOB_ID_MAX + MOB_REQID_MAX + 2];
+	struct reqs_count *count;
+	struct reqs_entry *e;
 	int r;
 
+	/* requesters are logged-in clients: as many as the keyring has ids */
+	if ((count = htab_get(h->req_counts, requester, 0)) == NULL) {
+		if ((count = calloc(1, sizeof(*count))) == NULL)
+			return MOB_ENOMEM;
+		if ((r = htab_put(h->req_counts, requester, count, 0, now,
+		    0)) != 0) {
+			free(count);
+			return r;
+		}
+	}
 	reqs_key(requester, reqid, key);
-	if ((val = strdup(target)) == NULL)
+	if (count->n >= h->o.req_quota && htab_get(h->reqs, key, now) == NULL)
+		return MOB_ERANGE;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return MOB_ENOMEM;
-	if ((r = htab_put(h->reqs, key, val, now + h->o.req_ttl_ms, now, 0)) != 0)
-		free(val);
+	e->count = count;
+	snprintf(e->target, sizeof(e->target), "%s", target);
+	count->n++;
+	if ((r = htab_put(h->reqs, key, e, now + h->o.req_ttl_ms, now, 0)) != 0)
+		reqs_entry_free(e);
 	return r;
 }
 
@@ -74,8 +128,10 @@ hub_reqs__target(struct hub *h, const char *requester, const char *reqid,
 {
 	char key[MOB_ID_MAX + MOB_REQID_MAX + 2];
 
+	const struct reqs_entry *e;
+
 	reqs_key(requester, reqid, key);
-	return htab_get(h->reqs, key, now);
+	return (e = htab_get(h->reqs, key, now)) != NULL ? e->target : NULL;
 }
 
 void

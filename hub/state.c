@@ -139,6 +139,8 @@ hub_state__stats(struct hub *h)
 	    cJSON_AddNumberToObject(o, "kicked", (double)s->kicked) != NULL &&
 	    cJSON_AddNumberToObject(o, "pending_requests",
 	    (double)htab_count(h->reqs)) != NULL &&
+	    cJSON_AddNumberToObject(o, "requests_refused",
+	    (double)s->req_refused) != NULL &&
 	    (js = cJSON_PrintUnformatted(o)) != NULL;
 	if (ok)
 		hub_state__publish(h, NULL, topic, js, 1);

@@ -869,6 +869,73 @@ Test(hub, responses_go_only_to_the_requester_that_asked)
 	tc_free(a);
 }
 
+/*
+ * Nobody could answer a request to a SID the keyring does not know: the
+ * hub answers it at once, signed by the hub, instead of letting the
+ * requester wait for a timeout (and its entry fill the request table).
+ */
+Test(hub, a_request_to_an_unknown_service_is_answered_at_once_by_the_hub)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	const char *rsp = "mob/rsp/" A_ID "/q1";
+	struct mob_jws jws;
+	int i;
+
+	cr_assert_eq(tc_sub(a, "mob/rsp/" A_ID "/+", 1), 1);
+	tc_pub(a, "mob/req/" TH_HID "/0AB",
+	    "{\"id\":\"q1\",\"op\":\"read\",\"uri\":\"x\"}", 1, 0);
+	cr_assert_geq(i = tc_wait(a, rsp, 0, WAIT_MS), 0, "an answer");
+	cr_expect(has_msg_with(a, rsp, 0, "\"code\":\"not_found\""));
+	cr_expect(has_msg_with(a, rsp, 0, "\"ok\":false"));
+	cr_assert_eq(mob_jws_parse(a->msg[i].payload, (size_t)a->msg[i].len, 0,
+	    &jws), 0);
+	cr_expect_str_eq(jws.kid, TH_HID "/000", "signed by the hub");
+	mob_jws_clear(&jws);
+	tc_free(a);
+}
+
+/*
+ * A requester that floods a service that never answers fills its own
+ * quota of pending requests, not the table everyone shares.  Before the
+ * fix 100 requests from A filled req_max and C's was refused.
+ */
+Test(hub, a_flooding_requester_is_throttled_and_others_still_get_through)
+{
+	static const char *const opts[] = { "req_max=64", "req_quota=16",
+	    NULL };
+	const char *rq = "mob/req/" B_ID;
+	struct tcli *a, *b, *c;
+	char dat[64];
+	int n = 0;
+
+	th_stop(&node.hub, SIGTERM, 5000);
+	th_node_hub_start(&node, opts);
+	a = tc_new(A_ID, A_USER, a_key);
+	b = tc_new(B_ID, B_USER, b_key);
+	c = tc_new(C_ID, C_USER, c_key);
+	cr_assert_eq(tc_sub(b, rq, 1), 1);
+	for (int i = 0; i < 100; i++) {
+		snprintf(dat, sizeof(dat), "{\"id\":\"a%d\",\"op\":\"read\"}", i);
+		tc_pub(a, rq, dat, 1, 0);
+	}
+	for (int64_t end = now_ms() + WAIT_MS; a->pubacks < 100 &&
+	    now_ms() < end;)
+		pump(a, 20);
+	cr_assert_eq(a->pubacks, 100, "every flood request was answered by "
+	    "the broker (accepted or refused)");
+	tc_pub(c, rq, "{\"id\":\"c1\",\"op\":\"read\"}", 1, 0);
+	for (int64_t end = now_ms() + WAIT_MS;
+	    !has_msg_with(b, rq, 0, "\"c1\"") && now_ms() < end;)
+		pump(b, 20);
+	cr_expect(has_msg_with(b, rq, 0, "\"c1\""), "C's request got through");
+	for (int i = 0; i < b->nmsg; i++)
+		n += strcmp(b->msg[i].topic, rq) == 0;
+	cr_expect_eq(n, 16 + 1, "A's quota of 16, then C's");
+	tc_free(c);
+	tc_free(b);
+	tc_free(a);
+}
+
 Test(hub, a_will_message_is_never_delivered)
 {
 	struct tcli *rx = tc_new(B_ID, B_USER, b_key);

@@ -547,6 +547,16 @@ pending_take(struct mob_client *c, const char *id)
 	return NULL;
 }
 
+/* An error response signed by this node's hub (HID/000). */
+static int
+client_from_hub(const struct mob_client *c, const struct mob_env *env)
+{
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(env->dat, "ok");
+
+	return strncmp(env->iss, c->id, 7) == 0 &&
+	    strcmp(env->iss + 7, "000") == 0 && cJSON_IsFalse(ok);
+}
+
 static void
 client_response(struct mob_client *c, const char *topic, const struct mob_env *env)
 {
@@ -562,8 +572,11 @@ client_response(struct mob_client *c, const char *topic, const struct mob_env *e
 		log_debug("late or unknown response %s", reqid);
 		return;
 	}
-	if (strcmp(env->iss, p->target) != 0) {
-		/* Only the service asked may answer; keep waiting for it. */
+	/*
+	 * Only the service asked may answer, or our hub refusing the request
+	 * (no such service: docs/hub.md); else keep waiting for the service.
+	 */
+	if (strcmp(env->iss, p->target) != 0 && !client_from_hub(c, env)) {
 		client_drop(c, topic, MOB_EIDENTITY);
 		p->next = c->pending;
 		c->pending = p;
