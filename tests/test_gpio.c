@@ -159,6 +159,72 @@ Test(gpio, edges_on_a_simulated_input_are_reported)
 	drv_done(&d);
 }
 
+/*
+ * The sim directory may already exist (/tmp/mobius-gpio-UID): only one
+ * nobody else can write to is used, or one of another user, which could
+ * have planted links or a FIFO of its own there.
+ */
+Test(gpio, sim_refuses_a_directory_others_can_write_to)
+{
+	struct drv d;
+
+	drv_init(&d);
+	drv_line(&d, 2, MOB_GPIO_INPUT);
+	cr_assert_eq(chmod(d.dir, 0777), 0);
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), MOB_EDENIED);
+	cr_assert_eq(chmod(d.dir, 0755), 0);
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), 0);
+	drv_done(&d);
+}
+
+Test(gpio, sim_refuses_a_directory_of_another_user)
+{
+	struct passwd *pw;
+	struct drv d;
+
+	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL)
+		cr_skip_test("needs root and a user \"nobody\" to own the directory");
+	drv_init(&d);
+	drv_line(&d, 2, MOB_GPIO_INPUT);
+	cr_assert_eq(chown(d.dir, pw->pw_uid, pw->pw_gid), 0);
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), MOB_EDENIED);
+	/* unless it is the user the sandbox will switch to */
+	d.cfg.sim_owner = pw->pw_uid;
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), 0);
+	drv_done(&d);
+}
+
+/* Links planted at the state file's names are replaced, never followed. */
+Test(gpio, sim_state_file_is_not_written_through_a_link)
+{
+	char victim[300], link1[300], link2[300], buf[16] = { 0 };
+	struct stat st;
+	struct drv d;
+	FILE *f;
+
+	drv_init(&d);
+	drv_line(&d, 2, MOB_GPIO_INPUT);
+	snprintf(victim, sizeof(victim), "%s/victim", d.dir);
+	snprintf(link1, sizeof(link1), "%s/simchip.state.tmp", d.dir);
+	snprintf(link2, sizeof(link2), "%s/simchip.state", d.dir);
+	cr_assert_not_null(f = fopen(victim, "w"));
+	fputs("keep", f);
+	fclose(f);
+	cr_assert_eq(symlink(victim, link1), 0);
+	cr_assert_eq(symlink(victim, link2), 0);
+	cr_assert_eq(mob_gpio_open(&d.cfg, "test", on_ev, &d, &d.g), 0);
+	drive(d.dir, "simchip", "2 1\n");
+	drv_pump(&d, 50);
+	cr_assert_not_null(f = fopen(victim, "r"));
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	cr_assert_str_eq(buf, "keep", "written through a link");
+	cr_assert_eq(lstat(link2, &st), 0);
+	cr_assert(S_ISREG(st.st_mode), "the state file is a regular file");
+	cr_assert_eq(level(d.dir, "simchip", 2), 1);
+	drv_done(&d);
+}
+
 Test(gpio, debounce_reports_a_bouncing_input_once)
 {
 	struct drv d;
@@ -403,6 +469,44 @@ covs(const struct hw *h, const char *rid, const struct hw_cov **last)
 			*last = &h->cov[i];
 		}
 	return n;
+}
+
+/*
+ * Sixteen simulated chips, each with a FIFO and a pattern timer: 33
+ * descriptors, more than the service runtime's old fixed poll set (32).
+ * The daemon sizes its poll set from what the driver has, starts, and
+ * sees an edge on the last chip.
+ */
+Test(gpio, sixteen_simulated_chips_are_all_polled)
+{
+	char cfg[400], simdir[400];
+	char *args[] = { "--config", cfg, "--sim-dir", simdir, "--no-sandbox", NULL };
+	struct hw h;
+	FILE *f;
+	int i;
+
+	hw_node(&h, GPIO_ID);
+	snprintf(cfg, sizeof(cfg), "%s/gpio.json", h.node.dir);
+	snprintf(simdir, sizeof(simdir), "%s/sim", h.node.dir);
+	cr_assert_not_null(f = fopen(cfg, "w"));
+	fputs("{\"gpio\":{\"backend\":\"sim\",\"sim\":{\"chips\":[", f);
+	for (i = 0; i < 16; i++)
+		fprintf(f, "%s{\"name\":\"c%d\",\"lines\":1,\"pattern_ms\":3600000}",
+		    i ? "," : "", i);
+	fputs("]}},\"objects\":[{\"pid\":\"0301\",\"ins\":\"0001\",\"resources\":[", f);
+	for (i = 0; i < 16; i++)
+		fprintf(f, "%s{\"rid\":\"%X\",\"name\":\"in%d\",\"type\":\"bool\","
+		    "\"gpio\":{\"chip\":\"c%d\",\"offset\":0,\"direction\":\"input\"}}",
+		    i ? "," : "", 0x40 + i, i, i);
+	fputs("]}]}\n", f);
+	fclose(f);
+	hw_client(&h);
+	cr_assert_eq(hw_start(&h, "bin/mobius-gpio", args, " lines on "), 0,
+	    "mobius-gpio did not start with 16 chips");
+	cr_assert_eq(hw_wait_value(&h, "0301/0001/4F", "false", 1, 5000), 0);
+	drive(simdir, "c15", "0 1\n");
+	cr_assert_eq(hw_wait_value(&h, "0301/0001/4F", "true", 1, 5000), 0);
+	hw_stop(&h);
 }
 
 Test(gpio, service_publishes_edges_as_cov_with_debounce)
