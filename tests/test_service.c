@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1067,6 +1068,93 @@ Test(service, a_service_added_later_is_verified_with_the_new_key)
 	cr_assert_eq(st.rx_dropped, 0);
 	cr_assert_eq(st.reconnects, 0);
 	th_stop(&sim2, SIGTERM, 5000);
+}
+
+/* --- the client's requests when the hub or the loop goes away -------- */
+
+struct async_rsp {
+	int called;
+	int err;
+};
+
+static void
+on_async_rsp(struct mob_client *c, int err, const cJSON *rsp, void *arg)
+{
+	struct async_rsp *a = arg;
+
+	(void)c;
+	(void)rsp;
+	a->called++;
+	a->err = err;
+}
+
+static void
+client_only_setup(void)
+{
+	log_init("test_service", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	client_open();
+}
+
+/*
+ * A request waiting for a service that never answers ends with
+ * MOB_EOFFLINE as soon as the hub is lost, as client.h promises, not at
+ * its timeout; and the blocking form returns MOB_EOFFLINE.
+ */
+Test(client, a_lost_hub_ends_waiting_requests_with_offline,
+    .init = client_only_setup, .fini = standalone_fini, .timeout = 60)
+{
+	struct async_rsp a = { 0, 0 };
+	struct mob_client_stats st;
+	cJSON *q;
+
+	cr_assert_not_null(q = cJSON_Parse("{\"op\":\"read\",\"uri\":\""
+	    TH_HID "/0FF\"}"));
+	cr_assert_eq(mob_client_request_async(cli, TH_HID "/0FF", q, 30000,
+	    on_async_rsp, &a), 0);
+	pump(200);
+	cr_assert_eq(a.called, 0);
+	th_stop(&node.hub, SIGKILL, 3000);
+	for (int i = 0; i < 250 && a.called == 0; i++)
+		mob_client_loop(cli, 20);
+	cJSON_Delete(q);
+	cr_assert_eq(a.called, 1, "no callback within 5 s of losing the hub");
+	cr_assert_eq(a.err, MOB_EOFFLINE, "%s", mob_strerror(a.err));
+	mob_client_stats(cli, &st);
+	cr_assert_eq(st.pending, 0);
+}
+
+/*
+ * When the loop inside mob_client_request fails (here poll(), refused by
+ * RLIMIT_NOFILE 0), the request is withdrawn: nothing is left pending
+ * whose callback would write into the returned stack frame.
+ */
+Test(client, a_failed_request_loop_leaves_nothing_pending,
+    .init = client_only_setup, .fini = standalone_fini, .timeout = 60)
+{
+	struct mob_client_stats st;
+	struct rlimit old, none;
+	cJSON *q, *rsp = NULL;
+	int rc;
+
+	cr_assert_not_null(q = cJSON_Parse("{\"op\":\"read\",\"uri\":\""
+	    TH_HID "/0FF\"}"));
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	none = old;
+	none.rlim_cur = 0;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &none), 0);
+	rc = mob_client_request(cli, TH_HID "/0FF", q, 500, &rsp);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	cJSON_Delete(q);
+	cr_assert_eq(rc, MOB_ESYS, "%s", mob_strerror(rc));
+	cr_assert_null(rsp);
+	mob_client_stats(cli, &st);
+	cr_assert_eq(st.pending, 0);
+	/* past the old deadline: the loop goes on, nothing to expire */
+	pump(700);
+	mob_client_stats(cli, &st);
+	cr_assert_eq(st.pending, 0);
 }
 
 /* --- mobius-sim's command line and config errors (no node needed) ----- */

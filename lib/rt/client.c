@@ -401,6 +401,9 @@ void
 mob_client_stats(const struct mob_client *c, struct mob_client_stats *out)
 {
 	*out = c->st;
+	out->pending = 0;
+	for (const struct pending *p = c->pending; p != NULL; p = p->next)
+		out->pending++;
 }
 
 /* --- connecting ------------------------------------------------------- */
@@ -434,6 +437,23 @@ client_dial(struct mob_client *c)
 	return 0;
 }
 
+/*
+ * Every request waiting for an answer ends with err.  The list is taken
+ * first: a callback may issue a new request.
+ */
+static void
+pending_fail(struct mob_client *c, int err)
+{
+	struct pending *p, *list = c->pending;
+
+	c->pending = NULL;
+	while ((p = list) != NULL) {
+		list = p->next;
+		p->cb(c, err, NULL, p->arg);
+		free(p);
+	}
+}
+
 static void
 client_down(struct mob_client *c)
 {
@@ -444,6 +464,8 @@ client_down(struct mob_client *c)
 	c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff * 2;
 	if (was_ready) {
 		log_info("lost connection to the hub; reconnecting");
+		/* The session is gone (clean session): no answer will come. */
+		pending_fail(c, MOB_EOFFLINE);
 		if (c->conn_fn != NULL)
 			c->conn_fn(c, 0, c->arg);
 	}
@@ -921,6 +943,21 @@ mob_client_request_async(struct mob_client *c, const char *target,
 	return rc;
 }
 
+/* Forget the requests of (cb, arg) without calling cb. */
+static void
+pending_cancel(struct mob_client *c, mob_client_rsp_fn cb, void *arg)
+{
+	struct pending **pp, *p;
+
+	for (pp = &c->pending; (p = *pp) != NULL;) {
+		if (p->cb == cb && p->arg == arg) {
+			*pp = p->next;
+			free(p);
+		} else
+			pp = &p->next;
+	}
+}
+
 struct sync_rsp {
 	int done;
 	int err;
@@ -951,8 +988,11 @@ mob_client_request(struct mob_client *c, const char *target,
 	    sync_cb, &s)) != 0)
 		return rc;
 	while (!s.done) {
-		if ((rc = mob_client_loop(c, timeout_ms)) != 0)
+		if ((rc = mob_client_loop(c, timeout_ms)) != 0) {
+			/* Its callback would write into this returned frame. */
+			pending_cancel(c, sync_cb, &s);
 			return rc;
+		}
 	}
 	*rsp = s.rsp;
 	return s.err;

@@ -133,7 +133,9 @@ int mob_client_publish_json(struct mob_client *c, const char *topic,
  * handler) until the response arrives or timeout_ms passes (MOB_ETIMEOUT).
  * On success *rsp is the whole response object ({"id","ok",...}), free
  * with cJSON_Delete; a response with "ok":false still returns 0 — see
- * mob_client_rsp_error().
+ * mob_client_rsp_error().  MOB_EOFFLINE when the connection is lost while
+ * waiting; when the loop itself fails, its error, and nothing is left
+ * pending.
  */
 int mob_client_request(struct mob_client *c, const char *target,
     const struct cJSON *req, int timeout_ms, struct cJSON **rsp);
@@ -141,7 +143,9 @@ int mob_client_request(struct mob_client *c, const char *target,
 /*
  * Asynchronous form: cb is called exactly once from the loop with err = 0
  * and the response (owned by the client, valid during the call), or with
- * err = MOB_ETIMEOUT / MOB_EOFFLINE and rsp = NULL.
+ * rsp = NULL and err = MOB_ETIMEOUT (timeout_ms passed) or MOB_EOFFLINE
+ * (the connection to the hub was lost: the answer cannot come).  Not
+ * called when the client is freed first.
  */
 typedef void (*mob_client_rsp_fn)(struct mob_client *c, int err,
     const struct cJSON *rsp, void *arg);
@@ -181,6 +185,7 @@ struct mob_client_stats {
 	uint64_t tx;		/* messages published */
 	uint64_t reconnects;	/* successful reconnections after a loss */
 	int last_drop;		/* MOB_E* of the most recent drop */
+	size_t pending;		/* requests waiting for their answer now */
 };
 void mob_client_stats(const struct mob_client *c, struct mob_client_stats *out);
 
