@@ -129,7 +129,7 @@ acl_write(struct hub *h, const char *id, const char *topic, int retain)
 		if (retain)
 			return 0;
 		if ((target = hub_reqs__target(h, tid, t.reqid,
-		    mob_clock_wall_ms())) == NULL)
+		    mob_clock_mono_ms())) == NULL)
 			return 0;
 		return strcmp(target, id) == 0 ||
 		    (router && !hub_ident__is_local(h, target));

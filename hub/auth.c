@@ -104,9 +104,10 @@ login_why(struct hub *h, const char *tok, size_t len, const char *id,
     const char *user, int64_t now, int r)
 {
 	struct mob_token t;
+	int64_t sec = mob_clock_mono_ms() / 1000;
 
-	if (now / 1000 != h->why_second) {
-		h->why_second = now / 1000;
+	if (sec != h->why_second) {
+		h->why_second = sec;
 		h->why_budget = HUB_WHY_PER_S;
 	}
 	if (h->why_budget == 0)
@@ -173,7 +174,7 @@ hub_auth__basic(int event, void *event_data, void *userdata)
 	char bk[33], s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
 	uint8_t pwhash[32];
 	size_t pwlen = 0;
-	int64_t now = mob_clock_wall_ms();
+	int64_t now = mob_clock_wall_ms(), mono = mob_clock_mono_ms();
 	int r;
 
 	(void)event;
@@ -194,7 +195,7 @@ hub_auth__basic(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 
 	bad_key(pwhash, bk);
-	if (htab_get(h->bad, bk, now) != NULL) {
+	if (htab_get(h->bad, bk, mono) != NULL) {
 		h->st.logins_failed++;
 		h->st.cached++;
 		hub_log__event(h, "login refused for %s: the same token failed "
@@ -211,7 +212,7 @@ hub_auth__basic(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 	/* past the window the token fails on its iat anyway */
-	htab_put(h->bad, bk, h->bad, now + h->o.window_ms, now, 1);
+	htab_put(h->bad, bk, h->bad, mono + h->o.window_ms, mono, 1);
  refused:
 	h->st.logins_failed++;
 	if (r < 0 && r >= MOB_ERR_MIN)

@@ -28,7 +28,7 @@ hub_log__safe(const char *s, char *buf, size_t len)
 void
 hub_log__event(struct hub *h, const char *fmt, ...)
 {
-	int64_t sec = mob_clock_wall_ms() / 1000;
+	int64_t sec = mob_clock_mono_ms() / 1000;
 	char buf[512];
 	va_list ap;
 

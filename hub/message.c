@@ -71,7 +71,7 @@ msg_refuse(struct hub *h, const char *requester, const char *reqid, int r,
 /* After the envelope verified: track requests, retire answered ones. */
 static int
 msg_track(struct hub *h, const char *id, const char *topic,
-    const struct mob_env *env, int64_t now)
+    const struct mob_env *env)
 {
 	char reqid[MOB_REQID_MAX + 1], requester[MOB_ID_MAX], why[128];
 	const char *target = topic + 8;
@@ -97,7 +97,8 @@ msg_track(struct hub *h, const char *id, const char *topic,
 			msg_refuse(h, id, reqid, MOB_ENOTFOUND, why);
 			return MOB_ENOTFOUND;
 		}
-		if ((r = hub_reqs__note(h, id, reqid, target, now)) != 0) {
+		if ((r = hub_reqs__note(h, id, reqid, target,
+		    mob_clock_mono_ms())) != 0) {
 			h->st.req_refused++;
 			hub_log__event(h, "%s: refusing a request from %s",
 			    r == MOB_ERANGE ? "too many pending requests of "
@@ -131,7 +132,7 @@ hub_message__verify(int event, void *event_data, void *userdata)
 		r = MOB_EIDENTITY;
 	else if ((r = mob_env_verify(h->verifier, ed->topic, id, ed->payload,
 	    ed->payloadlen, now, &env)) == 0)
-		r = msg_track(h, id, ed->topic, &env, now);
+		r = msg_track(h, id, ed->topic, &env);
 	mob_env_clear(&env);
 	if (r == 0) {
 		h->st.verified++;

@@ -174,7 +174,10 @@ hub_state__disconnect(int event, void *event_data, void *userdata)
 /*
  * systemd's watchdog (WatchdogSec= in mobius-hub.service): mosquitto sends
  * READY=1 but never pings, so the plugin does, from the broker's own loop
- * at half the interval: a stuck loop stops the pings.
+ * at half the interval: a stuck loop stops the pings.  Scheduled on the
+ * monotonic clock: on the wall clock a step back (a board without an RTC
+ * getting NTP time) stopped them until the clock caught up, and systemd
+ * killed the hub.
  */
 static void
 hub_watchdog(int64_t now)
@@ -195,7 +198,7 @@ int
 hub_state__tick(int event, void *event_data, void *userdata)
 {
 	struct hub *h = userdata;
-	int64_t now = mob_clock_wall_ms();
+	int64_t now = mob_clock_mono_ms();	/* a clock step must not stop pings */
 
 	(void)event;
 	(void)event_data;

@@ -7,7 +7,9 @@
  * good message right after the bad one, and per-client ordering means the
  * bad one would have arrived first.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -1655,6 +1657,77 @@ Test(hub, a_write_policy_refuses_unknown_and_missing_ops_from_others)
 	}
 	tc_free(b);
 	tc_free(a);
+}
+
+#define FAKETIME_LIB	"/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+/* WATCHDOG=1 datagrams on fd within ms. */
+static int
+count_pings(int fd, int ms)
+{
+	int64_t end = mob_clock_mono_ms() + ms;
+	char buf[256];
+	int n = 0;
+	ssize_t len;
+
+	while (mob_clock_mono_ms() < end) {
+		if ((len = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) <= 0) {
+			usleep(10 * 1000);
+			continue;
+		}
+		buf[len] = '\0';
+		n += strstr(buf, "WATCHDOG=1") != NULL;
+	}
+	return n;
+}
+
+/*
+ * systemd kills a hub that stops pinging its watchdog.  The pings (every
+ * 100 ms here) go on when the wall clock steps back two minutes, as on a
+ * board without an RTC that gets NTP time; on the wall clock they stopped.
+ * libfaketime steps the hub's wall clock and leaves the monotonic one.
+ */
+Test(hub, a_clock_step_back_does_not_stop_the_watchdog_pings)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char hub[512], state[400], log[400], ft[400], e_sock[512], e_ft[512];
+	char *argv[] = { hub, "--keys", node.keys, "--socket", node.sock,
+	    "--state", state, "--foreground", "--no-sandbox", NULL };
+	char *env[] = { e_sock, "WATCHDOG_USEC=200000", e_ft,
+	    "LD_PRELOAD=" FAKETIME_LIB, "FAKETIME_NO_CACHE=1",
+	    "FAKETIME_DONT_FAKE_MONOTONIC=1", NULL };
+	const char *b = getenv("MOBIUS_BUILD");
+	FILE *f;
+	int fd;
+
+	if (b != NULL && strlen(b) >= 3 && strcmp(b + strlen(b) - 3, "san") == 0)
+		cr_skip("the SAN hub's LD_PRELOAD is libasan; libfaketime would "
+		    "replace it");
+	if (access(FAKETIME_LIB, R_OK) != 0)
+		cr_skip("libfaketime (Debian package faketime) is not installed");
+	th_stop(&node.hub, SIGTERM, 5000);
+	cr_assert_lt((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/notify",
+	    node.dir), sizeof(sa.sun_path));
+	cr_assert_neq(fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(e_sock, sizeof(e_sock), "NOTIFY_SOCKET=%s", sa.sun_path);
+	snprintf(ft, sizeof(ft), "%s/faketime", node.dir);
+	snprintf(e_ft, sizeof(e_ft), "FAKETIME_TIMESTAMP_FILE=%s", ft);
+	cr_assert_not_null(f = fopen(ft, "w"));
+	fputs("+0\n", f);
+	fclose(f);
+	th_path("bin/mobius-hub", hub, sizeof(hub));
+	snprintf(state, sizeof(state), "%s/state", node.dir);
+	snprintf(log, sizeof(log), "%s/hub.log", node.dir);
+	cr_assert_eq(th_spawn(&node.hub, argv, env, log), 0);
+	cr_assert_eq(th_wait_log(log, "running", 15000), 0);
+	cr_assert_geq(count_pings(fd, 1000), 3, "pings before the step");
+	cr_assert_not_null(f = fopen(ft, "w"));
+	fputs("-120\n", f);
+	fclose(f);
+	cr_expect_geq(count_pings(fd, 1500), 5, "pings after the clock stepped "
+	    "back two minutes");
+	close(fd);
 }
 
 Test(hub, a_bad_plugin_option_stops_the_hub)
