@@ -188,3 +188,21 @@ kt_reload(const char *unit, const char *pidfile, int no_sandbox)
 	log_warnx("no running hub found: %s, and %s", why_sd, why_pid);
 	return KT_FAIL;
 }
+
+int
+cmd_reload(struct kt *kt, int argc, char **argv)
+{
+	const char *unit = KT_UNIT_DEFAULT;
+	int r, no_sandbox = 0;
+	const struct kt_opt opts[] = {
+		{ .name = "unit", .str = &unit },
+		{ .name = "no-sandbox", .flag = &no_sandbox },
+		{ .name = NULL }
+	};
+
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
+	if (optind != argc)
+		return kt_usage("unexpected argument \"%s\"", argv[optind]);
+	return kt_reload(unit, kt->pidfile, no_sandbox);
+}

@@ -1,0 +1,240 @@
+/*
+ * mobius-keytool: peer keys between nodes (export-peer, import-peer).
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "internal.h"
+#include "mobius/log.h"
+
+int
+cmd_export_peer(struct kt *kt, int argc, char **argv)
+{
+	struct mob_keyring *kr = NULL, *rk = NULL, *pub = NULL;
+	struct mob_kr_entry own, e;
+	struct kt_owner o;
+	const char *user = NULL, *sid = KT_ROUTER_SID;
+	char err[512], fpr[MOB_FPR_LEN + 1], path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	int lock = -1, r, ret = KT_FAIL, created = 0;
+	const struct kt_opt opts[] = {
+		{ .name = "user", .short_name = 'u', .str = &user },
+		{ .name = "sid", .str = &sid },
+		{ .name = NULL }
+	};
+
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
+	if (optind != argc)
+		return kt_usage("unexpected argument \"%s\"", argv[optind]);
+	if (strlen(sid) != 3 || strspn(sid, "0123456789ABCDEF") != 3 ||
+	    strcmp(sid, "000") == 0)
+		return kt_usage("bad --sid \"%s\": want the router's SID, 3 "
+		    "upper-case hex digits", sid);
+	snprintf(path, sizeof(path), "%s/%s.external.key", kt->dir, sid);
+	memset(&own, 0, sizeof(own));
+	memset(&e, 0, sizeof(e));
+	if (user != NULL && strlen(user) >= sizeof(e.user))
+		return kt_usage("--user \"%s\" is too long", user);
+	if (kt_owner(user, 1, &o) != 0)
+		return KT_FAIL;
+	if (kt_lock_load(kt, &lock, &kr) != 0)
+		goto out;
+	r = mob_keyfile_load_own(path, &own, err, sizeof(err));
+	if (r == MOB_ENOTFOUND && access(path, F_OK) == -1) {
+		/* First use: the router's external key, never a PSK. */
+		e.kind = MOB_ENTRY_PEER;
+		snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, sid);
+		if (user != NULL)
+			snprintf(e.user, sizeof(e.user), "%s", user);
+		e.alg = MOB_ALG_EDDSA;
+		e.state = MOB_KS_ACTIVE;
+		if ((r = mob_key_generate(MOB_ALG_EDDSA, &e.key)) != 0 ||
+		    (r = mob_keyring_new(kr->hid, kr->mode, &rk)) != 0 ||
+		    (r = kt_add_copy(rk, &e, 0)) != 0) {
+			kt_err(r, path);
+			goto out;
+		}
+		if (kt_save(rk, path, &o) != 0)
+			goto out;
+		own = e;
+		e.key = NULL;
+		created = 1;
+	} else if (r != 0) {
+		log_warnx("%s", err);
+		goto out;
+	}
+	if (own.kind != MOB_ENTRY_PEER || strncmp(own.id, kr->hid, 6) != 0 ||
+	    strcmp(own.id + 7, sid) != 0) {
+		log_warnx("%s holds %s %s, not this node's peer key %s/%s",
+		    path, mob_kr_kind_name(own.kind), own.id, kr->hid, sid);
+		goto out;
+	}
+	if ((r = mob_keyring_new(kr->hid, kr->mode, &pub)) != 0 ||
+	    (r = kt_add_copy(pub, &own, 1)) != 0 ||
+	    (r = mob_keyring_format(pub, &text, &len)) != 0) {
+		kt_err(r, "export");
+		goto out;
+	}
+	kt_fpr(own.key, fpr);
+	if (created)
+		fprintf(stderr, "mobius-keytool: created %s (the router's "
+		    "external key %s)\n", path, own.id);
+	printf("# Peer key of node %s (fingerprint %s): on the other node "
+	    "run\n#   mobius-keytool import-peer FILE\n%s", kr->hid, fpr,
+	    strchr(text, '\n') + 1);
+	ret = KT_OK;
+ out:
+	mob_keyring_text_free(text, len);
+	mob_keyring_unlock(lock);
+	mob_key_free(own.key);
+	mob_key_free(e.key);
+	mob_keyring_free(pub);
+	mob_keyring_free(rk);
+	mob_keyring_free(kr);
+	return ret;
+}
+
+static int
+kt_read_public(const char *file, char **buf, size_t *len)
+{
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
+	size_t n;
+
+	*buf = NULL;
+	if (f == NULL) {
+		log_warn("%s", file);
+		return KT_FAIL;
+	}
+	if ((*buf = malloc(KT_IMPORT_MAX + 1)) == NULL) {
+		log_warnx("out of memory");
+		goto fail;
+	}
+	n = fread(*buf, 1, KT_IMPORT_MAX + 1, f);
+	if (ferror(f) || n > KT_IMPORT_MAX) {
+		log_warnx("%s: %s", file, ferror(f) ? "read error" :
+		    "larger than 64 KiB");
+		goto fail;
+	}
+	*len = n;
+	if (f != stdin)
+		fclose(f);
+	return 0;
+ fail:
+	free(*buf);
+	*buf = NULL;
+	if (f != stdin)
+		fclose(f);
+	return KT_FAIL;
+}
+
+/* Check an imported entry; *same when the same key is already there. */
+static int
+kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
+    const char *file, int replace, int *same)
+{
+	char a[MOB_FPR_LEN + 1], b[MOB_FPR_LEN + 1];
+	const struct mob_kr_entry *have;
+
+	*same = 0;
+	if (e->kind != MOB_ENTRY_PEER || mob_key_can_sign(e->key)) {
+		log_warnx("%s: %s %s is not a public peer entry; import only "
+		    "what export-peer prints", file, mob_kr_kind_name(e->kind),
+		    e->id);
+		return KT_FAIL;
+	}
+	if (e->state != MOB_KS_ACTIVE) {
+		log_warnx("%s: peer %s is %s", file, e->id,
+		    mob_kr_state_name(e->state));
+		return KT_FAIL;
+	}
+	if (strncmp(e->id, kr->hid, 6) == 0) {
+		log_warnx("%s: %s is this node's own key", file, e->id);
+		return KT_FAIL;
+	}
+	if ((have = mob_keyring_lookup(kr, e->id, 0, kt_now())) == NULL)
+		return 0;
+	kt_fpr(have->key, a);
+	kt_fpr(e->key, b);
+	if (strcmp(a, b) == 0) {
+		*same = 1;
+		return 0;
+	}
+	if (!replace) {
+		log_warnx("%s: peer %s already has key %s (this one is %s); "
+		    "--replace swaps it", file, e->id, a, b);
+		return KT_FAIL;
+	}
+	for (size_t i = kr->n; i-- > 0;)
+		if (strcmp(kr->entries[i].id, e->id) == 0)
+			mob_keyring_remove(kr, i);
+	return 0;
+}
+
+int
+cmd_import_peer(struct kt *kt, int argc, char **argv)
+{
+	struct mob_keyring *kr = NULL, *in = NULL;
+	struct kt_owner own;
+	char err[512], fpr[MOB_FPR_LEN + 1], *buf = NULL;
+	size_t len = 0;
+	int lock = -1, r, replace = 0, same, ret = KT_FAIL, added = 0;
+	const struct kt_opt opts[] = {
+		{ .name = "replace", .flag = &replace },
+		{ .name = NULL }
+	};
+
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
+	if (argc - optind != 1)
+		return kt_usage("FILE (or - for stdin) is required");
+	if (kt_read_public(argv[optind], &buf, &len) != 0)
+		return KT_FAIL;
+	r = mob_keyring_parse(buf, len, argv[optind], &in, err, sizeof(err));
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	if (r != 0) {
+		log_warnx("%s", err);
+		return KT_FAIL;
+	}
+	if (in->n == 0) {
+		log_warnx("%s: no peer entry", argv[optind]);
+		goto out;
+	}
+	if (kt_lock_load(kt, &lock, &kr) != 0)
+		goto out;
+	mob_keyring_prune(kr, kt_now());
+	for (size_t i = 0; i < in->n; i++) {
+		struct mob_kr_entry *e = &in->entries[i];
+
+		if (kt_import_one(kr, e, argv[optind], replace, &same) != 0)
+			goto out;
+		if (same) {
+			printf("peer %s: already imported\n", e->id);
+			continue;
+		}
+		e->user[0] = '\0';
+		if ((r = kt_add_copy(kr, e, 1)) != 0) {
+			kt_err(r, e->id);
+			goto out;
+		}
+		kt_fpr(e->key, fpr);
+		printf("imported peer %s (fingerprint %s)\n", e->id, fpr);
+		added++;
+	}
+	kt_hub_owner(kt, &own, 0);
+	if (added > 0 && kt_save(kr, kt->keyring, &own) != 0)
+		goto out;
+	ret = KT_OK;
+ out:
+	mob_keyring_unlock(lock);
+	mob_keyring_free(in);
+	mob_keyring_free(kr);
+	return ret;
+}
