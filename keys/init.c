@@ -33,7 +33,7 @@ cmd_init(struct kt *kt, int argc, char **argv)
 	enum mob_mode mode = MOB_MODE_HARDENED;
 	const char *hid = NULL;
 	char fpr[MOB_FPR_LEN + 1];
-	int force = 0, lock = -1, r, ret = KT_FAIL;
+	int force = 0, lock = -1, r;
 	const struct kt_opt opts[] = {
 		{ .name = "hid", .str = &hid },
 		{ .name = "mode", .parse = kt_opt_mode, .val = &mode },
@@ -52,11 +52,12 @@ cmd_init(struct kt *kt, int argc, char **argv)
 		    "digits, e.g. 000001", hid);
 	memset(&e, 0, sizeof(e));
 
-	if (kt_mkdirs(kt->dir) != 0 || kt_lock(kt, &lock) != 0)
+	if ((r = kt_mkdirs(kt->dir)) != 0 || (r = kt_lock(kt, &lock)) != 0)
 		goto out;
 	if (!force && access(kt->keyring, F_OK) == 0) {
 		log_warnx("%s exists; --force replaces it (and drops every key "
 		    "in it)", kt->keyring);
+		r = MOB_EEXIST;
 		goto out;
 	}
 	kt_hub_owner(kt, &own, 1);
@@ -73,18 +74,17 @@ cmd_init(struct kt *kt, int argc, char **argv)
 		goto out;
 	}
 	/* hub.key first: a keyring never names a hub key that is missing. */
-	if (kt_save(hk, kt->hubkey, &own) != 0 ||
-	    kt_save(kr, kt->keyring, &own) != 0)
+	if ((r = kt_save(hk, kt->hubkey, &own)) != 0 ||
+	    (r = kt_save(kr, kt->keyring, &own)) != 0)
 		goto out;
 	kt_fpr(e.key, fpr);
 	printf("initialized node %s in %s: mode %s (%s), hub key %s/000 "
 	    "fingerprint %s\n", hid, kt->dir, mode == MOB_MODE_COMPAT ?
 	    "compat" : "hardened", mob_alg_name(e.alg), hid, fpr);
-	ret = KT_OK;
  out:
 	mob_keyring_unlock(lock);
 	mob_key_free(e.key);
 	mob_keyring_free(hk);
 	mob_keyring_free(kr);
-	return ret;
+	return r;
 }

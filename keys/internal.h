@@ -22,9 +22,8 @@
 #include "mobius/log.h"
 #include "mobius/proto.h"
 
-#define KT_OK		0
-#define KT_FAIL		1
-#define KT_USAGE	2
+/* A command-line error, said on stderr already: main exits 2. */
+#define KT_EUSAGE	(MOB_ERR_MIN - 1)
 
 #define KT_UNIT_DEFAULT	"mobius-hub.service"
 #define KT_HUB_USER	"mobius-hub"
@@ -69,13 +68,14 @@ struct kt_opt {
 /* --- keytool.c: the command line ----------------------------------------- */
 
 #define KT_OPTS_MAX	8
-#define KT_GO		(-1)
+#define KT_GO		1	/* not a MOB_E* code */
 
-/* A usage error of the current command: says so on stderr. */
+/* A usage error of the current command: says so on stderr, KT_EUSAGE. */
 int kt_usage(const char *fmt, ...) MOB_PRINTF(1, 2);
 /*
  * The options of a command (plus -h, --help).  Returns KT_GO for the
- * command to go on, else the exit status (help shown, or a usage error).
+ * command to go on, else what the command returns: 0 after the help,
+ * KT_EUSAGE after a usage error.
  */
 int kt_getopt(int argc, char **argv, const struct kt_opt *o);
 /* "90", "90s", "15m", "1h", "2d" → seconds (at most KT_GRACE_MAX). */
@@ -123,8 +123,8 @@ int cmd_reload(struct kt *kt, int argc, char **argv);
 /*
  * Ask a running hub to re-read its keys: through systemd when unit is
  * active (sd-bus), else SIGHUP to the pid in pidfile from inside the
- * "keytool" sandbox (unless no_sandbox).  Returns KT_OK or KT_FAIL after
- * saying why on stderr.
+ * "keytool" sandbox (unless no_sandbox).  Returns 0, or a MOB_E* code
+ * after saying why on stderr.
  */
 int kt_reload(const char *unit, const char *pidfile, int no_sandbox);
 

@@ -23,6 +23,7 @@
 #include "internal.h"
 #include "mobius/log.h"
 #include "mobius/proto.h"
+#include "mobius/version.h"
 
 static const struct kt_cmd *kt_current;
 static const struct kt_cmd kt_cmds[];
@@ -37,7 +38,8 @@ kt_usage_all(FILE *f)
 		fprintf(f, "  %s %s\n      %s\n", c->name, c->args, c->help);
 	fprintf(f, "\noptions:\n"
 	    "  --dir DIR   key directory (default " MOB_KEYS_DIR_DEFAULT ")\n"
-	    "  -h, --help  this text; COMMAND --help for one command\n\n"
+	    "  -h, --help  this text; COMMAND --help for one command\n"
+	    "  --version   print the version and exit\n\n"
 	    "exit status: 0 success, 1 failure, 2 usage error\n");
 }
 
@@ -59,7 +61,7 @@ kt_usage(const char *fmt, ...)
 		    kt_current->name, kt_current->args);
 	else
 		kt_usage_all(stderr);
-	return KT_USAGE;
+	return KT_EUSAGE;
 }
 
 static int
@@ -67,7 +69,7 @@ kt_help(void)
 {
 	printf("usage: mobius-keytool [--dir DIR] %s %s\n  %s\n",
 	    kt_current->name, kt_current->args, kt_current->help);
-	return KT_OK;
+	return 0;
 }
 
 /*
@@ -180,12 +182,22 @@ static const struct kt_cmd kt_cmds[] = {
 	{ NULL, NULL, NULL, NULL }
 };
 
+/* What a command returned (0 or MOB_E*) as the exit status. */
+static int
+kt_exit(int r)
+{
+	if (r == 0)
+		return 0;
+	return r == KT_EUSAGE ? 2 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct kt kt = { MOB_KEYS_DIR_DEFAULT, "", "", "" };
@@ -201,18 +213,21 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			kt_usage_all(stdout);
-			return KT_OK;
+			return 0;
+		case 'V':
+			mob_version_print(stdout, "mobius-keytool");
+			return 0;
 		default:
-			return kt_usage(NULL);
+			return kt_exit(kt_usage(NULL));
 		}
 	}
 	if (optind == argc)
-		return kt_usage("a command is required");
+		return kt_exit(kt_usage("a command is required"));
 	for (c = kt_cmds; c->name != NULL; c++)
 		if (strcmp(c->name, argv[optind]) == 0)
 			break;
 	if (c->name == NULL)
-		return kt_usage("unknown command \"%s\"", argv[optind]);
+		return kt_exit(kt_usage("unknown command \"%s\"", argv[optind]));
 	kt_current = c;
 	if (snprintf(kt.keyring, sizeof(kt.keyring), "%s/keyring", kt.dir) >=
 	    (int)sizeof(kt.keyring) ||
@@ -220,9 +235,9 @@ main(int argc, char **argv)
 	    (int)sizeof(kt.hubkey) ||
 	    snprintf(kt.pidfile, sizeof(kt.pidfile), "%s/hub.pid", kt.dir) >=
 	    (int)sizeof(kt.pidfile))
-		return kt_usage("--dir is too long");
+		return kt_exit(kt_usage("--dir is too long"));
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* glibc: restart the scan for the command's options */
-	return c->fn(&kt, argc, argv);
+	return kt_exit(c->fn(&kt, argc, argv));
 }

@@ -22,7 +22,7 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	const char *user = NULL, *sid = KT_ROUTER_SID;
 	char err[512], fpr[MOB_FPR_LEN + 1], path[PATH_MAX], *text = NULL;
 	size_t len = 0;
-	int lock = -1, r, ret = KT_FAIL, created = 0;
+	int lock = -1, r, created = 0;
 	const struct kt_opt opts[] = {
 		{ .name = "user", .short_name = 'u', .str = &user },
 		{ .name = "sid", .str = &sid },
@@ -42,9 +42,9 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	memset(&e, 0, sizeof(e));
 	if (user != NULL && strlen(user) >= sizeof(e.user))
 		return kt_usage("--user \"%s\" is too long", user);
-	if (kt_owner(user, 1, &o) != 0)
-		return KT_FAIL;
-	if (kt_lock_load(kt, &lock, &kr) != 0)
+	if ((r = kt_owner(user, 1, &o)) != 0)
+		return r;
+	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
 		goto out;
 	r = mob_keyfile_load_own(path, &own, err, sizeof(err));
 	if (r == MOB_ENOTFOUND && access(path, F_OK) == -1) {
@@ -61,7 +61,7 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 			kt_err(r, path);
 			goto out;
 		}
-		if (kt_save(rk, path, &o) != 0)
+		if ((r = kt_save(rk, path, &o)) != 0)
 			goto out;
 		own = e;
 		e.key = NULL;
@@ -74,6 +74,7 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	    strcmp(own.id + 7, sid) != 0) {
 		log_warnx("%s holds %s %s, not this node's peer key %s/%s",
 		    path, mob_kr_kind_name(own.kind), own.id, kr->hid, sid);
+		r = MOB_EIDENTITY;
 		goto out;
 	}
 	if ((r = mob_keyring_new(kr->hid, kr->mode, &pub)) != 0 ||
@@ -89,7 +90,6 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	printf("# Peer key of node %s (fingerprint %s): on the other node "
 	    "run\n#   mobius-keytool import-peer FILE\n%s", kr->hid, fpr,
 	    strchr(text, '\n') + 1);
-	ret = KT_OK;
  out:
 	mob_keyring_text_free(text, len);
 	mob_keyring_unlock(lock);
@@ -98,7 +98,7 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	mob_keyring_free(pub);
 	mob_keyring_free(rk);
 	mob_keyring_free(kr);
-	return ret;
+	return r;
 }
 
 static int
@@ -106,20 +106,23 @@ kt_read_public(const char *file, char **buf, size_t *len)
 {
 	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
 	size_t n;
+	int r;
 
 	*buf = NULL;
 	if (f == NULL) {
 		log_warn("%s", file);
-		return KT_FAIL;
+		return MOB_ESYS;
 	}
 	if ((*buf = malloc(KT_IMPORT_MAX + 1)) == NULL) {
 		log_warnx("out of memory");
+		r = MOB_ENOMEM;
 		goto fail;
 	}
 	n = fread(*buf, 1, KT_IMPORT_MAX + 1, f);
 	if (ferror(f) || n > KT_IMPORT_MAX) {
 		log_warnx("%s: %s", file, ferror(f) ? "read error" :
 		    "larger than 64 KiB");
+		r = ferror(f) ? MOB_ESYS : MOB_ETOOLONG;
 		goto fail;
 	}
 	*len = n;
@@ -131,7 +134,7 @@ kt_read_public(const char *file, char **buf, size_t *len)
 	*buf = NULL;
 	if (f != stdin)
 		fclose(f);
-	return KT_FAIL;
+	return r;
 }
 
 /* Check an imported entry; *same when the same key is already there. */
@@ -147,16 +150,16 @@ kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
 		log_warnx("%s: %s %s is not a public peer entry; import only "
 		    "what export-peer prints", file, mob_kr_kind_name(e->kind),
 		    e->id);
-		return KT_FAIL;
+		return MOB_EINVAL;
 	}
 	if (e->state != MOB_KS_ACTIVE) {
 		log_warnx("%s: peer %s is %s", file, e->id,
 		    mob_kr_state_name(e->state));
-		return KT_FAIL;
+		return MOB_EREVOKED;
 	}
 	if (strncmp(e->id, kr->hid, 6) == 0) {
 		log_warnx("%s: %s is this node's own key", file, e->id);
-		return KT_FAIL;
+		return MOB_EIDENTITY;
 	}
 	if ((have = mob_keyring_lookup(kr, e->id, 0, kt_now())) == NULL)
 		return 0;
@@ -169,7 +172,7 @@ kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
 	if (!replace) {
 		log_warnx("%s: peer %s already has key %s (this one is %s); "
 		    "--replace swaps it", file, e->id, a, b);
-		return KT_FAIL;
+		return MOB_EEXIST;
 	}
 	for (size_t i = kr->n; i-- > 0;)
 		if (strcmp(kr->entries[i].id, e->id) == 0)
@@ -184,7 +187,7 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 	struct kt_owner own;
 	char err[512], fpr[MOB_FPR_LEN + 1], *buf = NULL;
 	size_t len = 0;
-	int lock = -1, r, replace = 0, same, ret = KT_FAIL, added = 0;
+	int lock = -1, r, replace = 0, same, added = 0;
 	const struct kt_opt opts[] = {
 		{ .name = "replace", .flag = &replace },
 		{ .name = NULL }
@@ -194,26 +197,27 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		return r;
 	if (argc - optind != 1)
 		return kt_usage("FILE (or - for stdin) is required");
-	if (kt_read_public(argv[optind], &buf, &len) != 0)
-		return KT_FAIL;
+	if ((r = kt_read_public(argv[optind], &buf, &len)) != 0)
+		return r;
 	r = mob_keyring_parse(buf, len, argv[optind], &in, err, sizeof(err));
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	if (r != 0) {
 		log_warnx("%s", err);
-		return KT_FAIL;
+		return r;
 	}
 	if (in->n == 0) {
 		log_warnx("%s: no peer entry", argv[optind]);
+		r = MOB_ENOTFOUND;
 		goto out;
 	}
-	if (kt_lock_load(kt, &lock, &kr) != 0)
+	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
 		goto out;
 	mob_keyring_prune(kr, kt_now());
 	for (size_t i = 0; i < in->n; i++) {
 		struct mob_kr_entry *e = &in->entries[i];
 
-		if (kt_import_one(kr, e, argv[optind], replace, &same) != 0)
+		if ((r = kt_import_one(kr, e, argv[optind], replace, &same)) != 0)
 			goto out;
 		if (same) {
 			printf("peer %s: already imported\n", e->id);
@@ -229,12 +233,11 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		added++;
 	}
 	kt_hub_owner(kt, &own, 0);
-	if (added > 0 && kt_save(kr, kt->keyring, &own) != 0)
+	if (added > 0 && (r = kt_save(kr, kt->keyring, &own)) != 0)
 		goto out;
-	ret = KT_OK;
  out:
 	mob_keyring_unlock(lock);
 	mob_keyring_free(in);
 	mob_keyring_free(kr);
-	return ret;
+	return r;
 }

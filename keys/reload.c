@@ -169,24 +169,24 @@ kt_reload(const char *unit, const char *pidfile, int no_sandbox)
 	int r;
 
 	if ((r = reload_systemd(unit, why_sd, sizeof(why_sd))) != 0)
-		return r > 0 ? KT_OK : KT_FAIL;
+		return r > 0 ? 0 : MOB_ESYS;
 	if (access(pidfile, F_OK) == -1 && errno == ENOENT) {
 		log_warnx("no running hub found: %s, and %s does not exist",
 		    why_sd, pidfile);
-		return KT_FAIL;
+		return MOB_ENOTFOUND;
 	}
 	memset(&o, 0, sizeof(o));
 	o.no_sandbox = no_sandbox;
 	o.no_private_tmp = 1;	/* a test node's key dir lives under /tmp */
-	if (mob_sandbox_enter(&mob_sandbox_keytool, &o) != 0) {
+	if ((r = mob_sandbox_enter(&mob_sandbox_keytool, &o)) != 0) {
 		log_warnx("cannot confine the pid file path (see above); "
 		    "--no-sandbox skips this");
-		return KT_FAIL;
+		return r;
 	}
 	if ((r = reload_pidfile(pidfile, why_pid, sizeof(why_pid))) != 0)
-		return r > 0 ? KT_OK : KT_FAIL;
+		return r > 0 ? 0 : MOB_ESYS;
 	log_warnx("no running hub found: %s, and %s", why_sd, why_pid);
-	return KT_FAIL;
+	return MOB_ENOTFOUND;
 }
 
 int

@@ -25,7 +25,7 @@ cmd_add(struct kt *kt, int argc, char **argv)
 	struct kt_owner svcown;
 	const char *user = NULL;
 	char spid[5], sid[4], path[PATH_MAX], fpr[MOB_FPR_LEN + 1];
-	int lock = -1, r, ret = KT_FAIL;
+	int lock = -1, r;
 	const struct kt_opt opts[] = {
 		{ .name = "user", .short_name = 'u', .str = &user },
 		{ .name = NULL }
@@ -36,18 +36,18 @@ cmd_add(struct kt *kt, int argc, char **argv)
 	if (argc - optind != 1)
 		return kt_usage(argc == optind ? "SPID/SID is required" :
 		    "one SPID/SID at a time");
-	if (kt_parse_ss(argv[optind], spid, sid) != 0)
-		return KT_USAGE;
+	if ((r = kt_parse_ss(argv[optind], spid, sid)) != 0)
+		return r;
 	memset(&e, 0, sizeof(e));
 	if (user != NULL) {
 		if (strlen(user) >= sizeof(e.user))
 			return kt_usage("--user \"%s\" is too long", user);
-		if (kt_owner(user, 1, &svcown) != 0)
-			return KT_FAIL;
+		if ((r = kt_owner(user, 1, &svcown)) != 0)
+			return r;
 	} else
 		kt_owner(NULL, 0, &svcown);
 
-	if (kt_lock_load(kt, &lock, &kr) != 0)
+	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
 		goto out;
 	e.kind = MOB_ENTRY_SERVICE;
 	snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, sid);
@@ -60,21 +60,21 @@ cmd_add(struct kt *kt, int argc, char **argv)
 	    old->state != MOB_KS_REVOKED) {
 		log_warnx("%s already has a key (spid %s); use rotate to "
 		    "replace it", e.id, old->spid);
+		r = MOB_EEXIST;
 		goto out;
 	}
 	mob_keyring_prune(kr, kt_now());
 	kt_sidpath(kt, sid, path, sizeof(path));
-	if (kt_install(kt, kr, &e, path, &svcown) != 0)
+	if ((r = kt_install(kt, kr, &e, path, &svcown)) != 0)
 		goto out;
 	kt_fpr(e.key, fpr);
 	printf("added %s/%s as %s (%s, fingerprint %s); key file %s\n", spid,
 	    sid, e.id, mob_alg_name(e.alg), fpr, path);
-	ret = KT_OK;
  out:
 	mob_keyring_unlock(lock);
 	mob_key_free(e.key);
 	mob_keyring_free(kr);
-	return ret;
+	return r;
 }
 
 static void
@@ -122,8 +122,8 @@ cmd_list(struct kt *kt, int argc, char **argv)
 		return r;
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
-	if (kt_load(path, &kr) != 0)
-		return KT_FAIL;
+	if ((r = kt_load(path, &kr)) != 0)
+		return r;
 	printf("# %s: node %s, mode %s\n", path, kr->hid,
 	    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened");
 	printf("%-7s %-10s %-4s %-5s %-7s %-20s %-16s %s\n", "KIND", "ID",
@@ -132,7 +132,7 @@ cmd_list(struct kt *kt, int argc, char **argv)
 	for (size_t i = 0; i < kr->n; i++)
 		kt_list_entry(&kr->entries[i], kt_now(), show);
 	mob_keyring_free(kr);
-	return KT_OK;
+	return 0;
 }
 
 /* Common head of revoke and rotate: parse SPID/SID, lock, load, match. */
@@ -142,20 +142,20 @@ kt_service_op(struct kt *kt, const char *ss, int *lock,
 {
 	const struct mob_kr_entry *e;
 	char spid[5];
+	int r;
 
-	if (kt_parse_ss(ss, spid, sid) != 0)
-		return KT_USAGE;
-	if (kt_lock_load(kt, lock, kr) != 0)
-		return KT_FAIL;
+	if ((r = kt_parse_ss(ss, spid, sid)) != 0 ||
+	    (r = kt_lock_load(kt, lock, kr)) != 0)
+		return r;
 	snprintf(id, MOB_ID_MAX, "%s/%s", (*kr)->hid, sid);
 	if ((e = mob_keyring_find(*kr, id)) == NULL ||
 	    e->kind != MOB_ENTRY_SERVICE) {
 		log_warnx("no service key for %s", id);
-		return KT_FAIL;
+		return MOB_ENOTFOUND;
 	}
 	if (strcmp(e->spid, spid) != 0) {
 		log_warnx("%s has spid %s, not %s", id, e->spid, spid);
-		return KT_FAIL;
+		return MOB_EIDENTITY;
 	}
 	return 0;
 }
@@ -176,7 +176,6 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 		return kt_usage("SPID/SID is required");
 	if ((ret = kt_service_op(kt, argv[optind], &lock, &kr, id, sid)) != 0)
 		goto out;
-	ret = KT_FAIL;
 	mob_keyring_prune(kr, kt_now());
 	for (size_t i = 0; i < kr->n; i++) {
 		struct mob_kr_entry *e = &kr->entries[i];
@@ -189,9 +188,10 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 	}
 	if (n == 0) {
 		log_warnx("%s is already revoked", id);
+		ret = MOB_EREVOKED;
 		goto out;
 	}
-	if (kt_save_keyring(kt, kr) != 0)
+	if ((ret = kt_save_keyring(kt, kr)) != 0)
 		goto out;
 	/* Revoked material has no use left; the service must not start on it. */
 	kt_sidpath(kt, sid, path, sizeof(path));
@@ -199,7 +199,6 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 		log_warn("unlink %s", path);
 	printf("revoked %s (%d key%s); removed %s; run mobius-keytool reload "
 	    "so a running hub drops it\n", id, n, n == 1 ? "" : "s", path);
-	ret = KT_OK;
  out:
 	mob_keyring_unlock(lock);
 	mob_keyring_free(kr);
@@ -250,7 +249,6 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 	memset(&e, 0, sizeof(e));
 	if ((ret = kt_service_op(kt, argv[optind], &lock, &kr, id, sid)) != 0)
 		goto out;
-	ret = KT_FAIL;
 	now = kt_now();
 	mob_keyring_prune(kr, now);
 	for (size_t i = 0; i < kr->n; i++)
@@ -259,6 +257,7 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 			old = &kr->entries[i];
 	if (old == NULL) {
 		log_warnx("%s has no active key (revoked?); use add", id);
+		ret = MOB_ENOTFOUND;
 		goto out;
 	}
 	e = *old;
@@ -273,7 +272,7 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 		old->not_after = now + grace;
 	} else
 		mob_keyring_remove(kr, (size_t)(old - kr->entries));
-	if (kt_install(kt, kr, &e, path, &svcown) != 0)
+	if ((ret = kt_install(kt, kr, &e, path, &svcown)) != 0)
 		goto out;
 	kt_fpr(e.key, fpr);
 	if (grace > 0) {
@@ -285,7 +284,6 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 		    "accepted\n", id, fpr, path);
 	printf("restart the service to use the new key; run mobius-keytool "
 	    "reload so a running hub knows it\n");
-	ret = KT_OK;
  out:
 	mob_keyring_unlock(lock);
 	mob_key_free(e.key);

@@ -57,7 +57,7 @@ kt_sidpath(const struct kt *kt, const char *sid, char *out, size_t len)
 /*
  * Owner for a file of user: only root can give files away; others keep
  * them (and say so).  Returns 0, 1 when the user does not exist and is not
- * required, or KT_FAIL.
+ * required, or MOB_ENOTFOUND.
  */
 int
 kt_owner(const char *user, int required, struct kt_owner *o)
@@ -73,7 +73,7 @@ kt_owner(const char *user, int required, struct kt_owner *o)
 		if (!required)
 			return 1;
 		log_warnx("no such user \"%s\"", user);
-		return KT_FAIL;
+		return MOB_ENOTFOUND;
 	}
 	if (geteuid() == 0) {
 		o->uid = pw->pw_uid;
@@ -106,7 +106,7 @@ kt_load(const char *path, struct mob_keyring **kr)
 		log_warnx("%s; run mobius-keytool init first", err);
 	else
 		log_warnx("%s", err);
-	return KT_FAIL;
+	return r;
 }
 
 int
@@ -115,11 +115,9 @@ kt_save(const struct mob_keyring *kr, const char *path,
 {
 	int r;
 
-	if ((r = mob_keyring_save_owned(kr, path, o->uid, o->gid)) != 0) {
+	if ((r = mob_keyring_save_owned(kr, path, o->uid, o->gid)) != 0)
 		kt_err(r, path);
-		return KT_FAIL;
-	}
-	return 0;
+	return r;
 }
 
 /*
@@ -171,7 +169,7 @@ kt_lock(const struct kt *kt, int *fd)
 {
 	if ((*fd = mob_keyring_lock(kt->dir)) < 0) {
 		kt_err(*fd, kt->dir);
-		return KT_FAIL;
+		return *fd;
 	}
 	kt_clean_temps(kt);
 	return 0;
@@ -181,8 +179,10 @@ kt_lock(const struct kt *kt, int *fd)
 int
 kt_lock_load(const struct kt *kt, int *lock, struct mob_keyring **kr)
 {
-	if (kt_lock(kt, lock) != 0 || kt_load(kt->keyring, kr) != 0)
-		return KT_FAIL;
+	int r;
+
+	if ((r = kt_lock(kt, lock)) != 0 || (r = kt_load(kt->keyring, kr)) != 0)
+		return r;
 	return 0;
 }
 
@@ -239,7 +239,7 @@ kt_write_service_file(const struct mob_keyring *hubkr,
 {
 	struct mob_keyring *kr = NULL;
 	const struct mob_kr_entry *hub;
-	int r, ret = KT_FAIL;
+	int r;
 
 	if ((r = mob_keyring_new(hubkr->hid, hubkr->mode, &kr)) != 0 ||
 	    (r = kt_add_copy(kr, own, 0)) != 0) {
@@ -249,6 +249,7 @@ kt_write_service_file(const struct mob_keyring *hubkr,
 	if (hubkr->mode == MOB_MODE_HARDENED) {
 		if ((hub = kt_find_hub(hubkr)) == NULL) {
 			log_warnx("the keyring has no active hub key");
+			r = MOB_ENOTFOUND;
 			goto out;
 		}
 		if ((r = kt_add_copy(kr, hub, 1)) != 0) {
@@ -256,10 +257,10 @@ kt_write_service_file(const struct mob_keyring *hubkr,
 			goto out;
 		}
 	}
-	ret = kt_save(kr, path, o);
+	r = kt_save(kr, path, o);
  out:
 	mob_keyring_free(kr);
-	return ret;
+	return r;
 }
 
 /* The keyring, owned as the hub's files are. */
@@ -284,13 +285,13 @@ kt_install(const struct kt *kt, struct mob_keyring *kr,
 
 	if ((r = mob_key_generate(e->alg, &e->key)) != 0) {
 		kt_err(r, "key generation");
-		return KT_FAIL;
+		return r;
 	}
-	if (kt_write_service_file(kr, e, path, svcown) != 0)
-		return KT_FAIL;
+	if ((r = kt_write_service_file(kr, e, path, svcown)) != 0)
+		return r;
 	if ((r = kt_add_copy(kr, e, 1)) != 0) {
 		kt_err(r, e->id);
-		return KT_FAIL;
+		return r;
 	}
 	return kt_save_keyring(kt, kr);
 }
@@ -303,7 +304,7 @@ kt_mkdirs(const char *dir)
 
 	if (n == 0 || n >= sizeof(p)) {
 		log_warnx("bad directory \"%s\"", dir);
-		return KT_FAIL;
+		return MOB_EINVAL;
 	}
 	memcpy(p, dir, n + 1);
 	for (char *s = p + 1; *s != '\0'; s++) {
@@ -314,7 +315,7 @@ kt_mkdirs(const char *dir)
 			chmod(p, 0755);	/* past our umask of 077 */
 		else if (errno != EEXIST) {
 			log_warn("mkdir %s", p);
-			return KT_FAIL;
+			return MOB_ESYS;
 		}
 		*s = '/';
 	}
@@ -322,11 +323,11 @@ kt_mkdirs(const char *dir)
 	if (mkdir(p, 0711) == 0) {
 		if (chmod(p, 0711) == -1) {
 			log_warn("chmod %s", p);
-			return KT_FAIL;
+			return MOB_ESYS;
 		}
 	} else if (errno != EEXIST) {
 		log_warn("mkdir %s", p);
-		return KT_FAIL;
+		return MOB_ESYS;
 	}
 	return 0;
 }

@@ -23,7 +23,7 @@ cmd_token(struct kt *kt, int argc, char **argv)
 	struct mob_kr_entry own;
 	const char *file = NULL;
 	char spid[5], sid[4], path[PATH_MAX], sub[16], err[512], *tok = NULL;
-	int r, ret = KT_FAIL;
+	int r;
 	const struct kt_opt opts[] = {
 		{ .name = "key", .short_name = 'k', .str = &file },
 		{ .name = NULL }
@@ -36,24 +36,26 @@ cmd_token(struct kt *kt, int argc, char **argv)
 	if (file != NULL && argc != optind)
 		return kt_usage("give SPID/SID or --key FILE, not both");
 	if (file == NULL) {
-		if (kt_parse_ss(argv[optind], spid, sid) != 0)
-			return KT_USAGE;
+		if ((r = kt_parse_ss(argv[optind], spid, sid)) != 0)
+			return r;
 		kt_sidpath(kt, sid, path, sizeof(path));
 		file = path;
 	}
 	if ((r = mob_keyfile_load_own(file, &own, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
-		return KT_FAIL;
+		return r;
 	}
 	if (own.kind != MOB_ENTRY_SERVICE) {
 		log_warnx("%s holds the %s key %s; tokens are for services",
 		    file, mob_kr_kind_name(own.kind), own.id);
+		r = MOB_EINVAL;
 		goto out;
 	}
 	if (file == path && (strcmp(own.spid, spid) != 0 ||
 	    strcmp(own.id + 7, sid) != 0)) {
 		log_warnx("%s is the key of %s/%s, not %s/%s", file, own.spid,
 		    own.id + 7, spid, sid);
+		r = MOB_EIDENTITY;
 		goto out;
 	}
 	snprintf(sub, sizeof(sub), "%.4s/%.3s", own.spid, own.id + 7);
@@ -63,11 +65,10 @@ cmd_token(struct kt *kt, int argc, char **argv)
 		goto out;
 	}
 	printf("%s\n", tok);
-	ret = KT_OK;
  out:
 	free(tok);
 	mob_key_free(own.key);
-	return ret;
+	return r;
 }
 
 /* A read-only view of why no key verified, for the operator. */
@@ -118,19 +119,19 @@ kt_verify_token(const struct mob_keyring *kr, const char *tok,
 		if (strcmp(t.sub, want) != 0) {
 			log_warnx("invalid token: sub %s, but the keyring has "
 			    "%s for %s", t.sub, want, t.iss);
-			return KT_FAIL;
+			return MOB_EIDENTITY;
 		}
 	}
 	if (r != 0) {
 		r = kt_refine(kr, tok, r);
 		log_warnx("invalid token: %s (%s)", mob_strerror(r),
 		    mob_errname(r));
-		return KT_FAIL;
+		return r;
 	}
 	printf("valid token\n%-6s %s\n%-6s %s\n", "iss", t.iss, "sub", t.sub);
 	kt_print_time("iat", t.iat);
 	printf("%-6s %s\n", "nonce", t.nonce);
-	return KT_OK;
+	return 0;
 }
 
 static int
@@ -149,7 +150,7 @@ kt_verify_message(const struct mob_keyring *kr, const char *msg,
 	if ((r = mob_verifier_new(mob_keyring_lookup_fn, (void *)kr, &cfg,
 	    &v)) != 0) {
 		kt_err(r, "verifier");
-		return KT_FAIL;
+		return r;
 	}
 	r = mob_env_verify(v, topic, NULL, msg, strlen(msg), mob_clock_wall_ms(),
 	    &env);
@@ -158,7 +159,7 @@ kt_verify_message(const struct mob_keyring *kr, const char *msg,
 		r = kt_refine(kr, msg, r);
 		log_warnx("invalid message: %s (%s)", mob_strerror(r),
 		    mob_errname(r));
-		return KT_FAIL;
+		return r;
 	}
 	dat = cJSON_PrintUnformatted(env.dat);
 	printf("valid message\n%-6s %s\n%-6s %s\n", "iss", env.iss, "topic",
@@ -168,7 +169,7 @@ kt_verify_message(const struct mob_keyring *kr, const char *msg,
 	    "dat", dat != NULL ? dat : "?");
 	cJSON_free(dat);
 	mob_env_clear(&env);
-	return KT_OK;
+	return 0;
 }
 
 static int
@@ -211,9 +212,9 @@ cmd_verify(struct kt *kt, int argc, char **argv)
 		line[strcspn(line, "\r\n")] = '\0';
 		tok = line;
 	}
-	if (kt_load(path, &kr) != 0) {
+	if ((ret = kt_load(path, &kr)) != 0) {
 		free(line);
-		return KT_FAIL;
+		return ret;
 	}
 	if (topic != NULL)
 		ret = kt_verify_message(kr, tok, topic, window * 1000);
