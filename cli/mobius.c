@@ -18,6 +18,7 @@
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "mobius/proto.h"
+#include "mobius/version.h"
 #include "internal.h"
 
 struct cli_cmd {
@@ -91,6 +92,7 @@ static const char common_help[] =
     "                     (default 5)\n"
     "  -v, --verbose      log protocol details to stderr\n"
     "  -h, --help         show help\n"
+    "  --version          print the version and exit\n"
     "\n"
     "exit status: 0 ok, 1 error, 2 usage error, 3 timeout (hub or service\n"
     "offline)\n";
@@ -214,7 +216,7 @@ cli_exit_code(int err)
 	}
 }
 
-enum { OPT_SOCKET = 0x100, OPT_KEY, OPT_TIMEOUT };
+enum { OPT_SOCKET = 0x100, OPT_KEY, OPT_TIMEOUT, OPT_VERSION };
 
 static const struct option common_longopts[] = {
 	{ "socket", required_argument, NULL, OPT_SOCKET },
@@ -222,6 +224,7 @@ static const struct option common_longopts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
 };
 #define NCOMMON (sizeof(common_longopts) / sizeof(common_longopts[0]))
 #define MAXLONG 16
@@ -270,6 +273,9 @@ cli_getopt(int argc, char *argv[], const char *shortopts,
 				help_main(stdout);
 			else
 				help_cmd(cmd_find(cmd), stdout);
+			exit(CLI_EXIT_OK);
+		case OPT_VERSION:
+			mob_version_print(stdout, "mobius");
 			exit(CLI_EXIT_OK);
 		case ':':
 			cli_usage_error(cmd, "option %s needs a value",

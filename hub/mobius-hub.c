@@ -31,6 +31,7 @@
 #include "mobius/log.h"
 #include "mobius/proto.h"
 #include "mobius/sandbox.h"
+#include "mobius/version.h"
 
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -77,16 +78,42 @@ struct hub_args {
 	char pidfile[PATH_MAX];
 };
 
+/* --help (stdout, 0) or a usage error (stderr, 2); docs/hub.md. */
 static void __attribute__((noreturn))
-usage(void)
+usage(int status)
 {
-	fprintf(stderr, "usage: mobius-hub [--keys DIR] [--socket PATH] "
-	    "[--listen ADDR:PORT --tls-cert FILE --tls-key FILE]\n"
+	fprintf(status ? stderr : stdout, "usage: mobius-hub [--keys DIR] "
+	    "[--socket PATH] [--listen ADDR:PORT --tls-cert FILE --tls-key FILE]\n"
 	    "                  [--state DIR] [--foreground] [--plugin PATH] "
 	    "[--mosquitto PATH]\n"
 	    "                  [--config FILE] [--opt NAME=VALUE]... "
-	    "[--no-sandbox] [-v]\n");
-	exit(2);
+	    "[--no-sandbox] [-v]\n"
+	    "The hub of a Mobius node: mosquitto with the Mobius plugin "
+	    "(docs/hub.md).\n\noptions:\n"
+	    "  --keys DIR           keyring and hub.key (mobius-keytool init; "
+	    "default %s)\n"
+	    "  --socket PATH        the Unix socket, the normal listener "
+	    "(default %s)\n"
+	    "  --listen ADDR:PORT   an extra TCP listener, with TLS only\n"
+	    "  --tls-cert FILE      the listener's certificate\n"
+	    "  --tls-key FILE       the listener's private key\n"
+	    "  --state DIR          mosquitto.conf and the persistence database "
+	    "(default %s)\n"
+	    "  --foreground         do not detach before starting mosquitto\n"
+	    "  --plugin PATH        the plugin (default: ../lib/mobius_hub.so "
+	    "beside this\n"
+	    "                       program if present, else %s)\n"
+	    "  --mosquitto PATH     the broker (default %s)\n"
+	    "  --config FILE        the node's hub options, NAME = VALUE lines, "
+	    "then FILE.d/*.conf\n"
+	    "  --opt NAME=VALUE     one plugin option; wins over --config\n"
+	    "  --no-sandbox         do not confine the launcher (debugging only)\n"
+	    "  -v, --verbose        verbose logging\n"
+	    "  -h, --help           print this help and exit\n"
+	    "      --version        print the version and exit\n",
+	    MOB_KEYS_DIR_DEFAULT, MOB_HUB_SOCKET_DEFAULT, HUB_STATE_DEFAULT,
+	    HUB_PLUGIN_INSTALLED, HUB_MOSQUITTO_DEFAULT);
+	exit(status);
 }
 
 static void
@@ -107,6 +134,7 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -137,12 +165,17 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 				fatalx("at most %d --opt", HUB_MAX_OPTS);
 			a->cli[a->ncli++] = optarg;
 			break;
+		case 'h':
+			usage(0);
+		case 'V':
+			mob_version_print(stdout, "mobius-hub");
+			exit(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(2);
 	if (a->listen != NULL && (a->cert == NULL || a->key == NULL))
 		fatalx("--listen needs --tls-cert and --tls-key: the hub never "
 		    "accepts plain TCP");
