@@ -547,8 +547,10 @@ client_keydist(struct mob_client *c, const struct rxmsg *m)
 	if (c->state == CS_KEYS) {
 		c->state = CS_READY;
 		c->backoff = BACKOFF_MIN_MS;
-		if (c->ever_ready)
+		if (c->ever_ready) {
 			c->st.reconnects++;
+			log_info("reconnected to the hub");
+		}
 		c->ever_ready = 1;
 		if (c->conn_fn != NULL)
 			c->conn_fn(c, 1, c->arg);
@@ -634,17 +636,32 @@ client_dispatch(struct mob_client *c)
 	snprintf(rsppfx, sizeof(rsppfx), "mob/rsp/%s/", c->id);
 	snprintf(keytopic, sizeof(keytopic), "mob/key/%s", c->id);
 	plen = strlen(rsppfx);
+	/*
+	 * The key bundle first.  What arrived before it (after a reconnect,
+	 * COVs may overtake the bundle) waits in the queue for it rather
+	 * than being dropped: nothing can be verified without the keys.
+	 */
+	for (struct rxmsg **pp = &c->rxq; (m = *pp) != NULL;) {
+		if (strcmp(m->topic, keytopic) != 0) {
+			pp = &m->next;
+			continue;
+		}
+		if ((*pp = m->next) == NULL)
+			c->rxtail = pp;
+		c->rxn--;
+		client_keydist(c, m);
+		free(m->topic);
+		free(m->payload);
+		free(m);
+	}
+	if (c->state != CS_READY)
+		return;
 	while ((m = c->rxq) != NULL) {
 		c->rxq = m->next;
 		if (c->rxq == NULL)
 			c->rxtail = &c->rxq;
 		c->rxn--;
-		if (strcmp(m->topic, keytopic) == 0) {
-			client_keydist(c, m);
-		} else if (c->state != CS_READY) {
-			/* Without the peer keys nothing can be verified yet. */
-			client_drop(c, m->topic, MOB_EKIDUNKNOWN);
-		} else if ((rc = client_verify(c, m, &env)) != 0) {
+		if ((rc = client_verify(c, m, &env)) != 0) {
 			client_drop(c, m->topic, rc);
 		} else {
 			c->st.rx++;
