@@ -129,6 +129,12 @@ Test(config, malformed_files_give_the_file_and_json_path)
 		  "sim.json: objects[0].resources[0].cov.st: must not be negative" },
 		{ RES("{" NUM ",\"cov\":{\"pmin\":10,\"pmax\":5}}"),
 		  "sim.json: objects[0].resources[0].cov.pmax: must not be below pmin (10)" },
+		{ RES("{" NUM ",\"cov\":{\"pmax\":1e300}}"),
+		  "sim.json: objects[0].resources[0].cov.pmax: must be at most "
+		  "2592000 seconds (30 days)" },
+		{ RES("{" NUM ",\"cov\":{\"pmin\":2592001}}"),
+		  "sim.json: objects[0].resources[0].cov.pmin: must be at most "
+		  "2592000 seconds (30 days)" },
 		{ RES("{" NUM ",\"cov\":{\"every\":1}}"),
 		  "sim.json: objects[0].resources[0].cov.every: unknown member" },
 		{ RES("{\"rid\":\"40\",\"name\":\"b\",\"type\":\"bool\",\"max\":1}"),

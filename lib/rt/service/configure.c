@@ -43,6 +43,12 @@ config_cov(struct mob_config *c, const struct mob_cnode *n, struct mob_res_def *
 		    "pmax", 0, &x);
 		return mob_cfg_errorf(c, &x, "must not be negative");
 	}
+	if (d->pmin > COV_PERIOD_MAX || d->pmax > COV_PERIOD_MAX) {
+		mob_cfg_member(c, &m, d->pmin > COV_PERIOD_MAX ? "pmin" : "pmax",
+		    0, &x);
+		return mob_cfg_errorf(c, &x, "must be at most %d seconds (30 days)",
+		    COV_PERIOD_MAX);
+	}
 	if (d->st > 0 && d->type != MOB_TYPE_NUMBER) {
 		mob_cfg_member(c, &m, "st", 0, &x);
 		return mob_cfg_errorf(c, &x, "only for numbers");

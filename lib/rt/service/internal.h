@@ -26,6 +26,12 @@
  * mob/svc then says "truncated" and discover answers page with "next".
  */
 #define JSON_MAX	5600
+/*
+ * pmin and pmax, in seconds, at most 30 days: config refuses more and
+ * svc__cov_ms() bounds what an API caller set, so that no period from
+ * input overflows its conversion to milliseconds.
+ */
+#define COV_PERIOD_MAX	2592000
 #define LIST_MAX	4608
 #define MAX_TIMERS	32
 
@@ -89,6 +95,8 @@ struct mob_service {
 /* --- publish.c --------------------------------------------------------- */
 
 void svc__schedule(struct mob_service *svc, int64_t at);
+/* A pmin or pmax (seconds) in ms, within 0..COV_PERIOD_MAX s. */
+int64_t svc__cov_ms(double s);
 /* JSON text of dat (consumed), or NULL; MOB_ETOOLONG above JSON_MAX. */
 int svc__to_text(cJSON *dat, char **out);
 cJSON *svc__describe(const struct mob_service *svc, int with_res,

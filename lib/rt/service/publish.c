@@ -19,6 +19,16 @@ svc__schedule(struct mob_service *svc, int64_t at)
 		svc->next_due = at;
 }
 
+int64_t
+svc__cov_ms(double s)
+{
+	if (!(s > 0))		/* also NaN */
+		return 0;
+	if (s > COV_PERIOD_MAX)
+		s = COV_PERIOD_MAX;
+	return (int64_t)(s * 1000);
+}
+
 /* JSON text of dat (consumed), or NULL; MOB_ETOOLONG above JSON_MAX. */
 int
 svc__to_text(cJSON *dat, char **out)
@@ -261,7 +271,7 @@ cov_eval(struct mob_service *svc, struct sobj *so, size_t i, int64_t now)
 	struct mob_res *r = mob_object_res_at(so->o, i);
 	const struct mob_res_def *d = mob_res_def(r);
 	struct covst *cs = &so->cov[i];
-	int64_t pmin = (int64_t)(d->pmin * 1000), pmax = (int64_t)(d->pmax * 1000);
+	int64_t pmin = svc__cov_ms(d->pmin), pmax = svc__cov_ms(d->pmax);
 	int rc;
 
 	if (!mob_client_connected(svc->c))
@@ -352,7 +362,7 @@ svc__publish_all(struct mob_service *svc)
 			if ((rc = publish_cov(svc, so, i, now)) != 0)
 				return rc;
 			if (d->pmax > 0)
-				svc__schedule(svc, now + (int64_t)(d->pmax * 1000));
+				svc__schedule(svc, now + svc__cov_ms(d->pmax));
 		}
 		if ((rc = publish_obj(svc, so, now)) != 0)
 			return rc;
