@@ -873,18 +873,24 @@ Test(modbus, service_does_its_job_inside_its_sandbox)
 
 /*
  * Started as root, mobius-modbus reads neither the hub nor a device before
- * its seccomp filter is in (the first poll runs in the loop): the ordering
- * probe (harness.h) over strace's record of the real daemon.
+ * its seccomp filter is in: the first poll runs in the loop, and so does
+ * the write that puts back a slot saved before a restart (the device
+ * answers it).  The ordering probe (harness.h) over strace's record of
+ * the real daemon.
  */
 Test(modbus, started_as_root_it_reads_no_peer_byte_before_it_is_confined)
 {
 	struct mb_server srv;
+	struct passwd *pw;
 	struct hw h;
-	char cfg[400], dev[300], uri[32], trace[400], why[400];
+	char cfg[400], dev[300], uri[32], trace[400], why[400], state[300];
+	char stenv[400], slots[400], coil[32];
 	char *args[] = { "--config", cfg, NULL };
 	/* LeakSanitizer cannot run under ptrace (a SAN build) */
-	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", "ASAN_OPTIONS=detect_leaks=0", NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", "ASAN_OPTIONS=detect_leaks=0",
+	    stenv, NULL };
 	const char *skip;
+	FILE *f;
 
 	if ((skip = hw_no_sandbox_reason()) != NULL ||
 	    (skip = th_strace_missing()) != NULL)
@@ -895,18 +901,32 @@ Test(modbus, started_as_root_it_reads_no_peer_byte_before_it_is_confined)
 	snprintf(dev, sizeof(dev), "{\"name\":\"u1\",\"tcp\":{\"host\":\"127.0.0.1\","
 	    "\"port\":%d},\"unit\":1,\"poll_ms\":50,\"timeout_ms\":200}", srv.port);
 	typed_config(cfg, dev, 1);
+	/* the coil was commanded on before a restart */
+	res_uri(coil, sizeof(coil), 1, RID_COIL);
+	th_tmpdir(state, sizeof(state));
+	snprintf(stenv, sizeof(stenv), "STATE_DIRECTORY=%s", state);
+	snprintf(slots, sizeof(slots), "%s/slots.json", state);
+	cr_assert_not_null(f = fopen(slots, "w"));
+	fprintf(f, "{\"v\":1,\"slots\":{\"%s\":[[8,true]]}}\n", coil);
+	fclose(f);
+	cr_assert_not_null(pw = getpwnam("nobody"));
+	cr_assert_eq(chown(state, pw->pw_uid, pw->pw_gid), 0);
+	cr_assert_eq(chown(slots, pw->pw_uid, pw->pw_gid), 0);
 	cr_assert_eq(hw_start_traced(&h, "bin/mobius-modbus", args, env,
 	    " devices, ", trace, sizeof(trace)), 0);
 	cr_assert_eq(th_count_log(h.log, "DISABLED"), 0, "confined");
 	hw_client(&h);
 	res_uri(uri, sizeof(uri), 1, RID_IR);
 	cr_assert_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
+	cr_assert_eq(hw_wait_value(&h, coil, "true", -1, 5000), 0,
+	    "the saved slot was not put back");
 	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
 	cr_assert(WIFEXITED(th_stop(&h.svc, SIGTERM, 5000)));
 	cr_assert_gt(th_trace_confined_first(trace, h.node.sock, why,
 	    sizeof(why)), 0, "%s", why);
 	hw_stop(&h);
 	mb_server_done(&srv);
+	th_rmtree(state);
 }
 
 Test(modbus, deadband_keeps_small_changes_from_publishing)

@@ -1093,6 +1093,8 @@ client_only_setup(void)
 {
 	log_init("test_service", 0);
 	th_node_start(&node, MOB_MODE_HARDENED);
+	/* a service the hub knows (no immediate not_found) that never runs */
+	th_node_add(&node, "0010/010", sim_key, sizeof(sim_key));
 	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
 	client_open();
 }
@@ -1111,7 +1113,7 @@ Test(client, a_lost_hub_ends_waiting_requests_with_offline,
 
 	cr_assert_not_null(q = cJSON_Parse("{\"op\":\"read\",\"uri\":\""
 	    TH_HID "/0FF\"}"));
-	cr_assert_eq(mob_client_request_async(cli, TH_HID "/0FF", q, 30000,
+	cr_assert_eq(mob_client_request_async(cli, TH_HID "/010", q, 30000,
 	    on_async_rsp, &a), 0);
 	pump(200);
 	cr_assert_eq(a.called, 0);
@@ -1144,7 +1146,7 @@ Test(client, a_failed_request_loop_leaves_nothing_pending,
 	none = old;
 	none.rlim_cur = 0;
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &none), 0);
-	rc = mob_client_request(cli, TH_HID "/0FF", q, 500, &rsp);
+	rc = mob_client_request(cli, TH_HID "/010", q, 500, &rsp);
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
 	cJSON_Delete(q);
 	cr_assert_eq(rc, MOB_ESYS, "%s", mob_strerror(rc));

@@ -103,8 +103,10 @@ int mob_service_config(struct mob_service *svc, struct mob_config *c,
  */
 int mob_service_open(struct mob_service *svc);
 /*
- * Log in (mob_service_open first if it was not called), waiting up to
- * timeout_ms for the hub's answer and key bundle, subscribe to requests,
+ * Log in (mob_service_open first if it was not called): put back the
+ * slots saved before a restart (mobius/persist.h; the driver's write
+ * handlers run, so this is past the sandbox), wait up to timeout_ms for
+ * the hub's answer and key bundle, subscribe to requests,
  * publish the description, every object and every resource's COV.  After
  * a lost connection the runtime reconnects and republishes by itself.
  */

@@ -44,9 +44,6 @@ mob_service_open(struct mob_service *svc)
 	if ((rc = mob_client_subscribe(svc->c, svc->reqtopic, 1)) != 0)
 		return rc;
 	svc->started = 1;
-	/* What operators commanded before a restart, before it is published. */
-	if ((svc->state = mob_persist_path()) != NULL)
-		mob_persist_restore(svc, svc->state);
 	for (size_t i = 0; i < svc->nobjs; i++)
 		if ((rc = svc__sync(&svc->objs[i])) != 0)
 			return rc;
@@ -64,6 +61,12 @@ mob_service_start(struct mob_service *svc, int timeout_ms)
 
 	if ((rc = mob_service_open(svc)) != 0)
 		return rc;
+	/*
+	 * What operators commanded before a restart, before it is published;
+	 * after the sandbox: the driver's write handlers talk to the device.
+	 */
+	if (svc->state == NULL && (svc->state = mob_persist_path()) != NULL)
+		mob_persist_restore(svc, svc->state);
 	/* svc__on_conn publishes everything once the keys are in. */
 	if ((rc = mob_client_connect(svc->c, timeout_ms)) != 0)
 		return rc;
