@@ -102,6 +102,42 @@ hw_dump(const struct hw *h)
 }
 
 /*
+ * argv for the service prog (under $MOBIUS_BUILD/bin, path its buffer)
+ * with the node's key and socket, then args; sets h->log.
+ */
+static inline void
+hw_argv(struct hw *h, const char *prog, char *const args[], char *path,
+    size_t plen, char *argv[24])
+{
+	int n = 0;
+
+	th_path(prog, path, plen);
+	argv[n++] = path;
+	argv[n++] = "--key";
+	argv[n++] = h->svc_key;
+	argv[n++] = "--socket";
+	argv[n++] = h->node.sock;
+	for (int i = 0; args[i] != NULL && n < 23; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	snprintf(h->log, sizeof(h->log), "%s/%s.log", h->node.dir, strrchr(prog, '/') + 1);
+}
+
+/* Spawn argv as the service; wait until its log says ready. */
+static inline int
+hw_spawn_ready(struct hw *h, char *const argv[], char *const env[],
+    const char *ready, int ms)
+{
+	if (th_spawn(&h->svc, argv, env, h->log) != 0)
+		return -1;
+	if (th_wait_log(h->log, ready, ms) != 0) {
+		hw_dump(h);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Start the service (a program under $MOBIUS_BUILD/bin) and wait until its
  * log says ready (it logs that once connected and subscribed).
  */
@@ -110,25 +146,9 @@ hw_start_env(struct hw *h, const char *prog, char *const args[],
     char *const env[], const char *ready)
 {
 	char path[300], *argv[24];
-	int n = 0, i;
 
-	th_path(prog, path, sizeof(path));
-	argv[n++] = path;
-	argv[n++] = "--key";
-	argv[n++] = h->svc_key;
-	argv[n++] = "--socket";
-	argv[n++] = h->node.sock;
-	for (i = 0; args[i] != NULL && n < 23; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	snprintf(h->log, sizeof(h->log), "%s/%s.log", h->node.dir, strrchr(prog, '/') + 1);
-	if (th_spawn(&h->svc, argv, env, h->log) != 0)
-		return -1;
-	if (th_wait_log(h->log, ready, 15000) != 0) {
-		hw_dump(h);
-		return -1;
-	}
-	return 0;
+	hw_argv(h, prog, args, path, sizeof(path), argv);
+	return hw_spawn_ready(h, argv, env, ready, 15000);
 }
 
 /*
@@ -140,27 +160,11 @@ hw_start_traced(struct hw *h, const char *prog, char *const args[],
     char *const env[], const char *ready, char *trace, size_t tlen)
 {
 	char path[300], *argv[24], *traced[40];
-	int n = 0, i;
 
-	th_path(prog, path, sizeof(path));
-	argv[n++] = path;
-	argv[n++] = "--key";
-	argv[n++] = h->svc_key;
-	argv[n++] = "--socket";
-	argv[n++] = h->node.sock;
-	for (i = 0; args[i] != NULL && n < 23; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	snprintf(h->log, sizeof(h->log), "%s/%s.log", h->node.dir, strrchr(prog, '/') + 1);
+	hw_argv(h, prog, args, path, sizeof(path), argv);
 	snprintf(trace, tlen, "%s/%s.trace", h->node.dir, strrchr(prog, '/') + 1);
 	th_strace_argv(argv, trace, traced, 40);
-	if (th_spawn(&h->svc, traced, env, h->log) != 0)
-		return -1;
-	if (th_wait_log(h->log, ready, 20000) != 0) {
-		hw_dump(h);
-		return -1;
-	}
-	return 0;
+	return hw_spawn_ready(h, traced, env, ready, 20000);
 }
 
 static inline int
