@@ -154,6 +154,7 @@ mob_replay_check(struct mob_replay *r, uint64_t seq)
 struct sender {
 	struct mob_replay r;
 	int64_t last_iat;
+	int64_t last_off;	/* now_ms - monotonic ms when last accepted */
 };
 
 struct mob_verifier {
@@ -306,6 +307,7 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 	struct mob_jws jws;
 	const cJSON *top;
 	struct sender *e;
+	int64_t off;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -350,8 +352,25 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 		if ((r = sender_add(v, out->iss, &e)) != 0)
 			goto out;
 	}
-	if ((r = mob_replay_check(&e->r, out->seq)) != 0)
+	off = now_ms - mob_clock_mono_ms();
+	r = mob_replay_check(&e->r, out->seq);
+	if (r == MOB_EREPLAY && out->seq + MOB_REPLAY_WINDOW <= e->r.top &&
+	    llabs(off - e->last_off) > v->window_ms) {
+		/*
+		 * Our wall clock was stepped by more than the window since
+		 * this sender was last accepted (NTP at boot, an operator):
+		 * what it signed before the step is outside the window now,
+		 * and a process of it started since counts its seq from the
+		 * new time, below the old seqs.  Its window starts again here
+		 * (docs/protocol.md "Clock steps").
+		 */
+		memset(&e->r, 0, sizeof(e->r));
+		e->last_iat = 0;
+		r = mob_replay_check(&e->r, out->seq);
+	}
+	if (r != 0)
 		goto out;
+	e->last_off = off;
 	if (out->iat > e->last_iat)
 		e->last_iat = out->iat;
  out:
