@@ -28,10 +28,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mob_keyring_format(kr, &t1, &l1) != 0 ||
 	    mob_keyring_parse(t1, l1, "again", &again, err, sizeof(err)) != 0 ||
 	    mob_keyring_format(again, &t2, &l2) != 0 ||
-	    l1 != l2 || memcmp(t1, t2, l1) != 0 || kr->n != again->n)
+	    l1 != l2 || memcmp(t1, t2, l1) != 0 ||
+	    mob_keyring_count(kr) != mob_keyring_count(again))
 		abort();
-	for (size_t i = 0; i < kr->n; i++)
-		(void)mob_keyring_lookup(kr, kr->entries[i].id, 0, 0);
+	for (size_t i = 0; i < mob_keyring_count(kr); i++)
+		(void)mob_keyring_lookup(kr, mob_keyring_entry(kr, i)->id, 0, 0);
 	mob_keyring_text_free(t1, l1);
 	mob_keyring_text_free(t2, l2);
 	mob_keyring_free(again);

@@ -54,7 +54,7 @@ acl_remote_hid(const struct hub *h, const char *topic, size_t vlen)
 
 	if (strlen(hid) < 7 || hid[6] != '/' || !mob_hex_valid(hid, 6))
 		return 0;
-	return strncmp(hid, h->kr->hid, 6) != 0;
+	return strncmp(hid, mob_keyring_hid(h->kr), 6) != 0;
 }
 
 static int
@@ -110,7 +110,7 @@ acl_write(struct hub *h, const char *id, const char *topic, int retain)
 		return 0;
 	snprintf(tid, sizeof(tid), "%.6s/%.3s", t.uri.part[MOB_URI_HID],
 	    t.uri.part[MOB_URI_SID]);
-	local = strcmp(t.uri.part[MOB_URI_HID], h->kr->hid) == 0;
+	local = strcmp(t.uri.part[MOB_URI_HID], mob_keyring_hid(h->kr)) == 0;
 	router = hub_ident__is_router(h, id);
 
 	switch (t.verb) {

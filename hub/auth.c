@@ -114,11 +114,9 @@ login_why(struct hub *h, const char *tok, size_t len, const char *id,
 		return r;
 	h->why_budget--;
 
-	for (size_t i = 0; i < h->kr->n; i++) {
-		const struct mob_kr_entry *e = &h->kr->entries[i];
-
-		if (strcmp(e->id, id) != 0 || e->key == NULL ||
-		    e->kind != MOB_ENTRY_SERVICE ||
+	for (const struct mob_kr_entry *e = mob_keyring_next(h->kr, id, NULL);
+	    e != NULL; e = mob_keyring_next(h->kr, id, e)) {
+		if (e->key == NULL || e->kind != MOB_ENTRY_SERVICE ||
 		    (e->state != MOB_KS_REVOKED && e->state != MOB_KS_GRACE))
 			continue;
 		if (mob_token_verify(tok, len, retired_lookup, e->key, id, user,

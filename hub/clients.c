@@ -44,9 +44,10 @@ hub_clients__init(struct hub *h)
 {
 	int r;
 
-	if ((r = htab_new(h->kr->n + 64, clients_free, 1, &h->clients)) != 0)
+	if ((r = htab_new(mob_keyring_count(h->kr) + 64, clients_free, 1,
+	    &h->clients)) != 0)
 		return r;
-	return htab_new(h->kr->n + 64, free, 1, &h->offline);
+	return htab_new(mob_keyring_count(h->kr) + 64, free, 1, &h->offline);
 }
 
 void

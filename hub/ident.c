@@ -13,7 +13,8 @@
 enum mob_alg
 hub_ident__alg(const struct mob_keyring *kr)
 {
-	return kr->mode == MOB_MODE_COMPAT ? MOB_ALG_HS256 : MOB_ALG_EDDSA;
+	return mob_keyring_mode(kr) == MOB_MODE_COMPAT ? MOB_ALG_HS256 :
+	    MOB_ALG_EDDSA;
 }
 
 const struct mob_kr_entry *
@@ -45,7 +46,7 @@ hub_ident__lookup(void *ctx, const char *kid, size_t idx)
 int
 hub_ident__is_local(const struct hub *h, const char *id)
 {
-	return strncmp(id, h->kr->hid, 6) == 0 && id[6] == '/';
+	return strncmp(id, mob_keyring_hid(h->kr), 6) == 0 && id[6] == '/';
 }
 
 int

@@ -41,7 +41,8 @@ hub_keys__send(struct hub *h, const char *client_id)
 	}
 	h->st.keys_sent++;
 	mosquitto_log_printf(MOSQ_LOG_INFO, "mobius: sent %s key bundle to %s",
-	    h->kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened", client_id);
+	    mob_keyring_mode(h->kr) == MOB_MODE_COMPAT ? "compat" : "hardened",
+	    client_id);
  out:
 	free(msg);
 }

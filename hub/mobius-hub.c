@@ -367,8 +367,9 @@ check_keys(const struct hub_args *a)
 	if ((r = mob_keyring_load(path, &hk, err, sizeof(err))) != 0)
 		fatalx("cannot read the hub key: %s", err[0] ? err :
 		    r == MOB_ESYS ? strerror(errno) : mob_strerror(r));
-	log_info("node %s, %s mode, %zu keyring entries", kr->hid,
-	    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened", kr->n);
+	log_info("node %s, %s mode, %zu keyring entries", mob_keyring_hid(kr),
+	    mob_keyring_mode(kr) == MOB_MODE_COMPAT ? "compat" : "hardened",
+	    mob_keyring_count(kr));
 	mob_keyring_free(hk);
 	mob_keyring_free(kr);
 }

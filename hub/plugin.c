@@ -49,7 +49,7 @@ hub_own_key(const struct hub *h, const struct mob_keyring *kr,
 			    mob_strerror(r));
 		return r;
 	}
-	snprintf(id, sizeof(id), "%s/%s", kr->hid, HUB_SID);
+	snprintf(id, sizeof(id), "%s/%s", mob_keyring_hid(kr), HUB_SID);
 	r = MOB_ENOTFOUND;
 	if ((e = mob_keyring_find(hk, id)) == NULL || e->key == NULL ||
 	    !mob_key_can_sign(e->key)) {
@@ -59,7 +59,7 @@ hub_own_key(const struct hub *h, const struct mob_keyring *kr,
 	if (e->alg != hub_ident__alg(kr)) {
 		snprintf(err, errlen, "%s: key of %s is %s, the node is in %s mode",
 		    h->o.hub_key, id, mob_alg_name(e->alg),
-		    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened");
+		    mob_keyring_mode(kr) == MOB_MODE_COMPAT ? "compat" : "hardened");
 		r = MOB_EALGMISMATCH;
 		goto out;
 	}
@@ -101,7 +101,7 @@ hub_kr_add_self(struct mob_keyring *kr, const struct mob_key *key,
 	int r;
 
 	memset(&e, 0, sizeof(e));
-	snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, HUB_SID);
+	snprintf(e.id, sizeof(e.id), "%s/%s", mob_keyring_hid(kr), HUB_SID);
 	if ((cur = mob_keyring_lookup(kr, e.id, 0, time(NULL))) != NULL &&
 	    cur->state == MOB_KS_ACTIVE) {
 		if (cur->key != NULL && hub_same_key(cur->key, key))
@@ -141,15 +141,17 @@ hub_plugin__load_keys(struct hub *h, char *err, size_t errlen)
 			    mob_strerror(r));
 		return r;
 	}
-	if (h->kr != NULL && strcmp(h->kr->hid, kr->hid) != 0) {
+	if (h->kr != NULL &&
+	    strcmp(mob_keyring_hid(h->kr), mob_keyring_hid(kr)) != 0) {
 		snprintf(err, errlen, "%s: node id changed from %s to %s; restart "
-		    "the hub instead", h->o.keyring, h->kr->hid, kr->hid);
+		    "the hub instead", h->o.keyring, mob_keyring_hid(h->kr),
+		    mob_keyring_hid(kr));
 		r = MOB_ECONFIG;
 		goto out;
 	}
 	if ((r = hub_own_key(h, kr, &key, err, errlen)) != 0)
 		goto out;
-	snprintf(kid, sizeof(kid), "%s/%s", kr->hid, HUB_SID);
+	snprintf(kid, sizeof(kid), "%s/%s", mob_keyring_hid(kr), HUB_SID);
 	if ((r = hub_kr_add_self(kr, key, err, errlen)) != 0 ||
 	    (r = mob_signer_new(key, kid, &signer)) != 0) {
 		if (err[0] != '\0')
@@ -255,7 +257,7 @@ hub_on_reload(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: keyring reloaded: %zu "
-	    "entries", h->kr->n);
+	    "entries", mob_keyring_count(h->kr));
 	hub_kick_revoked(h);
 	hub_keys__resend_all(h);
 	return MOSQ_ERR_SUCCESS;
@@ -329,8 +331,9 @@ mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	}
 	*userdata = h;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: hub %s in %s mode, %zu "
-	    "keyring entries", h->kr->hid,
-	    h->kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened", h->kr->n);
+	    "keyring entries", mob_keyring_hid(h->kr),
+	    mob_keyring_mode(h->kr) == MOB_MODE_COMPAT ? "compat" : "hardened",
+	    mob_keyring_count(h->kr));
 	hub_state__hub_start(h);
 	return MOSQ_ERR_SUCCESS;
  fail:

@@ -81,16 +81,12 @@ hub_state__offline(struct hub *h, const char *id, const char *reason)
 void
 hub_state__hub_start(struct hub *h)
 {
-	for (size_t i = 0; i < h->kr->n; i++) {
-		const struct mob_kr_entry *e = &h->kr->entries[i];
-		size_t j;
+	for (size_t i = 0; i < mob_keyring_count(h->kr); i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(h->kr, i);
 
-		if (e->kind != MOB_ENTRY_SERVICE)
-			continue;
-		for (j = 0; j < i; j++)	/* once per id (rotation keeps two) */
-			if (strcmp(h->kr->entries[j].id, e->id) == 0)
-				break;
-		if (j == i)
+		/* once per id (rotation keeps two) */
+		if (e->kind == MOB_ENTRY_SERVICE &&
+		    mob_keyring_next(h->kr, e->id, NULL) == e)
 			hub_state__offline(h, e->id, "hub_start");
 	}
 }
@@ -117,7 +113,8 @@ hub_state__stats(struct hub *h)
 	cJSON *o;
 	int ok;
 
-	snprintf(topic, sizeof(topic), "mob/state/%s/%s", h->kr->hid, HUB_SID);
+	snprintf(topic, sizeof(topic), "mob/state/%s/%s", mob_keyring_hid(h->kr),
+	    HUB_SID);
 	ok = (o = cJSON_CreateObject()) != NULL &&
 	    cJSON_AddStringToObject(o, "state", "online") != NULL &&
 	    cJSON_AddNumberToObject(o, "at", (double)mob_clock_wall_ms()) != NULL &&

@@ -50,13 +50,14 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 	if (r == MOB_ENOTFOUND && access(path, F_OK) == -1) {
 		/* First use: the router's external key, never a PSK. */
 		e.kind = MOB_ENTRY_PEER;
-		snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, sid);
+		snprintf(e.id, sizeof(e.id), "%s/%s", mob_keyring_hid(kr), sid);
 		if (user != NULL)
 			snprintf(e.user, sizeof(e.user), "%s", user);
 		e.alg = MOB_ALG_EDDSA;
 		e.state = MOB_KS_ACTIVE;
 		if ((r = mob_key_generate(MOB_ALG_EDDSA, &e.key)) != 0 ||
-		    (r = mob_keyring_new(kr->hid, kr->mode, &rk)) != 0 ||
+		    (r = mob_keyring_new(mob_keyring_hid(kr),
+		    mob_keyring_mode(kr), &rk)) != 0 ||
 		    (r = kt_add_copy(rk, &e, 0)) != 0) {
 			kt_err(r, path);
 			goto out;
@@ -70,14 +71,17 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		log_warnx("%s", err);
 		goto out;
 	}
-	if (own.kind != MOB_ENTRY_PEER || strncmp(own.id, kr->hid, 6) != 0 ||
+	if (own.kind != MOB_ENTRY_PEER ||
+	    strncmp(own.id, mob_keyring_hid(kr), 6) != 0 ||
 	    strcmp(own.id + 7, sid) != 0) {
 		log_warnx("%s holds %s %s, not this node's peer key %s/%s",
-		    path, mob_kr_kind_name(own.kind), own.id, kr->hid, sid);
+		    path, mob_kr_kind_name(own.kind), own.id,
+		    mob_keyring_hid(kr), sid);
 		r = MOB_EIDENTITY;
 		goto out;
 	}
-	if ((r = mob_keyring_new(kr->hid, kr->mode, &pub)) != 0 ||
+	if ((r = mob_keyring_new(mob_keyring_hid(kr), mob_keyring_mode(kr),
+	    &pub)) != 0 ||
 	    (r = kt_add_copy(pub, &own, 1)) != 0 ||
 	    (r = mob_keyring_format(pub, &text, &len)) != 0) {
 		kt_err(r, "export");
@@ -88,7 +92,7 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		fprintf(stderr, "mobius-keytool: created %s (the router's "
 		    "external key %s)\n", path, own.id);
 	printf("# Peer key of node %s (fingerprint %s): on the other node "
-	    "run\n#   mobius-keytool import-peer FILE\n%s", kr->hid, fpr,
+	    "run\n#   mobius-keytool import-peer FILE\n%s", mob_keyring_hid(kr), fpr,
 	    strchr(text, '\n') + 1);
  out:
 	mob_keyring_text_free(text, len);
@@ -157,7 +161,7 @@ kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
 		    mob_kr_state_name(e->state));
 		return MOB_EREVOKED;
 	}
-	if (strncmp(e->id, kr->hid, 6) == 0) {
+	if (strncmp(e->id, mob_keyring_hid(kr), 6) == 0) {
 		log_warnx("%s: %s is this node's own key", file, e->id);
 		return MOB_EIDENTITY;
 	}
@@ -174,9 +178,7 @@ kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
 		    "--replace swaps it", file, e->id, a, b);
 		return MOB_EEXIST;
 	}
-	for (size_t i = kr->n; i-- > 0;)
-		if (strcmp(kr->entries[i].id, e->id) == 0)
-			mob_keyring_remove(kr, i);
+	mob_keyring_remove_id(kr, e->id);
 	return 0;
 }
 
@@ -206,7 +208,7 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		log_warnx("%s", err);
 		return r;
 	}
-	if (in->n == 0) {
+	if (mob_keyring_count(in) == 0) {
 		log_warnx("%s: no peer entry", argv[optind]);
 		r = MOB_ENOTFOUND;
 		goto out;
@@ -214,8 +216,8 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
 		goto out;
 	mob_keyring_prune(kr, kt_now());
-	for (size_t i = 0; i < in->n; i++) {
-		struct mob_kr_entry *e = &in->entries[i];
+	for (size_t i = 0; i < mob_keyring_count(in); i++) {
+		struct mob_kr_entry c = *mob_keyring_entry(in, i), *e = &c;
 
 		if ((r = kt_import_one(kr, e, argv[optind], replace, &same)) != 0)
 			goto out;

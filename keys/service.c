@@ -50,11 +50,12 @@ cmd_add(struct kt *kt, int argc, char **argv)
 	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
 		goto out;
 	e.kind = MOB_ENTRY_SERVICE;
-	snprintf(e.id, sizeof(e.id), "%s/%s", kr->hid, sid);
+	snprintf(e.id, sizeof(e.id), "%s/%s", mob_keyring_hid(kr), sid);
 	memcpy(e.spid, spid, sizeof(e.spid));
 	if (user != NULL)
 		snprintf(e.user, sizeof(e.user), "%s", user);
-	e.alg = kr->mode == MOB_MODE_COMPAT ? MOB_ALG_HS256 : MOB_ALG_EDDSA;
+	e.alg = mob_keyring_mode(kr) == MOB_MODE_COMPAT ? MOB_ALG_HS256 :
+	    MOB_ALG_EDDSA;
 	e.state = MOB_KS_ACTIVE;
 	if ((old = mob_keyring_find(kr, e.id)) != NULL &&
 	    old->state != MOB_KS_REVOKED) {
@@ -124,13 +125,13 @@ cmd_list(struct kt *kt, int argc, char **argv)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
 	if ((r = kt_load(path, &kr)) != 0)
 		return r;
-	printf("# %s: node %s, mode %s\n", path, kr->hid,
-	    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened");
+	printf("# %s: node %s, mode %s\n", path, mob_keyring_hid(kr),
+	    mob_keyring_mode(kr) == MOB_MODE_COMPAT ? "compat" : "hardened");
 	printf("%-7s %-10s %-4s %-5s %-7s %-20s %-16s %s\n", "KIND", "ID",
 	    "SPID", "ALG", "STATE", "NOT-AFTER", "USER",
 	    show ? "FINGERPRINT       KEY" : "FINGERPRINT");
-	for (size_t i = 0; i < kr->n; i++)
-		kt_list_entry(&kr->entries[i], kt_now(), show);
+	for (size_t i = 0; i < mob_keyring_count(kr); i++)
+		kt_list_entry(mob_keyring_entry(kr, i), kt_now(), show);
 	mob_keyring_free(kr);
 	return 0;
 }
@@ -147,7 +148,7 @@ kt_service_op(struct kt *kt, const char *ss, int *lock,
 	if ((r = kt_parse_ss(ss, spid, sid)) != 0 ||
 	    (r = kt_lock_load(kt, lock, kr)) != 0)
 		return r;
-	snprintf(id, MOB_ID_MAX, "%s/%s", (*kr)->hid, sid);
+	snprintf(id, MOB_ID_MAX, "%s/%s", mob_keyring_hid((*kr)), sid);
 	if ((e = mob_keyring_find(*kr, id)) == NULL ||
 	    e->kind != MOB_ENTRY_SERVICE) {
 		log_warnx("no service key for %s", id);
@@ -168,7 +169,8 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 	};
 	struct mob_keyring *kr = NULL;
 	char id[MOB_ID_MAX], sid[4], path[PATH_MAX];
-	int lock = -1, n = 0, ret;
+	size_t n;
+	int lock = -1, ret;
 
 	if ((ret = kt_getopt(argc, argv, opts)) != KT_GO)
 		return ret;
@@ -177,16 +179,7 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 	if ((ret = kt_service_op(kt, argv[optind], &lock, &kr, id, sid)) != 0)
 		goto out;
 	mob_keyring_prune(kr, kt_now());
-	for (size_t i = 0; i < kr->n; i++) {
-		struct mob_kr_entry *e = &kr->entries[i];
-
-		if (strcmp(e->id, id) != 0 || e->state == MOB_KS_REVOKED)
-			continue;
-		e->state = MOB_KS_REVOKED;
-		e->not_after = 0;
-		n++;
-	}
-	if (n == 0) {
+	if ((n = mob_keyring_revoke(kr, id)) == 0) {
 		log_warnx("%s is already revoked", id);
 		ret = MOB_EREVOKED;
 		goto out;
@@ -197,7 +190,7 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 	kt_sidpath(kt, sid, path, sizeof(path));
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("unlink %s", path);
-	printf("revoked %s (%d key%s); removed %s; run mobius-keytool reload "
+	printf("revoked %s (%zu key%s); removed %s; run mobius-keytool reload "
 	    "so a running hub drops it\n", id, n, n == 1 ? "" : "s", path);
  out:
 	mob_keyring_unlock(lock);
@@ -230,7 +223,8 @@ int
 cmd_rotate(struct kt *kt, int argc, char **argv)
 {
 	struct mob_keyring *kr = NULL;
-	struct mob_kr_entry e, *old = NULL;
+	const struct mob_kr_entry *old;
+	struct mob_kr_entry e;
 	struct kt_owner svcown;
 	char id[MOB_ID_MAX], sid[4], path[PATH_MAX], fpr[MOB_FPR_LEN + 1];
 	char until[24];
@@ -251,11 +245,8 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 		goto out;
 	now = kt_now();
 	mob_keyring_prune(kr, now);
-	for (size_t i = 0; i < kr->n; i++)
-		if (strcmp(kr->entries[i].id, id) == 0 &&
-		    kr->entries[i].state == MOB_KS_ACTIVE)
-			old = &kr->entries[i];
-	if (old == NULL) {
+	if ((old = mob_keyring_lookup(kr, id, 0, now)) == NULL ||
+	    old->state != MOB_KS_ACTIVE) {
 		log_warnx("%s has no active key (revoked?); use add", id);
 		ret = MOB_ENOTFOUND;
 		goto out;
@@ -267,11 +258,7 @@ cmd_rotate(struct kt *kt, int argc, char **argv)
 	if (kt_owner(e.user, 0, &svcown) != 0 || svcown.uid == (uid_t)-1)
 		svcown.uid = kt_file_uid(path, &svcown.gid);
 	/* Only in memory until kt_install saves the keyring. */
-	if (grace > 0) {
-		old->state = MOB_KS_GRACE;
-		old->not_after = now + grace;
-	} else
-		mob_keyring_remove(kr, (size_t)(old - kr->entries));
+	mob_keyring_retire(kr, id, grace > 0 ? now + grace : 0);
 	if ((ret = kt_install(kt, kr, &e, path, &svcown)) != 0)
 		goto out;
 	kt_fpr(e.key, fpr);

@@ -207,7 +207,7 @@ kt_find_hub(const struct mob_keyring *kr)
 {
 	char id[MOB_ID_MAX];
 
-	snprintf(id, sizeof(id), "%s/000", kr->hid);
+	snprintf(id, sizeof(id), "%s/000", mob_keyring_hid(kr));
 	return mob_keyring_lookup(kr, id, 0, kt_now());
 }
 
@@ -241,12 +241,13 @@ kt_write_service_file(const struct mob_keyring *hubkr,
 	const struct mob_kr_entry *hub;
 	int r;
 
-	if ((r = mob_keyring_new(hubkr->hid, hubkr->mode, &kr)) != 0 ||
+	if ((r = mob_keyring_new(mob_keyring_hid(hubkr),
+	    mob_keyring_mode(hubkr), &kr)) != 0 ||
 	    (r = kt_add_copy(kr, own, 0)) != 0) {
 		kt_err(r, path);
 		goto out;
 	}
-	if (hubkr->mode == MOB_MODE_HARDENED) {
+	if (mob_keyring_mode(hubkr) == MOB_MODE_HARDENED) {
 		if ((hub = kt_find_hub(hubkr)) == NULL) {
 			log_warnx("the keyring has no active hub key");
 			r = MOB_ENOTFOUND;

@@ -1157,9 +1157,9 @@ Test(hub, hardened_bundle_holds_every_public_key_signed_by_the_hub)
 	int i;
 
 	kr = get_bundle(a, hubpub);
-	cr_expect_eq(kr->mode, MOB_MODE_HARDENED);
-	cr_expect_str_eq(kr->hid, TH_HID);
-	cr_expect_eq(kr->n, 4, "A, B, C and the hub");
+	cr_expect_eq(mob_keyring_mode(kr), MOB_MODE_HARDENED);
+	cr_expect_str_eq(mob_keyring_hid(kr), TH_HID);
+	cr_expect_eq(mob_keyring_count(kr), 4, "A, B, C and the hub");
 	for (size_t j = 0; j < 4; j++) {
 		const struct mob_kr_entry *e = mob_keyring_find(kr, ids[j]);
 
@@ -1191,8 +1191,8 @@ Test(hub_compat, compat_bundle_holds_the_psks_encrypted_for_the_client)
 	int i;
 
 	kr = get_bundle(a, NULL);
-	cr_expect_eq(kr->mode, MOB_MODE_COMPAT);
-	cr_expect_eq(kr->n, 4);
+	cr_expect_eq(mob_keyring_mode(kr), MOB_MODE_COMPAT);
+	cr_expect_eq(mob_keyring_count(kr), 4);
 	for (size_t j = 0; j < 4; j++) {
 		const struct mob_kr_entry *e = mob_keyring_find(kr, ids[j]);
 
@@ -1237,7 +1237,7 @@ kd_keyring(enum mob_mode mode, struct mob_signer **hub)
 		cr_assert_eq(mob_key_generate(alg, &e.key), 0);
 		cr_assert_eq(mob_keyring_add(kr, &e), 0);
 	}
-	cr_assert_eq(mob_signer_new(kr->entries[0].key, ids[0], hub), 0);
+	cr_assert_eq(mob_signer_new(mob_keyring_entry(kr, 0)->key, ids[0], hub), 0);
 	return kr;
 }
 
@@ -1272,7 +1272,7 @@ Test(keydist, a_compat_bundle_leaves_no_psk_in_freed_json)
 	int n;
 
 	for (size_t i = 0; i < 4; i++) {
-		n = mob_key_raw(kr->entries[i].key, 1, raw, sizeof(raw));
+		n = mob_key_raw(mob_keyring_entry(kr, i)->key, 1, raw, sizeof(raw));
 		cr_assert_gt(n, 0);
 		cr_assert_geq(mob_b64url_encode(raw, (size_t)n, kd_secret[i],
 		    sizeof(kd_secret[i])), 0);
@@ -1290,7 +1290,8 @@ Test(keydist, a_compat_bundle_leaves_no_psk_in_freed_json)
 	cr_expect_eq(kd_secret_frees, 0, "opening freed %d JSON buffers "
 	    "holding a PSK", kd_secret_frees);
 	cJSON_InitHooks(NULL);
-	cr_expect_eq(back != NULL ? back->n : 0, 4, "every PSK still arrives");
+	cr_expect_eq(back != NULL ? mob_keyring_count(back) : 0, 4,
+	    "every PSK still arrives");
 	memset(kd_secret, 0, sizeof(kd_secret));
 	mob_keyring_free(back);
 	free(msg);
@@ -1321,7 +1322,7 @@ Test(keydist, a_bundle_with_a_bad_tag_leaves_no_psk_in_freed_memory)
 	int n, hits = 0;
 
 	for (size_t i = 0; i < 4; i++) {
-		n = mob_key_raw(kr->entries[i].key, 1, raw, sizeof(raw));
+		n = mob_key_raw(mob_keyring_entry(kr, i)->key, 1, raw, sizeof(raw));
 		cr_assert_gt(n, 0);
 		cr_assert_geq(mob_b64url_encode(raw, (size_t)n, kd_secret[i],
 		    sizeof(kd_secret[i])), 0);
@@ -1341,7 +1342,7 @@ Test(keydist, a_bundle_with_a_bad_tag_leaves_no_psk_in_freed_memory)
 	cr_assert_not_null(cJSON_SetValuestring(cJSON_GetObjectItem(dat, "ct"),
 	    b64));
 	cr_assert_not_null(txt = cJSON_PrintUnformatted(claims));
-	cr_assert_eq(mob_jws_sign(kr->entries[0].key, TH_HID "/000", txt,
+	cr_assert_eq(mob_jws_sign(mob_keyring_entry(kr, 0)->key, TH_HID "/000", txt,
 	    strlen(txt), &tok), 0);
 	cJSON_free(txt);
 	cJSON_Delete(claims);
@@ -1377,7 +1378,8 @@ kd_craft(struct mob_keyring *kr, const char *iat)
 	uint8_t raw[32];
 	char *tok;
 
-	cr_assert_eq(mob_key_raw(kr->entries[0].key, 0, raw, sizeof(raw)), 32);
+	cr_assert_eq(mob_key_raw(mob_keyring_entry(kr, 0)->key, 0, raw,
+	    sizeof(raw)), 32);
 	cr_assert_geq(mob_b64url_encode(raw, sizeof(raw), pub, sizeof(pub)), 0);
 	snprintf(claims, sizeof(claims), "{\"iss\":\"" TH_HID "/000\","
 	    "\"top\":\"mob/key/" A_ID "\",\"iat\":%s,\"seq\":1,\"dat\":"
@@ -1385,7 +1387,7 @@ kd_craft(struct mob_keyring *kr, const char *iat)
 	    "\"keys\":[{\"id\":\"" TH_HID "/000\",\"alg\":\"EdDSA\","
 	    "\"key\":\"%s\",\"state\":\"active\",\"not_after\":0}]}}",
 	    iat, pub);
-	cr_assert_eq(mob_jws_sign(kr->entries[0].key, TH_HID "/000", claims,
+	cr_assert_eq(mob_jws_sign(mob_keyring_entry(kr, 0)->key, TH_HID "/000", claims,
 	    strlen(claims), &tok), 0);
 	return tok;
 }
@@ -1399,7 +1401,7 @@ Test(keydist, an_iat_that_is_no_unix_ms_integer_is_refused)
 	struct mob_key *hubpub;
 	char now[32], *tok;
 
-	cr_assert_eq(mob_key_public(kr->entries[0].key, &hubpub), 0);
+	cr_assert_eq(mob_key_public(mob_keyring_entry(kr, 0)->key, &hubpub), 0);
 	/* the crafted bundle is good with a good iat */
 	snprintf(now, sizeof(now), "%lld", (long long)mob_clock_wall_ms());
 	tok = kd_craft(kr, now);
@@ -1755,17 +1757,20 @@ Test(hub, a_keyring_naming_another_hub_key_stops_the_hub)
 	char *argv[] = { hub, "--keys", node.keys, "--socket", node.sock,
 	    "--state", state, "--foreground", "--no-sandbox", NULL };
 	struct mob_keyring *kr = hub_keyring();
+	struct mob_kr_entry e;
 	struct th_proc p;
 	size_t i;
 	int st;
 
 	/* bundles would hand this key to every client as the hub's */
-	for (i = 0; i < kr->n; i++)
-		if (strcmp(kr->entries[i].id, TH_HID "/000") == 0)
+	for (i = 0; i < mob_keyring_count(kr); i++)
+		if (strcmp(mob_keyring_entry(kr, i)->id, TH_HID "/000") == 0)
 			break;
-	cr_assert_lt(i, kr->n);
-	mob_key_free(kr->entries[i].key);
-	cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &kr->entries[i].key), 0);
+	cr_assert_lt(i, mob_keyring_count(kr));
+	e = *mob_keyring_entry(kr, i);
+	mob_keyring_remove(kr, i);
+	cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &e.key), 0);
+	cr_assert_eq(mob_keyring_add(kr, &e), 0);
 	snprintf(path, sizeof(path), "%s/keyring", node.keys);
 	cr_assert_eq(mob_keyring_save(kr, path), 0);
 	mob_keyring_free(kr);

@@ -393,11 +393,12 @@ Test(keyring, save_then_load_round_trips_every_field)
 	cr_assert_eq(st.st_mode & 07777, 0600);
 	cr_assert_eq(mob_keyring_load(path, &back, err, sizeof(err)), 0, "%s",
 	    err);
-	cr_assert_str_eq(back->hid, "000001");
-	cr_assert_eq(back->mode, MOB_MODE_HARDENED);
-	cr_assert_eq(back->n, kr->n);
-	for (size_t i = 0; i < kr->n; i++) {
-		const struct mob_kr_entry *a = &kr->entries[i], *b = &back->entries[i];
+	cr_assert_str_eq(mob_keyring_hid(back), "000001");
+	cr_assert_eq(mob_keyring_mode(back), MOB_MODE_HARDENED);
+	cr_assert_eq(mob_keyring_count(back), mob_keyring_count(kr));
+	for (size_t i = 0; i < mob_keyring_count(kr); i++) {
+		const struct mob_kr_entry *a = mob_keyring_entry(kr, i);
+		const struct mob_kr_entry *b = mob_keyring_entry(back, i);
 
 		cr_assert_eq(a->kind, b->kind);
 		cr_assert_str_eq(a->id, b->id);
@@ -409,7 +410,7 @@ Test(keyring, save_then_load_round_trips_every_field)
 		same_key(a->key, b->key);
 	}
 	/* Private seeds come back as private keys, publics as public. */
-	cr_assert(mob_key_can_sign(back->entries[0].key));
+	cr_assert(mob_key_can_sign(mob_keyring_entry(back, 0)->key));
 	cr_assert_eq(mob_keyring_format(kr, &t1, &l1), 0);
 	cr_assert_eq(mob_keyring_format(back, &t2, &l2), 0);
 	cr_assert_eq(l1, l2);
@@ -438,9 +439,9 @@ Test(keyring, compat_keyring_round_trips_secrets)
 	cr_assert_eq(mob_keyring_save(kr, path), 0);
 	cr_assert_eq(mob_keyring_load(path, &back, err, sizeof(err)), 0, "%s",
 	    err);
-	cr_assert_eq(back->mode, MOB_MODE_COMPAT);
-	cr_assert_eq(back->n, 1);
-	same_key(kr->entries[0].key, back->entries[0].key);
+	cr_assert_eq(mob_keyring_mode(back), MOB_MODE_COMPAT);
+	cr_assert_eq(mob_keyring_count(back), 1);
+	same_key(mob_keyring_entry(kr, 0)->key, mob_keyring_entry(back, 0)->key);
 	mob_keyring_free(kr);
 	mob_keyring_free(back);
 }
@@ -581,8 +582,8 @@ Test(keyring, crash_before_rename_leaves_the_old_file_whole)
 	cr_assert_eq(mob_file_write_atomic(path, neu, neulen, 0600), 0);
 	mob_keyring_free(back);
 	cr_assert_eq(mob_keyring_load(path, &back, err, sizeof(err)), 0);
-	cr_assert_eq(back->n, 1);
-	cr_assert_str_eq(back->entries[0].id, "000001/020");
+	cr_assert_eq(mob_keyring_count(back), 1);
+	cr_assert_str_eq(mob_keyring_entry(back, 0)->id, "000001/020");
 
 	mob_keyring_text_free(old, oldlen);
 	mob_keyring_text_free(neu, neulen);
@@ -617,7 +618,7 @@ Test(keyring, lookup_gives_active_then_grace_never_revoked)
 
 	cr_assert_eq(mob_keyring_prune(kr, now), 0);
 	cr_assert_eq(mob_keyring_prune(kr, now + 3600), 1);
-	cr_assert_eq(kr->n, 3);
+	cr_assert_eq(mob_keyring_count(kr), 3);
 	cr_assert_null(mob_keyring_lookup(kr, "000001/01F", 1, now));
 	mob_keyring_free(kr);
 }
@@ -744,4 +745,66 @@ Test(keyring, fingerprint_is_16_hex_of_the_public_half)
 	cr_assert_eq(strspn(a, "0123456789abcdef"), 16);
 	mob_key_free(k);
 	mob_key_free(pub);
+}
+
+/*
+ * Before the keyring was opaque, mob_keyring_add moved every entry with
+ * reallocarray: a pointer from lookup or find dangled after the next add
+ * (ASan: heap-use-after-free on the read below).
+ */
+Test(keyring, an_entry_pointer_survives_later_adds)
+{
+	struct mob_keyring *kr = sample((int64_t)time(NULL));
+	const struct mob_kr_entry *hub, *svc;
+	struct mob_kr_entry e;
+
+	cr_assert_not_null(hub = mob_keyring_find(kr, "000001/000"));
+	cr_assert_not_null(svc = mob_keyring_lookup(kr, "000001/01F", 0, 0));
+	for (int i = 0; i < 1000; i++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = MOB_ENTRY_PEER;
+		snprintf(e.id, sizeof(e.id), "%06X/001", 0x100000 + i);
+		e.alg = MOB_ALG_EDDSA;
+		cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &e.key), 0);
+		cr_assert_eq(mob_keyring_add(kr, &e), 0);
+	}
+	cr_expect_str_eq(hub->id, "000001/000");
+	cr_expect_eq(hub->kind, MOB_ENTRY_HUB);
+	cr_expect_eq(svc->state, MOB_KS_ACTIVE);
+	cr_expect_eq(mob_keyring_lookup(kr, "000001/01F", 0, 0), svc);
+	cr_expect_eq(mob_keyring_count(kr), 1004);
+	cr_expect_str_eq(mob_keyring_entry(kr, 1003)->id, "1003E7/001",
+	    "file order kept");
+	mob_keyring_free(kr);
+}
+
+Test(keyring, entries_of_one_id_iterate_in_file_order_and_change_together)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct mob_keyring *kr = sample(now);
+	const struct mob_kr_entry *a, *b;
+
+	/* sample: 01F in grace, then 01F active */
+	cr_assert_not_null(a = mob_keyring_next(kr, "000001/01F", NULL));
+	cr_assert_not_null(b = mob_keyring_next(kr, "000001/01F", a));
+	cr_expect_null(mob_keyring_next(kr, "000001/01F", b));
+	cr_expect_eq(a->state, MOB_KS_GRACE);
+	cr_expect_eq(b->state, MOB_KS_ACTIVE);
+	cr_expect_null(mob_keyring_next(kr, "000001/0FF", NULL));
+	/* rotation: the active key goes into grace, the old one stays */
+	cr_assert_eq(mob_keyring_retire(kr, "000001/01F", now + 60), 0);
+	cr_expect_eq(b->state, MOB_KS_GRACE);
+	cr_expect_eq(b->not_after, now + 60);
+	cr_expect_eq(mob_keyring_retire(kr, "000001/01F", 0), MOB_ENOTFOUND,
+	    "no active key left");
+	cr_expect_eq(mob_keyring_revoke(kr, "000001/01F"), 2);
+	cr_expect_eq(mob_keyring_revoke(kr, "000001/01F"), 0);
+	cr_expect_null(mob_keyring_lookup(kr, "000001/01F", 0, now));
+	cr_expect_eq(mob_keyring_remove_id(kr, "000001/01F"), 2);
+	cr_expect_null(mob_keyring_find(kr, "000001/01F"));
+	cr_expect_eq(mob_keyring_count(kr), 2);
+	cr_expect_not_null(mob_keyring_find(kr, "000002/0F0"),
+	    "the index still finds the others");
+	cr_expect_not_null(mob_keyring_find(kr, "000001/000"));
+	mob_keyring_free(kr);
 }

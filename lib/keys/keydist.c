@@ -201,8 +201,8 @@ kd_keys(const struct mob_keyring *kr, int64_t now_s, int secret, cJSON *o)
 
 	if ((arr = cJSON_AddArrayToObject(o, "keys")) == NULL)
 		return MOB_ENOMEM;
-	for (size_t i = 0; i < kr->n; i++) {
-		const struct mob_kr_entry *e = &kr->entries[i];
+	for (size_t i = 0; i < mob_keyring_count(kr); i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(kr, i);
 
 		if (e->kind == MOB_ENTRY_PEER || e->key == NULL ||
 		    e->state == MOB_KS_REVOKED)
@@ -210,7 +210,7 @@ kd_keys(const struct mob_keyring *kr, int64_t now_s, int secret, cJSON *o)
 		if (e->state == MOB_KS_GRACE && e->not_after != 0 &&
 		    e->not_after < now_s)
 			continue;
-		if (e->alg != (kr->mode == MOB_MODE_COMPAT ?
+		if (e->alg != (mob_keyring_mode(kr) == MOB_MODE_COMPAT ?
 		    MOB_ALG_HS256 : MOB_ALG_EDDSA))
 			continue;
 		if ((r = kd_key_json(arr, e, secret)) != 0)
@@ -268,7 +268,7 @@ mob_keydist_seal(const struct mob_keyring *kr, struct mob_signer *hub,
 		*outlen = 0;
 	if (kr == NULL || hub == NULL || !mob_id_valid(client_id))
 		return MOB_EINVAL;
-	compat = kr->mode == MOB_MODE_COMPAT;
+	compat = mob_keyring_mode(kr) == MOB_MODE_COMPAT;
 	if (compat && client_key == NULL)
 		return MOB_EINVAL;
 	snprintf(topic, sizeof(topic), "mob/key/%s", client_id);
@@ -278,7 +278,7 @@ mob_keydist_seal(const struct mob_keyring *kr, struct mob_signer *hub,
 	    cJSON_AddNumberToObject(dat, "v", 1) == NULL ||
 	    cJSON_AddStringToObject(dat, "mode",
 	    compat ? "compat" : "hardened") == NULL ||
-	    cJSON_AddStringToObject(dat, "hid", kr->hid) == NULL)
+	    cJSON_AddStringToObject(dat, "hid", mob_keyring_hid(kr)) == NULL)
 		goto out;
 	if (compat) {
 		if ((inner = cJSON_CreateObject()) == NULL)
@@ -513,12 +513,9 @@ mob_keydist_open(const char *msg, size_t len, const char *client_id,
 		goto out;
 	}
 
-	if ((kr = calloc(1, sizeof(*kr))) == NULL) {
-		r = MOB_ENOMEM;
+	if ((r = mob_keyring_new(hid->valuestring, compat ? MOB_MODE_COMPAT :
+	    MOB_MODE_HARDENED, &kr)) != 0)
 		goto out;
-	}
-	snprintf(kr->hid, sizeof(kr->hid), "%s", hid->valuestring);
-	kr->mode = compat ? MOB_MODE_COMPAT : MOB_MODE_HARDENED;
 	if (compat) {
 		if ((r = kd_decrypt(dat, topic, own_key, &inner)) != 0 ||
 		    (r = kd_fill(cJSON_GetObjectItemCaseSensitive(inner, "keys"),

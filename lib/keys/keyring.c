@@ -28,6 +28,7 @@
 #include "mobius/keyring.h"
 #include "mobius/log.h"
 #include "mobius/proto.h"
+#include "mobius/table.h"
 
 #define KR_MAGIC	"mobius-keyring"
 #define KR_VERSION	"1"
@@ -180,6 +181,26 @@ mob_kr_fingerprint(const struct mob_key *key, char out[MOB_FPR_LEN + 1])
 
 /* --- keyring in memory ------------------------------------------------ */
 
+/*
+ * An entry and the next entry with the same id.  Entries are allocated one
+ * by one and never move, so a pointer handed out stays valid until its
+ * entry is removed; the index maps an id to the first of its chain.
+ */
+struct kr_ent {
+	struct mob_kr_entry e;		/* first: a struct mob_kr_entry * is one */
+	struct kr_ent *same;		/* next entry of this id, file order */
+};
+
+struct mob_keyring {
+	char hid[MOB_HID_LEN + 1];
+	enum mob_mode mode;
+	struct kr_ent **ent;		/* file order */
+	size_t n, cap;
+	struct mob_table *byid;		/* id -> first struct kr_ent */
+};
+
+#define KR_ENTRIES_MAX	(MOB_KEYRING_MAX / 64)
+
 int
 mob_keyring_new(const char *hid, enum mob_mode mode, struct mob_keyring **out)
 {
@@ -191,7 +212,11 @@ mob_keyring_new(const char *hid, enum mob_mode mode, struct mob_keyring **out)
 		return MOB_EINVAL;
 	if ((kr = calloc(1, sizeof(*kr))) == NULL)
 		return MOB_ENOMEM;
-	memcpy(kr->hid, hid, 7);
+	if (mob_table_new(KR_ENTRIES_MAX, NULL, 0, &kr->byid) != 0) {
+		free(kr);
+		return MOB_ENOMEM;
+	}
+	memcpy(kr->hid, hid, sizeof(kr->hid));
 	kr->mode = mode;
 	*out = kr;
 	return 0;
@@ -202,21 +227,155 @@ mob_keyring_free(struct mob_keyring *kr)
 {
 	if (kr == NULL)
 		return;
-	for (size_t i = 0; i < kr->n; i++)
-		mob_key_free(kr->entries[i].key);
-	free(kr->entries);
+	for (size_t i = 0; i < kr->n; i++) {
+		mob_key_free(kr->ent[i]->e.key);
+		free(kr->ent[i]);
+	}
+	free(kr->ent);
+	mob_table_free(kr->byid);
 	free(kr);
+}
+
+const char *
+mob_keyring_hid(const struct mob_keyring *kr)
+{
+	return kr->hid;
+}
+
+enum mob_mode
+mob_keyring_mode(const struct mob_keyring *kr)
+{
+	return kr->mode;
+}
+
+size_t
+mob_keyring_count(const struct mob_keyring *kr)
+{
+	return kr != NULL ? kr->n : 0;
+}
+
+const struct mob_kr_entry *
+mob_keyring_entry(const struct mob_keyring *kr, size_t i)
+{
+	return kr != NULL && i < kr->n ? &kr->ent[i]->e : NULL;
+}
+
+static struct kr_ent *
+kr_first(const struct mob_keyring *kr, const char *id)
+{
+	return mob_table_get(kr->byid, id, 0);
+}
+
+const struct mob_kr_entry *
+mob_keyring_next(const struct mob_keyring *kr, const char *id,
+    const struct mob_kr_entry *prev)
+{
+	struct kr_ent *k;
+
+	if (kr == NULL)
+		return NULL;
+	if (prev != NULL)
+		k = ((const struct kr_ent *)prev)->same;
+	else
+		k = id != NULL ? kr_first(kr, id) : NULL;
+	return k != NULL ? &k->e : NULL;
+}
+
+/* Unlink k from its id's chain (the index follows). */
+static void
+kr_unindex(struct mob_keyring *kr, struct kr_ent *k)
+{
+	struct kr_ent *p = kr_first(kr, k->e.id);
+
+	if (p == k) {
+		if (k->same != NULL)
+			/* replaces an existing key: cannot fail */
+			(void)mob_table_put(kr->byid, k->e.id, k->same, 0, 0, 0);
+		else
+			mob_table_del(kr->byid, k->e.id);
+		return;
+	}
+	while (p != NULL && p->same != k)
+		p = p->same;
+	if (p != NULL)
+		p->same = k->same;
 }
 
 void
 mob_keyring_remove(struct mob_keyring *kr, size_t i)
 {
+	struct kr_ent *k;
+
 	if (kr == NULL || i >= kr->n)
 		return;
-	mob_key_free(kr->entries[i].key);
-	memmove(&kr->entries[i], &kr->entries[i + 1],
-	    (kr->n - i - 1) * sizeof(kr->entries[0]));
+	k = kr->ent[i];
+	kr_unindex(kr, k);
+	mob_key_free(k->e.key);
+	free(k);
+	memmove(&kr->ent[i], &kr->ent[i + 1], (kr->n - i - 1) *
+	    sizeof(kr->ent[0]));
 	kr->n--;
+}
+
+/* Position of entry k in file order (kr->n if it is not there). */
+static size_t
+kr_pos(const struct mob_keyring *kr, const struct kr_ent *k)
+{
+	size_t i;
+
+	for (i = 0; i < kr->n && kr->ent[i] != k; i++)
+		;
+	return i;
+}
+
+size_t
+mob_keyring_remove_id(struct mob_keyring *kr, const char *id)
+{
+	struct kr_ent *k;
+	size_t n = 0;
+
+	while (kr != NULL && id != NULL && (k = kr_first(kr, id)) != NULL) {
+		mob_keyring_remove(kr, kr_pos(kr, k));
+		n++;
+	}
+	return n;
+}
+
+size_t
+mob_keyring_revoke(struct mob_keyring *kr, const char *id)
+{
+	size_t n = 0;
+
+	for (struct kr_ent *k = kr != NULL && id != NULL ? kr_first(kr, id) :
+	    NULL; k != NULL; k = k->same) {
+		if (k->e.state == MOB_KS_REVOKED)
+			continue;
+		k->e.state = MOB_KS_REVOKED;
+		k->e.not_after = 0;
+		n++;
+	}
+	return n;
+}
+
+int
+mob_keyring_retire(struct mob_keyring *kr, const char *id, int64_t not_after)
+{
+	struct kr_ent *k;
+
+	if (kr == NULL || id == NULL)
+		return MOB_EINVAL;
+	for (k = kr_first(kr, id); k != NULL; k = k->same)
+		if (k->e.state == MOB_KS_ACTIVE)
+			break;
+	if (k == NULL)
+		return MOB_ENOTFOUND;
+	if (not_after <= 0) {
+		mob_keyring_remove(kr, kr_pos(kr, k));
+		return 0;
+	}
+	k->e.state = MOB_KS_GRACE;
+	k->e.not_after = not_after;
+	return 0;
 }
 
 size_t
@@ -225,8 +384,8 @@ mob_keyring_prune(struct mob_keyring *kr, int64_t now)
 	size_t i = 0, pruned = 0;
 
 	while (kr != NULL && i < kr->n) {
-		if (kr->entries[i].state == MOB_KS_GRACE &&
-		    kr->entries[i].not_after <= now) {
+		if (kr->ent[i]->e.state == MOB_KS_GRACE &&
+		    kr->ent[i]->e.not_after <= now) {
 			mob_keyring_remove(kr, i);
 			pruned++;
 		} else
@@ -257,9 +416,8 @@ kr_entry_check(const struct mob_keyring *kr, const struct mob_kr_entry *e,
 		    "not-after=");
 	if (e->state != MOB_KS_ACTIVE)
 		return 0;
-	for (size_t i = 0; i < kr->n; i++)
-		if (kr->entries[i].state == MOB_KS_ACTIVE &&
-		    strcmp(kr->entries[i].id, e->id) == 0)
+	for (struct kr_ent *k = kr_first(kr, e->id); k != NULL; k = k->same)
+		if (k->e.state == MOB_KS_ACTIVE)
 			return kr_seterr(msg, len, MOB_EEXIST, "second active "
 			    "entry for %s", e->id);
 	return 0;
@@ -320,19 +478,37 @@ kr_entry_check_file(const struct mob_keyring *kr, const struct mob_kr_entry *e,
 int
 mob_keyring_add(struct mob_keyring *kr, const struct mob_kr_entry *e)
 {
-	struct mob_kr_entry *n;
+	struct kr_ent *k, *p, **n;
 	int r;
 
 	if (kr == NULL || e == NULL)
 		return MOB_EINVAL;
 	if ((r = kr_entry_check(kr, e, NULL, 0)) != 0)
 		return r;
-	if (kr->n >= MOB_KEYRING_MAX / 64)
+	if (kr->n >= KR_ENTRIES_MAX)
 		return MOB_ETOOLONG;
-	if ((n = reallocarray(kr->entries, kr->n + 1, sizeof(*n))) == NULL)
+	if (kr->n == kr->cap) {
+		size_t cap = kr->cap == 0 ? 16 : kr->cap * 2;
+
+		if ((n = reallocarray(kr->ent, cap, sizeof(*n))) == NULL)
+			return MOB_ENOMEM;
+		kr->ent = n;
+		kr->cap = cap;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return MOB_ENOMEM;
-	kr->entries = n;
-	kr->entries[kr->n++] = *e;
+	k->e = *e;
+	if ((p = kr_first(kr, e->id)) == NULL) {
+		if ((r = mob_table_put(kr->byid, e->id, k, 0, 0, 0)) != 0) {
+			free(k);
+			return r;
+		}
+	} else {
+		while (p->same != NULL)
+			p = p->same;
+		p->same = k;
+	}
+	kr->ent[kr->n++] = k;
 	return 0;
 }
 
@@ -340,21 +516,20 @@ const struct mob_kr_entry *
 mob_keyring_lookup(const struct mob_keyring *kr, const char *id, size_t idx,
     int64_t now)
 {
-	size_t k = 0;
+	size_t n = 0;
 
 	if (kr == NULL || id == NULL)
 		return NULL;
 	/* Pass 0 yields the active key, pass 1 the keys still in grace. */
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < kr->n; i++) {
-			const struct mob_kr_entry *e = &kr->entries[i];
+		for (struct kr_ent *k = kr_first(kr, id); k != NULL;
+		    k = k->same) {
+			const struct mob_kr_entry *e = &k->e;
 			int usable;
 
-			if (strcmp(e->id, id) != 0)
-				continue;
 			usable = pass == 0 ? e->state == MOB_KS_ACTIVE :
 			    e->state == MOB_KS_GRACE && now < e->not_after;
-			if (usable && k++ == idx)
+			if (usable && n++ == idx)
 				return e;
 		}
 	}
@@ -369,13 +544,9 @@ mob_keyring_find(const struct mob_keyring *kr, const char *id)
 	if (kr == NULL || id == NULL)
 		return NULL;
 	/* Prefer what is in use: active, then grace, then revoked. */
-	for (size_t i = 0; i < kr->n; i++) {
-		const struct mob_kr_entry *e = &kr->entries[i];
-
-		if (strcmp(e->id, id) == 0 && (best == NULL ||
-		    e->state < best->state))
-			best = e;
-	}
+	for (struct kr_ent *k = kr_first(kr, id); k != NULL; k = k->same)
+		if (best == NULL || k->e.state < best->state)
+			best = &k->e;
 	return best;
 }
 
@@ -726,39 +897,59 @@ mob_keyring_load(const char *path, struct mob_keyring **out, char *err,
 }
 
 int
-mob_keyfile_load_own(const char *path, struct mob_kr_entry *out, char *err,
-    size_t errlen)
+mob_keyfile_load(const char *path, struct mob_keyring **out,
+    const struct mob_kr_entry **own, char *err, size_t errlen)
 {
 	struct mob_keyring *kr = NULL;
-	struct mob_kr_entry *own = NULL;
+	const struct mob_kr_entry *o = NULL;
 	int r;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
+	*own = NULL;
 	if ((r = mob_keyring_load(path, &kr, err, errlen)) != 0)
 		return r;
 	for (size_t i = 0; i < kr->n; i++) {
-		struct mob_kr_entry *e = &kr->entries[i];
+		const struct mob_kr_entry *e = &kr->ent[i]->e;
 
 		if (e->state != MOB_KS_ACTIVE || !mob_key_can_sign(e->key))
 			continue;
-		if (own != NULL) {
+		if (o != NULL) {
 			r = kr_seterr(err, errlen, MOB_EPARSE, "%s: more than "
-			    "one private entry (%s and %s)", path, own->id,
+			    "one private entry (%s and %s)", path, o->id,
 			    e->id);
 			goto out;
 		}
-		own = e;
+		o = e;
 	}
-	if (own == NULL) {
+	if (o == NULL) {
 		r = kr_seterr(err, errlen, MOB_ENOTFOUND, "%s: no active "
 		    "private entry", path);
 		goto out;
 	}
-	*out = *own;
-	own->key = NULL;
+	*out = kr;
+	*own = o;
+	kr = NULL;
  out:
 	mob_keyring_free(kr);
 	return r;
+}
+
+int
+mob_keyfile_load_own(const char *path, struct mob_kr_entry *out, char *err,
+    size_t errlen)
+{
+	struct mob_keyring *kr;
+	const struct mob_kr_entry *own;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = mob_keyfile_load(path, &kr, &own, err, errlen)) != 0)
+		return r;
+	*out = *own;
+	/* The entry is the keyring's: take its key out before freeing it. */
+	((struct kr_ent *)own)->e.key = NULL;
+	mob_keyring_free(kr);
+	return 0;
 }
 
 /* --- formatting and saving -------------------------------------------- */
@@ -785,7 +976,7 @@ mob_keyring_format(const struct mob_keyring *kr, char **out, size_t *outlen)
 	    kr->mode == MOB_MODE_COMPAT ? "compat" : "hardened");
 	len = (size_t)n;
 	for (size_t i = 0; i < kr->n; i++) {
-		const struct mob_kr_entry *e = &kr->entries[i];
+		const struct mob_kr_entry *e = &kr->ent[i]->e;
 		const char *attr;
 		int secret = mob_key_can_sign(e->key);
 		int rawlen;

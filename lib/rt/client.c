@@ -25,6 +25,7 @@
 #include "mobius/keydist.h"
 #include "mobius/keyring.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 #include "mobius/token.h"
 
 #define BACKOFF_MIN_MS	100
@@ -163,42 +164,27 @@ client_lookup(void *ctx, const char *kid, size_t idx)
 	return lookup_in(c->kr, kid, &idx, now);
 }
 
+/* The key file: this service's private entry and the hub's public key. */
 static int
 client_load_keys(struct mob_client *c, const char *path)
 {
-	char err[256];
-	struct mob_kr_entry *own = NULL;
+	const struct mob_kr_entry *own, *hub;
+	char err[256], hubid[MOB_ID_MAX];
 	int rc;
 
-	if ((rc = mob_keyring_load(path, &c->kr, err, sizeof(err))) != 0) {
+	if ((rc = mob_keyfile_load(path, &c->kr, &own, err, sizeof(err))) != 0) {
 		log_warnx("%s", err);
 		return rc;
 	}
-	for (size_t i = 0; i < c->kr->n; i++) {
-		struct mob_kr_entry *e = &c->kr->entries[i];
-
-		if (e->kind != MOB_ENTRY_SERVICE || e->state != MOB_KS_ACTIVE ||
-		    e->key == NULL || !mob_key_can_sign(e->key))
-			continue;
-		if (own != NULL) {
-			log_warnx("%s: more than one private key (%s, %s)",
-			    path, own->id, e->id);
-			return MOB_ECONFIG;
-		}
-		own = e;
-	}
-	if (own == NULL || strlen(own->id) != 10 || strlen(own->spid) != 4) {
+	if (own->kind != MOB_ENTRY_SERVICE || !mob_spid_valid(own->spid)) {
 		log_warnx("%s: no active private service key", path);
 		return MOB_ENOTFOUND;
 	}
 	c->own = own->key;
-	for (size_t i = 0; i < c->kr->n; i++) {
-		struct mob_kr_entry *e = &c->kr->entries[i];
-
-		if (e->kind == MOB_ENTRY_HUB && e->state == MOB_KS_ACTIVE &&
-		    strncmp(e->id, own->id, 6) == 0)
-			c->hub_key = e->key;
-	}
+	snprintf(hubid, sizeof(hubid), "%.6s/000", own->id);
+	if ((hub = mob_keyring_find(c->kr, hubid)) != NULL &&
+	    hub->kind == MOB_ENTRY_HUB && hub->state == MOB_KS_ACTIVE)
+		c->hub_key = hub->key;
 	snprintf(c->id, sizeof(c->id), "%s", own->id);
 	memcpy(c->hid, own->id, 6);
 	c->hid[6] = '\0';
@@ -543,7 +529,7 @@ client_keydist(struct mob_client *c, const struct rxmsg *m)
 	/* Keys may have been rotated: restart replay tracking from here. */
 	mob_verifier_forget(c->verifier, NULL);
 	mob_verifier_forget(c->rverifier, NULL);
-	log_debug("key distribution: %zu peer keys", peers->n);
+	log_debug("key distribution: %zu peer keys", mob_keyring_count(peers));
 	if (c->state == CS_KEYS) {
 		c->state = CS_READY;
 		c->backoff = BACKOFF_MIN_MS;

@@ -41,12 +41,32 @@ struct mob_kr_entry {
 	struct mob_key *key;	/* public, or private/secret when the file holds it */
 };
 
-struct mob_keyring {
-	char hid[7];
-	enum mob_mode mode;
-	struct mob_kr_entry *entries;
-	size_t n;
-};
+/*
+ * A keyring: the node's HID, its mode and entries in file order, indexed
+ * by id (a lookup costs the same with 1 entry or 16 000).
+ *
+ * Ownership: the keyring owns its entries and their keys.  A const
+ * struct mob_kr_entry * from mob_keyring_entry, _next, _lookup or _find
+ * points into the keyring and stays valid, whatever is added, until that
+ * entry is removed (mob_keyring_remove, _remove_id, _retire with
+ * not_after <= 0, _prune) or the keyring is freed; change an entry only
+ * through the functions below.  Not thread-safe.
+ */
+struct mob_keyring;
+
+const char *mob_keyring_hid(const struct mob_keyring *kr);
+enum mob_mode mob_keyring_mode(const struct mob_keyring *kr);
+/* Entries 0 .. count-1 in file order; NULL past the end. */
+size_t mob_keyring_count(const struct mob_keyring *kr);
+const struct mob_kr_entry *mob_keyring_entry(const struct mob_keyring *kr,
+    size_t i);
+/*
+ * The entries of one id in file order: prev NULL gives the first, then
+ * pass the previous one (id is then not used); NULL when there are no
+ * more.
+ */
+const struct mob_kr_entry *mob_keyring_next(const struct mob_keyring *kr,
+    const char *id, const struct mob_kr_entry *prev);
 
 /* err receives "path:line: message" on a parse error. */
 int mob_keyring_load(const char *path, struct mob_keyring **out, char *err, size_t errlen);
@@ -63,11 +83,22 @@ const struct mob_kr_entry *mob_keyring_lookup(const struct mob_keyring *kr,
 /* Any entry for id, whatever its state (for revocation checks and listing). */
 const struct mob_kr_entry *mob_keyring_find(const struct mob_keyring *kr, const char *id);
 /*
- * Takes ownership of e->key on success.  Checks the id, that the key is of
- * e->alg, and one active entry per id (MOB_EEXIST); the file format's own
- * rules (spid, the node's HID, alg by mode) are checked when parsing.
+ * Add a copy of *e; takes ownership of e->key on success.  Checks the id,
+ * that the key is of e->alg, and one active entry per id (MOB_EEXIST);
+ * the file format's own rules (spid, the node's HID, alg by mode) are
+ * checked when parsing.
  */
 int mob_keyring_add(struct mob_keyring *kr, const struct mob_kr_entry *e);
+/* Every entry of id not yet revoked becomes revoked; returns how many. */
+size_t mob_keyring_revoke(struct mob_keyring *kr, const char *id);
+/*
+ * id's active entry goes into grace until not_after (unix s), or is
+ * removed if not_after <= 0 (rotation); MOB_ENOTFOUND if there is none.
+ */
+int mob_keyring_retire(struct mob_keyring *kr, const char *id,
+    int64_t not_after);
+/* Remove every entry of id (their keys are freed); returns how many. */
+size_t mob_keyring_remove_id(struct mob_keyring *kr, const char *id);
 
 /* mob_key_lookup_fn adapter: ctx is a struct mob_keyring *. */
 const struct mob_key *mob_keyring_lookup_fn(void *ctx, const char *kid, size_t idx);
@@ -113,10 +144,15 @@ const char *mob_kr_state_name(enum mob_key_state state);
 int mob_kr_fingerprint(const struct mob_key *key, char out[MOB_FPR_LEN + 1]);
 
 /*
- * A service's own key file (DIR/<SID>.key): load it (permission checked)
- * and return the one active entry that can sign, with its key; free
- * out->key with mob_key_free.  MOB_ENOTFOUND if there is none (err says).
+ * A key file (a service's DIR/<SID>.key, the hub's hub.key): load it as
+ * mob_keyring_load does and find its one active entry that can sign, *own,
+ * which points into *out.  MOB_ENOTFOUND if there is none, MOB_EPARSE if
+ * there are two (err says which).
  */
+int mob_keyfile_load(const char *path, struct mob_keyring **out,
+    const struct mob_kr_entry **own, char *err, size_t errlen);
+/* As mob_keyfile_load, but only a copy of that entry, whose key the
+ * caller frees (mob_key_free). */
 int mob_keyfile_load_own(const char *path, struct mob_kr_entry *out,
     char *err, size_t errlen);
 
