@@ -81,6 +81,7 @@ cmd_init(struct kt *kt, int argc, char **argv)
 	printf("initialized node %s in %s: mode %s (%s), hub key %s/000 "
 	    "fingerprint %s\n", hid, kt->dir, mode == MOB_MODE_COMPAT ?
 	    "compat" : "hardened", mob_alg_name(e.alg), hid, fpr);
+	r = kt_api_cert_make(kt, 1);
  out:
 	mob_keyring_unlock(lock);
 	mob_key_free(e.key);

@@ -119,6 +119,13 @@ int cmd_export_peer(struct kt *kt, int argc, char **argv);
 int cmd_import_peer(struct kt *kt, int argc, char **argv);
 /* reload.c */
 int cmd_reload(struct kt *kt, int argc, char **argv);
+/* apitoken.c: mobius-api's tokens and TLS certificate (docs/api.md) */
+#define KT_API_TOKEN_USAGE \
+	"add NAME --scope VERB:PATTERN... | list | revoke NAME"
+int cmd_api_token(struct kt *kt, int argc, char **argv);
+int cmd_api_cert(struct kt *kt, int argc, char **argv);
+/* The key and certificate, also for init; force replaces them. */
+int kt_api_cert_make(const struct kt *kt, int force);
 
 /*
  * Ask a running hub to re-read its keys: through systemd when unit is

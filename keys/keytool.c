@@ -179,6 +179,10 @@ static const struct kt_cmd kt_cmds[] = {
 	    "add a remote node's peer key to the keyring" },
 	{ "reload", cmd_reload, "[--unit UNIT] [--no-sandbox]",
 	    "make the running hub re-read its keys" },
+	{ "api-token", cmd_api_token, KT_API_TOKEN_USAGE,
+	    "mobius-api tokens, scoped by verb (read, write, rw) and URI pattern" },
+	{ "api-cert", cmd_api_cert, "[--force]",
+	    "mobius-api's TLS key and self-signed certificate (init makes one)" },
 	{ NULL, NULL, NULL, NULL }
 };
 

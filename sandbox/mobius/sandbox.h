@@ -105,6 +105,7 @@ extern const struct mob_sandbox_profile mob_sandbox_gpio;
 extern const struct mob_sandbox_profile mob_sandbox_modbus;
 extern const struct mob_sandbox_profile mob_sandbox_router;
 extern const struct mob_sandbox_profile mob_sandbox_keytool;
+extern const struct mob_sandbox_profile mob_sandbox_api;
 
 /* Profile by name ("hub", "sim", ...), or NULL. */
 const struct mob_sandbox_profile *mob_sandbox_profile(const char *name);
