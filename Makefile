@@ -52,7 +52,7 @@ BENCHES  :=
 FUZZERS  :=
 INSTALL_BIN :=
 
-.PHONY: all check check-normal check-san check-fuzz run bench bench-build fuzz fuzz-merge install clean deps deb
+.PHONY: all programs check check-normal check-san check-fuzz check-units check-systemd run bench bench-build fuzz fuzz-merge install clean deps deb
 all: $(LIBMOB)
 
 SB_SRCS := $(wildcard sandbox/*.c)
@@ -91,6 +91,11 @@ check: deps
 	$(MAKE) check-san
 	$(MAKE) check-fuzz
 
+# Exposure of every unit against its target, and systemd-analyze verify
+# (make check runs it too, as test_sandbox's units test).
+check-units: man
+	scripts/systemd-scores.sh systemd $(BUILD)/man
+
 check-normal: all
 	scripts/run-tests.sh $(BUILD) $(TESTS)
 
@@ -124,7 +129,10 @@ fuzz-merge:
 UNITS := $(filter-out systemd/mobius-router@.service,$(wildcard systemd/*.service))
 UNITDIR ?= /lib/systemd/system
 
-install: all
+# What a package ships (the package builds this, not the tests).
+programs: $(INSTALL_BIN) $(PLUGINS) $(MANPAGES)
+
+install: programs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/mobius \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d \
 	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/doc/mobius \
@@ -139,11 +147,29 @@ install: all
 	install -m 0644 services/sim/sim.json $(DESTDIR)$(PREFIX)/share/mobius/examples/sim.json
 	install -m 0644 services/modbus/demo.json $(DESTDIR)$(PREFIX)/share/mobius/examples/modbus.json
 	install -m 0644 services/gpio/demo.json $(DESTDIR)$(PREFIX)/share/mobius/examples/gpio.json
+	install -m 0644 systemd/hub-tcp.conf systemd/modbus-rtu.conf $(DESTDIR)$(PREFIX)/share/mobius/
+	install -d $(DESTDIR)/etc/mobius
+	install -m 0644 etc/hub.conf $(DESTDIR)/etc/mobius/hub.conf
+	$(foreach s,1 5 8,install -d $(DESTDIR)$(PREFIX)/share/man/man$(s);)
+	$(foreach m,$(MANPAGES),install -m 0644 $(m) $(DESTDIR)$(PREFIX)/share/man/$(notdir $(patsubst %/,%,$(dir $(m))))/;)
 
-# A Debian package (.deb) in build/: dpkg-buildpackage with debian/.
+# A Debian package (.deb) in build/deb/: dpkg-buildpackage with debian/,
+# its outputs moved out of the parent directory (debug symbols included),
+# the build's own files under debian/ removed, then lintian --pedantic.
 deb: deps
+	rm -rf build/deb
 	dpkg-buildpackage -b -us -uc
-	mkdir -p build/deb && mv ../mobius_*.deb ../mobius_*.buildinfo ../mobius_*.changes build/deb/ 2>/dev/null; ls build/deb
+	mkdir -p build/deb
+	mv ../mobius_*.deb ../mobius-dbgsym_*.deb ../mobius_*.buildinfo ../mobius_*.changes build/deb/
+	dh_clean
+	lintian --pedantic --fail-on error,warning build/deb/mobius_*.changes
+	ls build/deb
+
+# Boots systemd in a container and runs the node as an administrator
+# would, from `apt install` to purge (scripts/check-systemd.sh).  Not part
+# of `make check`: it needs root, systemd-container and a few minutes.
+check-systemd:
+	scripts/check-systemd.sh
 
 clean:
 	rm -rf build
