@@ -56,7 +56,10 @@ logical(const struct sline *s)
 /*
  * A new file beside the state file, then renamed over it: never through
  * a link planted at either name (O_EXCL, O_NOFOLLOW; rename replaces a
- * link rather than following it).
+ * link rather than following it), and readers see the old or the new
+ * file whole.  Not mob_file_write_atomic: it fsyncs the file and the
+ * directory, on every pin change, for a file only observers read and
+ * nobody needs back after a crash.
  */
 static void
 write_state(struct schip *c)
