@@ -10,7 +10,7 @@ SAN     ?=
 BUILD   ?= $(if $(SAN),build/san,build)
 
 CC      ?= cc
-PKGS    := libcrypto libcjson libmosquitto libsystemd libseccomp libgpiod libmodbus
+PKGS    := libcrypto libsodium libcjson libmosquitto libsystemd libseccomp libgpiod libmodbus
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

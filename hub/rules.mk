@@ -11,7 +11,7 @@ INSTALL_BIN += $(BUILD)/bin/mobius-hub
 # loaded into the broker, whose own mosquitto_* symbols the plugin binds to.
 # libsystemd (watchdog pings) is one Debian's mosquitto already loads;
 # libseccomp forbids exec once the plugin is in (mob_sandbox_lock_exec).
-HUB_PLUGIN_LIBS = $(shell pkg-config --libs libcrypto libcjson libsystemd libseccomp 2>/dev/null)
+HUB_PLUGIN_LIBS = $(shell pkg-config --libs libcrypto libsodium libcjson libsystemd libseccomp 2>/dev/null)
 
 $(HUB_PLUGIN): $(call objs,$(HUB_PLUGIN_SRCS)) $(SB_LOCK_OBJ) $(LIBMOB) hub/plugin.map
 	@mkdir -p $(dir $@)

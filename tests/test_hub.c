@@ -1342,8 +1342,8 @@ Test(keydist, a_bundle_with_a_bad_tag_leaves_no_psk_in_freed_memory)
 	cr_assert_not_null(cJSON_SetValuestring(cJSON_GetObjectItem(dat, "ct"),
 	    b64));
 	cr_assert_not_null(txt = cJSON_PrintUnformatted(claims));
-	cr_assert_eq(mob_jws_sign(mob_keyring_entry(kr, 0)->key, TH_HID "/000", txt,
-	    strlen(txt), &tok), 0);
+	cr_assert_eq(mob_jws_sign(mob_key_for(mob_keyring_entry(kr, 0)->key,
+	    MOB_USE_MESSAGE), TH_HID "/000", txt, strlen(txt), &tok), 0);
 	cJSON_free(txt);
 	cJSON_Delete(claims);
 	mob_jws_clear(&jws);

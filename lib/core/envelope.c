@@ -47,7 +47,8 @@ mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **o
 		return MOB_EINVAL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return MOB_ENOMEM;
-	if ((r = mob_key_dup(key, &s->key)) != 0)
+	/* compat: a PSK signs envelopes with its message key */
+	if ((r = mob_key_dup(mob_key_for(key, MOB_USE_MESSAGE), &s->key)) != 0)
 		goto fail;
 	memcpy(s->kid, kid, strlen(kid) + 1);
 	if ((r = mob_jws_header(s->key, s->kid, s->hdr, sizeof(s->hdr))) < 0)
@@ -60,6 +61,28 @@ mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **o
  fail:
 	mob_signer_free(s);
 	return r;
+}
+
+int
+mob_signer_set_key(struct mob_signer *s, const struct mob_key *key)
+{
+	char hdr[sizeof(s->hdr)];
+	struct mob_key *k = NULL;
+	int r;
+
+	if (s == NULL || key == NULL || !mob_key_can_sign(key))
+		return MOB_EINVAL;
+	if ((r = mob_key_dup(mob_key_for(key, MOB_USE_MESSAGE), &k)) != 0)
+		return r;
+	if ((r = mob_jws_header(k, s->kid, hdr, sizeof(hdr))) < 0) {
+		mob_key_free(k);
+		return r;
+	}
+	memcpy(s->hdr, hdr, (size_t)r + 1);
+	s->hdrlen = (size_t)r;
+	mob_key_free(s->key);
+	s->key = k;
+	return 0;
 }
 
 void
@@ -128,6 +151,38 @@ mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
 	return r;
 }
 
+int
+mob_topic_owner(const char *topic, char owner[MOB_ID_MAX])
+{
+	static const char *const verbs[] = { "cov/", "obj/", "svc/", "state/",
+	    "key/" };
+	const char *p;
+	size_t i;
+
+	owner[0] = '\0';
+	if (strncmp(topic, "mob/", 4) != 0)
+		return 0;
+	for (i = 0; i < 5; i++)
+		if (strncmp(topic + 4, verbs[i], strlen(verbs[i])) == 0)
+			break;
+	if (i == 5)
+		return 0;
+	p = topic + 4 + strlen(verbs[i]);
+	/* HID/SID, then the end or '/' */
+	if (strlen(p) < MOB_ID_MAX - 1 || (p[MOB_ID_MAX - 1] != '\0' &&
+	    p[MOB_ID_MAX - 1] != '/'))
+		return MOB_EFORMAT;
+	memcpy(owner, p, MOB_ID_MAX - 1);
+	owner[MOB_ID_MAX - 1] = '\0';
+	if (!mob_id_valid(owner)) {
+		owner[0] = '\0';
+		return MOB_EFORMAT;
+	}
+	if (i >= 3)
+		memcpy(owner + 7, "000", 3);
+	return 1;
+}
+
 /* --- replay ----------------------------------------------------------- */
 
 int
@@ -163,6 +218,7 @@ struct mob_verifier {
 	int64_t window_ms;
 	size_t max_len;
 	size_t max_senders;
+	enum mob_alg hub_verified;
 	/* kid -> struct sender; an unkeyed hash will do: kids are authentic. */
 	struct mob_table *senders;
 	/*
@@ -238,6 +294,7 @@ mob_verifier_new(mob_key_lookup_fn lookup, void *ctx,
 			v->max_len = cfg->max_len;
 		if (cfg->max_senders > 0)
 			v->max_senders = cfg->max_senders;
+		v->hub_verified = cfg->hub_verified;
 	}
 	if ((r = mob_table_new(v->max_senders, free, 0, &v->senders)) != 0) {
 		free(v);
@@ -315,8 +372,8 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 		return MOB_EINVAL;
 	if (len > v->max_len)
 		return MOB_ETOOLONG;
-	if ((r = mob_jws_parse_verified(msg, len, v->max_len, v->lookup,
-	    v->ctx, &jws)) != 0)
+	if ((r = mob_jws_parse_trusted(msg, len, v->max_len, v->lookup,
+	    v->ctx, MOB_USE_MESSAGE, v->hub_verified, &jws)) != 0)
 		goto out;
 
 	/* Authentic from here on. */

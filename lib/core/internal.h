@@ -18,11 +18,17 @@
 
 /*
  * Parse msg (at most max bytes) into *jws and verify its signature with a
- * key lookup() gives for its kid.  *jws is for mob_jws_clear() whatever
- * the result.
+ * key lookup() gives for its kid, used as mob_key_for(key, use): a compat
+ * PSK checks tokens with its login key and envelopes with its message key.
+ * *jws is for mob_jws_clear() whatever the result.
  */
 int mob_jws_parse_verified(const char *msg, size_t len, size_t max,
-    mob_key_lookup_fn lookup, void *ctx, struct mob_jws *jws);
+    mob_key_lookup_fn lookup, void *ctx, enum mob_key_use use,
+    struct mob_jws *jws);
+/* The same, but a JWS of alg hub_alg passes unchecked (mob_verifier_cfg). */
+int mob_jws_parse_trusted(const char *msg, size_t len, size_t max,
+    mob_key_lookup_fn lookup, void *ctx, enum mob_key_use use,
+    enum mob_alg hub_alg, struct mob_jws *jws);
 
 /* The claims of a verified JWS: a JSON object without duplicate members. */
 int mob_claims_open(const struct mob_jws *jws, struct cJSON **out);

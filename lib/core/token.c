@@ -19,16 +19,16 @@
 #include "mobius/token.h"
 #include "mobius/uri.h"
 
-#define NONCE_BYTES	16	/* 22 base64url characters */
 #define NONCE_MIN	16	/* shortest nonce accepted (96 bits) */
 #define TOKEN_MAX	2048	/* a token is ~300 bytes */
 
 int
-mob_token_mint(const struct mob_key *key, const char *id, const char *sub,
-    int64_t now_ms, char **out)
+mob_token_mint_ex(const struct mob_key *key, const char *id, const char *sub,
+    int64_t now_ms, const uint8_t nonce_raw[MOB_TOKEN_NONCE_LEN],
+    const uint8_t *epk, char **out)
 {
-	uint8_t raw[NONCE_BYTES];
-	char nonce[MOB_B64URL_LEN(NONCE_BYTES) + 1];
+	char nonce[MOB_B64URL_LEN(MOB_TOKEN_NONCE_LEN) + 1];
+	char epk64[MOB_B64URL_LEN(MOB_X25519_LEN) + 1];
 	cJSON *c = NULL;
 	char *txt = NULL;
 	int r;
@@ -37,15 +37,21 @@ mob_token_mint(const struct mob_key *key, const char *id, const char *sub,
 	if (key == NULL || !mob_id_valid(id) || !mob_user_valid(sub) ||
 	    now_ms < 0)
 		return MOB_EINVAL;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		return MOB_ECRYPTO;
-	if ((r = mob_b64url_encode(raw, sizeof(raw), nonce, sizeof(nonce))) < 0)
+	/* compat: a PSK logs in with its login key, never its message key */
+	if ((key = mob_key_for(key, MOB_USE_LOGIN)) == NULL)
+		return MOB_EINVAL;
+	if ((r = mob_b64url_encode(nonce_raw, MOB_TOKEN_NONCE_LEN, nonce,
+	    sizeof(nonce))) < 0)
+		return r;
+	if (epk != NULL && (r = mob_b64url_encode(epk, MOB_X25519_LEN, epk64,
+	    sizeof(epk64))) < 0)
 		return r;
 	if ((c = cJSON_CreateObject()) == NULL ||
 	    cJSON_AddStringToObject(c, "iss", id) == NULL ||
 	    cJSON_AddStringToObject(c, "sub", sub) == NULL ||
 	    cJSON_AddNumberToObject(c, "iat", (double)now_ms) == NULL ||
 	    cJSON_AddStringToObject(c, "nonce", nonce) == NULL ||
+	    (epk != NULL && cJSON_AddStringToObject(c, "epk", epk64) == NULL) ||
 	    (txt = cJSON_PrintUnformatted(c)) == NULL) {
 		r = MOB_ENOMEM;
 		goto out;
@@ -55,6 +61,18 @@ mob_token_mint(const struct mob_key *key, const char *id, const char *sub,
 	cJSON_free(txt);
 	cJSON_Delete(c);
 	return r;
+}
+
+int
+mob_token_mint(const struct mob_key *key, const char *id, const char *sub,
+    int64_t now_ms, char **out)
+{
+	uint8_t raw[MOB_TOKEN_NONCE_LEN];
+
+	*out = NULL;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return MOB_ECRYPTO;
+	return mob_token_mint_ex(key, id, sub, now_ms, raw, NULL, out);
 }
 
 static int
@@ -70,16 +88,19 @@ nonce_valid(const char *s)
 static int
 token_claims(const struct mob_jws *jws, struct mob_token *out)
 {
-	static const char *const names[] = { "iss", "sub", "iat", "nonce" };
-	const cJSON *f[4] = { NULL }, *iss, *sub, *iat, *nonce;
+	static const char *const names[] = { "iss", "sub", "iat", "nonce",
+	    "epk" };
+	const cJSON *f[5] = { NULL }, *iss, *sub, *iat, *nonce, *epk;
 	cJSON *claims;
+	size_t n;
 	double d;
 	int r;
 
 	if ((r = mob_claims_open(jws, &claims)) != 0)
 		return r;
-	if ((r = mob_claims_pick(claims, names, f, 4)) != 0)
+	if ((r = mob_claims_pick(claims, names, f, 5)) != 0)
 		goto out;
+	epk = f[4];
 	iss = f[0];
 	sub = f[1];
 	iat = f[2];
@@ -95,6 +116,13 @@ token_claims(const struct mob_jws *jws, struct mob_token *out)
 	memcpy(out->sub, sub->valuestring, strlen(sub->valuestring) + 1);
 	memcpy(out->nonce, nonce->valuestring, strlen(nonce->valuestring) + 1);
 	out->iat = (int64_t)d;
+	if (epk != NULL) {
+		if (!cJSON_IsString(epk) ||
+		    mob_b64url_decode(epk->valuestring, strlen(epk->valuestring),
+		    out->epk, sizeof(out->epk), &n) != 0 || n != MOB_X25519_LEN)
+			goto out;
+		out->has_epk = 1;
+	}
 	r = 0;
  out:
 	cJSON_Delete(claims);
@@ -115,7 +143,7 @@ mob_token_verify(const char *tok, size_t len, mob_key_lookup_fn lookup,
 	if (window_ms <= 0)
 		window_ms = MOB_WINDOW_MS_DEFAULT;
 	if ((r = mob_jws_parse_verified(tok, len, TOKEN_MAX, lookup, ctx,
-	    &jws)) != 0 || (r = token_claims(&jws, out)) != 0)
+	    MOB_USE_LOGIN, &jws)) != 0 || (r = token_claims(&jws, out)) != 0)
 		goto out;
 	if (strcmp(out->iss, jws.kid) != 0)
 		r = MOB_EISSMISMATCH;

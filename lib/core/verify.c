@@ -12,7 +12,17 @@
 
 int
 mob_jws_parse_verified(const char *msg, size_t len, size_t max,
-    mob_key_lookup_fn lookup, void *ctx, struct mob_jws *jws)
+    mob_key_lookup_fn lookup, void *ctx, enum mob_key_use use,
+    struct mob_jws *jws)
+{
+	return mob_jws_parse_trusted(msg, len, max, lookup, ctx, use,
+	    MOB_ALG_INVALID, jws);
+}
+
+int
+mob_jws_parse_trusted(const char *msg, size_t len, size_t max,
+    mob_key_lookup_fn lookup, void *ctx, enum mob_key_use use,
+    enum mob_alg hub_alg, struct mob_jws *jws)
 {
 	const struct mob_key *key;
 	int r, rk;
@@ -21,12 +31,16 @@ mob_jws_parse_verified(const char *msg, size_t len, size_t max,
 		return r;
 	if (jws->kid[0] == '\0')
 		return MOB_EHDRMISSING;
+	if (hub_alg != MOB_ALG_INVALID && jws->alg == hub_alg)
+		return 0;
 	/* Try the active key, then keys in rotation grace. */
 	r = MOB_EKIDUNKNOWN;
 	for (size_t idx = 0; idx < MOB_KEY_IDX_MAX; idx++) {
 		if ((key = lookup(ctx, jws->kid, idx)) == NULL)
 			break;
-		if ((rk = mob_jws_verify(jws, key)) == 0)
+		if ((key = mob_key_for(key, use)) == NULL)
+			rk = MOB_EALGMISMATCH;
+		else if ((rk = mob_jws_verify(jws, key)) == 0)
 			return 0;
 		/* a bad signature says more than a key of the other type */
 		if (rk != MOB_EALGMISMATCH || r == MOB_EKIDUNKNOWN)

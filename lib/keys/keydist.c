@@ -30,32 +30,15 @@ static int
 kd_derive(const struct mob_key *psk, uint8_t out[KD_KEYLEN])
 {
 	uint8_t ikm[KD_RAWMAX];
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *kctx = NULL;
-	OSSL_PARAM params[4];
-	int n, r = MOB_ECRYPTO;
+	int n, r;
 
-	if (psk == NULL || mob_key_alg(psk) != MOB_ALG_HS256)
+	if (psk == NULL || mob_key_alg(psk) != MOB_ALG_HS256 ||
+	    mob_key_use(psk) != MOB_USE_PSK)
 		return MOB_EINVAL;
 	if ((n = mob_key_raw(psk, 1, ikm, sizeof(ikm))) < 0)
 		return n;
-	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
-	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
-		goto out;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    ikm, (size_t)n);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    (char *)MOB_KEYDIST_INFO, strlen(MOB_KEYDIST_INFO));
-	params[3] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, KD_KEYLEN, params) != 1)
-		goto out;
-	r = 0;
- out:
+	r = mob_hkdf(ikm, (size_t)n, NULL, 0, MOB_KEYDIST_INFO, out, KD_KEYLEN);
 	OPENSSL_cleanse(ikm, sizeof(ikm));
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	return r;
 }
 
@@ -179,7 +162,9 @@ kd_key_json(cJSON *arr, const struct mob_kr_entry *e, int secret)
 		cJSON_Delete(k);
 		return MOB_ENOMEM;
 	}
-	if ((n = mob_key_raw(e->key, secret, raw, sizeof(raw))) < 0)
+	/* compat: a PSK's message key, never the PSK (its login key's root) */
+	if ((n = mob_key_raw(mob_key_for(e->key, MOB_USE_MESSAGE), secret, raw,
+	    sizeof(raw))) < 0)
 		return n;
 	if (cJSON_AddStringToObject(k, "id", e->id) == NULL ||
 	    cJSON_AddStringToObject(k, "alg", mob_alg_name(e->alg)) == NULL ||
@@ -354,7 +339,7 @@ kd_entry(const cJSON *k, enum mob_alg want, struct mob_kr_entry *e)
 	if ((r = kd_b64(k, "key", raw, sizeof(raw), &len)) != 0)
 		goto out;
 	if (want == MOB_ALG_HS256)
-		r = mob_key_from_secret(raw, len, &e->key);
+		r = mob_key_from_secret_use(raw, len, MOB_USE_MESSAGE, &e->key);
 	else
 		r = mob_key_from_ed25519_public(raw, len, &e->key);
  out:
@@ -532,7 +517,9 @@ mob_keydist_open(const char *msg, size_t len, const char *client_id,
 		}
 		hub_key = he->key;
 	}
-	if ((r = mob_jws_verify(&jws, hub_key)) != 0)
+	/* a pinned compat hub key is its PSK: envelopes use its message key */
+	if ((r = mob_jws_verify(&jws, mob_key_for(hub_key,
+	    MOB_USE_MESSAGE))) != 0)
 		goto out;
 	*out = kr;
 	kr = NULL;

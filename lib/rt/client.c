@@ -26,6 +26,7 @@
 #include "mobius/keyring.h"
 #include "mobius/log.h"
 #include "mobius/proto.h"
+#include "mobius/session.h"
 #include "mobius/token.h"
 
 #define BACKOFF_MIN_MS	100
@@ -39,6 +40,13 @@
  * checked for signature, signer and topic but not for age or replay.
  */
 #define RETAINED_WINDOW_MS	((int64_t)1 << 50)
+/*
+ * A session key is rekeyed by reconnecting after this long or this many
+ * messages (docs/protocol.md "Rekeying"): far below any limit of
+ * HMAC-SHA256, it bounds what one leaked key exposes.
+ */
+#define SESSION_MAX_MS		(24 * 3600 * 1000LL)
+#define SESSION_MAX_MSGS	((uint64_t)1 << 32)
 
 enum cstate {
 	CS_IDLE = 0,		/* never connected */
@@ -91,6 +99,21 @@ struct mob_client {
 	struct mob_signer *signer;
 	struct mob_verifier *verifier;
 	struct mob_verifier *rverifier;	/* retained: no freshness, no replay */
+
+	/*
+	 * Hardened with a pinned hub key: MQTT 5 enhanced authentication, a
+	 * session key per connection (mobius/session.h).  The login token and
+	 * the ephemeral secret live from CONNECT to CONNACK only.
+	 */
+	int handshake;
+	char *login;
+	size_t loginlen;
+	uint8_t esk[MOB_X25519_LEN];
+	uint8_t *answer;		/* CONNACK authentication data */
+	size_t answerlen;
+	struct mob_key *session;	/* NULL while down: never on disk */
+	int64_t session_at;		/* monotonic ms */
+	uint64_t session_msgs;
 
 	enum cstate state;
 	int connack_rc;			/* last CONNACK refusal, 0 if none */
@@ -198,13 +221,26 @@ client_load_keys(struct mob_client *c, const char *path)
 /* --- libmosquitto callbacks: record only ------------------------------ */
 
 static void
-on_connect(struct mosquitto *mosq, void *arg, int rc)
+on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
+    const mosquitto_property *props)
 {
 	struct mob_client *c = arg;
+	void *v = NULL;
+	uint16_t n = 0;
 
 	(void)mosq;
+	(void)flags;
 	c->connack_rc = rc;
 	c->ev_connect = 1;
+	free(c->answer);
+	c->answer = NULL;
+	c->answerlen = 0;
+	if (rc == 0 && c->handshake &&
+	    mosquitto_property_read_binary(props, MQTT_PROP_AUTHENTICATION_DATA,
+	    &v, &n, false) != NULL) {
+		c->answer = v;
+		c->answerlen = n;
+	}
 }
 
 static void
@@ -281,7 +317,11 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	if ((rc = client_load_keys(c, cfg->keyfile)) != 0 ||
 	    (rc = mob_signer_new(c->own, c->id, &c->signer)) != 0)
 		goto fail;
+	c->handshake = mob_key_alg(c->own) == MOB_ALG_EDDSA && c->hub_key != NULL;
 	memset(&vcfg, 0, sizeof(vcfg));
+	/* the hub checked every session MAC; only it can (docs/security.md) */
+	if (c->handshake)
+		vcfg.hub_verified = MOB_ALG_HS256;
 	vcfg.window_ms = c->window_ms = cfg->window_ms;
 	if ((rc = mob_verifier_new(client_lookup, c, &vcfg, &c->verifier)) != 0)
 		goto fail;
@@ -299,8 +339,9 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 		rc = MOB_ENOMEM;
 		goto fail;
 	}
-	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-	mosquitto_connect_callback_set(c->mosq, on_connect);
+	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+	    c->handshake ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+	mosquitto_connect_v5_callback_set(c->mosq, on_connect);
 	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
 	mosquitto_message_callback_set(c->mosq, on_message);
 	c->tls = cfg->cafile != NULL && c->host != NULL;
@@ -316,6 +357,25 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
  fail:
 	mob_client_free(c);
 	return rc;
+}
+
+/* Forget the handshake's secrets and the session key. */
+static void
+client_session_end(struct mob_client *c)
+{
+	OPENSSL_cleanse(c->esk, sizeof(c->esk));
+	if (c->login != NULL)
+		OPENSSL_cleanse(c->login, c->loginlen);
+	free(c->login);
+	c->login = NULL;
+	free(c->answer);
+	c->answer = NULL;
+	if (c->session != NULL) {
+		/* back to the identity key: nothing is sent until a new session */
+		mob_signer_set_key(c->signer, c->own);
+		mob_key_free(c->session);
+		c->session = NULL;
+	}
 }
 
 static void
@@ -358,6 +418,7 @@ mob_client_free(struct mob_client *c)
 		c->pending = p->next;
 		free(p);
 	}
+	client_session_end(c);
 	mob_verifier_free(c->verifier);
 	mob_verifier_free(c->rverifier);
 	mob_signer_free(c->signer);
@@ -394,26 +455,87 @@ mob_client_stats(const struct mob_client *c, struct mob_client_stats *out)
 
 /* --- connecting ------------------------------------------------------- */
 
+/*
+ * The hardened CONNECT: a fresh ephemeral key pair and a login token that
+ * carries its public half, as authentication data (mobius/session.h).
+ */
+static int
+client_hello(struct mob_client *c, mosquitto_property **props)
+{
+	uint8_t epk[MOB_X25519_LEN], nonce[MOB_TOKEN_NONCE_LEN];
+	int rc;
+
+	client_session_end(c);
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
+		return MOB_ECRYPTO;
+	if ((rc = mob_x25519_keypair(c->esk, epk)) != 0 ||
+	    (rc = mob_token_mint_ex(c->own, c->id, c->user, mob_clock_wall_ms(), nonce,
+	    epk, &c->login)) != 0)
+		return rc;
+	c->loginlen = strlen(c->login);
+	if (mosquitto_username_pw_set(c->mosq, c->user, NULL) != MOSQ_ERR_SUCCESS ||
+	    mosquitto_property_add_string(props, MQTT_PROP_AUTHENTICATION_METHOD,
+	    MOB_AUTH_METHOD) != MOSQ_ERR_SUCCESS ||
+	    mosquitto_property_add_binary(props, MQTT_PROP_AUTHENTICATION_DATA,
+	    c->login, (uint16_t)c->loginlen) != MOSQ_ERR_SUCCESS)
+		return MOB_ENOMEM;
+	return 0;
+}
+
+/* CONNACK arrived with the hub's answer: check it, derive the key. */
+static int
+client_session(struct mob_client *c)
+{
+	char hub_id[MOB_ID_MAX];
+	int rc;
+
+	snprintf(hub_id, sizeof(hub_id), "%s/000", c->hid);
+	if (c->answer == NULL || c->login == NULL)
+		rc = MOB_EPROTO;
+	else if ((rc = mob_session_finish(c->hub_key, hub_id, c->id, c->login,
+	    c->loginlen, c->esk, (const char *)c->answer, c->answerlen,
+	    &c->session)) == 0)
+		rc = mob_signer_set_key(c->signer, c->session);
+	OPENSSL_cleanse(c->esk, sizeof(c->esk));
+	c->session_at = mob_clock_mono_ms();
+	c->session_msgs = 0;
+	return rc;
+}
+
 /* Open the transport and send CONNECT with a fresh token. */
 static int
 client_dial(struct mob_client *c)
 {
+	mosquitto_property *props = NULL;
 	char *tok = NULL;
 	int rc, mrc;
 
-	if ((rc = mob_token_mint(c->own, c->id, c->user, mob_clock_wall_ms(), &tok)) != 0)
-		return rc;
-	mrc = mosquitto_username_pw_set(c->mosq, c->user, tok);
-	free(tok);
-	if (mrc != MOSQ_ERR_SUCCESS)
-		return MOB_ENOMEM;
+	if (c->handshake) {
+		if ((rc = client_hello(c, &props)) != 0) {
+			mosquitto_property_free_all(&props);
+			return rc;
+		}
+	} else {
+		if ((rc = mob_token_mint(c->own, c->id, c->user, mob_clock_wall_ms(),
+		    &tok)) != 0)
+			return rc;
+		mrc = mosquitto_username_pw_set(c->mosq, c->user, tok);
+		free(tok);
+		if (mrc != MOSQ_ERR_SUCCESS)
+			return MOB_ENOMEM;
+	}
 	c->connack_rc = 0;
 	c->ev_connect = c->ev_disconnect = 0;
-	if (!c->ever_ready && c->state == CS_IDLE)
+	if (c->handshake)
+		/* each CONNECT carries new authentication data */
+		mrc = mosquitto_connect_bind_v5(c->mosq, c->host ? c->host :
+		    c->socket, c->host ? c->port : 0, c->keepalive, NULL, props);
+	else if (!c->ever_ready && c->state == CS_IDLE)
 		mrc = mosquitto_connect(c->mosq, c->host ? c->host : c->socket,
 		    c->host ? c->port : 0, c->keepalive);
 	else
 		mrc = mosquitto_reconnect(c->mosq);
+	mosquitto_property_free_all(&props);
 	if (mrc != MOSQ_ERR_SUCCESS) {
 		log_debug("connect to %s: %s", c->host ? c->host : c->socket,
 		    mrc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(mrc));
@@ -446,6 +568,7 @@ client_down(struct mob_client *c)
 	int was_ready = c->state == CS_READY;
 
 	c->state = CS_DOWN;
+	client_session_end(c);
 	c->retry_at = mob_clock_mono_ms() + c->backoff;
 	c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff * 2;
 	if (was_ready) {
@@ -479,11 +602,22 @@ client_subscribe_all(struct mob_client *c)
 static void
 client_events(struct mob_client *c)
 {
+	int rc;
+
 	if (c->ev_connect) {
 		c->ev_connect = 0;
 		if (c->connack_rc != 0) {
-			log_warnx("hub refused the connection: %s",
+			log_warnx("hub refused the connection: %s", c->handshake ?
+			    mosquitto_reason_string(c->connack_rc) :
 			    mosquitto_connack_string(c->connack_rc));
+			mosquitto_disconnect(c->mosq);
+			c->ev_disconnect = 0;
+			client_down(c);
+			return;
+		}
+		if (c->handshake && (rc = client_session(c)) != 0) {
+			log_warnx("the hub's answer failed: %s", mob_strerror(rc));
+			c->connack_rc = MQTT_RC_NOT_AUTHORIZED;
 			mosquitto_disconnect(c->mosq);
 			c->ev_disconnect = 0;
 			client_down(c);
@@ -596,18 +730,34 @@ client_response(struct mob_client *c, const char *topic, const struct mob_env *e
 	free(p);
 }
 
+/*
+ * The envelope (its MAC checked by the hub in hardened mode, here in
+ * compat mode), then its signer against the topic's owner: a service
+ * speaks only for itself, the hub for state and keys.  On a topic of
+ * another node the hub lets only the router publish: a local signer.
+ */
 static int
 client_verify(struct mob_client *c, const struct rxmsg *m, struct mob_env *env)
 {
 	struct mob_verifier *v = c->verifier;
+	char owner[MOB_ID_MAX];
+	int rc;
 
 	if (m->retained) {
 		/* Retained messages arrive in any order of seq: no replay state. */
 		v = c->rverifier;
 		mob_verifier_forget(v, NULL);
 	}
-	return mob_env_verify(v, m->topic, NULL, m->payload, m->len,
-	    mob_clock_wall_ms(), env);
+	if ((rc = mob_env_verify(v, m->topic, NULL, m->payload, m->len,
+	    mob_clock_wall_ms(), env)) != 0)
+		return rc;
+	if ((rc = mob_topic_owner(m->topic, owner)) < 0 || (rc == 1 &&
+	    (strncmp(owner, c->id, 6) == 0 ? strcmp(env->iss, owner) != 0 :
+	    strncmp(env->iss, c->id, 6) != 0))) {
+		mob_env_clear(env);
+		return rc < 0 ? rc : MOB_EIDENTITY;
+	}
+	return 0;
 }
 
 static void
@@ -803,9 +953,12 @@ mob_client_connect(struct mob_client *c, int timeout_ms)
 		if (left <= 0)
 			break;
 		/* Refused credentials will not get better by retrying. */
-		if (c->state == CS_DOWN &&
+		if (c->state == CS_DOWN && (c->handshake ?
+		    (c->connack_rc == MQTT_RC_NOT_AUTHORIZED ||
+		    c->connack_rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
+		    c->connack_rc == MQTT_RC_BAD_AUTHENTICATION_METHOD) :
 		    (c->connack_rc == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
-		    c->connack_rc == CONNACK_REFUSED_NOT_AUTHORIZED))
+		    c->connack_rc == CONNACK_REFUSED_NOT_AUTHORIZED)))
 			return MOB_EDENIED;
 		if (c->state == CS_DOWN)
 			last = MOB_ESYS;
@@ -876,6 +1029,15 @@ mob_client_publish(struct mob_client *c, const char *topic,
 
 	if (c->state != CS_READY)
 		return MOB_EOFFLINE;
+	if (c->session != NULL && (++c->session_msgs > SESSION_MAX_MSGS ||
+	    mob_clock_mono_ms() - c->session_at > SESSION_MAX_MS)) {
+		/* rekey: a new connection, a new handshake */
+		log_info("session key used up; reconnecting for a new one");
+		mosquitto_disconnect(c->mosq);
+		c->backoff = BACKOFF_MIN_MS;
+		client_down(c);
+		return MOB_EOFFLINE;
+	}
 	if ((rc = mob_env_sign(c->signer, topic, dat_json, &tok, &len)) != 0)
 		return rc;
 	mrc = mosquitto_publish(c->mosq, NULL, topic, (int)len, tok, qos, retain != 0);

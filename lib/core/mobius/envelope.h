@@ -19,6 +19,7 @@
 
 #include "mobius/clock.h"
 #include "mobius/key.h"
+#include "mobius/uri.h"
 
 struct cJSON;
 
@@ -33,6 +34,11 @@ struct mob_signer;
 /* key is copied (reference kept valid by the signer); seq starts at now µs. */
 int mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **out);
 void mob_signer_free(struct mob_signer *s);
+/*
+ * Sign with key from now on (a new session key, or the identity key again
+ * when the session ended); the sequence goes on rising.
+ */
+int mob_signer_set_key(struct mob_signer *s, const struct mob_key *key);
 const char *mob_signer_kid(const struct mob_signer *s);
 
 /*
@@ -61,6 +67,14 @@ struct mob_verifier_cfg {
 	 * then accepted only with an iat above that sender's last iat.
 	 */
 	size_t max_senders;
+	/*
+	 * Hardened clients: envelopes of this alg (HS256) pass without their
+	 * MAC, which only the hub can check (the sender's session key is the
+	 * sender's and the hub's alone, docs/security.md "Trust model").  The
+	 * claims, the topic owner (mob_topic_owner) and replay are still
+	 * checked.  MOB_ALG_INVALID (0): every signature is checked.
+	 */
+	enum mob_alg hub_verified;
 };
 
 struct mob_verifier;
@@ -89,6 +103,15 @@ int mob_env_verify(struct mob_verifier *v, const char *topic,
     const char *expect_kid, const char *msg, size_t len, int64_t now_ms,
     struct mob_env *out);
 void mob_env_clear(struct mob_env *env);
+
+/*
+ * Who may speak on topic: mob/{cov,obj,svc}/HID/SID/... belong to HID/SID,
+ * mob/{state,key}/HID/SID to the hub HID/000.  *owner is that HID/SID and
+ * 1 is returned; 0 for topics anyone permitted may use (req, rsp: the hub
+ * checks those by its ACL and the requester by the request it made);
+ * MOB_EFORMAT for one of those verbs without a valid HID/SID.
+ */
+int mob_topic_owner(const char *topic, char owner[MOB_ID_MAX]);
 
 /* Sliding replay window, exposed for the hub's nonce-free uses and tests. */
 struct mob_replay {

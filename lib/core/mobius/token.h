@@ -1,7 +1,11 @@
 /*
- * MQTT password tokens (DESIGN §6): a JWS signed with the service's key,
- * header {"alg","kid":"HID/SID"}, claims
- * {"iss":"HID/SID","sub":"SPID/SID","iat":unix_ms,"nonce":"<22 b64url>"}.
+ * Login tokens (docs/protocol.md "Login"): a JWS signed with the service's
+ * key (Ed25519, or a compat PSK's login key), header {"alg","kid":"HID/SID"},
+ * claims {"iss":"HID/SID","sub":"SPID/SID","iat":unix_ms,
+ * "nonce":"<22 b64url>"} and, in the hardened handshake, "epk": the
+ * client's ephemeral X25519 public key (43 b64url), which the signature
+ * binds to the service's identity.  The MQTT password of a plain login,
+ * or the authentication data of an MQTT 5 CONNECT (mobius/session.h).
  */
 #ifndef MOBIUS_TOKEN_H
 #define MOBIUS_TOKEN_H
@@ -11,15 +15,24 @@
 
 #include "mobius/envelope.h"
 
+#define MOB_TOKEN_NONCE_LEN	16	/* random bytes, 22 base64url characters */
+#define MOB_X25519_LEN		32
+
 /* Mint a token for identity id ("HID/SID") and username sub ("SPID/SID"). */
 int mob_token_mint(const struct mob_key *key, const char *id, const char *sub,
     int64_t now_ms, char **out);
+/* The same with the nonce given and an "epk" claim when epk is not NULL. */
+int mob_token_mint_ex(const struct mob_key *key, const char *id,
+    const char *sub, int64_t now_ms, const uint8_t nonce[MOB_TOKEN_NONCE_LEN],
+    const uint8_t *epk, char **out);
 
 struct mob_token {
 	char iss[16];
 	char sub[16];
 	char nonce[64];
 	int64_t iat;
+	int has_epk;
+	uint8_t epk[MOB_X25519_LEN];
 };
 
 /*
