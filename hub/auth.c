@@ -1,5 +1,7 @@
 /*
- * MOSQ_EVT_BASIC_AUTH: the MQTT password is a token (mobius/token.h).
+ * Logins.  MOSQ_EVT_BASIC_AUTH: the MQTT password is a token
+ * (mobius/token.h).  The MQTT 5 session handshake (session.c) checks its
+ * token here too (hub_auth__check, hub_auth__admit).
  *
  * Checked: signature with the key of the client id (active key or one in
  * rotation grace; revoked and expired keys are not found), iss == client
@@ -129,10 +131,10 @@ login_why(struct hub *h, const char *tok, size_t len, const char *id,
 
 static int
 login_check(struct hub *h, const char *id, const char *user, const char *pw,
-    size_t pwlen, int64_t now, const struct mob_kr_entry **entry)
+    size_t pwlen, int64_t now, const struct mob_kr_entry **entry,
+    struct mob_token *tok)
 {
 	struct login_ctx lc = { h, NULL };
-	struct mob_token tok;
 	char want[16];
 	int r;
 
@@ -145,7 +147,7 @@ login_check(struct hub *h, const char *id, const char *user, const char *pw,
 	if (pwlen > HUB_PASSWORD_MAX)
 		return MOB_ETOOLONG;
 	r = mob_token_verify(pw, pwlen, login_lookup, &lc, id, user,
-	    h->o.window_ms, now, &tok);
+	    h->o.window_ms, now, tok);
 	if (r == MOB_EKIDUNKNOWN || r == MOB_EBADSIG)
 		return login_why(h, pw, pwlen, id, user, now, r);
 	if (r != 0)
@@ -155,9 +157,67 @@ login_check(struct hub *h, const char *id, const char *user, const char *pw,
 	snprintf(want, sizeof(want), "%s/%s", lc.last->spid, id + 7);
 	if (strcmp(user, want) != 0)
 		return MOB_EIDENTITY;
-	if ((r = mob_nonce_check(h->nonces, tok.nonce, tok.iat, now)) != 0)
+	if ((r = mob_nonce_check(h->nonces, tok->nonce, tok->iat, now)) != 0)
 		return r;
 	*entry = lc.last;
+	return 0;
+}
+
+void
+hub_auth__refused(struct hub *h, const char *id, const char *user, int r)
+{
+	char s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
+
+	h->st.logins_failed++;
+	if (r < 0 && r >= MOB_ERR_MIN)
+		h->st.login_reason[-r]++;
+	hub_log__event(h, "login refused for %s (user %s): %s",
+	    hub_log__safe(id, s1, sizeof(s1)),
+	    hub_log__safe(user, s2, sizeof(s2)), mob_errname(r));
+}
+
+int
+hub_auth__check(struct hub *h, const char *id, const char *user,
+    const char *tok, size_t len, const uint8_t tokhash[32], int64_t now,
+    const struct mob_kr_entry **entry, struct mob_token *t)
+{
+	char bk[33], s1[HUB_SAFE_MAX];
+	int64_t mono = mob_clock_mono_ms();
+	int r;
+
+	*entry = NULL;
+	bad_key(tokhash, bk);
+	if (htab_get(h->bad, bk, mono) != NULL) {
+		h->st.logins_failed++;
+		h->st.cached++;
+		hub_log__event(h, "login refused for %s: the same token failed "
+		    "before", hub_log__safe(id, s1, sizeof(s1)));
+		return MOB_EDENIED;
+	}
+	if ((r = login_check(h, id, user, tok, len, now, entry, t)) != 0) {
+		/* past the window the token fails on its iat anyway */
+		htab_put(h->bad, bk, h->bad, mono + h->o.window_ms, mono, 1);
+		hub_auth__refused(h, id, user, r);
+	}
+	return r;
+}
+
+int
+hub_auth__admit(struct hub *h, struct mosquitto *client, const char *id,
+    const char *user, const struct mob_kr_entry *e, const uint8_t tokhash[32],
+    struct mob_key *session)
+{
+	int r;
+
+	if ((r = hub_clients__login(h, client, id, e->key, tokhash,
+	    session)) != 0) {
+		hub_auth__refused(h, id, user, r);
+		return r;
+	}
+	h->st.logins_ok++;
+	mosquitto_log_printf(MOSQ_LOG_INFO, "mobius: %s logged in as %s%s",
+	    id, user, session != NULL ? " with a session key" : "");
+	hub_state__online(h, id);
 	return 0;
 }
 
@@ -168,19 +228,23 @@ hub_auth__basic(int event, void *event_data, void *userdata)
 	struct hub *h = userdata;
 	const struct mob_kr_entry *e = NULL;
 	struct hub_client *c;
+	struct mob_token t;
 	const char *id;
-	char bk[33], s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
 	uint8_t pwhash[32];
 	size_t pwlen = 0;
-	int64_t now = mob_clock_wall_ms(), mono = mob_clock_mono_ms();
-	int r;
+	int64_t now = mob_clock_wall_ms();
 
 	(void)event;
 	if ((id = mosquitto_client_id(ed->client)) == NULL)
 		return MOSQ_ERR_AUTH;
 	if (ed->password == NULL) {
-		r = MOB_EDENIED;
-		goto refused;
+		/* a reload re-checks a session login too: it has no password */
+		if ((c = hub_clients__find(h, id, ed->client)) != NULL &&
+		    c->session != NULL)
+			return hub_ident__valid(h, id, c) ? MOSQ_ERR_SUCCESS :
+			    MOSQ_ERR_AUTH;
+		hub_auth__refused(h, id, ed->username, MOB_EDENIED);
+		return MOSQ_ERR_AUTH;
 	}
 	pwlen = strnlen(ed->password, HUB_PASSWORD_MAX + 1);
 	if (sha256(ed->password, pwlen, pwhash) != 0)
@@ -191,32 +255,10 @@ hub_auth__basic(int event, void *event_data, void *userdata)
 		    MOSQ_ERR_AUTH;
 	if (h->reloading && hub_clients__was(h, id, ed->client, pwhash))
 		return MOSQ_ERR_SUCCESS;
-
-	bad_key(pwhash, bk);
-	if (htab_get(h->bad, bk, mono) != NULL) {
-		h->st.logins_failed++;
-		h->st.cached++;
-		hub_log__event(h, "login refused for %s: the same token failed "
-		    "before", hub_log__safe(id, s1, sizeof(s1)));
+	if (hub_auth__check(h, id, ed->username, ed->password, pwlen, pwhash,
+	    now, &e, &t) != 0 ||
+	    hub_auth__admit(h, ed->client, id, ed->username, e, pwhash,
+	    NULL) != 0)
 		return MOSQ_ERR_AUTH;
-	}
-	r = login_check(h, id, ed->username, ed->password, pwlen, now, &e);
-	if (r == 0 && (r = hub_clients__login(h, ed->client, id, e->key,
-	    pwhash)) == 0) {
-		h->st.logins_ok++;
-		mosquitto_log_printf(MOSQ_LOG_INFO, "mobius: %s logged in as %s",
-		    id, ed->username);
-		hub_state__online(h, id);
-		return MOSQ_ERR_SUCCESS;
-	}
-	/* past the window the token fails on its iat anyway */
-	htab_put(h->bad, bk, h->bad, mono + h->o.window_ms, mono, 1);
- refused:
-	h->st.logins_failed++;
-	if (r < 0 && r >= MOB_ERR_MIN)
-		h->st.login_reason[-r]++;
-	hub_log__event(h, "login refused for %s (user %s): %s",
-	    hub_log__safe(id, s1, sizeof(s1)),
-	    hub_log__safe(ed->username, s2, sizeof(s2)), mob_errname(r));
-	return MOSQ_ERR_AUTH;
+	return MOSQ_ERR_SUCCESS;
 }

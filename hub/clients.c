@@ -36,6 +36,7 @@ clients_free(void *p)
 	if (c == NULL)
 		return;
 	mob_key_free(c->key);
+	mob_key_free(c->session);
 	free(c);
 }
 
@@ -59,14 +60,19 @@ hub_clients__free(struct hub *h)
 
 int
 hub_clients__login(struct hub *h, struct mosquitto *mosq, const char *id,
-    const struct mob_key *key, const uint8_t pwhash[32])
+    const struct mob_key *key, const uint8_t pwhash[32],
+    struct mob_key *session)
 {
 	struct hub_client *c;
 	int r;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		mob_key_free(session);
 		return MOB_ENOMEM;
+	}
 	c->mosq = mosq;
+	c->session = session;
+	c->session_at = mob_clock_mono_ms();
 	memcpy(c->pwhash, pwhash, sizeof(c->pwhash));
 	if ((r = mob_key_dup(key, &c->key)) != 0 ||
 	    (r = htab_put(h->clients, id, c, 0, 0, 0)) != 0) {

@@ -85,6 +85,8 @@ struct hub_client {
 	struct mosquitto *mosq;		/* broker-owned: compared, never freed */
 	uint8_t pwhash[32];		/* SHA-256 of its login token */
 	struct mob_key *key;		/* the key it logged in with (copy) */
+	struct mob_key *session;	/* its session key (session.c), or NULL */
+	int64_t session_at;		/* when it was made (monotonic ms) */
 	int keysub;			/* subscribed to its mob/key topic */
 };
 
@@ -96,6 +98,7 @@ struct hub {
 	struct mob_signer *signer;
 	struct mob_verifier *verifier;
 	struct mob_nonce_cache *nonces;
+	const struct hub_client *sender;	/* message.c: being verified */
 	struct htab *clients;		/* client id -> struct hub_client */
 	struct htab *offline;		/* client id -> its offline session */
 	int reloading;			/* from MOSQ_EVT_RELOAD to the next tick */
@@ -159,9 +162,13 @@ int hub_ident__valid(const struct hub *h, const char *id,
  * ==================================================================== */
 int hub_clients__init(struct hub *h);
 void hub_clients__free(struct hub *h);
-/* client logged in as id with key (copied) and this token hash. */
+/*
+ * client logged in as id with key (copied) and this token hash, and with
+ * a session key (taken over, freed with the record: at disconnect) or NULL.
+ */
 int hub_clients__login(struct hub *h, struct mosquitto *client, const char *id,
-    const struct mob_key *key, const uint8_t pwhash[32]);
+    const struct mob_key *key, const uint8_t pwhash[32],
+    struct mob_key *session);
 /* The record of id if it belongs to this very connection, else NULL. */
 struct hub_client *hub_clients__find(struct hub *h, const char *id,
     const struct mosquitto *client);
@@ -213,6 +220,24 @@ void hub_reqs__done(struct hub *h, const char *requester, const char *reqid);
  * ==================================================================== */
 int hub_auth__init(struct hub *h);
 int hub_auth__basic(int event, void *event_data, void *userdata);
+/*
+ * The checks of a token login, refusals counted and logged: 0 and the
+ * entry whose key verified it and the token's claims, or MOB_E*.
+ */
+int hub_auth__check(struct hub *h, const char *id, const char *user,
+    const char *tok, size_t len, const uint8_t tokhash[32], int64_t now,
+    const struct mob_kr_entry **entry, struct mob_token *t);
+/* Count and log a refused login. */
+void hub_auth__refused(struct hub *h, const char *id, const char *user, int r);
+/* Let a checked login in; session (or NULL) is taken over in any case. */
+int hub_auth__admit(struct hub *h, struct mosquitto *client, const char *id,
+    const char *user, const struct mob_kr_entry *e, const uint8_t tokhash[32],
+    struct mob_key *session);
+
+/* ====================================================================
+ * session.c: MOSQ_EVT_EXT_AUTH_START, the hardened session handshake
+ * ==================================================================== */
+int hub_session__start(int event, void *event_data, void *userdata);
 
 /* ====================================================================
  * acl.c: MOSQ_EVT_ACL_CHECK, the topic rules

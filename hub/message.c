@@ -15,7 +15,23 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "mobius/session.h"
+
 #include "internal.h"
+
+/*
+ * A connection with a session key speaks with that key alone (HS256, kid
+ * its own id); one without (a plain token login) with its identity keys.
+ */
+static const struct mob_key *
+msg_lookup(void *ctx, const char *kid, size_t idx)
+{
+	struct hub *h = ctx;
+
+	if (h->sender != NULL && h->sender->session != NULL)
+		return idx == 0 ? h->sender->session : NULL;
+	return hub_ident__lookup(h, kid, idx);
+}
 
 int
 hub_message__init(struct hub *h)
@@ -25,7 +41,7 @@ hub_message__init(struct hub *h)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.window_ms = h->o.window_ms;
 	cfg.max_len = h->o.max_message;
-	return mob_verifier_new(hub_ident__lookup, h, &cfg, &h->verifier);
+	return mob_verifier_new(msg_lookup, h, &cfg, &h->verifier);
 }
 
 /* The request id of a req: a string of the REQID alphabet or an integer. */
@@ -128,11 +144,19 @@ hub_message__verify(int event, void *event_data, void *userdata)
 	(void)event;
 	memset(&env, 0, sizeof(env));
 	id = mosquitto_client_id(ed->client);
+	h->sender = id != NULL ? hub_clients__find(h, id, ed->client) : NULL;
 	if (id == NULL || ed->topic == NULL)
 		r = MOB_EIDENTITY;
-	else if ((r = mob_env_verify(h->verifier, ed->topic, id, ed->payload,
+	else if (h->sender != NULL && h->sender->session != NULL &&
+	    mob_clock_mono_ms() - h->sender->session_at > MOB_SESSION_MAX_MS +
+	    MOB_SESSION_GRACE_MS) {
+		/* rekeying is the client's duty; past the bound, make it */
+		r = MOB_EEXPIRED;
+		mosquitto_kick_client_by_clientid(id, false);
+	} else if ((r = mob_env_verify(h->verifier, ed->topic, id, ed->payload,
 	    ed->payloadlen, now, &env)) == 0)
 		r = msg_track(h, id, ed->topic, &env);
+	h->sender = NULL;
 	mob_env_clear(&env);
 	if (r == 0) {
 		h->st.verified++;

@@ -24,6 +24,7 @@ static const struct {
 	MOSQ_FUNC_generic_callback cb;
 } hub_events[] = {
 	{ MOSQ_EVT_BASIC_AUTH, hub_auth__basic },
+	{ MOSQ_EVT_EXT_AUTH_START, hub_session__start },
 	{ MOSQ_EVT_ACL_CHECK, hub_acl__check },
 	{ MOSQ_EVT_MESSAGE, hub_message__verify },
 	{ MOSQ_EVT_DISCONNECT, hub_state__disconnect },

@@ -1,5 +1,5 @@
 # The hub: the mosquitto plugin and its launcher (docs/hub.md).
-HUB_PLUGIN_SRCS := hub/plugin.c hub/opts.c hub/auth.c hub/acl.c hub/message.c \
+HUB_PLUGIN_SRCS := hub/plugin.c hub/opts.c hub/auth.c hub/session.c hub/acl.c hub/message.c \
 	hub/clients.c hub/ident.c hub/log.c hub/reqs.c \
 	hub/keys.c hub/state.c hub/table.c
 HUB_PLUGIN := $(BUILD)/lib/mobius_hub.so

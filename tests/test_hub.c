@@ -1181,7 +1181,7 @@ Test(hub, hardened_bundle_holds_every_public_key_signed_by_the_hub)
 	tc_free(a);
 }
 
-Test(hub_compat, compat_bundle_holds_the_psks_encrypted_for_the_client)
+Test(hub_compat, compat_bundle_holds_message_keys_never_psks_encrypted_for_the_client)
 {
 	struct tcli *a = tc_new(A_ID, A_USER, a_key);
 	struct mob_keyring *hk = hub_keyring(), *kr;
@@ -1198,8 +1198,14 @@ Test(hub_compat, compat_bundle_holds_the_psks_encrypted_for_the_client)
 
 		cr_assert_not_null(e, "%s in the bundle", ids[j]);
 		cr_expect_eq(e->alg, MOB_ALG_HS256);
-		cr_expect(same_raw(e->key, mob_keyring_find(hk, ids[j])->key, 1),
-		    "%s: the keyring's PSK", ids[j]);
+		cr_expect_eq(mob_key_use(e->key), MOB_USE_MESSAGE);
+		/* the message key the PSK derives, not the PSK (its login) */
+		cr_expect(same_raw(e->key, mob_key_for(mob_keyring_find(hk,
+		    ids[j])->key, MOB_USE_MESSAGE), 1), "%s: the message key",
+		    ids[j]);
+		cr_expect(!same_raw(e->key, mob_keyring_find(hk, ids[j])->key, 1),
+		    "%s: not the PSK", ids[j]);
+		cr_expect_null(mob_key_for(e->key, MOB_USE_LOGIN));
 	}
 	mob_keyring_free(kr);
 	/* the payload names no key in clear, B's PSK cannot open it */

@@ -32,6 +32,7 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
 #define RXQ_MAX		4096	/* messages queued between two dispatches */
+#define TXQ_MAX		4096	/* publishes waiting for an in-flight slot */
 #define MISC_MS		1000	/* mosquitto_loop_misc at least this often */
 /*
  * Retained state (svc, obj, cov) is as old as its last change.  The hub
@@ -40,13 +41,6 @@
  * checked for signature, signer and topic but not for age or replay.
  */
 #define RETAINED_WINDOW_MS	((int64_t)1 << 50)
-/*
- * A session key is rekeyed by reconnecting after this long or this many
- * messages (docs/protocol.md "Rekeying"): far below any limit of
- * HMAC-SHA256, it bounds what one leaked key exposes.
- */
-#define SESSION_MAX_MS		(24 * 3600 * 1000LL)
-#define SESSION_MAX_MSGS	((uint64_t)1 << 32)
 
 enum cstate {
 	CS_IDLE = 0,		/* never connected */
@@ -62,6 +56,16 @@ struct rxmsg {
 	char *payload;
 	size_t len;
 	int retained;		/* stored by the hub, delivered on subscribe */
+};
+
+/* A signed publish waiting for an in-flight slot (client_send). */
+struct txmsg {
+	struct txmsg *next;
+	char *topic;
+	char *payload;
+	size_t len;
+	int qos;
+	int retain;
 };
 
 struct sub {
@@ -124,6 +128,18 @@ struct mob_client {
 
 	struct rxmsg *rxq, **rxtail;
 	size_t rxn;
+
+	/*
+	 * MQTT 5 caps the QoS 1/2 messages in flight (the hub's Receive
+	 * Maximum).  Beyond it libmosquitto would hold QoS 1 back and let QoS 0
+	 * pass: out of seq order, past the hub's replay window.  The client
+	 * holds both back instead, in order (txq), while quota messages are in
+	 * flight; inflight_mid marks which message ids are.
+	 */
+	struct txmsg *txq, **txtail;
+	size_t txn;
+	unsigned inflight, quota;
+	uint8_t inflight_mid[65536 / 8];
 	int ev_connect, ev_disconnect;	/* queued by libmosquitto callbacks */
 
 	struct sub *subs;
@@ -241,6 +257,23 @@ on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
 		c->answer = v;
 		c->answerlen = n;
 	}
+	c->quota = 65535;
+	if (rc == 0 && mosquitto_property_read_int16(props,
+	    MQTT_PROP_RECEIVE_MAXIMUM, &n, false) != NULL && n > 0)
+		c->quota = n;
+}
+
+static void
+on_publish(struct mosquitto *mosq, void *arg, int mid)
+{
+	struct mob_client *c = arg;
+	uint16_t m = (uint16_t)mid;
+
+	(void)mosq;
+	if (c->inflight_mid[m / 8] & (1u << (m % 8))) {
+		c->inflight_mid[m / 8] &= (uint8_t)~(1u << (m % 8));
+		c->inflight--;
+	}
 }
 
 static void
@@ -302,6 +335,8 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return MOB_ENOMEM;
 	c->rxtail = &c->rxq;
+	c->txtail = &c->txq;
+	c->quota = 65535;
 	c->keepalive = cfg->keepalive > 0 ? cfg->keepalive : MOB_CLIENT_KEEPALIVE;
 	if (cfg->host != NULL) {
 		c->port = cfg->port > 0 ? cfg->port : (cfg->cafile ? 8883 : 1883);
@@ -341,8 +376,12 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	}
 	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
 	    c->handshake ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+	/* the hub's Receive Maximum is the cap (txq), not libmosquitto's 20 */
+	if (c->handshake)
+		mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM, 65535);
 	mosquitto_connect_v5_callback_set(c->mosq, on_connect);
 	mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
+	mosquitto_publish_callback_set(c->mosq, on_publish);
 	mosquitto_message_callback_set(c->mosq, on_message);
 	c->tls = cfg->cafile != NULL && c->host != NULL;
 	if (c->tls &&
@@ -379,6 +418,23 @@ client_session_end(struct mob_client *c)
 }
 
 static void
+txq_flush(struct mob_client *c)
+{
+	struct txmsg *t;
+
+	while ((t = c->txq) != NULL) {
+		c->txq = t->next;
+		free(t->topic);
+		free(t->payload);
+		free(t);
+	}
+	c->txtail = &c->txq;
+	c->txn = 0;
+	c->inflight = 0;
+	memset(c->inflight_mid, 0, sizeof(c->inflight_mid));
+}
+
+static void
 rxq_flush(struct mob_client *c)
 {
 	struct rxmsg *r;
@@ -409,6 +465,7 @@ mob_client_free(struct mob_client *c)
 		mosquitto_destroy(c->mosq);
 	}
 	rxq_flush(c);
+	txq_flush(c);
 	while ((s = c->subs) != NULL) {
 		c->subs = s->next;
 		free(s->filter);
@@ -569,6 +626,8 @@ client_down(struct mob_client *c)
 
 	c->state = CS_DOWN;
 	client_session_end(c);
+	/* nothing is kept for a later connection: owners republish */
+	txq_flush(c);
 	c->retry_at = mob_clock_mono_ms() + c->backoff;
 	c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff * 2;
 	if (was_ready) {
@@ -833,6 +892,8 @@ client_expire(struct mob_client *c)
 
 /* --- event loop ------------------------------------------------------- */
 
+static void client_release(struct mob_client *c);
+
 void
 mob_client_pollfd(struct mob_client *c, struct pollfd *pfd)
 {
@@ -894,6 +955,7 @@ mob_client_process(struct mob_client *c, short revents)
 		}
 	}
 	client_events(c);
+	client_release(c);
 	client_dispatch(c);
 	client_expire(c);
 	return 0;
@@ -1019,18 +1081,63 @@ mob_client_unsubscribe(struct mob_client *c, const char *filter)
 	return MOB_ENOTFOUND;
 }
 
+/* Hand one signed message to libmosquitto: 0 or MOB_E*. */
+static int
+client_send(struct mob_client *c, const char *topic, const char *tok,
+    size_t len, int qos, int retain)
+{
+	int mid = 0, mrc;
+
+	mrc = mosquitto_publish(c->mosq, &mid, topic, (int)len, tok, qos,
+	    retain != 0);
+	if (mrc == MOSQ_ERR_NO_CONN || mrc == MOSQ_ERR_CONN_LOST) {
+		c->ev_disconnect = 1;
+		return MOB_EOFFLINE;
+	}
+	if (mrc != MOSQ_ERR_SUCCESS)
+		return mrc == MOSQ_ERR_NOMEM ? MOB_ENOMEM : MOB_EINVAL;
+	if (qos > 0) {
+		c->inflight_mid[(uint16_t)mid / 8] |= (uint8_t)(1u <<
+		    ((uint16_t)mid % 8));
+		c->inflight++;
+	}
+	return 0;
+}
+
+/* Send what waited, in order, while slots are free. */
+static void
+client_release(struct mob_client *c)
+{
+	struct txmsg *t;
+
+	while ((t = c->txq) != NULL && c->state == CS_READY &&
+	    (t->qos == 0 || c->inflight < c->quota)) {
+		c->txq = t->next;
+		if (c->txq == NULL)
+			c->txtail = &c->txq;
+		c->txn--;
+		if (client_send(c, t->topic, t->payload, t->len, t->qos,
+		    t->retain) != 0)
+			c->st.tx--;
+		free(t->topic);
+		free(t->payload);
+		free(t);
+	}
+}
+
 int
 mob_client_publish(struct mob_client *c, const char *topic,
     const char *dat_json, int qos, int retain)
 {
+	struct txmsg *t;
 	char *tok = NULL;
 	size_t len;
-	int rc, mrc;
+	int rc;
 
 	if (c->state != CS_READY)
 		return MOB_EOFFLINE;
-	if (c->session != NULL && (++c->session_msgs > SESSION_MAX_MSGS ||
-	    mob_clock_mono_ms() - c->session_at > SESSION_MAX_MS)) {
+	if (c->session != NULL && (++c->session_msgs > MOB_SESSION_MAX_MSGS ||
+	    mob_clock_mono_ms() - c->session_at > MOB_SESSION_MAX_MS)) {
 		/* rekey: a new connection, a new handshake */
 		log_info("session key used up; reconnecting for a new one");
 		mosquitto_disconnect(c->mosq);
@@ -1038,16 +1145,30 @@ mob_client_publish(struct mob_client *c, const char *topic,
 		client_down(c);
 		return MOB_EOFFLINE;
 	}
-	if ((rc = mob_env_sign(c->signer, topic, dat_json, &tok, &len)) != 0)
+	if (c->txq == NULL && (qos == 0 || c->inflight < c->quota)) {
+		if ((rc = mob_env_sign(c->signer, topic, dat_json, &tok,
+		    &len)) == 0 &&
+		    (rc = client_send(c, topic, tok, len, qos, retain)) == 0)
+			c->st.tx++;
+		free(tok);
 		return rc;
-	mrc = mosquitto_publish(c->mosq, NULL, topic, (int)len, tok, qos, retain != 0);
-	free(tok);
-	if (mrc == MOSQ_ERR_NO_CONN || mrc == MOSQ_ERR_CONN_LOST) {
-		c->ev_disconnect = 1;
-		return MOB_EOFFLINE;
 	}
-	if (mrc != MOSQ_ERR_SUCCESS)
-		return mrc == MOSQ_ERR_NOMEM ? MOB_ENOMEM : MOB_EINVAL;
+	if (c->txn >= TXQ_MAX)
+		return MOB_ENOMEM;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return MOB_ENOMEM;
+	/* signed now: the queue keeps seq order */
+	if ((rc = mob_env_sign(c->signer, topic, dat_json, &t->payload,
+	    &t->len)) != 0 || (t->topic = strdup(topic)) == NULL) {
+		free(t->payload);
+		free(t);
+		return rc != 0 ? rc : MOB_ENOMEM;
+	}
+	t->qos = qos;
+	t->retain = retain;
+	*c->txtail = t;
+	c->txtail = &t->next;
+	c->txn++;
 	c->st.tx++;
 	return 0;
 }

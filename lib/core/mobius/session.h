@@ -36,6 +36,15 @@
 #define MOB_LABEL_SESSION	"mobius/1 session c2h"
 #define MOB_SESSION_KEYLEN	32
 #define MOB_ANSWER_MAX		512	/* an answer is ~250 bytes */
+/*
+ * Rekeying (docs/protocol.md): a client reconnects for a new session key
+ * after MOB_SESSION_MAX_MS or MOB_SESSION_MAX_MSGS messages, whichever
+ * comes first; the hub refuses a session older than MOB_SESSION_MAX_MS +
+ * MOB_SESSION_GRACE_MS and disconnects it.
+ */
+#define MOB_SESSION_MAX_MS	(24 * 3600 * 1000LL)
+#define MOB_SESSION_MAX_MSGS	((uint64_t)1 << 32)
+#define MOB_SESSION_GRACE_MS	(3600 * 1000LL)
 
 /* A fresh ephemeral key pair (sk random, pk = X25519 base point * sk). */
 int mob_x25519_keypair(uint8_t sk[MOB_X25519_LEN], uint8_t pk[MOB_X25519_LEN]);
