@@ -62,7 +62,7 @@ hub_session__start(int event, void *event_data, void *userdata)
 	if (hub_auth__check(h, id, user, tok, ed->data_in_len, hash, now, &e,
 	    &t) != 0)
 		return MOSQ_ERR_AUTH;
-	snprintf(hub_id, sizeof(hub_id), "%s/%s", h->kr->hid, HUB_SID);
+	snprintf(hub_id, sizeof(hub_id), "%s/%s", mob_keyring_hid(h->kr), HUB_SID);
 	if (!t.has_epk)
 		r = MOB_EPROTO;
 	else if ((r = mob_x25519_keypair(esk, epk)) == 0)
