@@ -9,3 +9,12 @@ INSTALL_BIN += $(API_BIN)
 $(API_BIN): $(API_OBJS) $(LIBMOB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $(API_OBJS) $(LIBS) -lwebsockets
+
+# The dashboard and the OpenAPI document go with the program.
+.PHONY: install-api
+install: install-api
+install-api:
+	install -d $(DESTDIR)$(PREFIX)/share/mobius/www
+	install -m 0644 api/www/index.html api/www/app.js api/www/style.css \
+	    api/openapi.json $(DESTDIR)$(PREFIX)/share/mobius/www/
+	install -D -m 0644 api/api.json $(DESTDIR)$(PREFIX)/share/mobius/examples/api.json

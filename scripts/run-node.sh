@@ -123,6 +123,8 @@ fi
 if [ -x "$bin/mobius-gpio" ] && [ -f "$top/services/gpio/demo.json" ]; then
 	gpio=yes
 fi
+api=""
+[ -x "$bin/mobius-api" ] && api=yes
 
 # As root each daemon drops to its service user (mobius-hub, mobius-sim, ...)
 # when that user exists (installed package); for this demo, where they
@@ -160,9 +162,20 @@ fi
 # Every key exists before the hub starts (it reads the keyring once).
 keytool init --hid "$hid" --mode "${MOBIUS_MODE:-hardened}"
 for id in 0010/010 "$cli_user_id" "$cli_watch_id" ${modbus:+0020/020} \
-    ${gpio:+0030/030}; do
+    ${gpio:+0030/030} ${api:+00A0/0A0}; do
 	keytool add "$id"
 done
+# mobius-api: a demo token that may read and write the whole node
+if [ -n "$api" ]; then
+	api_port=${MOBIUS_API_PORT:-8443}
+	api_token=$("$bin/mobius-keytool" --dir "$keys" api-token add demo \
+	    --scope "rw:$hid/#" 2>>"$dir/keytool.log") || die "api-token add failed"
+	cat >"$dir/api.json" <<EOF
+{ "listen": "127.0.0.1", "port": $api_port, "www": "$top/api/www",
+  "tokens": "$keys/api-tokens.json",
+  "tls": { "cert": "$keys/api.crt", "key": "$keys/api.key" } }
+EOF
+fi
 
 # `make SAN=1 run`: mosquitto is not built with ASan but loads our ASan
 # plugin, so the ASan runtime must be preloaded into the hub.
@@ -178,6 +191,8 @@ if [ -n "$standin" ]; then
 	chown "$standin" "$keys" "$keys/keyring" "$keys/hub.key" "$dir/state" \
 		"$dir/run" "$dir/gpio-sim" "$dir/state/sim" "$dir/state/modbus" \
 		"$dir/state/gpio"
+	[ -n "$api" ] && chown "$standin" "$keys/api-tokens.json" "$keys/api.key" \
+		"$keys/api.crt"
 fi
 
 start hub "$dir/hub.log" env $hubenv "$bin/mobius-hub" --keys "$keys" --socket "$sock" \
@@ -213,6 +228,22 @@ if [ -n "$gpio" ]; then
 	services="$services, mobius-gpio ($hid/030, simulated chip)"
 fi
 
+api_use=""
+if [ -n "$api" ]; then
+	start api "$dir/api.log" "$bin/mobius-api" --config "$dir/api.json" \
+		--key "$(keyfile 00A0/0A0)" --socket "$sock" $sandbox
+	services="$services, mobius-api ($hid/0A0)"
+	url=https://127.0.0.1:$api_port
+	api_use="
+The API and dashboard (self-signed certificate: curl -k, or --cacert $keys/api.crt):
+  token:     $api_token
+  dashboard: $url/#token=$api_token
+  curl -k -H 'Authorization: Bearer $api_token' $url/api/v1/discover
+  curl -k -H 'Authorization: Bearer $api_token' -X PUT -d '{\"value\":23.5,\"priority\":8}' \\
+       $url/api/v1/values/$hid/010/0102/0001/40
+"
+fi
+
 mob=$bin/mobius
 cat <<EOF
 
@@ -229,7 +260,7 @@ Use it from another terminal:
   $mob set $hid/010/0102/0001/40 23.5 --priority 8 # heating setpoint
   $mob clear $hid/010/0102/0001/40 --priority 8
   $mob watch --json $hid/010/#
-
+$api_use
 Ctrl-C stops the node.  Live values follow (mobius watch):
 
 EOF
