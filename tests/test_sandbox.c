@@ -28,7 +28,7 @@
 #define OUTMAX 8192
 
 static const char *const all_profiles[] = {
-	"hub", "sim", "gpio", "modbus", "router", "keytool",
+	"hub", "sim", "gpio", "modbus", "router", "keytool", "api",
 };
 #define NPROFILES (sizeof(all_profiles) / sizeof(all_profiles[0]))
 
