@@ -181,12 +181,21 @@ mob_daemon_user(const struct mob_daemon *d, const struct mob_daemon_opts *o)
 }
 
 void
-mob_daemon_confine(const struct mob_daemon *d, const struct mob_daemon_opts *o,
-    const char *const *rw_paths)
+mob_daemon_confine_ro(const struct mob_daemon *d,
+    const struct mob_daemon_opts *o, const char *const *rw_paths,
+    const char *const *ro_paths)
 {
 	struct mob_sandbox_opts sbo;
 
 	sandbox_opts(o, rw_paths, &sbo);
+	sbo.ro_paths = ro_paths;
 	if (mob_sandbox_enter(d->profile, &sbo) != 0)
 		fatalx("cannot enter the sandbox");
+}
+
+void
+mob_daemon_confine(const struct mob_daemon *d, const struct mob_daemon_opts *o,
+    const char *const *rw_paths)
+{
+	mob_daemon_confine_ro(d, o, rw_paths, NULL);
 }

@@ -104,5 +104,13 @@ uid_t mob_daemon_user(const struct mob_daemon *d,
  */
 void mob_daemon_confine(const struct mob_daemon *d,
     const struct mob_daemon_opts *o, const char *const *rw_paths);
+/*
+ * The same, with ro_paths (NULL-terminated, may be NULL) kept visible
+ * read-only even under /tmp: files the daemon re-reads while it runs
+ * (the API's tokens and certificate).
+ */
+void mob_daemon_confine_ro(const struct mob_daemon *d,
+    const struct mob_daemon_opts *o, const char *const *rw_paths,
+    const char *const *ro_paths);
 
 #endif
