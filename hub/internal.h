@@ -51,6 +51,7 @@ struct hub_opts {
 	char keys_dir[PATH_MAX];
 	char keyring[PATH_MAX];		/* default KEYS/keyring */
 	char hub_key[PATH_MAX];		/* default KEYS/hub.key */
+	char status[PATH_MAX];		/* outcome of each (re)load, or "" */
 	int64_t window_ms;		/* token and envelope iat window */
 	size_t max_message;		/* cap on an envelope */
 	int64_t req_ttl_ms;		/* how long a request may be answered */
@@ -94,6 +95,10 @@ struct hub {
 	void *pid;			/* mosquitto_plugin_id_t */
 	struct hub_opts o;
 	struct mob_keyring *kr;
+	char kr_digest[MOB_KR_DIGEST_LEN + 1];	/* SHA-256 of the keyring text */
+	uint64_t kr_generation;		/* (re)loads tried, the first is 1 */
+	int status_due;			/* write o.status at the next tick */
+	char status_err[512];		/* why the last (re)load failed, or "" */
 	struct mob_key *key;		/* the hub's signing key */
 	struct mob_signer *signer;
 	struct mob_verifier *verifier;
@@ -263,6 +268,8 @@ void hub_state__online(struct hub *h, const char *id);
 void hub_state__offline(struct hub *h, const char *id, const char *reason);
 void hub_state__hub_start(struct hub *h);
 void hub_state__stats(struct hub *h);
+/* The outcome of the last (re)load into o.status (mobius-keytool reload). */
+void hub_state__status(struct hub *h);
 int hub_state__disconnect(int event, void *event_data, void *userdata);
 int hub_state__tick(int event, void *event_data, void *userdata);
 /* Sign dat_json for topic with the hub key and publish (retained or to one client). */

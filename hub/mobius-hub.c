@@ -38,7 +38,6 @@
 
 #include "internal.h"
 
-#define HUB_STATE_DEFAULT	"/var/lib/mobius/hub"
 #define HUB_MOSQUITTO_DEFAULT	"/usr/sbin/mosquitto"
 #define HUB_PLUGIN_INSTALLED	"/usr/lib/mobius/mobius_hub.so"
 #define HUB_MAX_QUEUED		1000	/* per client, then QoS 0 is dropped */
@@ -111,7 +110,7 @@ usage(int status)
 	    "  -v, --verbose        verbose logging\n"
 	    "  -h, --help           print this help and exit\n"
 	    "      --version        print the version and exit\n",
-	    MOB_KEYS_DIR_DEFAULT, MOB_HUB_SOCKET_DEFAULT, HUB_STATE_DEFAULT,
+	    MOB_KEYS_DIR_DEFAULT, MOB_HUB_SOCKET_DEFAULT, MOB_HUB_STATE_DEFAULT,
 	    HUB_PLUGIN_INSTALLED, HUB_MOSQUITTO_DEFAULT);
 	exit(status);
 }
@@ -142,7 +141,7 @@ parse_args(struct hub_args *a, int argc, char *argv[])
 	memset(a, 0, sizeof(*a));
 	a->keys = MOB_KEYS_DIR_DEFAULT;
 	a->sock = MOB_HUB_SOCKET_DEFAULT;
-	a->state = HUB_STATE_DEFAULT;
+	a->state = MOB_HUB_STATE_DEFAULT;
 	a->mosquitto = HUB_MOSQUITTO_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "fhv", lopts, NULL)) != -1) {
 		switch (ch) {
@@ -479,6 +478,9 @@ write_conf(struct hub_args *a)
 	}
 	conf_add(buf, &off, "plugin %s\nplugin_opt_keys %s\n",
 	    conf_val("--plugin", a->plugin), conf_val("--keys", a->keys));
+	/* what mobius-keytool reload waits for (docs/hub.md, "Reload") */
+	conf_add(buf, &off, "plugin_opt_status %s/keyring.status\n",
+	    conf_val("--state", a->state));
 	for (size_t i = 0; i < a->nopts; i++)
 		conf_add(buf, &off, "plugin_opt_%s %s\n", a->opts[i].name,
 		    a->opts[i].value);

@@ -5,7 +5,8 @@
  * hub.conf is reported with its file:line (docs/hub.md).  Depends on
  * nothing of the broker's.
  *
- *   keys DIR (required), keyring PATH, hub_key PATH, window_ms, max_message,
+ *   keys DIR (required), keyring PATH, hub_key PATH, status PATH,
+ *   window_ms, max_message,
  *   req_ttl_ms, req_max, req_quota, nonce_max, bad_tokens, stats_interval_ms,
  *   router_sid, remote_req (yes/no),
  *   writers_SID (SID,SID,...: who may write or clear on service SID).
@@ -154,6 +155,9 @@ hub_opts__parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 		} else if (strcmp(k, "hub_key") == 0) {
 			dst = o->hub_key;
 			dstlen = sizeof(o->hub_key);
+		} else if (strcmp(k, "status") == 0) {
+			dst = o->status;
+			dstlen = sizeof(o->status);
 		} else if (strcmp(k, "router_sid") == 0) {
 			dst = o->router_sid;
 			dstlen = sizeof(o->router_sid);

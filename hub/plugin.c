@@ -132,11 +132,13 @@ hub_plugin__load_keys(struct hub *h, char *err, size_t errlen)
 	struct mob_keyring *kr = NULL, *old;
 	struct mob_key *key = NULL;
 	struct mob_signer *signer = NULL;
-	char kid[MOB_ID_MAX];
+	char kid[MOB_ID_MAX], digest[MOB_KR_DIGEST_LEN + 1];
 	int r;
 
 	err[0] = '\0';
-	if ((r = mob_keyring_load(h->o.keyring, &kr, err, errlen)) != 0) {
+	h->kr_generation++;
+	if ((r = mob_keyring_load_digest(h->o.keyring, &kr, digest, err,
+	    errlen)) != 0) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s: %s", h->o.keyring,
 			    mob_strerror(r));
@@ -163,6 +165,7 @@ hub_plugin__load_keys(struct hub *h, char *err, size_t errlen)
 	old = h->kr;
 	h->kr = kr;
 	kr = old;
+	memcpy(h->kr_digest, digest, sizeof(h->kr_digest));
 	mob_key_free(h->key);
 	h->key = key;
 	key = NULL;
@@ -255,12 +258,17 @@ hub_on_reload(int event, void *event_data, void *userdata)
 	if ((r = hub_plugin__load_keys(h, err, sizeof(err))) != 0) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: reload failed, keeping "
 		    "the previous keys: %s", err);
+		snprintf(h->status_err, sizeof(h->status_err), "%s", err);
+		h->status_due = 1;
 		return MOSQ_ERR_SUCCESS;
 	}
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: keyring reloaded: %zu "
 	    "entries", mob_keyring_count(h->kr));
+	/* revoked clients go before keytool hears that the reload is done */
 	hub_kick_revoked(h);
 	hub_keys__resend_all(h);
+	h->status_err[0] = '\0';
+	h->status_due = 1;
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -336,6 +344,7 @@ mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	    mob_keyring_mode(h->kr) == MOB_MODE_COMPAT ? "compat" : "hardened",
 	    mob_keyring_count(h->kr));
 	hub_state__hub_start(h);
+	h->status_due = 1;
 	return MOSQ_ERR_SUCCESS;
  fail:
 	mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: %s", err[0] ? err :

@@ -14,6 +14,8 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "mobius/file.h"
+
 #include "internal.h"
 
 int
@@ -110,7 +112,7 @@ hub_state__stats(struct hub *h)
 {
 	const struct hub_stats *s = &h->st;
 	char topic[MOB_TOPIC_MAX], *js = NULL;
-	cJSON *o;
+	cJSON *o, *k;
 	int ok;
 
 	snprintf(topic, sizeof(topic), "mob/state/%s/%s", mob_keyring_hid(h->kr),
@@ -118,6 +120,10 @@ hub_state__stats(struct hub *h)
 	ok = (o = cJSON_CreateObject()) != NULL &&
 	    cJSON_AddStringToObject(o, "state", "online") != NULL &&
 	    cJSON_AddNumberToObject(o, "at", (double)mob_clock_wall_ms()) != NULL &&
+	    (k = cJSON_AddObjectToObject(o, "keyring")) != NULL &&
+	    cJSON_AddNumberToObject(k, "generation",
+	    (double)h->kr_generation) != NULL &&
+	    cJSON_AddStringToObject(k, "digest", h->kr_digest) != NULL &&
 	    cJSON_AddNumberToObject(o, "clients",
 	    (double)htab_count(h->clients)) != NULL &&
 	    cJSON_AddNumberToObject(o, "logins_ok", (double)s->logins_ok) != NULL &&
@@ -150,6 +156,35 @@ hub_state__stats(struct hub *h)
 	    "%llu logins refused", htab_count(h->clients),
 	    (unsigned long long)s->verified, (unsigned long long)s->dropped,
 	    (unsigned long long)s->logins_failed);
+}
+
+/*
+ * The outcome of the last (re)load, for mobius-keytool reload, which waits
+ * for a generation after the one it saw and the digest of the keyring it
+ * wrote (docs/hub.md, "Reload").  One JSON line, rewritten atomically.
+ */
+void
+hub_state__status(struct hub *h)
+{
+	const char *err = h->status_err[0] != '\0' ? h->status_err : NULL;
+	char *js = NULL;
+	cJSON *o;
+
+	if (h->o.status[0] == '\0')
+		return;
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddNumberToObject(o, "generation",
+	    (double)h->kr_generation) == NULL ||
+	    cJSON_AddBoolToObject(o, "ok", err == NULL) == NULL ||
+	    (err == NULL && cJSON_AddStringToObject(o, "digest",
+	    h->kr_digest) == NULL) ||
+	    (err != NULL && cJSON_AddStringToObject(o, "error", err) == NULL) ||
+	    (js = cJSON_PrintUnformatted(o)) == NULL ||
+	    mob_file_write_atomic(h->o.status, js, strlen(js), 0644) != 0)
+		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: cannot write %s",
+		    h->o.status);
+	cJSON_Delete(o);
+	free(js);
 }
 
 int
@@ -201,6 +236,17 @@ hub_state__tick(int event, void *event_data, void *userdata)
 	(void)event_data;
 	h->reloading = 0;
 	hub_watchdog(now);
+	/*
+	 * Written here, not in the reload callback: by now mosquitto has
+	 * re-checked every session and cleared its reload flag, so a client
+	 * that was told the reload is done can ask for the next one without
+	 * its SIGHUP being swallowed by this one.
+	 */
+	if (h->status_due) {
+		h->status_due = 0;
+		hub_state__status(h);
+		hub_state__stats(h);
+	}
 	if (h->log_suppressed != 0 && now / 1000 != h->log_second)
 		hub_log__flush(h);
 	if (now < h->next_stats)

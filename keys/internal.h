@@ -127,12 +127,4 @@ int cmd_api_cert(struct kt *kt, int argc, char **argv);
 /* The key and certificate, also for init; force replaces them. */
 int kt_api_cert_make(const struct kt *kt, int force);
 
-/*
- * Ask a running hub to re-read its keys: through systemd when unit is
- * active (sd-bus), else SIGHUP to the pid in pidfile from inside the
- * "keytool" sandbox (unless no_sandbox).  Returns 0, or a MOB_E* code
- * after saying why on stderr.
- */
-int kt_reload(const char *unit, const char *pidfile, int no_sandbox);
-
 #endif

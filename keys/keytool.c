@@ -177,7 +177,8 @@ static const struct kt_cmd kt_cmds[] = {
 	    "print the router's external public key (made on first use)" },
 	{ "import-peer", cmd_import_peer, "[--replace] FILE|-",
 	    "add a remote node's peer key to the keyring" },
-	{ "reload", cmd_reload, "[--unit UNIT] [--no-sandbox]",
+	{ "reload", cmd_reload, "[--unit UNIT] [--state DIR] [--timeout S] "
+	    "[--no-sandbox]",
 	    "make the running hub re-read its keys" },
 	{ "api-token", cmd_api_token, KT_API_TOKEN_USAGE,
 	    "mobius-api tokens, scoped by verb (read, write, rw) and URI pattern" },

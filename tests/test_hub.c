@@ -1061,6 +1061,8 @@ Test(hub, a_reload_keeps_offline_sessions_and_survives_their_expiry)
 	cr_assert_eq(tc_sub(c, "mob/req/" C_ID, 1), 1);
 	tc_free(a);	/* both offline now, sessions kept */
 	tc_free(c);
+	cr_assert_eq(th_wait_log(log, "Client " A_ID " disconnected", 5000), 0);
+	cr_assert_eq(th_wait_log(log, "Client " C_ID " disconnected", 5000), 0);
 	th_node_reload(&node);
 	th_node_reload(&node);
 	expect_hub_serving("after reloads with offline sessions");
@@ -1074,6 +1076,61 @@ Test(hub, a_reload_keeps_offline_sessions_and_survives_their_expiry)
 	c = tc_new_session(C_ID, C_USER, c_key, 600);
 	tc_free(c);
 	cr_expect_eq(kill(node.hub.pid, 0), 0, "the hub is alive");
+}
+
+/* mobius-keytool reload for this node; its stdout and stderr into out. */
+static int
+keytool_reload(char *out, size_t len)
+{
+	char tool[512], cmd[2048];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+	snprintf(cmd, sizeof(cmd), "%s --dir %s reload --unit "
+	    "mobius-test-absent.service --state %s/state --no-sandbox 2>&1",
+	    tool, node.keys, node.dir);
+	return th_run(argv, NULL, out, len, 20000);
+}
+
+/*
+ * keytool reload succeeds only once the hub confirmed it loaded the
+ * keyring keytool wrote, and by then the revoked client is on its way out:
+ * gone within a second.  The rewrite kept the keyring's owner (the hub's
+ * user on a real node).
+ */
+Test(hub, a_confirmed_reload_disconnects_a_revoked_client_within_a_second)
+{
+	struct tcli *a = tc_new(A_ID, A_USER, a_key);
+	char kr[400], out[4096];
+	struct stat st;
+
+	snprintf(kr, sizeof(kr), "%s/keyring", node.keys);
+	cr_assert_eq(chown(kr, 65534, 65534), 0);
+	keytool("revoke", A_USER, NULL);
+	cr_assert_eq(stat(kr, &st), 0);
+	cr_expect_eq(st.st_uid, 65534, "the rewrite kept the keyring's owner");
+	cr_assert_eq(keytool_reload(out, sizeof(out)), 0, "%s", out);
+	cr_expect(strstr(out, "the hub loaded the keyring") != NULL, "%s", out);
+	for (int64_t end = mob_clock_mono_ms() + 1000; !a->gone &&
+	    mob_clock_mono_ms() < end;)
+		pump(a, 20);
+	cr_expect(a->gone, "A disconnected within a second of the reload");
+	tc_free(a);
+}
+
+/* A keyring the hub will not take: reload fails and says why. */
+Test(hub, a_reload_the_hub_refuses_fails_with_the_hubs_reason)
+{
+	char tool[512], out[4096];
+	char *init[] = { tool, "--dir", node.keys, "init", "--hid", "000002",
+	    "--force", NULL };
+
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+	cr_assert_eq(th_run(init, NULL, NULL, 0, 20000), 0);
+	cr_expect_neq(keytool_reload(out, sizeof(out)), 0, "%s", out);
+	cr_expect(strstr(out, "node id changed") != NULL, "the hub's reason: "
+	    "%s", out);
+	expect_hub_serving("on the previous keys");
 }
 
 Test(hub, presence_goes_offline_when_a_client_is_killed)

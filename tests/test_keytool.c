@@ -595,8 +595,11 @@ Test(keytool, reload_signals_the_hub_in_the_pid_file)
 
 	pid = fake_hub(uid, gid, flag);
 	write_pid(pid);
-	OK("reload", "--unit", unit);
+	/* signalled, but a fake hub never confirms: reload fails */
+	cr_assert_eq(run("reload", "--unit", unit, "--state", tmp,
+	    "--timeout", "1s"), 1);
 	cr_assert_not_null(strstr(out, "SIGHUP"), "%s", out);
+	cr_assert_not_null(strstr(err, "did not confirm"), "%s", err);
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	slurp(flag, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "hup\n");
@@ -707,7 +710,7 @@ mqtt_login(const struct th_node *n, const char *user, const char *id,
 
 Test(keytool, tokens_log_in_to_the_real_hub_until_revoked_and_reloaded)
 {
-	char tok[2048], spare[2048], bad[2048], log[300];
+	char tok[2048], spare[2048], bad[2048], log[300], state[300];
 	struct th_node n;
 	int before;
 
@@ -738,8 +741,10 @@ Test(keytool, tokens_log_in_to_the_real_hub_until_revoked_and_reloaded)
 	before = th_count_log(log, "mobius: keyring reloaded");
 	/* The test hub runs as root: the sandbox's user change would make
 	 * the signal impossible, which is the point of it in production. */
+	snprintf(state, sizeof(state), "%s/state", n.dir);
 	cr_assert_eq(run_in(n.keys, NULL, "reload", "--unit",
-	    "mobius-test-absent.service", "--no-sandbox", NULL), 0, "%s", err);
+	    "mobius-test-absent.service", "--state", state, "--no-sandbox",
+	    NULL), 0, "%s", err);
 	for (int i = 0; i < 500 &&
 	    th_count_log(log, "mobius: keyring reloaded") <= before; i++)
 		usleep(20000);

@@ -875,6 +875,15 @@ int
 mob_keyring_load(const char *path, struct mob_keyring **out, char *err,
     size_t errlen)
 {
+	return mob_keyring_load_digest(path, out, NULL, err, errlen);
+}
+
+int
+mob_keyring_load_digest(const char *path, struct mob_keyring **out,
+    char digest[MOB_KR_DIGEST_LEN + 1], char *err, size_t errlen)
+{
+	uint8_t md[32];
+	unsigned int mdlen = sizeof(md);
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -891,6 +900,14 @@ mob_keyring_load(const char *path, struct mob_keyring **out, char *err,
 	if ((r = mob_file_read(path, MOB_KEYRING_MAX, MOB_FILE_NOFOLLOW |
 	    MOB_FILE_PRIVATE, &buf, &len, err, errlen)) != 0)
 		return r;
+	if (digest != NULL) {
+		if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
+			mob_file_free(buf, len);
+			return MOB_ECRYPTO;
+		}
+		for (size_t i = 0; i < sizeof(md); i++)
+			snprintf(digest + 2 * i, 3, "%02x", md[i]);
+	}
 	r = mob_keyring_parse(buf, len, path, out, err, errlen);
 	mob_file_free(buf, len);
 	return r;

@@ -471,18 +471,41 @@ th_node_start(struct th_node *n, enum mob_mode mode)
 	th_node_start_opts(n, mode, NULL);
 }
 
+/* The generation in the hub's STATE/keyring.status, 0 if none. */
+static long
+th_hub_generation(const struct th_node *n)
+{
+	char path[320], buf[512];
+	const char *g;
+	FILE *f;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/state/keyring.status", n->dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = '\0';
+	return (g = strstr(buf, "\"generation\":")) != NULL ?
+	    strtol(g + 13, NULL, 10) : 0;
+}
+
+/*
+ * Waits for the hub's word in keyring.status, written once mosquitto is
+ * done with the reload: a SIGHUP sent earlier, while mosquitto still
+ * handles the previous one, would be lost.
+ */
 void
 th_node_reload(struct th_node *n)
 {
 	char log[300];
-	int before;
+	long before = th_hub_generation(n);
 
 	snprintf(log, sizeof(log), "%s/hub.log", n->dir);
-	before = th_count_log(log, "mobius: keyring reloaded");
 	if (n->hub.pid <= 0 || kill(n->hub.pid, SIGHUP) != 0)
 		th_die("hub not running");
 	for (int64_t end = mob_clock_mono_ms() + 10000;
-	    th_count_log(log, "mobius: keyring reloaded") <= before;) {
+	    th_hub_generation(n) <= before;) {
 		if (mob_clock_mono_ms() >= end) {
 			th_dump(log);
 			th_die("hub did not reload its keyring");

@@ -13,6 +13,7 @@ struct cJSON;
 /* Default paths (docs/operations.md). */
 #define MOB_KEYS_DIR_DEFAULT	"/etc/mobius/keys"
 #define MOB_HUB_SOCKET_DEFAULT	"/run/mobius/hub.sock"
+#define MOB_HUB_STATE_DEFAULT	"/var/lib/mobius/hub"
 
 /* Identifier parts: upper-case hex digits of a fixed width. */
 #define MOB_HID_LEN	6	/* node (hub) */

@@ -70,6 +70,13 @@ const struct mob_kr_entry *mob_keyring_next(const struct mob_keyring *kr,
 
 /* err receives "path:line: message" on a parse error. */
 int mob_keyring_load(const char *path, struct mob_keyring **out, char *err, size_t errlen);
+/*
+ * The same, and the SHA-256 (lower-case hex) of the bytes it parsed: what
+ * the hub reports having loaded and mobius-keytool reload waits for.
+ */
+#define MOB_KR_DIGEST_LEN	64
+int mob_keyring_load_digest(const char *path, struct mob_keyring **out,
+    char digest[MOB_KR_DIGEST_LEN + 1], char *err, size_t errlen);
 /* Atomic write with mode 0600 (caller holds the lock for read-modify-write). */
 int mob_keyring_save(const struct mob_keyring *kr, const char *path);
 void mob_keyring_free(struct mob_keyring *kr);
