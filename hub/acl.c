@@ -77,11 +77,16 @@ acl_subscribe(struct hub *h, const char *id, const char *filter)
 		return 1;
 	if ((rest = acl_own(filter, "mob/rsp/", id, 1)) != NULL)
 		return acl_reqid_filter(rest);
-	/* the router takes requests for other nodes, named one by one */
+	/*
+	 * The router takes requests for other nodes: mob/req/HID/SID or
+	 * mob/req/HID/+ for a literal remote HID (router change, issue 12:
+	 * a peer's services need not be known in advance).
+	 */
 	if (hub_ident__is_router(h, id) && strncmp(filter, "mob/req/", 8) == 0 &&
 	    acl_remote_hid(h, filter, 8))
-		return strchr(filter + 8, '+') == NULL &&
-		    strchr(filter + 8, '#') == NULL;
+		return strchr(filter + 8, '#') == NULL &&
+		    (strchr(filter + 8, '+') == NULL ||
+		    strcmp(filter + 8 + 6, "/+") == 0);
 	return 0;
 }
 

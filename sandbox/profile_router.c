@@ -1,7 +1,9 @@
 /*
- * mobius-router: the node's one network-facing service.  Internal side on
- * the hub's Unix socket, external side MQTT over ws:// or wss:// (Paho C:
- * worker threads), store-and-forward queue in its state directory.
+ * mobius-router: the node's external-facing service.  Internal side on
+ * the hub's Unix socket; external side libmosquitto over a Unix socket in
+ * its state directory, pumped into ws:// or wss:// by one libwebsockets
+ * thread (router/ws.c); store-and-forward queues and replay state in the
+ * state directory, the only writable place.  No exec, no fork.
  */
 #include <errno.h>
 #include <sys/ioctl.h>
@@ -9,17 +11,18 @@
 #include "mobius/sandbox.h"
 
 static const struct mob_sandbox_rule router_rules[] = {
-	/* hub, sd_notify, the no-man's broker, DNS */
+	/* hub, sd_notify, the broker link, the broker itself, DNS */
 	SB_ALLOW_ARG(socket, MOB_SB_ARG_SOCKET),
 	SB_DENY_ELSE(socket, EAFNOSUPPORT, MOB_SB_ARG_SOCKET),	/* getaddrinfo probes netlink */
 	SB_ALLOW(connect),
 	SB_ALLOW(bind),			/* the resolver binds its UDP socket */
+	SB_ALLOW(accept4),		/* libmosquitto's connection to ws.c */
+	SB_ALLOW(accept),
 
 	/*
 	 * The first lookup of a host name that /etc/hosts lacks may load an
-	 * NSS module (mdns4_minimal, resolve) long after start: code mapped
-	 * from files only, never writable or anonymous.  Every writable path
-	 * is noexec, so nothing the process writes can be mapped.
+	 * NSS module long after start: code mapped from files only, never
+	 * writable or anonymous.  Every writable path is noexec.
 	 */
 	SB_ALLOW_ARG(mmap, MOB_SB_ARG_FILEEXEC),
 	SB_ALLOW(sendto),
@@ -33,19 +36,24 @@ static const struct mob_sandbox_rule router_rules[] = {
 	SB_ALLOW(getpeername),
 	SB_ALLOW(shutdown),
 
-	/* Paho's worker threads (no fork) */
+	/* the libwebsockets thread (no fork); lws_cancel_service's pipe */
 	SB_ALLOW_ARG(clone, MOB_SB_ARG_THREAD),
-	SB_ALLOW(set_tid_address),
-	SB_ALLOW(sched_setaffinity),
-	SB_ALLOW(getpriority),
+	SB_ALLOW(clone3),
+	SB_ALLOW(set_robust_list),
+	SB_ALLOW(rseq),
+	SB_ALLOW(pipe2),
+	SB_ALLOW(eventfd2),
 
-	/* store-and-forward queue: the only writable directory */
+	/* queues and replay state: the only writable directory */
 	SB_ALLOW(openat),
 	SB_ALLOW(open),
 	SB_ALLOW(getdents64),
 	SB_ALLOW(ftruncate),
 	SB_ALLOW(fsync),
 	SB_ALLOW(fdatasync),
+	SB_ALLOW(pwrite64),
+	SB_ALLOW(pwritev),
+	SB_ALLOW(pread64),
 	SB_ALLOW(flock),
 	SB_ALLOW(rename),
 	SB_ALLOW(renameat),
@@ -66,7 +74,7 @@ const struct mob_sandbox_profile mob_sandbox_router = {
 	.user = "mobius-router",
 	.flags = MOB_SB_NET,
 	.nofile = 256,
-	.nproc = 32,		/* Paho's threads */
+	.nproc = 4,		/* main and the libwebsockets thread */
 	.rules = router_rules,
 	.ioctls = NULL,
 };

@@ -40,6 +40,7 @@ static const struct mob_sandbox_profile *const sb_profiles[] = {
 	&mob_sandbox_hub, &mob_sandbox_sim, &mob_sandbox_gpio,
 	&mob_sandbox_modbus, &mob_sandbox_router, &mob_sandbox_keytool,
 	&mob_sandbox_api,
+	&mob_sandbox_front,
 };
 
 /* Debug mode: names resolved up front, the SIGSYS handler may not malloc. */

@@ -760,6 +760,20 @@ client_from_hub(const struct mob_client *c, const struct mob_env *env)
 	    strcmp(env->iss + 7, "000") == 0 && cJSON_IsFalse(ok);
 }
 
+/*
+ * A service of another node answers through this node's router, which
+ * signs what it relays (docs/router.md): the hub let it publish this
+ * response only because it saw the request go to that node.
+ */
+static int
+client_router_answers(const struct mob_client *c, const struct pending *p,
+    const char *iss)
+{
+	return strncmp(p->target, c->hid, 6) != 0 &&
+	    strncmp(iss, c->hid, 6) == 0 && iss[6] == '/' &&
+	    strcmp(iss + 7, MOB_ROUTER_SID) == 0;
+}
+
 static void
 client_response(struct mob_client *c, const char *topic, const struct mob_env *env)
 {
@@ -776,10 +790,12 @@ client_response(struct mob_client *c, const char *topic, const struct mob_env *e
 		return;
 	}
 	/*
-	 * Only the service asked may answer, or our hub refusing the request
-	 * (no such service: docs/hub.md); else keep waiting for the service.
+	 * Only the service asked may answer, our router for a service of
+	 * another node, or our hub refusing the request (no such service:
+	 * docs/hub.md); else keep waiting for the service.
 	 */
-	if (strcmp(env->iss, p->target) != 0 && !client_from_hub(c, env)) {
+	if (strcmp(env->iss, p->target) != 0 && !client_from_hub(c, env) &&
+	    !client_router_answers(c, p, env->iss)) {
 		client_drop(c, topic, MOB_EIDENTITY);
 		p->next = c->pending;
 		c->pending = p;

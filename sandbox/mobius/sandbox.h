@@ -106,6 +106,7 @@ extern const struct mob_sandbox_profile mob_sandbox_modbus;
 extern const struct mob_sandbox_profile mob_sandbox_router;
 extern const struct mob_sandbox_profile mob_sandbox_keytool;
 extern const struct mob_sandbox_profile mob_sandbox_api;
+extern const struct mob_sandbox_profile mob_sandbox_front;
 
 /* Profile by name ("hub", "sim", ...), or NULL. */
 const struct mob_sandbox_profile *mob_sandbox_profile(const char *name);

@@ -43,6 +43,8 @@
 struct cJSON;
 
 #define MOB_CLIENT_KEEPALIVE	30	/* seconds */
+/* The router's SID (the hub's router_sid default): it answers for other nodes. */
+#define MOB_ROUTER_SID		"0F0"
 
 struct mob_client_cfg {
 	const char *keyfile;	/* required: the client's key file */

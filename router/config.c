@@ -1,0 +1,242 @@
+/*
+ * The router's configuration file (docs/router.md, "Configuration"):
+ *
+ *   { "broker": "ws://HOST:PORT/PATH" | "wss://...",
+ *     "cafile": "/etc/ssl/certs/ca-certificates.crt",   (wss)
+ *     "username": "...", "password_file": "...",        (the broker's login)
+ *     "keepalive": 5,
+ *     "queue": { "max_bytes": 67108864, "ttl": 86400, "full": "refuse" },
+ *     "peers": [ { "hid": "000002", "key": "/etc/mobius/peers/000002.peer",
+ *                  "encrypt": true,
+ *                  "read": ["000001/#"], "watch": ["000001/#"],
+ *                  "write": [] } ] }
+ *
+ * Export patterns are URI patterns of this node (MOB_URI_WILD); a peer has
+ * no right that no pattern grants, and "write" is empty by default.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "mobius/config.h"
+#include "mobius/err.h"
+#include "mobius/keyring.h"
+#include "router.h"
+
+static int
+cfg_patterns(struct mob_config *c, const struct mob_cnode *peer,
+    const char *key, const char *hid, struct rt_patterns *out)
+{
+	struct mob_cnode arr, it;
+	char err[128];
+	int n, r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = mob_cfg_member(c, peer, key, 0, &arr)) <= 0)
+		return r;
+	if ((n = mob_cfg_array(c, &arr, RT_PATTERNS_MAX)) < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct mob_uri *u = &out->u[out->n];
+		const char *s;
+
+		mob_cfg_item(&arr, (size_t)i, &it);
+		if (!cJSON_IsString(it.j))
+			return mob_cfg_errorf(c, &it, "must be a string");
+		s = it.j->valuestring;
+		if (mob_uri_parse(s, MOB_URI_WILD, u, err, sizeof(err)) != 0)
+			return mob_cfg_errorf(c, &it, "%s", err);
+		if (strncmp(s, hid, 6) != 0)
+			return mob_cfg_errorf(c, &it, "exports only this node's "
+			    "URIs (%s/...)", hid);
+		out->n++;
+	}
+	return 0;
+}
+
+static int
+cfg_peer_keys(struct rt_cfg *cfg, struct rt_peer_cfg *pc, const char *path,
+    char *err, size_t errlen)
+{
+	struct mob_keyring *kr = NULL;
+	char *buf = NULL, lerr[512];
+	size_t len = 0;
+	FILE *f;
+	int r = MOB_ECONFIG;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "%s: cannot read peer key file", path);
+		return MOB_ESYS;
+	}
+	if ((buf = malloc(MOB_KEYRING_MAX + 1)) != NULL)
+		len = fread(buf, 1, MOB_KEYRING_MAX + 1, f);
+	fclose(f);
+	if (buf == NULL || len > MOB_KEYRING_MAX) {
+		snprintf(err, errlen, "%s: too large", path);
+		goto out;
+	}
+	if (mob_keyring_parse(buf, len, path, &kr, lerr, sizeof(lerr)) != 0) {
+		snprintf(err, errlen, "%s", lerr);
+		goto out;
+	}
+	for (size_t i = 0; i < kr->n && pc->nkeys < RT_PEER_KEYS; i++) {
+		const struct mob_kr_entry *e = &kr->entries[i];
+		struct rt_peerkey *k = &pc->keys[pc->nkeys];
+
+		if (e->kind != MOB_ENTRY_PEER || strncmp(e->id, pc->hid, 6) != 0 ||
+		    e->state == MOB_KS_REVOKED || mob_key_alg(e->key) != MOB_ALG_EDDSA)
+			continue;
+		if (mob_key_raw(e->key, 0, k->pk, sizeof(k->pk)) != 32)
+			continue;
+		rt_kid(k->pk, k->kid);
+		k->not_after = e->state == MOB_KS_GRACE ? e->not_after : 0;
+		if (rt_pair_key(&cfg->me, k->pk, k->pair) != 0) {
+			snprintf(err, errlen, "%s: cannot derive the pair key", path);
+			goto out;
+		}
+		pc->nkeys++;
+	}
+	if (pc->nkeys == 0) {
+		snprintf(err, errlen, "%s: no peer key of node %s (the output "
+		    "of mobius-keytool export-peer on that node)", path, pc->hid);
+		goto out;
+	}
+	r = 0;
+ out:
+	mob_keyring_free(kr);
+	free(buf);
+	return r;
+}
+
+static int
+cfg_peer(struct mob_config *c, struct rt_cfg *cfg, const struct mob_cnode *n,
+    struct rt_peer_cfg *pc, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "hid", "key", "encrypt", "read",
+	    "watch", "write", NULL };
+	const char *kfile = NULL;
+	int r;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->encrypt = 1;
+	if ((r = mob_cfg_object(c, n, keys)) != 0 ||
+	    (r = mob_cfg_hex(c, n, "hid", MOB_CFG_REQUIRED, 6, pc->hid)) < 0 ||
+	    (r = mob_cfg_string(c, n, "key", MOB_CFG_REQUIRED, 255, &kfile)) < 0 ||
+	    (r = mob_cfg_bool(c, n, "encrypt", 0, &pc->encrypt)) < 0 ||
+	    (r = cfg_patterns(c, n, "read", cfg->me.hid, &pc->read)) < 0 ||
+	    (r = cfg_patterns(c, n, "watch", cfg->me.hid, &pc->watch)) < 0 ||
+	    (r = cfg_patterns(c, n, "write", cfg->me.hid, &pc->write)) < 0) {
+		snprintf(err, errlen, "%s", mob_config_error(c));
+		return MOB_ECONFIG;
+	}
+	if (strcmp(pc->hid, cfg->me.hid) == 0) {
+		snprintf(err, errlen, "%s: %s: peer %s is this node",
+		    mob_config_name(c), n->path, pc->hid);
+		return MOB_ECONFIG;
+	}
+	return cfg_peer_keys(cfg, pc, kfile, err, errlen);
+}
+
+static int
+cfg_password(const char *path, char *out, size_t len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot read the broker password", path);
+		return MOB_ESYS;
+	}
+	n = fread(out, 1, len - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	return 0;
+}
+
+int
+rt_cfg_load(const char *path, struct rt_cfg *cfg, char *err, size_t errlen)
+{
+	static const char *const top[] = { "broker", "cafile", "insecure_tls",
+	    "username", "password_file", "keepalive", "queue", "peers", NULL };
+	static const char *const qkeys[] = { "max_bytes", "ttl", "full", NULL };
+	static const char *const fulls[] = { "refuse", "drop-oldest", NULL };
+	struct mob_config *c;
+	struct mob_cnode root, q, arr, it;
+	const char *broker = NULL, *pwfile = NULL, *cafile = NULL,
+	    *user = NULL;
+	long maxb = 64L * 1024 * 1024, ttl = 86400;
+	int full = RT_QFULL_REFUSE, n, r;
+
+	if ((r = mob_config_load(path, &c, err, errlen)) != 0)
+		return r;
+	mob_config_root(c, &root);
+	cfg->keepalive = 5;
+	if ((r = mob_cfg_object(c, &root, top)) != 0 ||
+	    (r = mob_cfg_string(c, &root, "broker", MOB_CFG_REQUIRED, 250,
+	    &broker)) < 0 ||
+	    (r = mob_cfg_string(c, &root, "cafile", 0, 250, &cafile)) < 0 ||
+	    (r = mob_cfg_bool(c, &root, "insecure_tls", 0, &cfg->insecure)) < 0 ||
+	    (r = mob_cfg_string(c, &root, "username", 0, 120, &user)) < 0 ||
+	    (r = mob_cfg_string(c, &root, "password_file", 0, 250,
+	    &pwfile)) < 0 ||
+	    (r = mob_cfg_int_set(c, &root, "keepalive", 0, 2, 60,
+	    &cfg->keepalive)) < 0)
+		goto cfgerr;
+	if ((r = mob_cfg_member(c, &root, "queue", 0, &q)) < 0)
+		goto cfgerr;
+	if (r == 1 && ((r = mob_cfg_object(c, &q, qkeys)) != 0 ||
+	    (r = mob_cfg_int(c, &q, "max_bytes", 0, 65536, 1L << 40,
+	    &maxb)) < 0 ||
+	    (r = mob_cfg_int(c, &q, "ttl", 0, 1, 30L * 86400, &ttl)) < 0 ||
+	    (r = mob_cfg_enum(c, &q, "full", 0, fulls, &full)) < 0))
+		goto cfgerr;
+	if (rt_broker_parse(broker, &cfg->broker) != 0) {
+		snprintf(err, errlen, "%s: broker: \"%s\" is not ws://HOST[:PORT]"
+		    "/PATH or wss://...", path, broker);
+		r = MOB_ECONFIG;
+		goto out;
+	}
+	if (cafile != NULL)
+		snprintf(cfg->cafile, sizeof(cfg->cafile), "%s", cafile);
+	cfg->broker.cafile = cafile != NULL ? cfg->cafile : NULL;
+	cfg->broker.insecure = cfg->insecure;
+	if (user != NULL)
+		snprintf(cfg->username, sizeof(cfg->username), "%s", user);
+	if (pwfile != NULL && (r = cfg_password(pwfile, cfg->password,
+	    sizeof(cfg->password), err, errlen)) != 0)
+		goto out;
+	cfg->q.max_bytes = (uint64_t)maxb;
+	cfg->q.ttl_ms = ttl * 1000;
+	cfg->q.seg_bytes = cfg->q.max_bytes / 16 > 1024 * 1024 ? 1024 * 1024 :
+	    cfg->q.max_bytes / 16;
+	cfg->q.full = full;
+	if ((r = mob_cfg_member(c, &root, "peers", MOB_CFG_REQUIRED, &arr)) < 0 ||
+	    (n = mob_cfg_array(c, &arr, RT_PEERS_MAX)) < 0) {
+		r = MOB_ECONFIG;
+		goto cfgerr;
+	}
+	for (int i = 0; i < n; i++) {
+		mob_cfg_item(&arr, (size_t)i, &it);
+		if ((r = cfg_peer(c, cfg, &it, &cfg->peers[i], err, errlen)) != 0)
+			goto out;
+		for (int j = 0; j < i; j++)
+			if (strcmp(cfg->peers[j].hid, cfg->peers[i].hid) == 0) {
+				snprintf(err, errlen, "%s: %s: peer %s twice",
+				    path, it.path, cfg->peers[i].hid);
+				r = MOB_ECONFIG;
+				goto out;
+			}
+		cfg->npeers++;
+	}
+	r = 0;
+	goto out;
+ cfgerr:
+	snprintf(err, errlen, "%s", mob_config_error(c));
+	r = MOB_ECONFIG;
+ out:
+	mob_config_free(c);
+	return r;
+}

@@ -1,0 +1,1301 @@
+/*
+ * mobius-router: peers this node with other nodes through an untrusted
+ * "no-man's" broker (docs/router.md; the wire format is docs/protocol.md
+ * §6).
+ *
+ * Internal side: a service on the local hub (SID 0F0) that
+ *  - watches this node's COV, service descriptions and presence, and puts
+ *    what each peer's export policy allows into that peer's on-disk queue
+ *    (class "data": in order, kept until the peer acknowledges it);
+ *  - takes requests to other nodes' HIDs, sends them to the peer (class
+ *    "live": not queued, a request outlives no outage) and publishes the
+ *    answer for the requester;
+ *  - publishes what peers send under their HIDs (the hub lets only the
+ *    router do that), and "node unreachable" presence when a peer is lost.
+ *
+ * External side: MQTT 3.1.1 (libmosquitto, QoS 1, stable client id, clean
+ * session off, no retained messages) over ws:// or wss:// (ws.c).  Each
+ * router reads only its inbox mob/x/<own HID>/<peer HID>/<class>.
+ *
+ * Order: options → config and keys → open (hub, queues, state, listener) →
+ * sandbox → connect to the broker → loop.  Nothing from a peer is read
+ * before the sandbox.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <mosquitto.h>
+#include <systemd/sd-daemon.h>
+
+#include "mobius/client.h"
+#include "mobius/daemon.h"
+#include "mobius/err.h"
+#include "mobius/keyring.h"
+#include "mobius/log.h"
+#include "mobius/sandbox.h"
+#include "router.h"
+
+#define RT_INFLIGHT	512	/* data frames sent and not yet acknowledged */
+#define RT_OUTSTANDING	64	/* publishes the broker has not PUBACKed */
+#define RT_RESEND_MS	2000	/* no ack progress for this long: go back */
+#define RT_ACK_MS	20	/* acks are batched this long */
+#define RT_HB_MS	2000	/* heartbeat to every peer */
+#define RT_LOST_MS	7000	/* nothing from a peer this long: unreachable */
+#define RT_REQ_TIMEOUT	10000	/* a forwarded request on the far side */
+#define RT_FUTURE_MS	60000	/* clock skew allowed on a frame's ts */
+#define RT_LIVE_AGE_MS	30000	/* a live frame older than this is stale */
+#define RT_SIDS_MAX	64
+#define RT_CACHE_MAX	4096
+
+struct rt_stats {
+	uint64_t rx, tx, delivered;
+	uint64_t bad_topic, bad_header, unknown_kid, bad_sig, bad_crypto;
+	uint64_t unsealed, replay, reorder, expired, future, bad_body;
+	uint64_t resends, gaps, denied;
+};
+
+struct peer {
+	const struct rt_peer_cfg *cfg;
+	struct rt_queue *q;
+	/* sending the data class */
+	size_t sent;		/* records from the queue head on the wire */
+	int64_t progress_ms;	/* last ack progress or (re)start */
+	uint64_t live_seq;	/* next live seq */
+	/* receiving (hwm persisted in STATE/<hid>.state) */
+	uint64_t data_hwm, live_hwm;
+	int state_dirty, ack_due;
+	int64_t ack_ms, hb_ms, heard_ms;
+	int reachable;
+	char sids[RT_SIDS_MAX][4];	/* its services seen, for presence */
+	size_t nsids;
+	struct rt_stats st;
+};
+
+/* The last svc/state/cov of this node: resent to a peer that resyncs. */
+struct cache_ent {
+	char *topic, *dat;
+};
+
+struct router {
+	struct rt_cfg cfg;
+	const char *statedir;
+	struct mob_client *hub;
+	struct mosquitto *mosq;
+	struct rt_ws *ws;
+	char sockpath[300];
+	char client_id[64];
+	char inbox[64];
+	char inbox_filter[64];
+	int linked;		/* CONNACK received, inbox subscribed */
+	int64_t retry_ms, backoff_ms;
+	int outstanding;	/* QoS 1 publishes awaiting PUBACK */
+	struct peer peers[RT_PEERS_MAX];
+	size_t npeers;
+	struct cache_ent *cache;
+	size_t ncache;
+	int64_t stats_ms;
+	uint64_t link_ups;
+};
+
+static volatile sig_atomic_t rt_stop;
+
+static void
+rt_sig(int sig)
+{
+	(void)sig;
+	rt_stop = 1;
+}
+
+static struct peer *
+peer_find(struct router *r, const char *hid)
+{
+	for (size_t i = 0; i < r->npeers; i++)
+		if (strncmp(r->peers[i].cfg->hid, hid, 6) == 0)
+			return &r->peers[i];
+	return NULL;
+}
+
+/* ---- state: the receive high-water marks ----------------------------- */
+
+static void
+state_path(const struct router *r, const struct peer *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.state", r->statedir, p->cfg->hid);
+}
+
+static void
+state_load(struct router *r, struct peer *p)
+{
+	char path[300], buf[128];
+	unsigned long long d = 0, l = 0;
+	FILE *f;
+
+	state_path(r, p, path, sizeof(path));
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    sscanf(buf, "%llu %llu", &d, &l) == 2) {
+		p->data_hwm = d;
+		p->live_hwm = l;
+	} else
+		log_warnx("%s: unreadable; starting without replay state", path);
+	fclose(f);
+}
+
+/* Written before an ack leaves: an acknowledged seq is never taken again. */
+static int
+state_save(struct router *r, struct peer *p)
+{
+	char path[300], buf[64];
+	int n, rc;
+
+	if (!p->state_dirty)
+		return 0;
+	state_path(r, p, path, sizeof(path));
+	n = snprintf(buf, sizeof(buf), "%llu %llu\n",
+	    (unsigned long long)p->data_hwm, (unsigned long long)p->live_hwm);
+	if ((rc = mob_file_write_atomic(path, buf, (size_t)n, 0600)) != 0) {
+		log_warnx("%s: %s", path, mob_strerror(rc));
+		return rc;
+	}
+	p->state_dirty = 0;
+	return 0;
+}
+
+/* ---- sending frames -------------------------------------------------- */
+
+static int
+frame_build(struct router *r, struct peer *p, int cls, uint64_t seq,
+    int64_t ts, const char *json, uint8_t *out, size_t outsz, size_t *len)
+{
+	struct rt_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.version = RT_FRAME_VERSION;
+	h.flags = p->cfg->encrypt ? RT_FLAG_SEALED : 0;
+	h.cls = (uint8_t)cls;
+	memcpy(h.kid_from, r->cfg.me.kid, RT_KID_LEN);
+	memcpy(h.kid_to, p->cfg->keys[0].kid, RT_KID_LEN);
+	memcpy(h.from, r->cfg.me.hid, 7);
+	memcpy(h.to, p->cfg->hid, 7);
+	h.seq = seq;
+	h.ts = ts;
+	return rt_frame_make(&r->cfg.me, &p->cfg->keys[0], &h,
+	    (const uint8_t *)json, strlen(json), out, outsz, len);
+}
+
+static int
+ext_publish(struct router *r, struct peer *p, int cls, const uint8_t *buf,
+    size_t len)
+{
+	char topic[64];
+	int rc;
+
+	snprintf(topic, sizeof(topic), "mob/x/%s/%s/%s", p->cfg->hid,
+	    r->cfg.me.hid, rt_class_name(cls));
+	rc = mosquitto_publish(r->mosq, NULL, topic, (int)len, buf, 1, false);
+	if (rc != MOSQ_ERR_SUCCESS)
+		return MOB_EOFFLINE;
+	r->outstanding++;
+	p->st.tx++;
+	return 0;
+}
+
+/* A live frame (request, response, ack, heartbeat): now or never. */
+static int
+live_send(struct router *r, struct peer *p, const cJSON *msg)
+{
+	static uint8_t frame[RT_FRAME_MAX];
+	char *json;
+	size_t len;
+	int rc;
+
+	if (!r->linked)
+		return MOB_EOFFLINE;
+	if ((json = cJSON_PrintUnformatted(msg)) == NULL)
+		return MOB_ENOMEM;
+	rc = frame_build(r, p, RT_CLASS_LIVE, p->live_seq++, mob_now_ms(),
+	    json, frame, sizeof(frame), &len);
+	free(json);
+	if (rc == 0)
+		rc = ext_publish(r, p, RT_CLASS_LIVE, frame, len);
+	return rc;
+}
+
+static void
+live_simple(struct router *r, struct peer *p, const char *kind,
+    const char *num_name, uint64_t num)
+{
+	cJSON *m = cJSON_CreateObject();
+
+	if (m != NULL && cJSON_AddStringToObject(m, "k", kind) != NULL &&
+	    (num_name == NULL ||
+	    cJSON_AddNumberToObject(m, num_name, (double)num) != NULL))
+		live_send(r, p, m);
+	cJSON_Delete(m);
+}
+
+/* Put a message of this node into the peer's queue. */
+static void
+data_enqueue(struct router *r, struct peer *p, const char *topic,
+    const char *dat)
+{
+	static uint8_t frame[RT_FRAME_MAX];
+	cJSON *m = cJSON_CreateObject();
+	char *json = NULL;
+	size_t len;
+	uint64_t seq = rt_queue_next_seq(p->q);
+	int64_t now = mob_now_ms();
+	int rc = MOB_ENOMEM;
+
+	if (m == NULL || cJSON_AddStringToObject(m, "t", topic) == NULL ||
+	    cJSON_AddRawToObject(m, "d", dat) == NULL ||
+	    (json = cJSON_PrintUnformatted(m)) == NULL)
+		goto out;
+	if ((rc = frame_build(r, p, RT_CLASS_DATA, seq, now, json, frame,
+	    sizeof(frame), &len)) != 0)
+		goto out;
+	rc = rt_queue_push(p->q, seq, now, frame, len);
+ out:
+	if (rc != 0)
+		log_debug("peer %s: %s not queued: %s", p->cfg->hid, topic,
+		    mob_strerror(rc));
+	free(json);
+	cJSON_Delete(m);
+}
+
+/* Send durable queued frames up to the in-flight window. */
+static void
+data_pump(struct router *r, struct peer *p, int64_t now)
+{
+	static uint8_t frame[RT_FRAME_MAX];
+	size_t len;
+	uint64_t seq;
+	int64_t ts;
+
+	if (!r->linked)
+		return;
+	if (p->sent > 0 && now - p->progress_ms > RT_RESEND_MS) {
+		/* no ack progress: something was lost on the way */
+		p->sent = 0;
+		p->progress_ms = now;
+		p->st.resends++;
+		live_simple(r, p, "hb", "head", rt_queue_head(p->q));
+	}
+	if (p->sent == 0)
+		p->progress_ms = now;
+	while (p->sent < rt_queue_durable(p->q) && p->sent < RT_INFLIGHT &&
+	    r->outstanding < RT_OUTSTANDING) {
+		if (rt_queue_get(p->q, p->sent, frame, sizeof(frame), &len,
+		    &seq, &ts) != 0 || ext_publish(r, p, RT_CLASS_DATA, frame,
+		    len) != 0)
+			break;
+		p->sent++;
+	}
+}
+
+/* ---- presence of peers' services --------------------------------------- */
+
+static void
+peer_note_sid(struct peer *p, const char *sid)
+{
+	for (size_t i = 0; i < p->nsids; i++)
+		if (strcmp(p->sids[i], sid) == 0)
+			return;
+	if (p->nsids < RT_SIDS_MAX)
+		snprintf(p->sids[p->nsids++], 4, "%.3s", sid);
+}
+
+static void
+peer_set_reachable(struct router *r, struct peer *p, int up)
+{
+	char topic[MOB_TOPIC_MAX];
+
+	if (p->reachable == up)
+		return;
+	p->reachable = up;
+	log_info("peer %s: %s", p->cfg->hid, up ? "reachable" : "unreachable");
+	if (up) {
+		/* no retained messages cross the broker: ask for the state */
+		live_simple(r, p, "sync", NULL, 0);
+		return;
+	}
+	for (size_t i = 0; i < p->nsids; i++) {
+		snprintf(topic, sizeof(topic), "mob/state/%s/%s", p->cfg->hid,
+		    p->sids[i]);
+		mob_client_publish(r->hub, topic, "{\"state\":\"offline\","
+		    "\"reason\":\"node unreachable\"}", 1, 1);
+	}
+}
+
+/* ---- the hub side -------------------------------------------------------- */
+
+/* A pattern that reaches into service HID/SID grants its description. */
+static int
+pat_covers_service(const struct mob_uri *pat, const struct mob_uri *svc)
+{
+	for (int i = 0; i < 2; i++) {
+		const char *a = pat->part[i];
+
+		if (i >= pat->depth)
+			return 0;
+		if (strcmp(a, "#") == 0)
+			return 1;
+		if (strcmp(a, "+") != 0 && strcmp(a, svc->part[i]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+pats_match(const struct rt_patterns *ps, const struct mob_uri *uri)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		if (mob_uri_match(&ps->u[i], uri))
+			return 1;
+	return 0;
+}
+
+static int
+export_allows(const struct peer *p, const struct mob_topic *t)
+{
+	const struct rt_peer_cfg *c = p->cfg;
+
+	switch (t->verb) {
+	case MOB_VERB_COV:
+	case MOB_VERB_OBJ:
+		return pats_match(&c->watch, &t->uri);
+	case MOB_VERB_SVC:
+	case MOB_VERB_STATE:
+		for (size_t i = 0; i < c->read.n; i++)
+			if (pat_covers_service(&c->read.u[i], &t->uri))
+				return 1;
+		for (size_t i = 0; i < c->watch.n; i++)
+			if (pat_covers_service(&c->watch.u[i], &t->uri))
+				return 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void
+cache_put(struct router *r, const char *topic, const char *dat)
+{
+	struct cache_ent *e = NULL;
+	char *d;
+
+	for (size_t i = 0; i < r->ncache; i++)
+		if (strcmp(r->cache[i].topic, topic) == 0) {
+			e = &r->cache[i];
+			break;
+		}
+	if ((d = strdup(dat)) == NULL)
+		return;
+	if (e != NULL) {
+		free(e->dat);
+		e->dat = d;
+		return;
+	}
+	if (r->ncache == RT_CACHE_MAX || (e = &r->cache[r->ncache],
+	    (e->topic = strdup(topic)) == NULL)) {
+		free(d);
+		return;
+	}
+	e->dat = d;
+	r->ncache++;
+}
+
+static void
+hub_local(struct router *r, const char *topic, const struct mob_topic *t,
+    const cJSON *dat)
+{
+	char *txt;
+
+	if ((txt = cJSON_PrintUnformatted(dat)) == NULL)
+		return;
+	if (t->verb != MOB_VERB_OBJ)
+		cache_put(r, topic, txt);
+	for (size_t i = 0; i < r->npeers; i++)
+		if (export_allows(&r->peers[i], t))
+			data_enqueue(r, &r->peers[i], topic, txt);
+	free(txt);
+}
+
+static void
+req_answer_error(struct router *r, const char *requester, const cJSON *id,
+    int code, const char *msg)
+{
+	char topic[MOB_TOPIC_MAX], reqid[40];
+	cJSON *rsp = cJSON_CreateObject(), *e;
+
+	if (cJSON_IsString(id))
+		snprintf(reqid, sizeof(reqid), "%s", id->valuestring);
+	else if (cJSON_IsNumber(id))
+		snprintf(reqid, sizeof(reqid), "%lld", (long long)id->valuedouble);
+	else
+		goto out;
+	if (rsp == NULL || cJSON_AddItemToObject(rsp, "id",
+	    cJSON_Duplicate(id, 1)) == 0 ||
+	    cJSON_AddFalseToObject(rsp, "ok") == NULL ||
+	    (e = cJSON_AddObjectToObject(rsp, "error")) == NULL ||
+	    cJSON_AddStringToObject(e, "code", mob_errname(code)) == NULL ||
+	    cJSON_AddStringToObject(e, "message", msg) == NULL)
+		goto out;
+	snprintf(topic, sizeof(topic), "mob/rsp/%s/%s", requester, reqid);
+	mob_client_publish_json(r->hub, topic, rsp, 1, 0);
+ out:
+	cJSON_Delete(rsp);
+}
+
+/* A request of a local service to another node's service. */
+static void
+hub_request(struct router *r, const char *target, const struct mob_env *env)
+{
+	struct peer *p = peer_find(r, target);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(env->dat, "id");
+	char msg[64];
+	cJSON *m;
+
+	if (p == NULL)
+		return;
+	if (!p->reachable || !r->linked) {
+		snprintf(msg, sizeof(msg), "node %s is unreachable", p->cfg->hid);
+		req_answer_error(r, env->iss, id, MOB_EOFFLINE, msg);
+		return;
+	}
+	if ((m = cJSON_CreateObject()) == NULL)
+		return;
+	if (cJSON_AddStringToObject(m, "k", "req") != NULL &&
+	    cJSON_AddStringToObject(m, "from", env->iss) != NULL &&
+	    cJSON_AddStringToObject(m, "to", target) != NULL &&
+	    cJSON_AddItemToObject(m, "d", cJSON_Duplicate(env->dat, 1)))
+		live_send(r, p, m);
+	cJSON_Delete(m);
+}
+
+static void
+hub_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
+    void *arg)
+{
+	struct router *r = arg;
+	struct mob_topic t;
+	char err[128], target[MOB_ID_MAX];
+
+	(void)c;
+	if (mob_topic_parse(topic, 0, &t, err, sizeof(err)) != 0)
+		return;
+	if (t.verb == MOB_VERB_REQ) {
+		snprintf(target, sizeof(target), "%.6s/%.3s",
+		    t.uri.part[MOB_URI_HID], t.uri.part[MOB_URI_SID]);
+		hub_request(r, target, env);
+		return;
+	}
+	if (strcmp(t.uri.part[MOB_URI_HID], r->cfg.me.hid) == 0)
+		hub_local(r, topic, &t, env->dat);
+}
+
+static void
+hub_conn(struct mob_client *c, int connected, void *arg)
+{
+	(void)c;
+	(void)arg;
+	log_info("hub %s", connected ? "connected" : "connection lost");
+}
+
+static int
+hub_subscribe(struct router *r)
+{
+	char f[MOB_TOPIC_MAX];
+	int rc;
+
+	/* everything of this node; the export policy filters per peer */
+	const char *verbs[] = { "cov", "svc", "state" };
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(f, sizeof(f), "mob/%s/%s/#", verbs[i], r->cfg.me.hid);
+		if ((rc = mob_client_subscribe(r->hub, f, 1)) != 0)
+			return rc;
+	}
+	for (size_t i = 0; i < r->npeers; i++) {
+		snprintf(f, sizeof(f), "mob/req/%s/+", r->peers[i].cfg->hid);
+		if ((rc = mob_client_subscribe(r->hub, f, 1)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- frames from peers ------------------------------------------------ */
+
+struct fwd_req {
+	struct router *r;
+	char peer[7];
+	char from[MOB_ID_MAX];
+	cJSON *id;
+};
+
+static void
+fwd_rsp(struct mob_client *c, int err, const cJSON *rsp, void *arg)
+{
+	struct fwd_req *f = arg;
+	struct peer *p = peer_find(f->r, f->peer);
+	cJSON *m = NULL, *d = NULL, *e;
+
+	(void)c;
+	if (p == NULL)
+		goto out;
+	if (rsp != NULL)
+		d = cJSON_Duplicate(rsp, 1);
+	else if ((d = cJSON_CreateObject()) != NULL &&
+	    cJSON_AddFalseToObject(d, "ok") != NULL &&
+	    (e = cJSON_AddObjectToObject(d, "error")) != NULL) {
+		cJSON_AddStringToObject(e, "code", mob_errname(err));
+		cJSON_AddStringToObject(e, "message", mob_strerror(err));
+	}
+	if (d == NULL)
+		goto out;
+	cJSON_DeleteItemFromObjectCaseSensitive(d, "id");
+	cJSON_AddItemToObject(d, "id", f->id);
+	f->id = NULL;
+	if ((m = cJSON_CreateObject()) != NULL &&
+	    cJSON_AddStringToObject(m, "k", "rsp") != NULL &&
+	    cJSON_AddStringToObject(m, "to", f->from) != NULL) {
+		cJSON_AddItemToObject(m, "d", d);
+		d = NULL;
+		live_send(f->r, p, m);
+	}
+ out:
+	cJSON_Delete(d);
+	cJSON_Delete(m);
+	cJSON_Delete(f->id);
+	free(f);
+}
+
+static const char *
+jstr(const cJSON *o, const char *name)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+/* A peer's request for one of our services. */
+static void
+peer_req(struct router *r, struct peer *p, const cJSON *m)
+{
+	const char *from = jstr(m, "from"), *to = jstr(m, "to"), *op, *uri;
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "d"), *id;
+	const struct rt_patterns *pats;
+	struct fwd_req *f;
+	struct mob_uri u;
+	char err[128];
+	cJSON *req;
+	int rc;
+
+	if (from == NULL || to == NULL || !cJSON_IsObject(d) ||
+	    !mob_id_valid(from) || !mob_id_valid(to) ||
+	    strncmp(from, p->cfg->hid, 6) != 0 ||
+	    strncmp(to, r->cfg.me.hid, 6) != 0) {
+		p->st.bad_body++;
+		return;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(d, "id");
+	op = jstr(d, "op");
+	uri = jstr(d, "uri");
+	if (!cJSON_IsString(id) && !cJSON_IsNumber(id)) {
+		p->st.bad_body++;
+		return;
+	}
+	if (op != NULL && (strcmp(op, "read") == 0 || strcmp(op, "discover") == 0))
+		pats = &p->cfg->read;
+	else if (op != NULL && (strcmp(op, "write") == 0 || strcmp(op, "clear") == 0))
+		pats = &p->cfg->write;
+	else
+		pats = NULL;
+	if (uri == NULL || mob_uri_parse(uri, 0, &u, err, sizeof(err)) != 0 ||
+	    u.depth < 2 || strncmp(uri, to, strlen(to)) != 0 ||
+	    (uri[strlen(to)] != '\0' && uri[strlen(to)] != '/'))
+		pats = NULL;
+	if (pats == NULL || !pats_match(pats, &u)) {
+		char what[160];
+
+		p->st.denied++;
+		snprintf(what, sizeof(what), "%s of %s", op ? op : "?",
+		    uri ? uri : "?");
+		log_info("peer %s: refused %s (export policy)", p->cfg->hid, what);
+		/* the answer goes back as a response from this side */
+		{
+			cJSON *rsp = cJSON_CreateObject(), *e, *mm;
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "node %s does not export %s "
+			    "to node %s", r->cfg.me.hid, what, p->cfg->hid);
+			if (rsp != NULL &&
+			    cJSON_AddItemToObject(rsp, "id", cJSON_Duplicate(id, 1)) &&
+			    cJSON_AddFalseToObject(rsp, "ok") != NULL &&
+			    (e = cJSON_AddObjectToObject(rsp, "error")) != NULL &&
+			    cJSON_AddStringToObject(e, "code",
+			    mob_errname(MOB_EDENIED)) != NULL &&
+			    cJSON_AddStringToObject(e, "message", msg) != NULL &&
+			    (mm = cJSON_CreateObject()) != NULL) {
+				cJSON_AddStringToObject(mm, "k", "rsp");
+				cJSON_AddStringToObject(mm, "to", from);
+				cJSON_AddItemToObject(mm, "d", rsp);
+				rsp = NULL;
+				live_send(r, p, mm);
+				cJSON_Delete(mm);
+			}
+			cJSON_Delete(rsp);
+		}
+		return;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (req = cJSON_Duplicate(d, 1)) == NULL) {
+		free(f);
+		return;
+	}
+	f->r = r;
+	snprintf(f->peer, sizeof(f->peer), "%s", p->cfg->hid);
+	snprintf(f->from, sizeof(f->from), "%s", from);
+	f->id = cJSON_Duplicate(id, 1);
+	cJSON_DeleteItemFromObjectCaseSensitive(req, "id");
+	rc = mob_client_request_async(r->hub, to, req, RT_REQ_TIMEOUT, fwd_rsp, f);
+	cJSON_Delete(req);
+	if (rc != 0)
+		fwd_rsp(r->hub, rc, NULL, f);
+}
+
+/* A peer's response to a request of one of our services. */
+static void
+peer_rsp(struct router *r, struct peer *p, const cJSON *m)
+{
+	const char *to = jstr(m, "to");
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "d"), *id;
+	char topic[MOB_TOPIC_MAX], reqid[40];
+
+	if (to == NULL || !mob_id_valid(to) || !cJSON_IsObject(d) ||
+	    strncmp(to, r->cfg.me.hid, 6) != 0) {
+		p->st.bad_body++;
+		return;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(d, "id");
+	if (cJSON_IsString(id) && strlen(id->valuestring) <= MOB_REQID_MAX)
+		snprintf(reqid, sizeof(reqid), "%s", id->valuestring);
+	else if (cJSON_IsNumber(id) && id->valuedouble >= 0 &&
+	    id->valuedouble <= 9007199254740991.0)
+		snprintf(reqid, sizeof(reqid), "%lld", (long long)id->valuedouble);
+	else {
+		p->st.bad_body++;
+		return;
+	}
+	/* the hub lets this through only for a request it saw (acl.c) */
+	snprintf(topic, sizeof(topic), "mob/rsp/%s/%s", to, reqid);
+	mob_client_publish_json(r->hub, topic, d, 1, 0);
+}
+
+/* Resync: everything of ours this peer may see, at the end of its queue. */
+static void
+peer_sync(struct router *r, struct peer *p)
+{
+	struct mob_topic t;
+	char err[128];
+
+	for (size_t i = 0; i < r->ncache; i++) {
+		if (mob_topic_parse(r->cache[i].topic, 0, &t, err,
+		    sizeof(err)) != 0)
+			continue;
+		if (export_allows(p, &t))
+			data_enqueue(r, p, r->cache[i].topic, r->cache[i].dat);
+	}
+}
+
+static void
+peer_live(struct router *r, struct peer *p, const cJSON *m)
+{
+	const char *k = jstr(m, "k");
+	const cJSON *n;
+
+	if (k == NULL) {
+		p->st.bad_body++;
+		return;
+	}
+	if (strcmp(k, "ack") == 0) {
+		n = cJSON_GetObjectItemCaseSensitive(m, "seq");
+		if (!cJSON_IsNumber(n))
+			return;
+		uint64_t before = rt_queue_head(p->q);
+		size_t nb = rt_queue_durable(p->q);
+
+		rt_queue_ack(p->q, (uint64_t)n->valuedouble);
+		if (rt_queue_head(p->q) != before || rt_queue_durable(p->q) != nb) {
+			size_t done = nb - rt_queue_durable(p->q);
+
+			p->sent = p->sent > done ? p->sent - done : 0;
+			p->progress_ms = mob_now_ms();
+		}
+	} else if (strcmp(k, "hb") == 0) {
+		n = cJSON_GetObjectItemCaseSensitive(m, "head");
+		/* records before head were dropped by the sender (TTL,
+		 * full queue) or never existed (a new stream): skip them */
+		if (cJSON_IsNumber(n) && (uint64_t)n->valuedouble > p->data_hwm + 1) {
+			p->data_hwm = (uint64_t)n->valuedouble - 1;
+			p->st.gaps++;
+			p->state_dirty = 1;
+			p->ack_due = 1;
+		}
+	} else if (strcmp(k, "sync") == 0)
+		peer_sync(r, p);
+	else if (strcmp(k, "req") == 0)
+		peer_req(r, p, m);
+	else if (strcmp(k, "rsp") == 0)
+		peer_rsp(r, p, m);
+	else
+		p->st.bad_body++;
+}
+
+/* Queued data of a peer: its node's COV, services and presence. */
+static void
+peer_data(struct router *r, struct peer *p, const cJSON *m)
+{
+	const char *topic = jstr(m, "t");
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "d");
+	struct mob_topic t;
+	char err[128];
+
+	if (topic == NULL || d == NULL ||
+	    mob_topic_parse(topic, 0, &t, err, sizeof(err)) != 0 ||
+	    strcmp(t.uri.part[MOB_URI_HID], p->cfg->hid) != 0 ||
+	    (t.verb != MOB_VERB_COV && t.verb != MOB_VERB_OBJ &&
+	    t.verb != MOB_VERB_SVC && t.verb != MOB_VERB_STATE)) {
+		/* a peer speaks only for its own node */
+		p->st.bad_body++;
+		return;
+	}
+	if (t.verb == MOB_VERB_SVC || t.verb == MOB_VERB_STATE)
+		peer_note_sid(p, t.uri.part[MOB_URI_SID]);
+	if (mob_client_publish_json(r->hub, topic, d, 0,
+	    t.verb != MOB_VERB_OBJ) == 0)
+		p->st.delivered++;
+}
+
+static const struct rt_peerkey *
+peer_key(const struct peer *p, const uint8_t kid[RT_KID_LEN], int64_t now_s)
+{
+	for (size_t i = 0; i < p->cfg->nkeys; i++) {
+		const struct rt_peerkey *k = &p->cfg->keys[i];
+
+		if (k->not_after != 0 && k->not_after < now_s)
+			continue;
+		if (sodium_memcmp(k->kid, kid, RT_KID_LEN) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/*
+ * Check order (docs/protocol.md §6.3): topic, header, kids, signature and
+ * body, seal required, age, seq; only then the JSON inside is parsed.
+ */
+static void
+ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
+{
+	static uint8_t pt[RT_FRAME_MAX];
+	const struct rt_peerkey *k;
+	struct rt_hdr h;
+	struct peer *p;
+	char from[7];
+	cJSON *m = NULL;
+	size_t ptlen;
+	int64_t now = mob_now_ms();
+	int cls, rc;
+
+	/* mob/x/<me>/<from>/<class> */
+	if (strlen(topic) < 6 + 7 + 7 + 4 || strncmp(topic, r->inbox, 13) != 0 ||
+	    topic[19] != '/' || (cls = rt_class_parse(topic + 20)) < 0)
+		return;
+	memcpy(from, topic + 13, 6);
+	from[6] = '\0';
+	if ((p = peer_find(r, from)) == NULL) {
+		log_debug("frame from unknown node %s dropped", from);
+		return;
+	}
+	p->st.rx++;
+	if ((rc = rt_frame_header(buf, len, &h)) != 0) {
+		p->st.bad_header++;
+		return;
+	}
+	if (strcmp(h.from, from) != 0 || strcmp(h.to, r->cfg.me.hid) != 0 ||
+	    h.cls != cls) {
+		p->st.bad_topic++;
+		return;
+	}
+	if (sodium_memcmp(h.kid_to, r->cfg.me.kid, RT_KID_LEN) != 0 ||
+	    (k = peer_key(p, h.kid_from, now / 1000)) == NULL) {
+		p->st.unknown_kid++;
+		return;
+	}
+	if (p->cfg->encrypt && !(h.flags & RT_FLAG_SEALED)) {
+		p->st.unsealed++;
+		return;
+	}
+	if ((rc = rt_frame_open(k, buf, len, pt, sizeof(pt) - 1, &ptlen)) != 0) {
+		if (rc == MOB_EBADSIG)
+			p->st.bad_sig++;
+		else
+			p->st.bad_crypto++;
+		return;
+	}
+	if (h.ts > now + RT_FUTURE_MS) {
+		p->st.future++;
+		return;
+	}
+	if (cls == RT_CLASS_DATA) {
+		if (h.seq <= p->data_hwm) {
+			p->st.replay++;
+			p->ack_due = 1;		/* a resend: the ack was lost */
+			return;
+		}
+		if (h.seq != p->data_hwm + 1) {
+			p->st.reorder++;
+			return;
+		}
+		p->data_hwm = h.seq;
+		p->state_dirty = 1;
+		p->ack_due = 1;
+		if (now - h.ts > r->cfg.q.ttl_ms) {
+			/* consumed but not delivered: older than the queue's TTL */
+			p->st.expired++;
+			return;
+		}
+	} else {
+		if (h.seq <= p->live_hwm) {
+			p->st.replay++;
+			return;
+		}
+		if (now - h.ts > RT_LIVE_AGE_MS) {
+			p->st.expired++;
+			return;
+		}
+		p->live_hwm = h.seq;
+		p->state_dirty = 1;
+	}
+	p->heard_ms = now;
+	pt[ptlen] = '\0';
+	if (memchr(pt, '\0', ptlen) != NULL ||
+	    (m = cJSON_ParseWithLengthOpts((const char *)pt, ptlen + 1, NULL,
+	    1)) == NULL ||
+	    !cJSON_IsObject(m)) {
+		p->st.bad_body++;
+		cJSON_Delete(m);
+		return;
+	}
+	peer_set_reachable(r, p, 1);
+	if (cls == RT_CLASS_DATA)
+		peer_data(r, p, m);
+	else
+		peer_live(r, p, m);
+	cJSON_Delete(m);
+}
+
+/* ---- the broker link (libmosquitto) ------------------------------------ */
+
+static void
+on_connect(struct mosquitto *m, void *arg, int rc)
+{
+	struct router *r = arg;
+
+	if (rc != 0) {
+		log_warnx("broker refused the connection: %s",
+		    mosquitto_connack_string(rc));
+		return;
+	}
+	if (mosquitto_subscribe(m, NULL, r->inbox_filter, 1) != MOSQ_ERR_SUCCESS) {
+		mosquitto_disconnect(m);
+		return;
+	}
+	r->linked = 1;
+	r->link_ups++;
+	r->backoff_ms = 500;
+	r->outstanding = 0;
+	log_info("broker %s: linked as %s", r->cfg.broker.url, r->client_id);
+	for (size_t i = 0; i < r->npeers; i++) {
+		struct peer *p = &r->peers[i];
+
+		p->sent = 0;	/* resend what was not acknowledged */
+		live_simple(r, p, "hb", "head", rt_queue_head(p->q) ?
+		    rt_queue_head(p->q) : rt_queue_next_seq(p->q));
+		live_simple(r, p, "sync", NULL, 0);
+	}
+}
+
+static void
+on_disconnect(struct mosquitto *m, void *arg, int rc)
+{
+	struct router *r = arg;
+
+	(void)m;
+	if (r->linked)
+		log_warnx("broker %s: link lost (%s)", r->cfg.broker.url,
+		    mosquitto_strerror(rc));
+	r->linked = 0;
+	r->outstanding = 0;
+}
+
+static void
+on_publish(struct mosquitto *m, void *arg, int mid)
+{
+	struct router *r = arg;
+
+	(void)m;
+	(void)mid;
+	if (r->outstanding > 0)
+		r->outstanding--;
+}
+
+static void
+on_message(struct mosquitto *m, void *arg, const struct mosquitto_message *msg)
+{
+	(void)m;
+	if (msg->payloadlen > 0)
+		ext_frame(arg, msg->topic, msg->payload, (size_t)msg->payloadlen);
+}
+
+static int
+ext_connect(struct router *r)
+{
+	int rc = mosquitto_connect(r->mosq, r->sockpath, 0, r->cfg.keepalive);
+
+	if (rc != MOSQ_ERR_SUCCESS) {
+		log_debug("broker link: %s", mosquitto_strerror(rc));
+		return MOB_ESYS;
+	}
+	return 0;
+}
+
+static void
+ext_service(struct router *r, short revents, int64_t now)
+{
+	int rc = MOSQ_ERR_SUCCESS;
+
+	if (mosquitto_socket(r->mosq) < 0) {
+		if (now >= r->retry_ms) {
+			if (mosquitto_reconnect(r->mosq) != MOSQ_ERR_SUCCESS) {
+				r->backoff_ms = r->backoff_ms * 2 > 5000 ? 5000 :
+				    r->backoff_ms * 2;
+			}
+			r->retry_ms = now + r->backoff_ms;
+		}
+		return;
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		rc = mosquitto_loop_read(r->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(r->mosq))
+		rc = mosquitto_loop_write(r->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_loop_misc(r->mosq);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		/* libmosquitto closed the socket: reconnect after a pause */
+		if (r->linked)
+			log_warnx("broker %s: link lost (%s)", r->cfg.broker.url,
+			    mosquitto_strerror(rc));
+		r->linked = 0;
+		r->outstanding = 0;
+		r->retry_ms = now + r->backoff_ms;
+	}
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void
+stats_write(struct router *r)
+{
+	char path[300];
+	cJSON *o = cJSON_CreateObject(), *ps, *po;
+	char *txt = NULL;
+
+	if (o == NULL || (ps = cJSON_AddObjectToObject(o, "peers")) == NULL)
+		goto out;
+	cJSON_AddBoolToObject(o, "linked", r->linked);
+	cJSON_AddNumberToObject(o, "link_ups", (double)r->link_ups);
+	for (size_t i = 0; i < r->npeers; i++) {
+		struct peer *p = &r->peers[i];
+		struct rt_qstats q;
+
+		rt_queue_stats(p->q, &q);
+		if ((po = cJSON_AddObjectToObject(ps, p->cfg->hid)) == NULL)
+			goto out;
+#define N(name, v) cJSON_AddNumberToObject(po, name, (double)(v))
+		cJSON_AddBoolToObject(po, "reachable", p->reachable);
+		N("rx", p->st.rx); N("tx", p->st.tx);
+		N("delivered", p->st.delivered);
+		N("bad_topic", p->st.bad_topic); N("bad_header", p->st.bad_header);
+		N("unknown_kid", p->st.unknown_kid); N("bad_signature", p->st.bad_sig);
+		N("bad_crypto", p->st.bad_crypto); N("unsealed", p->st.unsealed);
+		N("replay", p->st.replay); N("reorder", p->st.reorder);
+		N("expired", p->st.expired); N("future", p->st.future);
+		N("bad_body", p->st.bad_body); N("resends", p->st.resends);
+		N("gaps", p->st.gaps); N("denied", p->st.denied);
+		N("data_hwm", p->data_hwm);
+		N("queue_records", q.records); N("queue_bytes", q.bytes);
+		N("queue_pushed", q.pushed); N("queue_acked", q.acked);
+		N("queue_refused_full", q.refused_full);
+		N("queue_dropped_full", q.dropped_full);
+		N("queue_expired", q.expired);
+#undef N
+	}
+	if ((txt = cJSON_Print(o)) == NULL)
+		goto out;
+	snprintf(path, sizeof(path), "%s/stats.json", r->statedir);
+	mob_file_write_atomic(path, txt, strlen(txt), 0600);
+ out:
+	free(txt);
+	cJSON_Delete(o);
+}
+
+static void
+peers_tick(struct router *r, int64_t now)
+{
+	for (size_t i = 0; i < r->npeers; i++) {
+		struct peer *p = &r->peers[i];
+
+		/* durable first: a frame leaves only once it is on disk */
+		if (rt_queue_sync(p->q) != 0)
+			fatalx("peer %s: queue cannot be synced", p->cfg->hid);
+		rt_queue_expire(p->q, now);
+		if (p->sent > rt_queue_durable(p->q))
+			p->sent = 0;
+		data_pump(r, p, now);
+		if (p->ack_due && r->linked && now - p->ack_ms >= RT_ACK_MS) {
+			if (state_save(r, p) == 0) {
+				live_simple(r, p, "ack", "seq", p->data_hwm);
+				p->ack_due = 0;
+				p->ack_ms = now;
+			}
+		}
+		if (r->linked && now - p->hb_ms >= RT_HB_MS) {
+			live_simple(r, p, "hb", "head", rt_queue_head(p->q) ?
+			    rt_queue_head(p->q) : rt_queue_next_seq(p->q));
+			p->hb_ms = now;
+		}
+		if (p->reachable && (!r->linked || now - p->heard_ms > RT_LOST_MS))
+			peer_set_reachable(r, p, 0);
+		if (now - p->ack_ms > 1000)
+			state_save(r, p);
+	}
+	if (now - r->stats_ms >= 1000) {
+		stats_write(r);
+		r->stats_ms = now;
+	}
+}
+
+static int
+rt_loop(struct router *r)
+{
+	struct pollfd pfd[2];
+	int64_t now;
+	int t, n;
+
+	while (!rt_stop) {
+		mob_client_pollfd(r->hub, &pfd[0]);
+		pfd[1].fd = mosquitto_socket(r->mosq);
+		pfd[1].events = POLLIN | (mosquitto_want_write(r->mosq) ? POLLOUT : 0);
+		pfd[1].revents = 0;
+		t = mob_client_timeout(r->hub);
+		if (t < 0 || t > 10)
+			t = 10;
+		if ((n = poll(pfd, 2, t)) == -1 && errno != EINTR)
+			fatal("poll");
+		if (mob_client_process(r->hub, n > 0 ? pfd[0].revents : 0) != 0)
+			log_debug("hub: processing failed");
+		now = mob_now_ms();
+		ext_service(r, n > 0 ? pfd[1].revents : 0, now);
+		peers_tick(r, now);
+		sd_notify(0, "WATCHDOG=1");
+	}
+	return 0;
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static void
+rt_keys(struct router *r, const char *extkey)
+{
+	struct mob_kr_entry own;
+	uint8_t seed[32];
+	char err[512];
+	int rc;
+
+	memset(&own, 0, sizeof(own));
+	if ((rc = mob_keyfile_load_own(extkey, &own, err, sizeof(err))) != 0)
+		fatalx("%s", err);
+	if (own.kind != MOB_ENTRY_PEER || mob_key_alg(own.key) != MOB_ALG_EDDSA ||
+	    strncmp(own.id, mob_client_hid(r->hub), 6) != 0)
+		fatalx("%s: not this node's external key (mobius-keytool "
+		    "export-peer makes it)", extkey);
+	if (mob_key_raw(own.key, 1, seed, sizeof(seed)) != 32 ||
+	    rt_ident_from_seed(mob_client_hid(r->hub), seed, &r->cfg.me) != 0)
+		fatalx("%s: unusable key", extkey);
+	sodium_memzero(seed, sizeof(seed));
+	mob_key_free(own.key);
+}
+
+static void
+rt_open(struct router *r)
+{
+	char dir[300];
+
+	for (size_t i = 0; i < r->cfg.npeers; i++) {
+		struct peer *p = &r->peers[r->npeers++];
+
+		p->cfg = &r->cfg.peers[i];
+		snprintf(dir, sizeof(dir), "%s/queue-%s", r->statedir, p->cfg->hid);
+		if (rt_queue_open(dir, &r->cfg.q, &p->q) != 0)
+			fatalx("peer %s: cannot open the queue %s", p->cfg->hid, dir);
+		state_load(r, p);
+		p->live_seq = rt_queue_next_seq(p->q);	/* time-based */
+	}
+	if ((r->cache = calloc(RT_CACHE_MAX, sizeof(*r->cache))) == NULL)
+		fatalx("out of memory");
+	snprintf(r->client_id, sizeof(r->client_id), "mobius-router-%s",
+	    r->cfg.me.hid);
+	snprintf(r->inbox, sizeof(r->inbox), "mob/x/%s/", r->cfg.me.hid);
+	snprintf(r->inbox_filter, sizeof(r->inbox_filter), "mob/x/%s/+/+",
+	    r->cfg.me.hid);
+	snprintf(r->sockpath, sizeof(r->sockpath), "%s/broker.sock", r->statedir);
+	mosquitto_lib_init();
+	if ((r->mosq = mosquitto_new(r->client_id, false, r)) == NULL)
+		fatalx("libmosquitto: cannot create the client");
+	mosquitto_int_option(r->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_max_inflight_messages_set(r->mosq, RT_OUTSTANDING);
+	if (r->cfg.username[0] != '\0' && mosquitto_username_pw_set(r->mosq,
+	    r->cfg.username, r->cfg.password[0] ? r->cfg.password : NULL) != 0)
+		fatalx("libmosquitto: credentials");
+	sodium_memzero(r->cfg.password, sizeof(r->cfg.password));
+	mosquitto_connect_callback_set(r->mosq, on_connect);
+	mosquitto_disconnect_callback_set(r->mosq, on_disconnect);
+	mosquitto_publish_callback_set(r->mosq, on_publish);
+	mosquitto_message_callback_set(r->mosq, on_message);
+	if (rt_ws_new(&r->cfg.broker, r->sockpath, &r->ws) != 0)
+		fatalx("cannot set up the WebSocket side");
+}
+
+static __attribute__((noreturn)) void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: mobius-router --config FILE --key FILE --external-key FILE "
+	    "--state DIR\n"
+	    "                     [--socket PATH] [--no-sandbox] [-v]\n"
+	    "  --config FILE        broker, peers, export policy (docs/router.md)\n"
+	    "  --key FILE           the router's key on the hub (SID 0F0)\n"
+	    "  --external-key FILE  its external key (mobius-keytool export-peer)\n"
+	    "  --state DIR          queues and replay state (the only writable "
+	    "place)\n"
+	    "  --socket PATH        hub socket (default %s)\n"
+	    "  --no-sandbox         do not confine the process (debugging only)\n",
+	    MOB_HUB_SOCKET_DEFAULT);
+	exit(status);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option lopts[] = {
+		MOB_DAEMON_LONGOPTS,
+		{ "external-key", required_argument, NULL, 'X' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "queue", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct router r;
+	struct mob_sandbox_opts sbo = { 0 };
+	struct mob_daemon_opts o;
+	const char *extkey = NULL, *rw[2] = { NULL, NULL };
+	char err[512];
+	int ch, rc;
+
+	memset(&o, 0, sizeof(o));
+	while ((ch = getopt_long(argc, argv, MOB_DAEMON_SHORTOPTS, lopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h': usage(0);
+		case 'X': extkey = optarg; break;
+		case 'S': r.statedir = optarg; break;
+		default:
+			if (mob_daemon_opt(&o, ch, optarg) != 0)
+				usage(2);
+		}
+	}
+	if (mob_daemon_opts_check(&o, argc) != 0 || extkey == NULL ||
+	    r.statedir == NULL)
+		usage(2);
+	log_init("mobius-router", o.verbose);
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot start");
+	signal(SIGPIPE, SIG_IGN);
+
+	/* config and keys: internal and external keys are separate files */
+	if ((rc = mob_client_new(&o.ccfg, &r.hub)) != 0)
+		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	if (strcmp(mob_client_sid(r.hub), RT_ROUTER_SID) != 0)
+		log_warnx("%s: SID %s; the hub lets only its router_sid (default "
+		    RT_ROUTER_SID ") speak for other nodes",
+		    o.ccfg.keyfile, mob_client_sid(r.hub));
+	rt_keys(&r, extkey);
+	if ((rc = rt_cfg_load(o.config, &r.cfg, err, sizeof(err))) != 0)
+		fatalx("%s", err);
+
+	/* open: state directory, queues, the broker listener, the hub */
+	if (mkdir(r.statedir, 0700) == -1 && errno != EEXIST)
+		fatal("%s", r.statedir);
+	rt_open(&r);
+	mob_client_set_handlers(r.hub, hub_msg, hub_conn, &r);
+	if ((rc = mob_client_connect(r.hub, 30000)) != 0)
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
+	if ((rc = hub_subscribe(&r)) != 0)
+		fatalx("hub: subscribe: %s", mob_strerror(rc));
+
+	/* sandbox: only the state directory stays writable */
+	mob_daemon_sandbox_opts(&o, &sbo);
+	rw[0] = r.statedir;
+	sbo.rw_paths = rw;
+	if (mob_sandbox_enter(&mob_sandbox_router, &sbo) != 0)
+		fatalx("cannot enter the sandbox");
+
+	/* the broker: the first byte from outside comes after this */
+	signal(SIGTERM, rt_sig);
+	signal(SIGINT, rt_sig);
+	if (rt_ws_start(r.ws) != 0)
+		fatalx("cannot start the WebSocket thread");
+	r.backoff_ms = 500;
+	if (ext_connect(&r) != 0)
+		r.retry_ms = mob_now_ms() + r.backoff_ms;
+	sd_notify(0, "READY=1");
+	log_info("node %s: %zu peer(s), broker %s", r.cfg.me.hid, r.npeers,
+	    r.cfg.broker.url);
+	rc = rt_loop(&r);
+	mosquitto_disconnect(r.mosq);
+	rt_ws_free(r.ws);
+	for (size_t i = 0; i < r.npeers; i++) {
+		rt_queue_sync(r.peers[i].q);
+		state_save(&r, &r.peers[i]);
+		rt_queue_free(r.peers[i].q);
+	}
+	mosquitto_destroy(r.mosq);
+	mosquitto_lib_cleanup();
+	mob_client_free(r.hub);
+	for (size_t i = 0; i < r.ncache; i++) {
+		free(r.cache[i].topic);
+		free(r.cache[i].dat);
+	}
+	free(r.cache);
+	return rc == 0 ? 0 : 1;
+}

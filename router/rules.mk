@@ -1,0 +1,20 @@
+# mobius-router (node peering through an untrusted broker) and mobius-front
+# (the ws/wss front of a mosquitto TCP listener): docs/router.md.
+ROUTER_LIBS = $(shell pkg-config --libs libwebsockets libsodium 2>/dev/null)
+ROUTER_COMMON := router/frame.c router/queue.c router/pump.c
+ROUTER_SRCS := router/router.c router/config.c router/ws.c $(ROUTER_COMMON)
+FRONT_SRCS := router/front.c router/pump.c
+ROUTER_BIN := $(BUILD)/bin/mobius-router
+FRONT_BIN := $(BUILD)/bin/mobius-front
+PROGRAMS += $(ROUTER_BIN) $(FRONT_BIN)
+INSTALL_BIN += $(ROUTER_BIN) $(FRONT_BIN)
+# the router's modules for tests (frame, queue)
+ROUTER_TEST_OBJS := $(call objs,router/frame.c router/queue.c)
+
+$(ROUTER_BIN): $(call objs,$(ROUTER_SRCS)) $(LIBMOB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $(call objs,$(ROUTER_SRCS)) $(LIBS) $(ROUTER_LIBS)
+
+$(FRONT_BIN): $(call objs,$(FRONT_SRCS)) $(LIBMOB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $(call objs,$(FRONT_SRCS)) $(LIBS) $(ROUTER_LIBS)
