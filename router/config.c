@@ -182,7 +182,7 @@ rt_cfg_load(const char *path, struct rt_cfg *cfg, char *err, size_t errlen)
 	    (r = mob_cfg_string(c, &root, "username", 0, 120, &user)) < 0 ||
 	    (r = mob_cfg_string(c, &root, "password_file", 0, 250,
 	    &pwfile)) < 0 ||
-	    (r = mob_cfg_int_set(c, &root, "keepalive", 0, 2, 60,
+	    (r = mob_cfg_int_set(c, &root, "keepalive", 0, 5, 60,
 	    &cfg->keepalive)) < 0)
 		goto cfgerr;
 	if ((r = mob_cfg_member(c, &root, "queue", 0, &q)) < 0)

@@ -90,6 +90,11 @@ front_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			rt_pump_ws_timer(p);
 		return 0;
 	case LWS_CALLBACK_CLOSED:
+		if (p != NULL)
+			log_info("client connection closed after %llu frames to "
+			    "the client (%llu carrying several broker reads)",
+			    (unsigned long long)p->frames_out,
+			    (unsigned long long)p->frames_merged);
 		rt_pump_detach(p, wsi);
 		return 0;
 

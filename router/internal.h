@@ -154,7 +154,9 @@ struct rt_pump {
 	int ws_up, raw_up;
 	int coalesce_us;
 	int timer_armed;
-	uint64_t frames_out;
+	unsigned int chunks;	/* raw reads waiting for the next frame */
+	uint64_t frames_out;	/* WebSocket frames sent */
+	uint64_t frames_merged;	/* of which carried several raw reads */
 };
 
 struct rt_pump *rt_pump_new(void);

@@ -94,6 +94,7 @@ rt_pump_from_raw(struct rt_pump *p, const void *in, size_t len)
 {
 	if (buf_add(&p->to_ws, in, len) != 0)
 		return -1;
+	p->chunks++;
 	if (p->to_ws.len > RT_PUMP_HIGH && p->raw != NULL)
 		lws_rx_flow_control(p->raw, 0);
 	if (p->ws == NULL || !p->ws_up)
@@ -140,6 +141,11 @@ rt_pump_ws_writeable(struct rt_pump *p)
 	if (lws_write(p->ws, p->to_ws.p + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
 		return -1;
 	p->frames_out++;
+	if (n == p->to_ws.len) {
+		if (p->chunks > 1)
+			p->frames_merged++;
+		p->chunks = 0;
+	}
 	buf_consume(&p->to_ws, n);
 	if (p->to_ws.len > 0)
 		lws_callback_on_writable(p->ws);

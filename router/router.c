@@ -393,6 +393,8 @@ cache_put(struct router *r, const char *topic, const char *dat)
 	struct cache_ent *e = NULL;
 	char *d;
 
+	if (r->cache == NULL)
+		return;
 	for (size_t i = 0; i < r->ncache; i++)
 		if (strcmp(r->cache[i].topic, topic) == 0) {
 			e = &r->cache[i];
@@ -1187,6 +1189,23 @@ rt_open(struct router *r)
 		fatalx("cannot set up the WebSocket side");
 }
 
+/* Create the state directory; as root, hand it to the sandbox's user. */
+static void
+state_dir(struct router *r, const struct mob_daemon_opts *o)
+{
+	struct mob_sandbox_opts sbo = { 0 };
+	uid_t uid;
+	gid_t gid;
+
+	if (mkdir(r->statedir, 0700) == -1 && errno != EEXIST)
+		fatal("%s", r->statedir);
+	mob_daemon_sandbox_opts(o, &sbo);
+	if (mob_sandbox_user(&mob_sandbox_router, &sbo, &uid, &gid) != 0)
+		fatalx("the router's user does not exist");
+	if (uid != (uid_t)-1 && chown(r->statedir, uid, gid) == -1)
+		fatal("chown %s", r->statedir);
+}
+
 static __attribute__((noreturn)) void
 usage(int status)
 {
@@ -1253,15 +1272,11 @@ main(int argc, char *argv[])
 	if ((rc = rt_cfg_load(o.config, &r.cfg, err, sizeof(err))) != 0)
 		fatalx("%s", err);
 
-	/* open: state directory, queues, the broker listener, the hub */
-	if (mkdir(r.statedir, 0700) == -1 && errno != EEXIST)
-		fatal("%s", r.statedir);
-	rt_open(&r);
+	/* open: the hub; the state directory, owned by the service user */
+	state_dir(&r, &o);
 	mob_client_set_handlers(r.hub, hub_msg, hub_conn, &r);
 	if ((rc = mob_client_connect(r.hub, 30000)) != 0)
 		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
-	if ((rc = hub_subscribe(&r)) != 0)
-		fatalx("hub: subscribe: %s", mob_strerror(rc));
 
 	/* sandbox: only the state directory stays writable */
 	mob_daemon_sandbox_opts(&o, &sbo);
@@ -1269,6 +1284,11 @@ main(int argc, char *argv[])
 	sbo.rw_paths = rw;
 	if (mob_sandbox_enter(&mob_sandbox_router, &sbo) != 0)
 		fatalx("cannot enter the sandbox");
+
+	/* queues, replay state and the broker listener, made as that user */
+	rt_open(&r);
+	if ((rc = hub_subscribe(&r)) != 0)
+		fatalx("hub: subscribe: %s", mob_strerror(rc));
 
 	/* the broker: the first byte from outside comes after this */
 	signal(SIGTERM, rt_sig);

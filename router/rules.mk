@@ -18,3 +18,9 @@ $(ROUTER_BIN): $(call objs,$(ROUTER_SRCS)) $(LIBMOB)
 $(FRONT_BIN): $(call objs,$(FRONT_SRCS)) $(LIBMOB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $(call objs,$(FRONT_SRCS)) $(LIBS) $(ROUTER_LIBS)
+
+# Tests of the router's own modules link them (they are not in libmobius).
+ROUTER_TEST_DEPS := $(call objs,$(wildcard tests/support/*.c)) $(LIBMOB) $(ROUTER_TEST_OBJS)
+$(BUILD)/tests/test_router_frame $(BUILD)/tests/test_router_queue: $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ROUTER_TEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $< $(ROUTER_TEST_DEPS) $(LIBS) $(ROUTER_LIBS) -lcriterion

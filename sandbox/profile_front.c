@@ -14,6 +14,9 @@ static const struct mob_sandbox_rule front_rules[] = {
 	SB_DENY_ELSE(socket, EAFNOSUPPORT, MOB_SB_ARG_SOCKET),
 	SB_ALLOW(connect),
 	SB_ALLOW(accept4),
+	SB_ALLOW_ARG(socketpair, MOB_SB_ARG_SOCKET),	/* libwebsockets' wake-up pair */
+	SB_DENY_ELSE(socketpair, EAFNOSUPPORT, MOB_SB_ARG_SOCKET),
+	SB_ALLOW(sysinfo),		/* libwebsockets reads the uptime */
 	SB_ALLOW(accept),
 	SB_ALLOW(sendto),
 	SB_ALLOW(sendmsg),

@@ -17,6 +17,10 @@ static const struct mob_sandbox_rule router_rules[] = {
 	SB_ALLOW(connect),
 	SB_ALLOW(bind),			/* the resolver binds its UDP socket */
 	SB_ALLOW(accept4),		/* libmosquitto's connection to ws.c */
+	SB_ALLOW(listen),		/* ws.c's Unix listener, made in the sandbox */
+	SB_ALLOW_ARG(socketpair, MOB_SB_ARG_SOCKET),	/* libwebsockets' wake-up pair */
+	SB_DENY_ELSE(socketpair, EAFNOSUPPORT, MOB_SB_ARG_SOCKET),
+	SB_ALLOW(sysinfo),		/* libwebsockets reads the uptime */
 	SB_ALLOW(accept),
 
 	/*
@@ -74,7 +78,7 @@ const struct mob_sandbox_profile mob_sandbox_router = {
 	.user = "mobius-router",
 	.flags = MOB_SB_NET,
 	.nofile = 256,
-	.nproc = 4,		/* main and the libwebsockets thread */
+	.nproc = 64,		/* per user: two threads per instance (main, libwebsockets) */
 	.rules = router_rules,
 	.ioctls = NULL,
 };

@@ -1,0 +1,419 @@
+/*
+ * Two peered nodes and a no-man's broker for the router tests (peers.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "peers.h"
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+tp_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "peers: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	abort();
+}
+
+static void
+tp_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static void
+tp_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		tp_die("cannot write %s", path);
+}
+
+static void
+tp_show(const char *path)
+{
+	char *argv[] = { "/bin/sh", "-c", NULL, NULL }, cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "echo '---- %s'; tail -n 40 '%s' >&2", path, path);
+	argv[2] = cmd;
+	th_run(argv, NULL, NULL, 0, 5000);
+}
+
+static void
+keytool(struct tp_node *n, const char *a1, const char *a2, const char *a3,
+    const char *a4, char *out, size_t outlen)
+{
+	char tool[512];
+	char *argv[] = { tool, "--dir", n->keys, (char *)a1, (char *)a2,
+	    (char *)a3, (char *)a4, NULL };
+	int rc;
+
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+	if ((rc = th_run(argv, NULL, out, outlen, 20000)) != 0)
+		tp_die("mobius-keytool %s: exit %d", a1, rc);
+}
+
+static int
+is_san(void)
+{
+	const char *b = getenv("MOBIUS_BUILD");
+	size_t l = b ? strlen(b) : 0;
+
+	return l >= 3 && strcmp(b + l - 3, "san") == 0;
+}
+
+/* argv with "ip netns exec NS" in front when ns is set. */
+static int
+spawn_in(struct th_proc *p, const char *ns, char **argv, char *const env[],
+    const char *log)
+{
+	char *full[40];
+	size_t i = 0;
+
+	if (ns != NULL) {
+		full[i++] = "/usr/sbin/ip";
+		full[i++] = "netns";
+		full[i++] = "exec";
+		full[i++] = (char *)ns;
+	}
+	for (size_t j = 0; argv[j] != NULL && i < 39; j++)
+		full[i++] = argv[j];
+	full[i] = NULL;
+	return th_spawn(p, full, env, log);
+}
+
+static void
+node_init(struct tp_world *w, int i)
+{
+	struct tp_node *n = &w->n[i];
+	static char out[16384];
+
+	snprintf(n->hid, sizeof(n->hid), "00000%d", i + 1);
+	snprintf(n->dir, sizeof(n->dir), "%s/n%d", w->dir, i + 1);
+	snprintf(n->keys, sizeof(n->keys), "%s/keys", n->dir);
+	snprintf(n->sock, sizeof(n->sock), "%s/hub.sock", n->dir);
+	snprintf(n->rstate, sizeof(n->rstate), "%s/router", n->dir);
+	snprintf(n->rconf, sizeof(n->rconf), "%s/router.json", n->dir);
+	snprintf(n->peerfile, sizeof(n->peerfile), "%s/peer.txt", n->dir);
+	n->netns = w->o.ns[i];
+	if (mkdir(n->dir, 0755) != 0 || mkdir(n->rstate, 0700) != 0)
+		tp_die("mkdir %s", n->dir);
+	keytool(n, "init", "--hid", n->hid, NULL, NULL, 0);
+	keytool(n, "add", "0010/010", NULL, NULL, NULL, 0);
+	keytool(n, "add", "00F0/0F0", NULL, NULL, NULL, 0);
+	keytool(n, "add", "00C1/0C1", NULL, NULL, NULL, 0);
+	keytool(n, "add", "00C1/0C2", NULL, NULL, NULL, 0);
+	keytool(n, "export-peer", NULL, NULL, NULL, out, sizeof(out));
+	tp_write(n->peerfile, out);
+}
+
+static void
+node_config(struct tp_world *w, int i)
+{
+	struct tp_node *n = &w->n[i], *o = &w->n[1 - i];
+	char url[200], cfg[4096], user[300] = "", ttl[64] = "";
+	const char *u = w->o.ws_url;
+
+	if (i == 1 && w->o.ws_url2 != NULL)
+		u = w->o.ws_url2;
+	if (u == NULL)
+		snprintf(url, sizeof(url), "ws://%s:%d/mqtt",
+		    w->o.broker_addr ? w->o.broker_addr : "127.0.0.1", w->ws_port);
+	else
+		snprintf(url, sizeof(url), "%s", u);
+	if (w->o.username[i] != NULL)
+		snprintf(user, sizeof(user), "\"username\": \"%s\",%s%s%s\n",
+		    w->o.username[i], w->o.passfile[i] ? " \"password_file\": \"" : "",
+		    w->o.passfile[i] ? w->o.passfile[i] : "",
+		    w->o.passfile[i] ? "\"," : "");
+	if (w->o.queue_ttl > 0)
+		snprintf(ttl, sizeof(ttl), ", \"ttl\": %ld", w->o.queue_ttl);
+	/* node 1 and 2 export everything for reading and watching, and only
+	 * the heating setpoint for writing */
+	snprintf(cfg, sizeof(cfg),
+	    "{ \"broker\": \"%s\", %s\n"
+	    "  \"keepalive\": %d,\n"
+	    "  \"queue\": { \"max_bytes\": 67108864%s },\n"
+	    "  \"peers\": [ { \"hid\": \"%s\", \"key\": \"%s\", \"encrypt\": %s,\n"
+	    "    \"read\": [\"%s/#\"], \"watch\": [\"%s/#\"],\n"
+	    "    \"write\": [\"%s/010/0102/0001/40\"] } ] }\n",
+	    url, user, w->o.keepalive ? w->o.keepalive : 5, ttl, o->hid,
+	    o->peerfile, w->o.plain ? "false" : "true",
+	    n->hid, n->hid, n->hid);
+	tp_write(n->rconf, cfg);
+}
+
+static void
+node_start(struct tp_world *w, int i)
+{
+	struct tp_node *n = &w->n[i];
+	char hub[512], sim[512], simcfg[512], state[320], log[340], kf[340];
+	char *hargv[] = { hub, "--keys", n->keys, "--socket", n->sock, "--state",
+	    state, "--foreground", "--no-sandbox", "--opt", "remote_req=yes",
+	    NULL };
+	char *sargv[] = { sim, "--config", simcfg, "--key", kf, "--socket",
+	    n->sock, "--no-sandbox", NULL };
+
+	th_path("bin/mobius-hub", hub, sizeof(hub));
+	th_path("bin/mobius-sim", sim, sizeof(sim));
+	snprintf(simcfg, sizeof(simcfg), "%s/services/sim/sim.json",
+	    getenv("MOBIUS_SRC") ? getenv("MOBIUS_SRC") : ".");
+	snprintf(state, sizeof(state), "%s/state", n->dir);
+	snprintf(log, sizeof(log), "%s/hub.log", n->dir);
+	if (th_spawn(&n->hub, hargv, NULL, log) != 0)
+		tp_die("cannot start the hub");
+	if (th_wait_path(n->sock, 15000) != 0 ||
+	    th_wait_log(log, "running", 15000) != 0) {
+		tp_show(log);
+		tp_die("hub %s did not start", n->hid);
+	}
+	snprintf(kf, sizeof(kf), "%s/010.key", n->keys);
+	snprintf(log, sizeof(log), "%s/sim.log", n->dir);
+	if (th_spawn(&n->sim, sargv, NULL, log) != 0)
+		tp_die("cannot start mobius-sim");
+}
+
+void
+tp_router_start(struct tp_world *w, int i)
+{
+	struct tp_node *n = &w->n[i];
+	char bin[512], key[340], ext[340], log[340];
+	char *argv[] = { bin, "--config", n->rconf, "--key", key,
+	    "--external-key", ext, "--state", n->rstate, "--socket", n->sock,
+	    "-v", NULL, NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+
+	th_path("bin/mobius-router", bin, sizeof(bin));
+	snprintf(key, sizeof(key), "%s/0F0.key", n->keys);
+	snprintf(ext, sizeof(ext), "%s/0F0.external.key", n->keys);
+	snprintf(log, sizeof(log), "%s/router.log", n->dir);
+	if (!w->o.sandbox || is_san())
+		argv[12] = "--no-sandbox";
+	if (spawn_in(&n->router, n->netns, argv, env, log) != 0)
+		tp_die("cannot start mobius-router");
+}
+
+void
+tp_router_kill(struct tp_world *w, int i, int sig)
+{
+	th_stop(&w->n[i].router, sig, 5000);
+}
+
+static void
+broker_start(struct tp_world *w)
+{
+	char conf[320], text[1024], log[320], front[512], bport[32], wport[32],
+	    bhost[64], listen[64];
+	char *margv[] = { "/usr/sbin/mosquitto", "-c", conf, NULL };
+	char *fargv[] = { front, "--listen", listen, "--port", wport, "--broker",
+	    bhost, "--no-sandbox", NULL, NULL, NULL };
+	const char *addr = w->o.broker_addr ? w->o.broker_addr : "127.0.0.1";
+
+	w->mqtt_port = th_free_port();
+	w->ws_port = th_free_port();
+	snprintf(conf, sizeof(conf), "%s/mosquitto.conf", w->dir);
+	snprintf(w->acl, sizeof(w->acl), "%s/broker.acl", w->dir);
+	snprintf(text, sizeof(text),
+	    "listener %d %s\nallow_anonymous true\npersistence false\n"
+	    "max_queued_messages 100000\n%s%s\n", w->mqtt_port, addr,
+	    w->o.acl ? "acl_file " : "", w->o.acl ? w->acl : "");
+	tp_write(conf, text);
+	if (w->o.acl)
+		tp_write(w->acl,
+		    "# each router: write only as itself, read only its inbox\n"
+		    "user 000001\ntopic write mob/x/+/000001/#\ntopic read mob/x/000001/#\n"
+		    "user 000002\ntopic write mob/x/+/000002/#\ntopic read mob/x/000002/#\n"
+		    "user sniffer\ntopic readwrite #\n");
+	snprintf(log, sizeof(log), "%s/mosquitto.log", w->dir);
+	if (spawn_in(&w->broker, w->o.broker_ns, margv, NULL, log) != 0 ||
+	    th_wait_log(log, "running", 10000) != 0) {
+		tp_show(log);
+		tp_die("mosquitto did not start");
+	}
+	th_path("bin/mobius-front", front, sizeof(front));
+	snprintf(listen, sizeof(listen), "%s", addr);
+	snprintf(wport, sizeof(wport), "%d", w->ws_port);
+	snprintf(bport, sizeof(bport), "%d", w->mqtt_port);
+	snprintf(bhost, sizeof(bhost), "%s:%s", addr, bport);
+	if (w->o.coalesce_ms > 0) {
+		static char ms[16];
+
+		snprintf(ms, sizeof(ms), "%d", w->o.coalesce_ms);
+		fargv[8] = "--coalesce";
+		fargv[9] = ms;
+	}
+	snprintf(log, sizeof(log), "%s/front.log", w->dir);
+	if (spawn_in(&w->front, w->o.broker_ns, fargv, NULL, log) != 0 ||
+	    th_wait_log(log, "-> mqtt", 10000) != 0) {
+		tp_show(log);
+		tp_die("mobius-front did not start");
+	}
+}
+
+void
+tp_start(struct tp_world *w, const struct tp_opts *o)
+{
+	memset(w, 0, sizeof(*w));
+	w->o = *o;
+	th_tmpdir(w->dir, sizeof(w->dir));
+	chmod(w->dir, 0755);
+	for (int i = 0; i < 2; i++)
+		node_init(w, i);
+	if (w->o.ws_url == NULL)
+		broker_start(w);
+	for (int i = 0; i < 2; i++) {
+		node_config(w, i);
+		node_start(w, i);
+	}
+	if (w->o.sandbox && !is_san() && geteuid() == 0) {
+		/* the confined router runs as nobody: its state is nobody's */
+		struct passwd *pw = getpwnam("nobody");
+
+		for (int i = 0; pw != NULL && i < 2; i++)
+			if (chown(w->n[i].rstate, pw->pw_uid, pw->pw_gid) != 0)
+				tp_die("chown %s", w->n[i].rstate);
+	}
+	for (int i = 0; i < 2; i++)
+		tp_router_start(w, i);
+	for (int i = 0; i < 2; i++)
+		if (tp_wait_stat(w, i, "reachable", 1, 30000) != 0) {
+			char log[340];
+
+			snprintf(log, sizeof(log), "%s/router.log", w->n[i].dir);
+			tp_show(log);
+			tp_die("router of %s never reached its peer", w->n[i].hid);
+		}
+	/* the other node's service description has arrived (resync) */
+	for (int i = 0; i < 2; i++) {
+		static char out[16384];
+		const char *args[] = { "discover", w->n[1 - i].hid, NULL };
+		int k;
+
+		for (k = 0; k < 100; k++) {
+			if (tp_cli(w, i, out, sizeof(out), args) == 0 &&
+			    strstr(out, "online") != NULL)
+				break;
+			tp_sleep_ms(100);
+		}
+		if (k == 100)
+			tp_die("node %s never saw node %s's services: %s",
+			    w->n[i].hid, w->n[1 - i].hid, out);
+	}
+}
+
+void
+tp_stop(struct tp_world *w)
+{
+	for (int i = 1; i >= 0; i--) {
+		th_stop(&w->n[i].router, SIGTERM, 5000);
+		th_stop(&w->n[i].sim, SIGTERM, 5000);
+		th_stop(&w->n[i].hub, SIGTERM, 5000);
+	}
+	th_stop(&w->front, SIGTERM, 5000);
+	th_stop(&w->broker, SIGTERM, 5000);
+	if (getenv("MOBIUS_KEEP") == NULL)
+		th_rmtree(w->dir);
+	else
+		fprintf(stderr, "peers: kept %s\n", w->dir);
+}
+
+int
+tp_cli(struct tp_world *w, int i, char *out, size_t outlen,
+    const char *const args[])
+{
+	char bin[512], sock[400], key[400];
+	char *argv[24];
+	char *env[] = { sock, key, NULL };
+	size_t k = 0;
+
+	th_path("bin/mobius", bin, sizeof(bin));
+	snprintf(sock, sizeof(sock), "MOBIUS_SOCKET=%s", w->n[i].sock);
+	snprintf(key, sizeof(key), "MOBIUS_KEY=%s/0C1.key", w->n[i].keys);
+	argv[k++] = bin;
+	for (size_t j = 0; args[j] != NULL && k < 23; j++)
+		argv[k++] = (char *)args[j];
+	argv[k] = NULL;
+	{
+		/* stderr too: the CLI's errors are what the tests read */
+		char *sh[] = { "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", NULL };
+		char *full[28];
+		size_t m = 0;
+
+		full[m++] = sh[0];
+		full[m++] = sh[1];
+		full[m++] = sh[2];
+		for (size_t j = 0; argv[j] != NULL; j++)
+			full[m++] = argv[j];
+		full[m] = NULL;
+		return th_run(full, env, out, outlen, 30000);
+	}
+}
+
+double
+tp_stat(struct tp_world *w, int i, const char *name)
+{
+	char path[400], buf[8192];
+	const cJSON *p, *v;
+	cJSON *j;
+	FILE *f;
+	size_t n;
+	double r = -1;
+
+	snprintf(path, sizeof(path), "%s/stats.json", w->n[i].rstate);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((j = cJSON_Parse(buf)) == NULL)
+		return -1;
+	p = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(j, "peers"), w->n[1 - i].hid);
+	v = cJSON_GetObjectItemCaseSensitive(p, name);
+	if (v == NULL)
+		v = cJSON_GetObjectItemCaseSensitive(j, name);
+	if (cJSON_IsNumber(v))
+		r = v->valuedouble;
+	else if (cJSON_IsBool(v))
+		r = cJSON_IsTrue(v);
+	cJSON_Delete(j);
+	return r;
+}
+
+int
+tp_wait_stat(struct tp_world *w, int i, const char *name, double v,
+    int timeout_ms)
+{
+	for (int t = 0; t < timeout_ms; t += 50) {
+		if (tp_stat(w, i, name) >= v)
+			return 0;
+		tp_sleep_ms(50);
+	}
+	return -1;
+}
+
+void
+tp_broker_addr(const struct tp_world *w, char *host, size_t len, int *port)
+{
+	snprintf(host, len, "%s", w->o.broker_addr ? w->o.broker_addr : "127.0.0.1");
+	*port = w->mqtt_port;
+}

@@ -1,0 +1,72 @@
+/*
+ * Two peered nodes for the router tests: keys made with mobius-keytool
+ * (export-peer on each node, the other's output as the peer file), a
+ * no-man's broker (Debian's mosquitto behind mobius-front, or any ws URL),
+ * per node a hub (remote_req yes), mobius-sim and mobius-router, all real
+ * programs in one temporary directory.
+ *
+ * With netns set, the broker and each router run in network namespaces
+ * the caller made (tests/test_router_netns.c); hubs, services and the CLI
+ * stay in the test's namespace and reach their hub by its Unix socket.
+ */
+#ifndef MOBIUS_TEST_PEERS_H
+#define MOBIUS_TEST_PEERS_H
+
+#include "harness.h"
+
+struct tp_node {
+	char hid[7];
+	char dir[300], keys[320], sock[320], rstate[320], rconf[320];
+	char peerfile[320];	/* this node's export-peer output */
+	struct th_proc hub, sim, router;
+	const char *netns;	/* the router's namespace, or NULL */
+};
+
+struct tp_opts {
+	int coalesce_ms;	/* mobius-front --coalesce */
+	int keepalive;		/* the routers' MQTT keepalive, s (default 5) */
+	int plain;		/* peers configured with "encrypt": false */
+	int acl;		/* the broker allows each router only its topics */
+	int sandbox;		/* routers confined (as nobody when root) */
+	const char *ws_url;	/* an external broker instead of mosquitto+front */
+	const char *ws_url2;	/* node 2's broker URL when different */
+	const char *broker_ns;	/* the broker's namespace */
+	const char *broker_addr;	/* its address as the routers see it */
+	const char *ns[2];	/* namespaces of the routers */
+	long queue_ttl;		/* s; 0 = default */
+	const char *username[2], *passfile[2];
+};
+
+struct tp_world {
+	char dir[256];
+	struct tp_opts o;
+	int mqtt_port, ws_port;
+	char acl[320];
+	struct th_proc broker, front;
+	struct tp_node n[2];
+};
+
+/* Everything up; waits until both routers report the other reachable. */
+void tp_start(struct tp_world *w, const struct tp_opts *o);
+void tp_stop(struct tp_world *w);
+
+/* Start / stop one node's router (the world stays up). */
+void tp_router_start(struct tp_world *w, int i);
+void tp_router_kill(struct tp_world *w, int i, int sig);
+
+/* Run `mobius ARGS...` as node i's CLI (0C1); returns the exit code,
+ * stdout+stderr in out.  args is NULL-terminated. */
+int tp_cli(struct tp_world *w, int i, char *out, size_t outlen,
+    const char *const args[]);
+
+/* A counter of node i's router about its peer ("replay", "delivered",
+ * "reachable" as 0/1 ...) from its stats.json; -1 when unreadable. */
+double tp_stat(struct tp_world *w, int i, const char *name);
+/* Wait until tp_stat(...) >= v (within timeout_ms): 0 or -1. */
+int tp_wait_stat(struct tp_world *w, int i, const char *name, double v,
+    int timeout_ms);
+
+/* The broker's MQTT TCP listener, for sniffers and injectors. */
+void tp_broker_addr(const struct tp_world *w, char *host, size_t len, int *port);
+
+#endif
