@@ -22,7 +22,6 @@
  * before the sandbox.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,8 +35,10 @@
 #include <systemd/sd-daemon.h>
 
 #include "mobius/client.h"
+#include "mobius/clock.h"
 #include "mobius/daemon.h"
 #include "mobius/err.h"
+#include "mobius/file.h"
 #include "mobius/keyring.h"
 #include "mobius/log.h"
 #include "mobius/sandbox.h"
@@ -222,7 +223,7 @@ live_send(struct router *r, struct peer *p, const cJSON *msg)
 		return MOB_EOFFLINE;
 	if ((json = cJSON_PrintUnformatted(msg)) == NULL)
 		return MOB_ENOMEM;
-	rc = frame_build(r, p, RT_CLASS_LIVE, p->live_seq++, mob_now_ms(),
+	rc = frame_build(r, p, RT_CLASS_LIVE, p->live_seq++, mob_clock_wall_ms(),
 	    json, frame, sizeof(frame), &len);
 	free(json);
 	if (rc == 0)
@@ -253,7 +254,7 @@ data_enqueue(struct router *r, struct peer *p, const char *topic,
 	char *json = NULL;
 	size_t len;
 	uint64_t seq = rt_queue_next_seq(p->q);
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	int rc = MOB_ENOMEM;
 
 	if (m == NULL || cJSON_AddStringToObject(m, "t", topic) == NULL ||
@@ -741,7 +742,7 @@ peer_live(struct router *r, struct peer *p, const cJSON *m)
 			size_t done = nb - rt_queue_durable(p->q);
 
 			p->sent = p->sent > done ? p->sent - done : 0;
-			p->progress_ms = mob_now_ms();
+			p->progress_ms = mob_clock_wall_ms();
 		}
 	} else if (strcmp(k, "hb") == 0) {
 		n = cJSON_GetObjectItemCaseSensitive(m, "head");
@@ -816,7 +817,7 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 	char from[7];
 	cJSON *m = NULL;
 	size_t ptlen;
-	int64_t now = mob_now_ms();
+	int64_t now = mob_clock_wall_ms();
 	int cls, rc;
 
 	/* mob/x/<me>/<from>/<class> */
@@ -1117,7 +1118,7 @@ rt_loop(struct router *r)
 			fatal("poll");
 		if (mob_client_process(r->hub, n > 0 ? pfd[0].revents : 0) != 0)
 			log_debug("hub: processing failed");
-		now = mob_now_ms();
+		now = mob_clock_wall_ms();
 		ext_service(r, n > 0 ? pfd[1].revents : 0, now);
 		peers_tick(r, now);
 		sd_notify(0, "WATCHDOG=1");
@@ -1189,115 +1190,112 @@ rt_open(struct router *r)
 		fatalx("cannot set up the WebSocket side");
 }
 
+static int router_option(void *arg, int ch, const char *optarg);
+
+static const struct mob_daemon_option router_options[] = {
+	{ "external-key", 'X', "FILE", "its external key (mobius-keytool "
+	    "export-peer makes it);\nkept apart from the key it has on the hub" },
+	{ "state", 'S', "DIR", "queues and replay state: the only place it "
+	    "writes" },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct mob_daemon router_daemon = {
+	"mobius-router",
+	"Peers this node with others through an untrusted broker over ws/wss "
+	    "(docs/router.md).",
+	"broker, peers and each peer's export policy (JSON, docs/router.md)",
+	router_options, router_option, &mob_sandbox_router,
+};
+
+struct router_args {
+	struct router *r;
+	const char *extkey;
+};
+
+static int
+router_option(void *arg, int ch, const char *optarg)
+{
+	struct router_args *a = arg;
+
+	switch (ch) {
+	case 'X':
+		a->extkey = optarg;
+		return 0;
+	case 'S':
+		a->r->statedir = optarg;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 /* Create the state directory; as root, hand it to the sandbox's user. */
 static void
 state_dir(struct router *r, const struct mob_daemon_opts *o)
 {
-	struct mob_sandbox_opts sbo = { 0 };
-	uid_t uid;
-	gid_t gid;
+	uid_t uid = mob_daemon_user(&router_daemon, o);
 
 	if (mkdir(r->statedir, 0700) == -1 && errno != EEXIST)
 		fatal("%s", r->statedir);
-	mob_daemon_sandbox_opts(o, &sbo);
-	if (mob_sandbox_user(&mob_sandbox_router, &sbo, &uid, &gid) != 0)
-		fatalx("the router's user does not exist");
-	if (uid != (uid_t)-1 && chown(r->statedir, uid, gid) == -1)
+	if (uid != 0 && chown(r->statedir, uid, (gid_t)-1) == -1)
 		fatal("chown %s", r->statedir);
-}
-
-static __attribute__((noreturn)) void
-usage(int status)
-{
-	fprintf(status ? stderr : stdout,
-	    "usage: mobius-router --config FILE --key FILE --external-key FILE "
-	    "--state DIR\n"
-	    "                     [--socket PATH] [--no-sandbox] [-v]\n"
-	    "  --config FILE        broker, peers, export policy (docs/router.md)\n"
-	    "  --key FILE           the router's key on the hub (SID 0F0)\n"
-	    "  --external-key FILE  its external key (mobius-keytool export-peer)\n"
-	    "  --state DIR          queues and replay state (the only writable "
-	    "place)\n"
-	    "  --socket PATH        hub socket (default %s)\n"
-	    "  --no-sandbox         do not confine the process (debugging only)\n",
-	    MOB_HUB_SOCKET_DEFAULT);
-	exit(status);
 }
 
 int
 main(int argc, char *argv[])
 {
-	static const struct option lopts[] = {
-		MOB_DAEMON_LONGOPTS,
-		{ "external-key", required_argument, NULL, 'X' },
-		{ "state", required_argument, NULL, 'S' },
-		{ "queue", required_argument, NULL, 'S' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static struct router r;
-	struct mob_sandbox_opts sbo = { 0 };
+	struct router_args a = { &r, NULL };
 	struct mob_daemon_opts o;
-	const char *extkey = NULL, *rw[2] = { NULL, NULL };
+	const char *rw[2] = { NULL, NULL };
 	char err[512];
-	int ch, rc;
+	int rc;
 
-	memset(&o, 0, sizeof(o));
-	while ((ch = getopt_long(argc, argv, MOB_DAEMON_SHORTOPTS, lopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'h': usage(0);
-		case 'X': extkey = optarg; break;
-		case 'S': r.statedir = optarg; break;
-		default:
-			if (mob_daemon_opt(&o, ch, optarg) != 0)
-				usage(2);
-		}
+	/* config: command line, keys (internal and external apart), peers */
+	mob_daemon_args(&router_daemon, &a, argc, argv, &o);
+	if (a.extkey == NULL || r.statedir == NULL) {
+		mob_daemon_usage(&router_daemon, stderr);
+		return 2;
 	}
-	if (mob_daemon_opts_check(&o, argc) != 0 || extkey == NULL ||
-	    r.statedir == NULL)
-		usage(2);
-	log_init("mobius-router", o.verbose);
 	if (sodium_init() < 0)
 		fatalx("libsodium cannot start");
 	signal(SIGPIPE, SIG_IGN);
-
-	/* config and keys: internal and external keys are separate files */
 	if ((rc = mob_client_new(&o.ccfg, &r.hub)) != 0)
 		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
 	if (strcmp(mob_client_sid(r.hub), RT_ROUTER_SID) != 0)
 		log_warnx("%s: SID %s; the hub lets only its router_sid (default "
 		    RT_ROUTER_SID ") speak for other nodes",
 		    o.ccfg.keyfile, mob_client_sid(r.hub));
-	rt_keys(&r, extkey);
+	rt_keys(&r, a.extkey);
 	if ((rc = rt_cfg_load(o.config, &r.cfg, err, sizeof(err))) != 0)
 		fatalx("%s", err);
 
-	/* open: the hub; the state directory, owned by the service user */
+	/* open: the state directory (the service user's), the hub */
 	state_dir(&r, &o);
 	mob_client_set_handlers(r.hub, hub_msg, hub_conn, &r);
-	if ((rc = mob_client_connect(r.hub, 30000)) != 0)
-		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
+	if ((rc = mob_client_open(r.hub)) != 0)
+		log_warnx("hub %s: %s (retrying)", mob_daemon_socket(&o),
+		    mob_strerror(rc));
 
 	/* sandbox: only the state directory stays writable */
-	mob_daemon_sandbox_opts(&o, &sbo);
 	rw[0] = r.statedir;
-	sbo.rw_paths = rw;
-	if (mob_sandbox_enter(&mob_sandbox_router, &sbo) != 0)
-		fatalx("cannot enter the sandbox");
+	mob_daemon_confine(&router_daemon, &o, rw);
 
-	/* queues, replay state and the broker listener, made as that user */
+	/* loop: queues, replay state and the broker listener made as the
+	 * service user; the hub's first bytes; then the broker's */
 	rt_open(&r);
+	if ((rc = mob_client_connect(r.hub, 30000)) != 0)
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
 	if ((rc = hub_subscribe(&r)) != 0)
 		fatalx("hub: subscribe: %s", mob_strerror(rc));
-
-	/* the broker: the first byte from outside comes after this */
 	signal(SIGTERM, rt_sig);
 	signal(SIGINT, rt_sig);
 	if (rt_ws_start(r.ws) != 0)
 		fatalx("cannot start the WebSocket thread");
 	r.backoff_ms = 500;
 	if (ext_connect(&r) != 0)
-		r.retry_ms = mob_now_ms() + r.backoff_ms;
+		r.retry_ms = mob_clock_wall_ms() + r.backoff_ms;
 	sd_notify(0, "READY=1");
 	log_info("node %s: %zu peer(s), broker %s", r.cfg.me.hid, r.npeers,
 	    r.cfg.broker.url);

@@ -107,13 +107,16 @@ node_init(struct tp_world *w, int i)
 	struct tp_node *n = &w->n[i];
 	static char out[16384];
 
-	snprintf(n->hid, sizeof(n->hid), "00000%d", i + 1);
-	snprintf(n->dir, sizeof(n->dir), "%s/n%d", w->dir, i + 1);
-	snprintf(n->keys, sizeof(n->keys), "%s/keys", n->dir);
-	snprintf(n->sock, sizeof(n->sock), "%s/hub.sock", n->dir);
-	snprintf(n->rstate, sizeof(n->rstate), "%s/router", n->dir);
-	snprintf(n->rconf, sizeof(n->rconf), "%s/router.json", n->dir);
-	snprintf(n->peerfile, sizeof(n->peerfile), "%s/peer.txt", n->dir);
+	char dir[300];
+
+	memcpy(n->hid, i == 0 ? "000001" : "000002", 7);
+	snprintf(dir, sizeof(dir), "%s/n%c", w->dir, i == 0 ? '1' : '2');
+	memcpy(n->dir, dir, sizeof(dir));
+	snprintf(n->keys, sizeof(n->keys), "%s/keys", dir);
+	snprintf(n->sock, sizeof(n->sock), "%s/hub.sock", dir);
+	snprintf(n->rstate, sizeof(n->rstate), "%s/router", dir);
+	snprintf(n->rconf, sizeof(n->rconf), "%s/router.json", dir);
+	snprintf(n->peerfile, sizeof(n->peerfile), "%s/peer.txt", dir);
 	n->netns = w->o.ns[i];
 	if (mkdir(n->dir, 0755) != 0 || mkdir(n->rstate, 0700) != 0)
 		tp_die("mkdir %s", n->dir);
@@ -330,6 +333,20 @@ tp_stop(struct tp_world *w)
 	}
 	th_stop(&w->front, SIGTERM, 5000);
 	th_stop(&w->broker, SIGTERM, 5000);
+	/* a sanitizer report in any of our daemons fails the test */
+	for (int i = 0; i < 3; i++) {
+		char log[340];
+
+		if (i < 2)
+			snprintf(log, sizeof(log), "%s/router.log", w->n[i].dir);
+		else
+			snprintf(log, sizeof(log), "%s/front.log", w->dir);
+		if (th_count_log(log, "AddressSanitizer") > 0 ||
+		    th_count_log(log, "runtime error") > 0) {
+			tp_show(log);
+			tp_die("sanitizer report in %s", log);
+		}
+	}
 	if (getenv("MOBIUS_KEEP") == NULL)
 		th_rmtree(w->dir);
 	else
