@@ -81,8 +81,9 @@ cfg_peer_keys(struct rt_cfg *cfg, struct rt_peer_cfg *pc, const char *path,
 		snprintf(err, errlen, "%s", lerr);
 		goto out;
 	}
-	for (size_t i = 0; i < kr->n && pc->nkeys < RT_PEER_KEYS; i++) {
-		const struct mob_kr_entry *e = &kr->entries[i];
+	for (size_t i = 0; i < mob_keyring_count(kr) && pc->nkeys < RT_PEER_KEYS;
+	    i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(kr, i);
 		struct rt_peerkey *k = &pc->keys[pc->nkeys];
 
 		if (e->kind != MOB_ENTRY_PEER || strncmp(e->id, pc->hid, 6) != 0 ||
