@@ -162,6 +162,37 @@ Test(sandbox, dangerous_syscalls_are_killed_in_every_profile)
 	}
 }
 
+/*
+ * From inside the sim's profile an attacker used pipe2, F_SETOWN(victim),
+ * F_SETSIG(SIGKILL), O_ASYNC and a write to kill other daemons of the
+ * same uid.  Every fcntl command that aims a signal elsewhere is killed
+ * now, in every profile; the flags daemons set still work.
+ */
+Test(sandbox, fcntl_that_aims_signals_elsewhere_is_killed_in_every_profile)
+{
+	static const char *const bad[] = { "setown", "setown_ex", "setsig",
+	    "setlease", "notify", "async" };
+	static const char *const good[] = { "nonblock", "cloexec" };
+	char out[OUTMAX], what[64];
+	size_t i, j;
+
+	need_root();
+	for (i = 0; i < NPROFILES; i++) {
+		for (j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			snprintf(what, sizeof(what), "%s fcntl %s", all_profiles[i],
+			    bad[j]);
+			assert_killed(PROBE(out, "-u", "nobody", all_profiles[i],
+			    "fcntl", bad[j]), out, what);
+		}
+		for (j = 0; j < sizeof(good) / sizeof(good[0]); j++) {
+			snprintf(what, sizeof(what), "%s fcntl %s", all_profiles[i],
+			    good[j]);
+			assert_says(PROBE(out, "-u", "nobody", all_profiles[i],
+			    "fcntl", good[j]), out, "ok", what);
+		}
+	}
+}
+
 Test(sandbox, no_network_profiles_get_no_inet_sockets)
 {
 	static const char *const nonet[] = { "sim", "gpio" };
@@ -851,8 +882,9 @@ Test(sandbox, a_confined_node_serves_a_client_and_reloads_keys, .timeout = 90,
 	/* a new key, then reload: the hub re-reads its keyring inside the sandbox */
 	cr_assert(sh("%s/mobius-keytool --dir %s/keys add 0010/011 >/dev/null 2>&1 &&"
 	    " chown nobody %s/keys/keyring && MOBIUS_SANDBOX_USER=nobody"
-	    " %s/mobius-keytool --dir %s/keys reload %s >/dev/null 2>&1",
-	    bin, d, d, bin, d, san ? "--no-sandbox" : "") == 0, "reload failed");
+	    " %s/mobius-keytool --dir %s/keys reload --state %s/state %s"
+	    " >/dev/null 2>&1", bin, d, d, bin, d, d,
+	    san ? "--no-sandbox" : "") == 0, "reload failed (unconfirmed?)");
 	snprintf(log, sizeof(log), "%s/hub.log", d);
 	cr_assert(wait_text(log, "keyring reloaded", 5000) == 0, "no reload in the hub log");
 	if (!san)
