@@ -1,6 +1,7 @@
 /*
  * Rules every profile gets: memory without new code, time, signals to
- * ourselves, exit, and I/O on descriptors already open.  What a daemon may
+ * ourselves (fcntl too: no command that sends signals elsewhere), exit,
+ * and I/O on descriptors already open.  What a daemon may
  * open, which sockets and which ioctls are in its own profile.
  */
 #include <errno.h>
@@ -62,7 +63,7 @@ const struct mob_sandbox_rule mob_sandbox_base_rules[] = {
 	SB_ALLOW(fstat),
 	SB_ALLOW(newfstatat),
 	SB_ALLOW(statx),
-	SB_ALLOW(fcntl),
+	SB_ALLOW_ARG(fcntl, MOB_SB_ARG_FCNTL),	/* no F_SETOWN, F_SETSIG, O_ASYNC... */
 	SB_ALLOW(dup),
 	SB_ALLOW(poll),
 	SB_ALLOW(ppoll),

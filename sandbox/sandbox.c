@@ -538,6 +538,41 @@ sb_argpos(const char *name)
 	return 2;	/* openat flags; mmap, mprotect prot */
 }
 
+/*
+ * The fcntl commands a daemon needs: descriptor and status flags, record
+ * locks, dup.  Not F_SETOWN, F_SETOWN_EX, F_SETSIG, F_SETLEASE, F_NOTIFY
+ * (nor O_ASYNC through F_SETFL): with them a confined daemon aims signals,
+ * SIGKILL included, at any process of its uid (docs/security.md); the
+ * filter's default action kills whoever tries.
+ */
+static const int sb_fcntl_cmds[] = {
+	F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL,
+	F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
+	F_GETPIPE_SZ, F_GET_SEALS,
+};
+
+static int sb_add(scmp_filter_ctx ctx, uint32_t act, int nr,
+    unsigned int argc, const struct scmp_arg_cmp *argv);
+
+static int
+sb_fcntl(scmp_filter_ctx ctx, uint32_t act, int nr)
+{
+	struct scmp_arg_cmp c[2];
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof(sb_fcntl_cmds) / sizeof(sb_fcntl_cmds[0]) &&
+	    r == 0; i++) {
+		c[0] = SCMP_A1(SCMP_CMP_EQ, (uint64_t)sb_fcntl_cmds[i]);
+		r = sb_add(ctx, act, nr, 1, c);
+	}
+	if (r != 0)
+		return r;
+	/* O_NONBLOCK and the like, never O_ASYNC (SIGIO to the owner) */
+	c[0] = SCMP_A1(SCMP_CMP_EQ, F_SETFL);
+	c[1] = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ASYNC, 0);
+	return sb_add(ctx, act, nr, 2, c);
+}
+
 static int
 sb_add(scmp_filter_ctx ctx, uint32_t act, int nr, unsigned int argc,
     const struct scmp_arg_cmp *cmp)
@@ -666,6 +701,8 @@ sb_rule(scmp_filter_ctx ctx, const struct mob_sandbox_profile *p,
 	case MOB_SB_ARG_SELF:
 		c[0] = SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid());
 		return sb_add(ctx, act, nr, 1, c);
+	case MOB_SB_ARG_FCNTL:
+		return sb_fcntl(ctx, act, nr);
 	}
 	return -EINVAL;
 }

@@ -46,6 +46,8 @@ enum mob_sb_arg {
 	MOB_SB_ARG_EQ,		/* argument argn equals val */
 	MOB_SB_ARG_EXEC,	/* execve: filename is opts->exec_path */
 	MOB_SB_ARG_SELF,	/* kill, tgkill: pid (argument 0) is our own */
+	MOB_SB_ARG_FCNTL,	/* fcntl: descriptor flags, locks, dup; no
+				 * signals, owners, leases or notify */
 };
 
 struct mob_sandbox_rule {

@@ -10,6 +10,7 @@
  * @mount ..., RestrictNamespaces=yes; refused calls fail with EPERM), so
  * that entering the sandbox under a unit is tested without systemd.
  *
+ * ACTION fcntl WHAT tries one fcntl command on a pipe (fcntl_probe).
  * Prints "ok" or "err ENAME" (and for "status" the ids and capabilities the
  * kernel reports).  A call the filter forbids kills the probe with SIGSYS.
  * Exits with _exit so that nothing runs after the action (not even the
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,37 @@ result(long rv)
 		printf("ok\n");
 	fflush(stdout);
 	_exit(0);
+}
+
+/*
+ * fcntl on a pipe: setown, setown_ex, setsig, setlease, notify, async
+ * (F_SETFL with O_ASYNC), nonblock (F_SETFL with O_NONBLOCK), cloexec.
+ */
+static void __attribute__((noreturn))
+fcntl_probe(const char *what)
+{
+	struct f_owner_ex ox = { F_OWNER_PID, 1 };
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		result(-1);
+	if (strcmp(what, "setown") == 0)
+		result(fcntl(p[0], F_SETOWN, 1));
+	if (strcmp(what, "setown_ex") == 0)
+		result(fcntl(p[0], F_SETOWN_EX, &ox));
+	if (strcmp(what, "setsig") == 0)
+		result(fcntl(p[0], F_SETSIG, SIGKILL));
+	if (strcmp(what, "setlease") == 0)
+		result(fcntl(p[0], F_SETLEASE, F_RDLCK));
+	if (strcmp(what, "notify") == 0)
+		result(fcntl(p[0], F_NOTIFY, DN_CREATE));
+	if (strcmp(what, "async") == 0)
+		result(fcntl(p[0], F_SETFL, O_ASYNC | O_NONBLOCK));
+	if (strcmp(what, "nonblock") == 0)
+		result(fcntl(p[0], F_SETFL, O_NONBLOCK));
+	if (strcmp(what, "cloexec") == 0)
+		result(fcntl(p[0], F_SETFD, FD_CLOEXEC));
+	usage();
 }
 
 static void __attribute__((noreturn))
@@ -203,6 +236,8 @@ main(int argc, char **argv)
 
 		result(ioctl(0, TCGETS, t));
 	}
+	if (strcmp(act, "fcntl") == 0 && arg != NULL)
+		fcntl_probe(arg);
 	if (strcmp(act, "read") == 0 && arg != NULL)
 		result(open(arg, O_RDONLY));
 	if (strcmp(act, "write") == 0 && arg != NULL)
