@@ -34,6 +34,8 @@ usage_opt(FILE *fp, const struct mob_daemon_option *op, const char *help)
 	char lhs[64];
 	const char *nl;
 
+	if (help == NULL)
+		help = "";
 	snprintf(lhs, sizeof(lhs), "%c%c%c --%s%s%s",
 	    op->ch < 256 ? '-' : ' ', op->ch < 256 ? op->ch : ' ',
 	    op->ch < 256 ? ',' : ' ', op->name, op->arg ? " " : "",
