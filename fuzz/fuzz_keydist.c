@@ -36,7 +36,7 @@ open_one(const char *msg, size_t len, const struct mob_key *pinned)
 	r = mob_keydist_open(msg, len, CLIENT, fuzz_hs_key(), pinned,
 	    mob_clock_wall_ms(), 0, &kr);
 	if (r == 0) {
-		if (kr == NULL || strcmp(kr->hid, "000001") != 0)
+		if (kr == NULL || strcmp(mob_keyring_hid(kr), "000001") != 0)
 			abort();
 		if (pinned == NULL && mob_keyring_find(kr, HUBKID) == NULL)
 			abort();
