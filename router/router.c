@@ -48,6 +48,7 @@
 #define RT_OUTSTANDING	64	/* publishes the broker has not PUBACKed */
 #define RT_RESEND_MS	2000	/* no ack progress for this long: go back */
 #define RT_ACK_MS	20	/* acks are batched this long */
+#define RT_SYNC_MS	10	/* queue appends are fdatasync'ed in batches */
 #define RT_HB_MS	2000	/* heartbeat to every peer */
 #define RT_LOST_MS	7000	/* nothing from a peer this long: unreachable */
 #define RT_REQ_TIMEOUT	10000	/* a forwarded request on the far side */
@@ -102,7 +103,7 @@ struct router {
 	size_t npeers;
 	struct cache_ent *cache;
 	size_t ncache;
-	int64_t stats_ms;
+	int64_t stats_ms, sync_ms;
 	uint64_t link_ups;
 };
 
@@ -1066,12 +1067,19 @@ stats_write(struct router *r)
 static void
 peers_tick(struct router *r, int64_t now)
 {
+	int synced = 0;
+
 	for (size_t i = 0; i < r->npeers; i++) {
 		struct peer *p = &r->peers[i];
 
-		/* durable first: a frame leaves only once it is on disk */
-		if (rt_queue_sync(p->q) != 0)
-			fatalx("peer %s: queue cannot be synced", p->cfg->hid);
+		/* durable first: a frame leaves only once it is on disk;
+		 * one fdatasync per RT_SYNC_MS covers every append since */
+		if (now - r->sync_ms >= RT_SYNC_MS || now < r->sync_ms) {
+			if (rt_queue_sync(p->q) != 0)
+				fatalx("peer %s: queue cannot be synced",
+				    p->cfg->hid);
+			synced = 1;
+		}
 		rt_queue_expire(p->q, now);
 		if (p->sent > rt_queue_durable(p->q))
 			p->sent = 0;
@@ -1093,6 +1101,8 @@ peers_tick(struct router *r, int64_t now)
 		if (now - p->ack_ms > 1000)
 			state_save(r, p);
 	}
+	if (synced)
+		r->sync_ms = now;
 	if (now - r->stats_ms >= 1000) {
 		stats_write(r);
 		r->stats_ms = now;
