@@ -25,6 +25,7 @@
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "mobius/sandbox.h"
+#include "mobius/version.h"
 #include "internal.h"
 
 struct front {
@@ -152,10 +153,15 @@ usage(int status)
 	    "[--no-sandbox] [-v]\n"
 	    "  --listen HOST     address to listen on (default 127.0.0.1)\n"
 	    "  --port PORT       ws:// (wss:// with --cert and --tls-key)\n"
+	    "  --cert FILE       the TLS certificate (wss://)\n"
+	    "  --tls-key FILE    its private key\n"
 	    "  --broker H:P      the mosquitto TCP listener (default "
 	    "127.0.0.1:1883)\n"
 	    "  --coalesce MS     test mode: hold broker bytes MS ms, one frame\n"
-	    "  --no-sandbox      do not confine the process (debugging only)\n");
+	    "  --no-sandbox      do not confine the process (debugging only)\n"
+	    "  -v, --verbose     verbose logging\n"
+	    "  -h, --help        print this help and exit\n"
+	    "  --version         print the version and exit\n");
 	exit(status);
 }
 
@@ -172,6 +178,7 @@ parse_args(int argc, char *argv[], struct front *f, int *verbose)
 		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static char bhost[128];
@@ -202,6 +209,9 @@ parse_args(int argc, char *argv[], struct front *f, int *verbose)
 		case 'n': f->no_sandbox = 1; break;
 		case 'v': (*verbose)++; break;
 		case 'h': usage(0);
+		case 'V':
+			mob_version_print(stdout, "mobius-front");
+			exit(0);
 		default: usage(2);
 		}
 	}

@@ -13,7 +13,7 @@
 
 static const char *const programs[] = {
 	"mobius-sim", "mobius-modbus", "mobius-gpio", "mobius-hub", "mobius",
-	"mobius-keytool", "mobius-api", NULL
+	"mobius-keytool", "mobius-api", "mobius-router", "mobius-front", NULL
 };
 
 static int
