@@ -201,6 +201,8 @@ opt_set(struct hub_args *a, const char *name, size_t namelen,
 	    (namelen == 7 && strncmp(name, "keyring", 7) == 0) ||
 	    (namelen == 7 && strncmp(name, "hub_key", 7) == 0))
 		fatalx("%s: %.*s is set with --keys", where, (int)namelen, name);
+	if (namelen == 6 && strncmp(name, "status", 6) == 0)
+		fatalx("%s: status is set with --state", where);
 	if (*value == '\0' || strpbrk(value, "\n\r") != NULL)
 		fatalx("%s: %.*s: empty value", where, (int)namelen, name);
 	for (i = 0; i < a->nopts; i++)

@@ -122,6 +122,9 @@ Test(hubconf, an_unknown_name_or_a_line_without_equals_is_refused)
 	put(conf, "\nkeys = /tmp\n");
 	snprintf(needle, sizeof(needle), "%s:2: keys is set with --keys", conf);
 	expect_refused(needle);
+	put(conf, "status = /tmp/x\n");
+	snprintf(needle, sizeof(needle), "%s:1: status is set with --state", conf);
+	expect_refused(needle);
 }
 
 Test(hubconf, a_missing_config_file_stops_the_hub)
@@ -161,6 +164,8 @@ Test(hubconf, the_shipped_hub_conf_is_valid_and_sets_only_defaults)
 	cr_assert_eq(run_hub(NULL), 0);
 	snprintf(path, sizeof(path), "%s/mosquitto.conf", state);
 	/* everything in it is commented out: the plugin's defaults */
-	cr_expect_eq(th_count_log(path, "plugin_opt_"), 1, "only plugin_opt_keys");
+	cr_expect_eq(th_count_log(path, "plugin_opt_"), 2,
+	    "only what the launcher sets: plugin_opt_keys and plugin_opt_status");
 	cr_expect_eq(th_count_log(path, "plugin_opt_keys "), 1);
+	cr_expect_eq(th_count_log(path, "plugin_opt_status "), 1);
 }
