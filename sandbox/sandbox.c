@@ -125,10 +125,62 @@ sb_userns_map(uid_t uid, gid_t gid)
 	return sb_write_file("/proc/self/gid_map", buf);
 }
 
+/*
+ * Directories where other programs keep Unix sockets (and scratch files):
+ * each is replaced by an empty tmpfs, and only what the daemon needs is
+ * grafted back: its own state and socket paths, the hub socket's
+ * directory, systemd's notify socket.  Read-only is not enough: connect()
+ * works on a read-only mount, and an attacker reached a world-writable
+ * socket in /run from the sim's profile.  /tmp (only with a private
+ * /tmp) is writable scratch space; the others are read-only once the
+ * grafts are in.
+ */
+static const struct {
+	const char *path;
+	const char *opts;
+} sb_masked[] = {
+	{ "/tmp", "mode=1777,size=16m" },
+	{ "/run", "mode=0755,size=1m" },
+	{ "/dev/shm", "mode=1777,size=1m" },
+	{ "/var/tmp", "mode=1777,size=1m" },
+};
+#define SB_NMASKED	(sizeof(sb_masked) / sizeof(sb_masked[0]))
+
 static int
-sb_under_tmp(const char *path)
+sb_masks(size_t i, int privtmp)
 {
-	return strncmp(path, "/tmp/", 5) == 0 || strcmp(path, "/tmp") == 0;
+	struct stat st;
+
+	if (i == 0)
+		return privtmp;
+	/* a symbolic link (/var/run -> /run) or nothing: nothing to mask */
+	return lstat(sb_masked[i].path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int
+sb_under_masked(const char *path, int privtmp)
+{
+	for (size_t i = 0; i < SB_NMASKED; i++) {
+		size_t len = strlen(sb_masked[i].path);
+
+		if (strncmp(path, sb_masked[i].path, len) == 0 &&
+		    (path[len] == '/' || path[len] == '\0') &&
+		    sb_masks(i, privtmp))
+			return 1;
+	}
+	return 0;
+}
+
+/* An empty regular file at path, as the mount point of a grafted file. */
+static int
+sb_mkfile(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd == -1)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 /* Mount points in the private /tmp, traversable whatever the caller's umask. */
@@ -161,18 +213,35 @@ struct sb_keep {
 	const char *path;
 	int fd;			/* detached clone of the mount tree at path */
 	int rw;
+	int file;		/* not a directory (a socket) */
 };
 
+/* Is path inside one of the n kept directories already? */
+static int
+sb_kept(const struct sb_keep *keep, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(keep[i].path);
+
+		if (!keep[i].file && strncmp(path, keep[i].path, len) == 0 &&
+		    path[len] == '/')
+			return 1;
+	}
+	return 0;
+}
+
 /*
- * The mount view: everything read-only, a private /tmp, and the kept
- * paths grafted back (rw ones cloned before / became read-only, so they
- * stay writable; all of them lose exec, suid and devices).
+ * The mount view: everything read-only, /tmp, /run and the other socket
+ * directories masked (sb_masked), and the kept paths grafted back (rw ones
+ * cloned before / became read-only, so they stay writable; all of them
+ * lose exec, suid and devices).
  */
 static int
 sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 {
 	struct sb_keep keep[SB_MAXPATHS];
-	char sockdir[4096], *slash;
+	char sockdir[4096], parent[4096], *slash;
+	const char *notify = getenv("NOTIFY_SOCKET");
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
 	struct mount_attr rw = { .attr_set = MOUNT_ATTR_NOEXEC |
 	    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV };
@@ -182,16 +251,16 @@ sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 	for (i = 0; o->rw_paths != NULL && o->rw_paths[i] != NULL; i++) {
 		if (n == SB_MAXPATHS)
 			goto toomany;
-		keep[n++] = (struct sb_keep){ o->rw_paths[i], -1, 1 };
+		keep[n++] = (struct sb_keep){ o->rw_paths[i], -1, 1, 0 };
 	}
-	for (i = 0; privtmp && o->ro_paths != NULL && o->ro_paths[i] != NULL; i++) {
-		if (!sb_under_tmp(o->ro_paths[i]))
-			continue;	/* outside /tmp, visible read-only anyway */
+	for (i = 0; o->ro_paths != NULL && o->ro_paths[i] != NULL; i++) {
+		if (!sb_under_masked(o->ro_paths[i], privtmp))
+			continue;	/* visible read-only anyway */
 		if (n == SB_MAXPATHS)
 			goto toomany;
-		keep[n++] = (struct sb_keep){ o->ro_paths[i], -1, 0 };
+		keep[n++] = (struct sb_keep){ o->ro_paths[i], -1, 0, 0 };
 	}
-	if (privtmp && o->hub_socket != NULL && sb_under_tmp(o->hub_socket)) {
+	if (o->hub_socket != NULL && sb_under_masked(o->hub_socket, privtmp)) {
 		if (n == SB_MAXPATHS)
 			goto toomany;
 		if (strlen(o->hub_socket) >= sizeof(sockdir))
@@ -200,7 +269,14 @@ sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 		if ((slash = strrchr(sockdir, '/')) != NULL && slash != sockdir)
 			*slash = '\0';
 		/* the hub recreates its socket: keep the directory, read-only */
-		keep[n++] = (struct sb_keep){ sockdir, -1, 0 };
+		keep[n++] = (struct sb_keep){ sockdir, -1, 0, 0 };
+	}
+	/* sd_notify (READY, WATCHDOG) connects to it by path each time */
+	if (notify != NULL && notify[0] == '/' &&
+	    sb_under_masked(notify, privtmp) && !sb_kept(keep, n, notify)) {
+		if (n == SB_MAXPATHS)
+			goto toomany;
+		keep[n++] = (struct sb_keep){ notify, -1, 0, 1 };
 	}
 
 	/* parents before children, or a later graft would hide an earlier one */
@@ -234,16 +310,26 @@ sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 		log_warn("sandbox %s: make / read-only", p->name);
 		goto out;
 	}
-	if (privtmp && mount("tmpfs", "/tmp", "tmpfs",
-	    MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=16m") == -1) {
-		log_warn("sandbox %s: private /tmp", p->name);
-		goto out;
+	for (i = 0; i < SB_NMASKED; i++) {
+		if (!sb_masks(i, privtmp))
+			continue;
+		if (mount("tmpfs", sb_masked[i].path, "tmpfs", MS_NOSUID |
+		    MS_NODEV | MS_NOEXEC, sb_masked[i].opts) == -1) {
+			log_warn("sandbox %s: mask %s", p->name, sb_masked[i].path);
+			goto out;
+		}
 	}
 	for (i = 0; i < n; i++) {
-		if (privtmp && sb_under_tmp(keep[i].path) &&
-		    sb_mkdirs(keep[i].path) == -1) {
-			log_warn("sandbox %s: mkdir %s", p->name, keep[i].path);
-			goto out;
+		if (sb_under_masked(keep[i].path, privtmp)) {
+			snprintf(parent, sizeof(parent), "%s", keep[i].path);
+			if ((slash = strrchr(parent, '/')) != NULL && keep[i].file)
+				*slash = '\0';
+			if (sb_mkdirs(parent) == -1 ||
+			    (keep[i].file && sb_mkfile(keep[i].path) == -1)) {
+				log_warn("sandbox %s: mount point %s", p->name,
+				    keep[i].path);
+				goto out;
+			}
 		}
 		if (move_mount(keep[i].fd, "", AT_FDCWD, keep[i].path,
 		    MOVE_MOUNT_F_EMPTY_PATH) == -1) {
@@ -253,6 +339,15 @@ sb_mounts(const struct mob_sandbox_profile *p, const struct mob_sandbox_opts *o)
 		if (mount_setattr(AT_FDCWD, keep[i].path, AT_RECURSIVE,
 		    keep[i].rw ? &rw : &ro, sizeof(ro)) == -1) {
 			log_warn("sandbox %s: flags of %s", p->name, keep[i].path);
+			goto out;
+		}
+	}
+	/* the masks hold mount points only; /tmp stays scratch space */
+	for (i = 1; i < SB_NMASKED; i++) {
+		if (sb_masks(i, privtmp) && mount_setattr(AT_FDCWD,
+		    sb_masked[i].path, 0, &ro, sizeof(ro)) == -1) {
+			log_warn("sandbox %s: read-only %s", p->name,
+			    sb_masked[i].path);
 			goto out;
 		}
 	}

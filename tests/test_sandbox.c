@@ -193,6 +193,42 @@ Test(sandbox, fcntl_that_aims_signals_elsewhere_is_killed_in_every_profile)
 	}
 }
 
+/*
+ * A world-writable listening socket planted in /run (or /dev/shm) is out
+ * of reach from every profile: those directories are an empty tmpfs in
+ * the sandbox.  Before, connect() worked through the read-only mount.
+ */
+Test(sandbox, a_socket_planted_in_run_is_unreachable_from_every_profile)
+{
+	static const char *const dirs[] = { "/run", "/dev/shm" };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char out[OUTMAX], dir[64], what[128];
+	int fd[2];
+
+	need_root();
+	for (size_t d = 0; d < 2; d++) {
+		snprintf(dir, sizeof(dir), "%s/mobius-plant-XXXXXX", dirs[d]);
+		cr_assert(mkdtemp(dir) != NULL, "%s: %s", dir, strerror(errno));
+		cr_assert(chmod(dir, 0755) == 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s.sock", dir);
+		cr_assert((fd[d] = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+		cr_assert(bind(fd[d], (struct sockaddr *)&sa, sizeof(sa)) == 0);
+		cr_assert(chmod(sa.sun_path, 0777) == 0 && listen(fd[d], 8) == 0);
+		/* reachable from outside the sandbox, as the attacker found it */
+		assert_says(PROBE(out, "-n", "sim", "connect", sa.sun_path), out,
+		    "ok", "unconfined");
+		for (size_t i = 0; i < NPROFILES; i++) {
+			snprintf(what, sizeof(what), "%s connect %s",
+			    all_profiles[i], sa.sun_path);
+			assert_says(PROBE(out, "-u", "nobody", all_profiles[i],
+			    "connect", sa.sun_path), out, "err ", what);
+		}
+		close(fd[d]);
+		unlink(sa.sun_path);
+		rmdir(dir);
+	}
+}
+
 Test(sandbox, no_network_profiles_get_no_inet_sockets)
 {
 	static const char *const nonet[] = { "sim", "gpio" };

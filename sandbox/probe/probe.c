@@ -10,6 +10,7 @@
  * @mount ..., RestrictNamespaces=yes; refused calls fail with EPERM), so
  * that entering the sandbox under a unit is tested without systemd.
  *
+ * ACTION connect PATH connects to a Unix stream socket.
  * ACTION fcntl WHAT tries one fcntl command on a pipe (fcntl_probe).
  * Prints "ok" or "err ENAME" (and for "status" the ids and capabilities the
  * kernel reports).  A call the filter forbids kills the probe with SIGSYS.
@@ -31,6 +32,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "mobius/log.h"
@@ -235,6 +237,14 @@ main(int argc, char **argv)
 		struct termios *t = calloc(1, 256);
 
 		result(ioctl(0, TCGETS, t));
+	}
+	if (strcmp(act, "connect") == 0 && arg != NULL) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", arg);
+		result(fd == -1 ? -1 : connect(fd, (struct sockaddr *)&sa,
+		    sizeof(sa)));
 	}
 	if (strcmp(act, "fcntl") == 0 && arg != NULL)
 		fcntl_probe(arg);
