@@ -125,8 +125,7 @@ fuzz: deps
 fuzz-merge:
 	$(MAKE) -f fuzz/Makefile.fuzz fuzz-merge
 
-# Units whose program exists; the router unit waits for the router.
-UNITS := $(filter-out systemd/mobius-router@.service,$(wildcard systemd/*.service))
+UNITS := $(wildcard systemd/*.service)
 UNITDIR ?= /lib/systemd/system
 
 # What a package ships (the package builds this, not the tests).
