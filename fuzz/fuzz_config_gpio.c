@@ -11,27 +11,20 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int
+fuzz_configure(struct mob_service *svc, struct mob_config *c, void *arg)
+{
+	return configure(svc, arg, c);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mob_service *svc = fuzz_service();
 	struct gsvc s;
-	struct mob_config *c;
-	char err[512];
 
 	memset(&s, 0, sizeof(s));
 	s.sim_dir = fuzz_tmpdir();
-	if (mob_config_parse("fuzz.json", (const char *)data, size, &c, err,
-	    sizeof(err)) != 0) {
-		if (strncmp(err, "fuzz.json", 9) != 0)
-			abort();
-	} else {
-		if (configure(svc, &s, c) != 0 &&
-		    strncmp(mob_config_error(c), "fuzz.json: ", 11) != 0)
-			abort();
-		mob_config_free(c);
-	}
-	mob_service_free(svc);
+	fuzz_config(data, size, fuzz_configure, &s);
 	mob_gpio_config_free(&s.cfg);
 	free(s.res);
 	return 0;

@@ -11,28 +11,23 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int
+fuzz_configure(struct mob_service *svc, struct mob_config *c, void *arg)
+{
+	struct mbsvc *s = arg;
+
+	s->svc = svc;
+	return configure(svc, s, c);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mob_service *svc = fuzz_service();
 	struct mbsvc s;
-	struct mob_config *c;
-	char err[512];
 
 	memset(&s, 0, sizeof(s));
 	s.timer = s.sigfd = -1;
-	s.svc = svc;
-	if (mob_config_parse("fuzz.json", (const char *)data, size, &c, err,
-	    sizeof(err)) != 0) {
-		if (strncmp(err, "fuzz.json", 9) != 0)
-			abort();
-	} else {
-		if (configure(svc, &s, c) != 0 &&
-		    strncmp(mob_config_error(c), "fuzz.json: ", 11) != 0)
-			abort();
-		mob_config_free(c);
-	}
-	mob_service_free(svc);
+	fuzz_config(data, size, fuzz_configure, &s);
 	mob_mb_config_free(&s.cfg);
 	free(s.objs);
 	return 0;

@@ -12,30 +12,27 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Configure, then a few steps of every model the config accepted. */
+static int
+fuzz_configure(struct mob_service *svc, struct mob_config *c, void *arg)
+{
+	struct sim *s = arg;
+	int rc;
+
+	if ((rc = sim_configure(svc, s, c)) != 0)
+		return rc;
+	for (int step = 0; step < 3; step++)
+		for (size_t i = 0; i < s->n; i++)
+			sim_step(s, &s->m[i]);
+	return 0;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mob_service *svc = fuzz_service();
 	struct sim s = { 0 };
-	struct mob_config *c;
-	char err[512];
 
-	if (mob_config_parse("fuzz.json", (const char *)data, size, &c, err,
-	    sizeof(err)) != 0) {
-		if (strncmp(err, "fuzz.json", 9) != 0)
-			abort();
-	} else {
-		if (sim_configure(svc, &s, c) != 0) {
-			if (strncmp(mob_config_error(c), "fuzz.json: ", 11) != 0)
-				abort();
-		} else {
-			for (int step = 0; step < 3; step++)
-				for (size_t i = 0; i < s.n; i++)
-					sim_step(&s, &s.m[i]);
-		}
-		mob_config_free(c);
-	}
-	mob_service_free(svc);
+	fuzz_config(data, size, fuzz_configure, &s);
 	free(s.m);
 	return 0;
 }

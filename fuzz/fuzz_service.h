@@ -6,8 +6,10 @@
 #ifndef MOBIUS_FUZZ_SERVICE_H
 #define MOBIUS_FUZZ_SERVICE_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +56,36 @@ fuzz_service(void)
 	if (mob_service_new(&cc, &svc) != 0)
 		abort();
 	return svc;
+}
+
+/* A daemon's config step: 0, or MOB_ECONFIG with the message in c. */
+typedef int (*fuzz_configure_fn)(struct mob_service *svc, struct mob_config *c,
+    void *arg);
+
+/*
+ * data as the config file fuzz.json, through a fresh service and the
+ * daemon's configure step: every refusal must name the file (and, past
+ * the JSON parse, a path in it).
+ */
+static inline void
+fuzz_config(const uint8_t *data, size_t size, fuzz_configure_fn configure,
+    void *arg)
+{
+	struct mob_service *svc = fuzz_service();
+	struct mob_config *c;
+	char err[512];
+
+	if (mob_config_parse("fuzz.json", (const char *)data, size, &c, err,
+	    sizeof(err)) != 0) {
+		if (strncmp(err, "fuzz.json", 9) != 0)
+			abort();
+	} else {
+		if (configure(svc, c, arg) != 0 &&
+		    strncmp(mob_config_error(c), "fuzz.json: ", 11) != 0)
+			abort();
+		mob_config_free(c);
+	}
+	mob_service_free(svc);
 }
 
 #endif

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,52 +33,24 @@ static char dir[256], offset_file[300], cli_offset_file[300];
 static char cli_key[512], sim_key[512], sim_cfg[512];
 static char env_sock[600], env_key[600], env_cli_time[400];
 static char setp[32], temp[32];
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	cr_assert_not_null(fp, "open %s: %s", path, strerror(errno));
-	cr_assert_geq(fputs(text, fp), 0);
-	cr_assert_eq(fclose(fp), 0);
-}
+static char *cli_env[] = { env_sock, env_key, NULL };
+static char *cli_env_own[] = { env_sock, env_key, env_cli_time, NULL };
 
 /* Step the node's wall clock: "+0", "-1h", "+1h" (libfaketime offsets). */
 static void
 step(const char *offset)
 {
-	write_file(offset_file, offset);
+	th_write_file(offset_file, offset);
 }
 
 /* The CLI with the node's clock, or (own_clock) with its own offset file. */
-static int __attribute__((format(printf, 4, 5)))
-mobius(int own_clock, char *out, size_t outlen, const char *fmt, ...)
-{
-	char path[512], args[1024], cmd[2048];
-	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	char *env[] = { env_sock, env_key, own_clock ? env_cli_time : NULL, NULL };
-	va_list ap;
-
-	th_path("bin/mobius", path, sizeof(path));
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "exec '%s' %s 2>&1", path, args);
-	out[0] = '\0';
-	return th_run(argv, env, out, outlen, 20000);
-}
+#define mobius(own_clock, out, outlen, ...) \
+	th_cli((own_clock) ? cli_env_own : cli_env, out, outlen, __VA_ARGS__)
 
 static void
 start_sim(void)
 {
-	char path[512], log[600];
-	char *argv[] = { path, "--config", sim_cfg, "--key", sim_key,
-	    "--socket", node.sock, "--no-sandbox", NULL };
-
-	th_path("bin/mobius-sim", path, sizeof(path));
-	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
-	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0, "start mobius-sim");
+	th_sim_start(&sim, &node, sim_cfg, sim_key, NULL, 0);
 }
 
 /* The node works at its current time: a login, a write, a read, live COVs. */
@@ -133,7 +104,7 @@ setup(void)
 	snprintf(env_sock, sizeof(env_sock), "MOBIUS_SOCKET=%s", node.sock);
 	snprintf(env_key, sizeof(env_key), "MOBIUS_KEY=%s", cli_key);
 	snprintf(sim_cfg, sizeof(sim_cfg), "%s/sim.json", node.dir);
-	write_file(sim_cfg,
+	th_write_file(sim_cfg,
 	    "{ \"objects\": [ { \"pid\": \"0001\", \"ins\": \"0001\",\n"
 	    "  \"resources\": [\n"
 	    "    { \"rid\": \"40\", \"name\": \"temperature\", \"type\": \"number\",\n"
@@ -178,12 +149,12 @@ Test(fault_clock, the_node_keeps_working_through_steps_of_an_hour)
 	cr_expect_eq(th_count_log(log, "reconnected to the hub"), 1);
 
 	/* a client an hour behind the node: its login token is stale */
-	write_file(cli_offset_file, "-1h");
+	th_write_file(cli_offset_file, "-1h");
 	cr_expect_neq(mobius(1, out, sizeof(out), "--timeout 2 get %s", setp), 0,
 	    "a login an hour old was accepted: %s", out);
-	write_file(cli_offset_file, "+1h");
+	th_write_file(cli_offset_file, "+1h");
 	cr_expect_neq(mobius(1, out, sizeof(out), "--timeout 2 get %s", setp), 0,
 	    "a login an hour ahead was accepted: %s", out);
-	write_file(cli_offset_file, "+0");
+	th_write_file(cli_offset_file, "+0");
 	cr_expect_eq(mobius(1, out, sizeof(out), "get %s", setp), 0, "%s", out);
 }

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,46 +34,17 @@ static char env_sock[600], env_key[600], env_state[600];
 static char *cli_env[] = { env_sock, env_key, NULL };
 static char setp[32], label[32], light[32];
 
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	cr_assert_not_null(fp, "open %s: %s", path, strerror(errno));
-	cr_assert_geq(fputs(text, fp), 0);
-	cr_assert_eq(fclose(fp), 0);
-}
-
 static int sandboxed;		/* start the sim confined, as nobody */
 
 static void
 start_sim(void)
 {
-	char path[512], log[600];
-	char *argv[] = { path, "--config", sim_cfg, "--key", sim_key,
-	    "--socket", node.sock, sandboxed ? NULL : "--no-sandbox", NULL };
 	char *env[] = { env_state, "MOBIUS_SANDBOX_USER=nobody", NULL };
 
-	th_path("bin/mobius-sim", path, sizeof(path));
-	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
-	cr_assert_eq(th_spawn(&sim, argv, env, log), 0, "start mobius-sim");
+	th_sim_start(&sim, &node, sim_cfg, sim_key, env, sandboxed);
 }
 
-static int __attribute__((format(printf, 3, 4)))
-mobius(char *out, size_t outlen, const char *fmt, ...)
-{
-	char path[512], args[1024], cmd[2048];
-	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	va_list ap;
-
-	th_path("bin/mobius", path, sizeof(path));
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "exec '%s' %s 2>&1", path, args);
-	out[0] = '\0';
-	return th_run(argv, cli_env, out, outlen, 20000);
-}
+#define mobius(out, outlen, ...)	th_cli(cli_env, out, outlen, __VA_ARGS__)
 
 static void
 wait_sim_ready(void)
@@ -132,7 +102,7 @@ setup(void)
 	snprintf(slots, sizeof(slots), "%s/slots.json", state);
 	snprintf(env_state, sizeof(env_state), "STATE_DIRECTORY=%s", state);
 	snprintf(sim_cfg, sizeof(sim_cfg), "%s/sim.json", node.dir);
-	write_file(sim_cfg,
+	th_write_file(sim_cfg,
 	    "{ \"objects\": [\n"
 	    "  { \"pid\": \"0001\", \"ins\": \"0001\", \"name\": \"room\",\n"
 	    "    \"resources\": [\n"

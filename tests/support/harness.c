@@ -673,3 +673,44 @@ th_trace_confined_first(const char *trace, const char *hub_sock, char *why,
 	fclose(f);
 	return after;
 }
+
+void
+th_write_file(const char *path, const char *text)
+{
+	FILE *fp;
+
+	if ((fp = fopen(path, "w")) == NULL || fputs(text, fp) == EOF ||
+	    fclose(fp) != 0)
+		th_die("write %s: %s", path, strerror(errno));
+}
+
+int
+th_cli(char *const env[], char *out, size_t outlen, const char *fmt, ...)
+{
+	char path[512], args[1024], cmd[2048];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	va_list ap;
+
+	th_path("bin/mobius", path, sizeof(path));
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "exec '%s' %s 2>&1", path, args);
+	if (out != NULL && outlen > 0)
+		out[0] = '\0';
+	return th_run(argv, env, out, outlen, 20000);
+}
+
+void
+th_sim_start(struct th_proc *p, const struct th_node *n, const char *config,
+    const char *key, char *const env[], int sandboxed)
+{
+	char path[512], log[600];
+	char *argv[] = { path, "--config", (char *)config, "--key", (char *)key,
+	    "--socket", (char *)n->sock, sandboxed ? NULL : "--no-sandbox", NULL };
+
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim.log", n->dir);
+	if (th_spawn(p, argv, env, log) != 0)
+		th_die("start mobius-sim: %s", strerror(errno));
+}

@@ -33,6 +33,16 @@ int th_stop(struct th_proc *p, int sig, int timeout_ms);
 /* Run argv to completion capturing stdout into out (may be NULL);
  * returns the exit code (or 128+signal). */
 int th_run(char *const argv[], char *const env[], char *out, size_t outlen, int timeout_ms);
+/* Write text to path (created 0600 or truncated); abort the test on failure. */
+void th_write_file(const char *path, const char *text);
+/*
+ * The CLI, $MOBIUS_BUILD/bin/mobius, run through sh so that stderr lands
+ * in out too; the arguments are one shell command line after "mobius"
+ * (fmt).  env as th_spawn's (MOBIUS_SOCKET=..., MOBIUS_KEY=...).  Returns
+ * the exit code.
+ */
+int th_cli(char *const env[], char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Poll until path exists (socket, file), 0 or -ETIMEDOUT. */
 int th_wait_path(const char *path, int timeout_ms);
 /* Poll until the file contains needle, 0 or -ETIMEDOUT. */
@@ -91,5 +101,11 @@ void th_node_add(struct th_node *n, const char *spid_sid, char *keyfile, size_t 
 void th_node_reload(struct th_node *n);
 /* Stop the hub, fail on a sanitizer report in its log, remove the dir. */
 void th_node_stop(struct th_node *n);
+/*
+ * Start mobius-sim with config and key on node n's socket, its log in
+ * n->dir/sim.log; confined (sandboxed != 0) or --no-sandbox.
+ */
+void th_sim_start(struct th_proc *p, const struct th_node *n, const char *config,
+    const char *key, char *const env[], int sandboxed);
 
 #endif
