@@ -172,3 +172,192 @@ Test(router, coalesced_websocket_frames_do_not_stall, .init = start_coalescing,
 	cr_assert_gt(merged, 0, "no frame carried several broker writes "
 	    "(%llu frames): the test proved nothing", frames);
 }
+
+/* ---- a hostile broker ----------------------------------------------------- */
+
+/*
+ * The broker is the attacker: a subscriber to everything (mosquitto_sub
+ * as user "sniffer", whom the broker's ACL lets read and write all) keeps
+ * every frame of the test; the broker's ACL gives each router only its
+ * own topics ("write only as yourself, read only your inbox").
+ */
+static void
+start_hostile(void)
+{
+	struct tp_opts o = { .sandbox = 1, .acl = 1,
+	    .username = { "000001", "000002" } };
+
+	tp_start(&w, &o);
+}
+
+struct frame {
+	char topic[64];
+	uint8_t b[4096];
+	size_t len;
+};
+
+/* The sniffer's lines "TOPIC HEX" from line `from` on. */
+static size_t
+frames_read(const char *path, size_t from, struct frame *f, size_t max)
+{
+	FILE *fp = fopen(path, "r");
+	static char line[16384];
+	size_t n = 0, k = 0;
+
+	cr_assert_not_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL && n < max) {
+		char *sp = strchr(line, ' ');
+		size_t hl;
+
+		if (k++ < from || sp == NULL)
+			continue;
+		*sp = '\0';
+		snprintf(f[n].topic, sizeof(f[n].topic), "%.63s", line);
+		hl = strcspn(sp + 1, "\n");
+		if (hl / 2 > sizeof(f[n].b))
+			continue;
+		for (size_t i = 0; i < hl / 2; i++)
+			sscanf(sp + 1 + 2 * i, "%2hhx", &f[n].b[i]);
+		f[n].len = hl / 2;
+		n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+static size_t
+lines(const char *path)
+{
+	return (size_t)th_count_log(path, "\n");
+}
+
+static void
+inject(const struct frame *f, int flip)
+{
+	char path[400], host[64], port[16];
+	uint8_t b[4096];
+	FILE *fp;
+	int p;
+
+	memcpy(b, f->b, f->len);
+	if (flip)
+		b[f->len / 2] ^= 0x01;
+	snprintf(path, sizeof(path), "%s/inject.bin", w.dir);
+	cr_assert_not_null(fp = fopen(path, "w"));
+	cr_assert_eq(fwrite(b, 1, f->len, fp), f->len);
+	fclose(fp);
+	tp_broker_addr(&w, host, sizeof(host), &p);
+	snprintf(port, sizeof(port), "%d", p);
+	{
+		char *argv[] = { "/usr/bin/mosquitto_pub", "-h", host, "-p", port,
+		    "-u", "sniffer", "-q", "1", "-t", (char *)f->topic, "-f",
+		    path, NULL };
+
+		cr_assert_eq(th_run(argv, NULL, NULL, 0, 10000), 0);
+	}
+}
+
+static void
+acl_read(int allow)
+{
+	char text[512];
+	FILE *fp = fopen(w.acl, "w");
+
+	snprintf(text, sizeof(text),
+	    "user 000001\ntopic write mob/x/+/000001/#\n%s"
+	    "user 000002\ntopic write mob/x/+/000002/#\ntopic read mob/x/000002/#\n"
+	    "user sniffer\ntopic readwrite #\n",
+	    allow ? "topic read mob/x/000001/#\n" : "");
+	cr_assert_not_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	kill(w.broker.pid, SIGHUP);
+	usleep(500000);
+}
+
+Test(router, hostile_broker_sees_no_plaintext_and_its_frames_are_refused,
+    .init = start_hostile, .fini = stop, .timeout = 180)
+{
+	static struct frame f[4096];
+	static const char *secrets[] = { "000002/010", "000001/010", "0101/0001",
+	    "temperature", "Room", "setpoint", "Cel", "mob/cov", "mob/svc",
+	    "\"op\"", "read", "24.5", NULL };
+	char snif[400], host[64], port[16];
+	struct th_proc sub;
+	size_t n, mark, held;
+	int p, data = 0;
+
+	tp_broker_addr(&w, host, sizeof(host), &p);
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(snif, sizeof(snif), "%s/sniffer.txt", w.dir);
+	{
+		char *argv[] = { "/usr/bin/mosquitto_sub", "-h", host, "-p", port,
+		    "-u", "sniffer", "-t", "#", "-F", "%t %x", NULL };
+
+		cr_assert_eq(th_spawn(&sub, argv, NULL, snif), 0);
+	}
+	usleep(500000);
+	/* traffic of every kind, both ways */
+	cr_assert_eq(cli(0, "discover", "000002", NULL, NULL, NULL), 0, "%s", out);
+	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
+	cr_assert_eq(cli(0, "set", SETP, "24.5", NULL, NULL), 0, "%s", out);
+	cr_assert_eq(cli(1, "get", "000001/010/0101/0001/40", NULL, NULL, NULL),
+	    0, "%s", out);
+	cr_assert_eq(cli(0, "watch", "--duration", "2", "000002/#", NULL), 0,
+	    "%s", out);
+
+	/* the broker withholds node 1's inbox a while: frames it never got */
+	mark = lines(snif);
+	acl_read(0);
+	for (int t = 0; t < 100; t++) {
+		n = frames_read(snif, mark, f, 4096);
+		data = 0;
+		for (size_t i = 0; i < n; i++)
+			data += strcmp(f[i].topic, "mob/x/000001/000002/data") == 0;
+		if (data >= 3)
+			break;
+		usleep(100000);
+	}
+	cr_assert_geq(data, 3, "node 2 sent no data while node 1's inbox was held");
+	acl_read(1);
+	held = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f[i].topic, "mob/x/000001/000002/data") == 0 &&
+		    ++held == 2) {
+			/* reordered: the second withheld frame before the first */
+			inject(&f[i], 0);
+			break;
+		}
+	cr_assert_eq(tp_wait_stat(&w, 0, "reorder", 1, 10000), 0);
+	/* node 2 resends what was not acknowledged: all of it arrives */
+	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
+
+	n = frames_read(snif, 0, f, 4096);
+	cr_assert_gt(n, 20, "the sniffer saw %zu frames", n);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f[i].topic, "mob/x/000001/000002/data") == 0) {
+			double before = tp_stat(&w, 0, "replay");
+
+			inject(&f[i], 0);	/* replayed */
+			cr_assert_eq(tp_wait_stat(&w, 0, "replay", before + 1,
+			    10000), 0);
+			inject(&f[i], 1);	/* tampered */
+			cr_assert_eq(tp_wait_stat(&w, 0, "bad_signature", 1,
+			    10000), 0);
+			break;
+		}
+	th_stop(&sub, SIGTERM, 5000);
+
+	/* who talks to whom, sizes and timing: nothing else */
+	n = frames_read(snif, 0, f, 4096);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(strncmp(f[i].topic, "mob/x/", 6), 0, "%s", f[i].topic);
+		for (size_t k = 0; secrets[k] != NULL; k++)
+			cr_assert_null(memmem(f[i].b, f[i].len, secrets[k],
+			    strlen(secrets[k])), "\"%s\" in clear in a frame on %s",
+			    secrets[k], f[i].topic);
+	}
+	/* the routers' counters name each refusal; nothing forged got in */
+	cr_assert_eq(tp_stat(&w, 0, "bad_crypto"), 0);
+	cr_assert_eq(tp_stat(&w, 0, "bad_body"), 0);
+}
