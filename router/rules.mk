@@ -24,3 +24,17 @@ ROUTER_TEST_DEPS := $(call objs,$(wildcard tests/support/*.c)) $(LIBMOB) $(ROUTE
 $(BUILD)/tests/test_router_frame $(BUILD)/tests/test_router_queue: $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ROUTER_TEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $< $(ROUTER_TEST_DEPS) $(LIBS) $(ROUTER_LIBS) -lcriterion
+
+# Two nodes peered through a no-man's broker on this machine (docs/router.md).
+.PHONY: run-peers run-broker check-router-slow
+run-peers: deps
+	$(MAKE) all
+	scripts/run-peers.sh $(BUILD)
+
+run-broker: deps
+	$(MAKE) all
+	scripts/run-broker.sh $(BUILD)
+
+# The network tests with the full one-minute link cut (make check runs 10 s).
+check-router-slow: all
+	MOBIUS_ROUTER_CUT_S=60 scripts/run-tests.sh $(BUILD) $(BUILD)/tests/test_router_netns

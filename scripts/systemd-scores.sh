@@ -22,14 +22,15 @@ mobius-sim@.service mobius-sim@01F.service 0.6
 mobius-gpio@.service mobius-gpio@020.service 0.6
 mobius-modbus@.service mobius-modbus@030.service 1.2
 mobius-router@.service mobius-router@0F0.service 1.2
-mobius-api.service mobius-api.service 1.5"
+mobius-api.service mobius-api.service 1.5
+mobius-front.service mobius-front.service 1.5"
 
 root=$(mktemp -d) || exit 2
 trap 'rm -rf "$root"' EXIT INT TERM
 mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/usr/lib/systemd" "$root/etc/systemd/system"
 ln -s usr/bin "$root/bin"; ln -s usr/sbin "$root/sbin"; ln -s usr/lib "$root/lib"
 cp -r /usr/lib/systemd/system "$root/usr/lib/systemd/"
-for b in hub sim gpio modbus router api; do cp /bin/true "$root/usr/bin/mobius-$b"; done
+for b in hub sim gpio modbus router api front; do cp /bin/true "$root/usr/bin/mobius-$b"; done
 cp /bin/true "$root/usr/sbin/mosquitto"
 for k in /usr/bin/kill /bin/kill; do [ -x "$k" ] && { cp "$k" "$root/usr/bin/kill"; break; }; done
 cp "$dir"/*.service "$root/etc/systemd/system/"
