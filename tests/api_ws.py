@@ -8,6 +8,11 @@ third-party implementation, against mobius-api's stream.
                                               READY, read nothing for PAUSE s,
                                               then drain; print "close CODE"
   api_ws.py refused URL TOKEN                 print the handshake's HTTP status
+  api_ws.py count URL TOKEN READY N           touch READY once connected, read up to N
+                                              records (3 s quiet ends it); print the count
+                                              and the ms from the first to the last
+  api_ws.py lines - - READY N CMD...          the same for the lines a command prints
+                                              (READY 1.5 s after it started)
 """
 import json
 import os
@@ -66,6 +71,40 @@ def main():
         except Exception as e:  # the connection was dropped without a close frame
             print("read %d then dropped: %s" % (n, e), flush=True)
             return 0
+    elif mode == "count":
+        ready, want = sys.argv[4], int(sys.argv[5])
+        ws = connect(url, token)
+        open(ready, "w").close()
+        ws.settimeout(3)
+        n, first, last = 0, 0.0, 0.0
+        try:
+            while n < want:
+                ws.recv()
+                last = time.monotonic()
+                if n == 0:
+                    first = last
+                n += 1
+        except websocket.WebSocketTimeoutException:
+            pass
+        print("received %d in %d ms" % (n, (last - first) * 1000), flush=True)
+    elif mode == "lines":
+        import select
+        import subprocess
+        ready, want = sys.argv[4], int(sys.argv[5])
+        proc = subprocess.Popen(sys.argv[6:], stdout=subprocess.PIPE)
+        time.sleep(1.5)
+        open(ready, "w").close()
+        n, first, last = 0, 0.0, 0.0
+        while n < want and select.select([proc.stdout], [], [], 3)[0]:
+            if not proc.stdout.readline():
+                break
+            last = time.monotonic()
+            if n == 0:
+                first = last
+            n += 1
+        proc.terminate()
+        proc.wait()
+        print("received %d in %d ms" % (n, (last - first) * 1000), flush=True)
     elif mode == "refused":
         try:
             connect(url, token)
