@@ -236,7 +236,6 @@ static const struct mob_daemon api_daemon = {
 int
 main(int argc, char *argv[])
 {
-	struct mob_sandbox_opts sbo = { 0 };
 	struct mob_daemon_opts o;
 	const char *ro[3] = { NULL, NULL, NULL };
 	char tokdir[512], certdir[512];
@@ -257,18 +256,14 @@ main(int argc, char *argv[])
 		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(r));
 
 	/*
-	 * sandbox: as mob_daemon_confine(), and the token file's and the
-	 * certificate's directories stay visible read-only (they are re-read
-	 * when they change; keytool replaces them by rename).
+	 * sandbox: the token file's and the certificate's directories stay
+	 * visible read-only (re-read when they change; keytool replaces the
+	 * files by rename)
 	 */
-	sbo.no_sandbox = o.no_sandbox;
-	sbo.hub_socket = mob_daemon_socket(&o);
 	ro[n++] = dir_of(api.cfg.tokens, tokdir, sizeof(tokdir));
 	if (!api.cfg.plain)
 		ro[n++] = dir_of(api.cfg.cert, certdir, sizeof(certdir));
-	sbo.ro_paths = ro;
-	if (mob_sandbox_enter(&mob_sandbox_api, &sbo) != 0)
-		fatalx("cannot enter the sandbox");
+	mob_daemon_confine_ro(&api_daemon, &o, NULL, ro);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -220,18 +220,21 @@ start_sim(void)
 	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0, "start mobius-sim");
 }
 
-/* Write the API's config (extra: more JSON members) and start it confined. */
+/*
+ * Write the API's config (extra: more JSON members) and start it confined;
+ * under strace writing trace when trace is not NULL.
+ */
 static void
-start_api(struct th_proc *p, const char *key, int prt, const char *extra,
-    const char *logname)
+start_api_traced(struct th_proc *p, const char *key, int prt, const char *extra,
+    const char *logname, const char *trace)
 {
-	char path[512], log[600], conf[600], text[2048], top[512];
+	char path[512], log[600], conf[600], text[2048], top[512], *traced[40];
 	char *argv[] = { path, "--config", conf, "--key", (char *)key,
 	    "--socket", node.sock, "-v", NULL };
 	/* ASan's quarantine would keep freed queues resident: the RSS bound of
 	 * the slow-reader test measures the daemon, not the sanitizer */
 	char *env[] = { "MOBIUS_SANDBOX_USER=nobody",
-	    "ASAN_OPTIONS=quarantine_size_mb=0", NULL };
+	    "ASAN_OPTIONS=quarantine_size_mb=0:detect_leaks=0", NULL };
 
 	cr_assert_not_null(getcwd(top, sizeof(top)));
 	snprintf(conf, sizeof(conf), "%s/%s.json", node.dir, logname);
@@ -243,11 +246,21 @@ start_api(struct th_proc *p, const char *key, int prt, const char *extra,
 	write_file(conf, text);
 	th_path("bin/mobius-api", path, sizeof(path));
 	snprintf(log, sizeof(log), "%s/%s.log", node.dir, logname);
-	cr_assert_eq(th_spawn(p, argv, env, log), 0, "start mobius-api");
+	if (trace != NULL)
+		th_strace_argv(argv, trace, traced, 40);
+	cr_assert_eq(th_spawn(p, trace != NULL ? traced : argv, env, log), 0,
+	    "start mobius-api");
 	if (th_wait_log(log, "listening on", 15000) != 0) {
 		dump_file(log);
 		cr_assert_fail("mobius-api did not start");
 	}
+}
+
+static void
+start_api(struct th_proc *p, const char *key, int prt, const char *extra,
+    const char *logname)
+{
+	start_api_traced(p, key, prt, extra, logname, NULL);
 }
 
 /* The sim's description and values have reached the API. */
@@ -848,6 +861,35 @@ Test(api, per_token_rate_limit_answers_429)
 	cr_assert_eq(http_tok(out, sizeof(out), tok_rw, "$B/api/v1/status"), 200);
 	th_stop(&p, SIGTERM, 5000);
 	snprintf(base, sizeof(base), "https://127.0.0.1:%d", port);
+}
+
+/*
+ * Under strace: no byte from the hub or from an application is read
+ * before the seccomp filter is in (the listening socket only listens).
+ */
+Test(api, reads_no_peer_byte_before_it_is_confined)
+{
+	char out[OUT_MAX], key[512], trace[600], why[400];
+	struct th_proc p;
+	const char *skip;
+	int prt = th_free_port();
+
+	if (geteuid() != 0 || getpwnam("nobody") == NULL)
+		cr_skip_test("the sandbox switches users only when started as root, "
+		    "to \"nobody\" here");
+	if ((skip = th_strace_missing()) != NULL)
+		cr_skip_test("%s", skip);
+	th_node_add(&node, "00A2/0A2", key, sizeof(key));
+	snprintf(trace, sizeof(trace), "%s/api.trace", node.dir);
+	start_api_traced(&p, key, prt, NULL, "api-traced", trace);
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d", prt);
+	cr_assert_eq(http_tok(out, sizeof(out), tok_ro, "$B/api/v1/values/" SETP), 200,
+	    "%s", out);
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d", port);
+	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
+	cr_assert(WIFEXITED(th_stop(&p, SIGTERM, 5000)));
+	cr_assert_gt(th_trace_confined_first(trace, node.sock, why, sizeof(why)), 0,
+	    "%s", why);
 }
 
 Test(api, plain_http_only_on_loopback)
