@@ -434,13 +434,47 @@ sb_drop_bounding(const struct mob_sandbox_profile *p)
  * emptied first (a later exec can regain nothing), groups from /etc/group
  * (tty and gpio access may come from a group), then gid, then uid.
  */
+/*
+ * The ids of user: a name from the passwd database, or "UID:GID" for ids
+ * no entry names (make run gives each daemon its own uid that way,
+ * scripts/run-node.sh); *named is then 0 and no supplementary groups
+ * apply.  -1 when neither.
+ */
+static int
+sb_ids(const char *user, uid_t *uid, gid_t *gid, int *named)
+{
+	unsigned long u, g;
+	struct passwd *pw;
+	char *end;
+
+	*named = 0;
+	if (strspn(user, "0123456789") > 0 && strchr(user, ':') != NULL) {
+		errno = 0;
+		u = strtoul(user, &end, 10);
+		if (errno != 0 || *end != ':' || end[1] < '0' || end[1] > '9')
+			return -1;
+		g = strtoul(end + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || u >= 0xffffffffUL ||
+		    g >= 0xffffffffUL)
+			return -1;
+		*uid = (uid_t)u;
+		*gid = (gid_t)g;
+		return 0;
+	}
+	if ((pw = getpwnam(user)) == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	*named = 1;
+	return 0;
+}
+
 static int
 sb_drop_user(const struct mob_sandbox_profile *p, const char *user)
 {
-	struct passwd *pw;
-	uid_t ru, eu, su;
-	gid_t rg, eg, sg;
-	int r;
+	uid_t ru, eu, su, uid;
+	gid_t rg, eg, sg, gid;
+	int r, named;
 
 	if (geteuid() != 0) {
 		if (user != NULL)
@@ -451,25 +485,25 @@ sb_drop_user(const struct mob_sandbox_profile *p, const char *user)
 	}
 	if (user == NULL)
 		return 0;
-	if ((pw = getpwnam(user)) == NULL) {
+	if (sb_ids(user, &uid, &gid, &named) != 0) {
 		log_warnx("sandbox %s: no user %s", p->name, user);
 		return MOB_ENOTFOUND;
 	}
-	if (pw->pw_uid == 0) {
+	if (uid == 0 || gid == 0) {
 		log_warnx("sandbox %s: user %s is root", p->name, user);
 		return MOB_EINVAL;
 	}
 	if ((r = sb_drop_bounding(p)) != 0)
 		return r;
-	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+	if ((named ? initgroups(user, gid) : setgroups(0, NULL)) == -1 ||
+	    setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
 		log_warn("sandbox %s: switch to %s", p->name, user);
 		return MOB_ESYS;
 	}
 	if (getresuid(&ru, &eu, &su) == -1 || getresgid(&rg, &eg, &sg) == -1 ||
-	    ru != pw->pw_uid || eu != pw->pw_uid || su != pw->pw_uid ||
-	    rg != pw->pw_gid || eg != pw->pw_gid || sg != pw->pw_gid) {
+	    ru != uid || eu != uid || su != uid ||
+	    rg != gid || eg != gid || sg != gid) {
 		log_warnx("sandbox %s: ids did not change", p->name);
 		return MOB_EDENIED;
 	}
@@ -871,7 +905,7 @@ mob_sandbox_user(const struct mob_sandbox_profile *p,
     const struct mob_sandbox_opts *o, uid_t *uid, gid_t *gid)
 {
 	const char *user;
-	struct passwd *pw;
+	int named;
 
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
@@ -879,10 +913,11 @@ mob_sandbox_user(const struct mob_sandbox_profile *p,
 		return MOB_EINVAL;
 	if (o->no_sandbox || geteuid() != 0 || (user = sb_user(p, o)) == NULL)
 		return 0;
-	if ((pw = getpwnam(user)) == NULL)
+	if (sb_ids(user, uid, gid, &named) != 0) {
+		*uid = (uid_t)-1;
+		*gid = (gid_t)-1;
 		return MOB_ENOTFOUND;
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
+	}
 	return 0;
 }
 

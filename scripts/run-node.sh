@@ -126,14 +126,15 @@ fi
 api=""
 [ -x "$bin/mobius-api" ] && api=yes
 
-# As root each daemon drops to its service user (mobius-hub, mobius-sim, ...)
-# when that user exists (installed package); for this demo, where they
-# usually do not, all of them drop to "nobody" instead, which then owns
-# what the hub must re-read.  Confinement is the same either way.  As a
-# normal user the sandbox uses a user namespace and keeps the uid.
+# As root every daemon drops to a uid of its own, so that the kernel keeps
+# them from signalling or ptracing each other whatever seccomp misses
+# (docs/security.md).  This demo creates no users: it picks free ids
+# (no passwd or group entry) and hands each daemon "UID:GID"
+# (MOBIUS_SANDBOX_USER); all share one group, the one of the hub's socket.
+# As a normal user the sandbox uses a user namespace and keeps the uid.
 sandbox=""
 note=""
-standin=""
+ids=""
 case $build in
 *san | *san/) san=yes ;;
 *) san="" ;;
@@ -147,16 +148,25 @@ if [ -n "$san" ]; then
   (sanitizer build run as root: daemons started with --no-sandbox)"
 	fi
 elif [ "$(id -u)" -eq 0 ]; then
-	if id nobody >/dev/null 2>&1; then
-		standin=nobody
-		export MOBIUS_SANDBOX_USER=nobody
-		note="
-  (run as root: every daemon confined as user nobody; installed units give each its own user)"
-	else
-		sandbox=--no-sandbox
-		note="
-  (run as root without a user \"nobody\": daemons started with --no-sandbox)"
-	fi
+	# five free uids in a row and a free gid, from 64000 up
+	base=64000
+	while :; do
+		free=yes
+		for i in 0 1 2 3 4; do
+			getent passwd $((base + i)) >/dev/null && free=""
+		done
+		getent group $base >/dev/null && free=""
+		[ -n "$free" ] && break
+		base=$((base + 5))
+		[ $base -lt 65000 ] || die "no free uids in 64000..65000"
+	done
+	ids=yes gid=$base
+	hub_ids=$base:$gid sim_ids=$((base + 1)):$gid
+	modbus_ids=$((base + 2)):$gid gpio_ids=$((base + 3)):$gid
+	api_ids=$((base + 4)):$gid
+	note="
+  (run as root: each daemon confined as a uid of its own: hub $base, sim $((base + 1)),
+   modbus $((base + 2)), gpio $((base + 3)), api $((base + 4)); group $gid)"
 fi
 
 # Every key exists before the hub starts (it reads the keyring once).
@@ -185,22 +195,27 @@ hubenv=""
 
 # Each service's state directory (its operators' slots, docs/services.md).
 mkdir -p "$dir/state/sim" "$dir/state/modbus" "$dir/state/gpio"
-if [ -n "$standin" ]; then
+if [ -n "$ids" ]; then
 	mkdir -p "$dir/state" "$dir/gpio-sim"
 	chmod 0755 "$dir"
-	chown "$standin" "$keys" "$keys/keyring" "$keys/hub.key" "$dir/state" \
-		"$dir/run" "$dir/gpio-sim" "$dir/state/sim" "$dir/state/modbus" \
-		"$dir/state/gpio"
-	[ -n "$api" ] && chown "$standin" "$keys/api-tokens.json" "$keys/api.key" \
+	# the hub re-reads its keys and owns its state and socket directory;
+	# the group may pass through to its socket (srwxrwx---) and keys
+	chown "$hub_ids" "$keys" "$keys/keyring" "$keys/hub.key" "$dir/state" \
+		"$dir/run"
+	chmod 0710 "$keys" "$dir/run"
+	chown "$sim_ids" "$dir/state/sim"
+	chown "$modbus_ids" "$dir/state/modbus"
+	chown "$gpio_ids" "$dir/state/gpio" "$dir/gpio-sim"
+	[ -n "$api" ] && chown "$api_ids" "$keys/api-tokens.json" "$keys/api.key" \
 		"$keys/api.crt"
 fi
 
-start hub "$dir/hub.log" env $hubenv "$bin/mobius-hub" --keys "$keys" --socket "$sock" \
+start hub "$dir/hub.log" env $hubenv ${ids:+MOBIUS_SANDBOX_USER=$hub_ids} "$bin/mobius-hub" --keys "$keys" --socket "$sock" \
 	--state "$dir/state" --foreground $sandbox
 wait_for "$sock" hub "$dir/hub.log" || exit 1
 
 services="mobius-sim ($hid/010)"
-start sim "$dir/sim.log" env STATE_DIRECTORY="$dir/state/sim" "$bin/mobius-sim" --config "$top/services/sim/sim.json" \
+start sim "$dir/sim.log" env ${ids:+MOBIUS_SANDBOX_USER=$sim_ids} STATE_DIRECTORY="$dir/state/sim" "$bin/mobius-sim" --config "$top/services/sim/sim.json" \
 	--key "$(keyfile 0010/010)" --socket "$sock" $sandbox
 
 if [ -n "$modbus" ]; then
@@ -209,7 +224,8 @@ if [ -n "$modbus" ]; then
 		--port "$port" --units 1 --demo --ready-file "$dir/modbus.ready"
 	# The demo goes on without Modbus if the port is taken (MOBIUS_MODBUS_PORT).
 	if wait_for "$dir/modbus.ready" mbdev "$dir/modbus-device.log"; then
-		start modbus "$dir/modbus.log" env STATE_DIRECTORY="$dir/state/modbus" \
+		start modbus "$dir/modbus.log" env ${ids:+MOBIUS_SANDBOX_USER=$modbus_ids} \
+			STATE_DIRECTORY="$dir/state/modbus" \
 			"$bin/mobius-modbus" \
 			--config "$top/services/modbus/demo.json" --port "$port" \
 			--key "$(keyfile 0020/020)" --socket "$sock" $sandbox
@@ -220,7 +236,8 @@ if [ -n "$modbus" ]; then
 fi
 if [ -n "$gpio" ]; then
 	mkdir -p "$dir/gpio-sim"
-	start gpio "$dir/gpio.log" env STATE_DIRECTORY="$dir/state/gpio" \
+	start gpio "$dir/gpio.log" env ${ids:+MOBIUS_SANDBOX_USER=$gpio_ids} \
+		STATE_DIRECTORY="$dir/state/gpio" \
 		"$bin/mobius-gpio" \
 		--config "$top/services/gpio/demo.json" --sim \
 		--sim-dir "$dir/gpio-sim" \
@@ -230,7 +247,8 @@ fi
 
 api_use=""
 if [ -n "$api" ]; then
-	start api "$dir/api.log" "$bin/mobius-api" --config "$dir/api.json" \
+	start api "$dir/api.log" env ${ids:+MOBIUS_SANDBOX_USER=$api_ids} \
+		"$bin/mobius-api" --config "$dir/api.json" \
 		--key "$(keyfile 00A0/0A0)" --socket "$sock" $sandbox
 	services="$services, mobius-api ($hid/0A0)"
 	url=https://127.0.0.1:$api_port

@@ -769,6 +769,103 @@ Test(cli, make_run_script_shows_cov_and_leaves_nothing_behind, .timeout = 60)
 	    strerror(errno));
 }
 
+/* Real uids of the daemons (mosquitto, mobius-*) whose command line has needle. */
+static size_t
+daemon_uids(const char *needle, unsigned *uids, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char path[300], buf[4096], *u;
+	size_t n = 0;
+	ssize_t len;
+	int fd;
+
+	cr_assert_not_null(d);
+	while (n < max && (de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		if ((fd = open(path, O_RDONLY)) == -1)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		for (ssize_t i = 0; i < len; i++)
+			if (buf[i] == '\0')
+				buf[i] = ' ';
+		buf[len] = '\0';
+		if (strstr(buf, needle) == NULL)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+		if ((fd = open(path, O_RDONLY)) == -1)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[len > 0 ? len : 0] = '\0';
+		/* the daemons by name: not a shell or env on its way to exec */
+		if (strncmp(buf, "Name:\tmosquitto\n", 16) != 0 &&
+		    strncmp(buf, "Name:\tmobius-", 13) != 0)
+			continue;
+		if ((u = strstr(buf, "\nUid:\t")) != NULL)
+			uids[n++] = (unsigned)strtoul(u + 6, NULL, 10);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * make run as root confines every daemon as a uid of its own, so that
+ * the kernel stops one from signalling another (issue 10: from inside the
+ * sim's profile F_SETOWN + SIGKILL killed other daemons, all "nobody").
+ */
+Test(cli, make_run_gives_every_daemon_its_own_uid, .timeout = 60)
+{
+	char dir[256], build[512], tmpenv[300], portenv[64], apienv[64], log[300];
+	char *env[] = { tmpenv, portenv, apienv, "MOBIUS_RUN_SECONDS=6", NULL };
+	char *argv[] = { "scripts/run-node.sh", build, NULL };
+	const char *b = getenv("MOBIUS_BUILD");
+	unsigned uids[16];
+	struct th_proc p;
+	size_t n;
+
+	if (access("scripts/run-node.sh", X_OK) != 0)
+		cr_skip_test("run from the source tree (scripts/run-node.sh)");
+	if (geteuid() != 0)
+		cr_skip_test("needs root: as a user every daemon keeps the caller's uid");
+	snprintf(build, sizeof(build), "%s", b != NULL && *b != '\0' ? b : "build");
+	if (strlen(build) >= 3 && strcmp(build + strlen(build) - 3, "san") == 0)
+		cr_skip_test("a SAN make run as root starts the daemons unconfined");
+	th_tmpdir(dir, sizeof(dir));
+	snprintf(tmpenv, sizeof(tmpenv), "TMPDIR=%s", dir);
+	snprintf(portenv, sizeof(portenv), "MOBIUS_MODBUS_PORT=%d", th_free_port());
+	snprintf(apienv, sizeof(apienv), "MOBIUS_API_PORT=%d", th_free_port());
+	snprintf(log, sizeof(log), "%s.log", dir);
+	cr_assert_eq(th_spawn(&p, argv, env, log), 0);
+	cr_assert_eq(th_wait_log(log, "Ctrl-C stops the node", 30000), 0);
+	/* a daemon is root until its sandbox phase: wait for them all */
+	for (int tries = 0; tries < 100; tries++) {
+		size_t root = 0;
+
+		n = daemon_uids(dir, uids, 16);
+		for (size_t i = 0; i < n; i++)
+			root += uids[i] == 0;
+		if (n >= 2 && root == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	cr_expect_geq(n, 2, "at least the hub and the sim");
+	for (size_t i = 0; i < n; i++) {
+		cr_expect_neq(uids[i], 0, "a daemon runs as root");
+		for (size_t j = 0; j < i; j++)
+			cr_expect_neq(uids[i], uids[j], "two daemons share uid %u",
+			    uids[i]);
+	}
+	th_stop(&p, 0, 30000);
+	unlink(log);
+	th_rmtree(dir);
+}
+
 Test(cli, make_run_script_stops_everything_on_ctrl_c, .timeout = 60)
 {
 	char dir[256], build[512], tmpenv[300], portenv[64], log[300];
