@@ -392,33 +392,27 @@ api_hub_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	(void)user;
 	(void)in;
 	(void)len;
-	if (api.stop)
+	/* stopping, or a wsi we have let go (hub_unlink) */
+	if (api.stop || wsi == NULL || lws_get_opaque_user_data(wsi) == NULL)
 		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
-		if (lws_get_opaque_user_data(wsi) == NULL)
-			return 0;
 		mob_client_process(api.c, POLLIN);
-		hub_sync();
-		return 0;
+		break;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (lws_get_opaque_user_data(wsi) == NULL)
-			return 0;
 		mob_client_process(api.c, POLLOUT);
-		hub_sync();
-		return 0;
+		break;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (lws_get_opaque_user_data(wsi) == NULL)
-			return 0;
 		/* hang-up: let the client see it, then follow its reconnection */
 		hub.wsi = NULL;
 		hub.fd = -1;
 		mob_client_process(api.c, POLLIN | POLLHUP);
-		hub_sync();
-		return 0;
+		break;
 	default:
 		return 0;
 	}
+	hub_sync();
+	return 0;
 }
 
 int

@@ -812,6 +812,25 @@ Test(api, revoked_token_is_refused_and_its_stream_closed)
 	cr_assert_eq(http_tok(out, sizeof(out), tok_ro, "$B/api/v1/status"), 200);
 }
 
+/* The hub restarts: the API reconnects (a new socket in its loop) and serves. */
+Test(api, serves_again_after_the_hub_restarts)
+{
+	char out[OUT_MAX];
+	int i, st = 0;
+
+	th_stop(&node.hub, SIGKILL, 3000);
+	th_node_hub_start(&node, NULL);
+	for (i = 0; i < 150 && st != 200; i++) {
+		chmod(node.sock, 0666);	/* mosquitto makes it 0770 */
+		st = http_tok(out, sizeof(out), tok_rw, "$B/api/v1/values/" SETP);
+		if (st != 200)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(st, 200, "%s", out);
+	cr_assert_eq(http_tok(out, sizeof(out), tok_rw, "-X PUT -d "
+	    "'{\"value\":26}' $B/api/v1/values/" SETP), 200, "%s", out);
+}
+
 /* --- TLS, limits, configuration --------------------------------------- */
 
 Test(api, new_certificate_is_loaded_without_restart)
