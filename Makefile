@@ -161,7 +161,7 @@ deb: deps
 	mkdir -p build/deb
 	mv ../mobius_*.deb ../mobius-dbgsym_*.deb ../mobius_*.buildinfo ../mobius_*.changes build/deb/
 	dh_clean
-	@! git status --porcelain --ignored -- debian 2>/dev/null | grep . || \
+	@! git status --porcelain --ignored -- debian 2>/dev/null | grep -E '^(\?\?|!!)' || \
 	    { echo "make deb: the build left files under debian/" >&2; exit 1; }
 	lintian --pedantic --fail-on error,warning build/deb/mobius_*.changes
 	ls build/deb

@@ -201,10 +201,13 @@ mobius-keytool add 001F/01F
 mobius-keytool add 0010/020
 mobius-keytool add 0011/030
 mobius-keytool add 00C1/0C1 --user alice
+mobius-keytool add 00A0/0A0
+mobius-keytool api-token add check --scope "read:000001/#" > /root/api-token
 systemd-tmpfiles --create mobius.conf
 cp /usr/share/mobius/examples/sim.json /etc/mobius/sim/01F.json
 cp /usr/share/mobius/examples/gpio.json /etc/mobius/gpio/020.json
-cp /usr/share/mobius/examples/modbus.json /etc/mobius/modbus/030.json' 2>&1) ||
+cp /usr/share/mobius/examples/modbus.json /etc/mobius/modbus/030.json
+cp /usr/share/mobius/examples/api.json /etc/mobius/api.json' 2>&1) ||
     fatal "keys and configs as docs/operations.md says" "$out"
 ok "keys and configs as docs/operations.md says"
 # the example Modbus device (tests/modbus_server.py --demo) on loopback
@@ -282,6 +285,30 @@ check "mobius set 000001/01F/0102/0001/40 23.5 --priority 8" as_alice mobius set
 out=$(as_alice mobius get 000001/01F/0102/0001/40 2>&1)
 printf '%s' "$out" | grep -q '23\.5' && ok "mobius get reads back 23.5" || not_ok "mobius get reads back 23.5" "$out"
 check "mobius get 000001/030/0201/0001/41 (the Modbus device's temperature)" as_alice mobius get 000001/030/0201/0001/41
+
+# --- mobius-api: HTTPS with a token, under its unit ---------------------------
+api_ok() {
+	sh_in 'curl -sk --max-time 5 -H "Authorization: Bearer $(cat /root/api-token)" https://127.0.0.1:8443/api/v1/discover' |
+	    grep -q '"id":"000001/01F"'
+}
+if ct systemctl enable --now mobius-api.service >/dev/null 2>&1 && wait_for 20 active mobius-api.service; then
+	# Type=simple: active at fork; once it answers it is the program
+	wait_for 20 api_ok
+	pid=$(prop mobius-api.service MainPID)
+	s=$(ct cat /proc/"$pid"/status)
+	uid=$(printf '%s\n' "$s" | awk '/^Uid:/ { print $2 }')
+	caps=$(printf '%s\n' "$s" | awk '/^Cap(Inh|Prm|Eff|Bnd|Amb):/ { print $2 }' | sort -u)
+	[ "$uid" != 0 ] && [ "$caps" = 0000000000000000 ] &&
+	    ok "mobius-api.service active, as $(ct id -nu "$uid"), no capabilities" ||
+	    not_ok "mobius-api.service as its own user with no capabilities" "uid=$uid caps=$caps"
+	wait_for 20 api_ok && ok "mobius-api: GET /api/v1/discover with a read token lists 000001/01F" ||
+	    not_ok "mobius-api answers discover" "$(sh_in 'curl -sk --max-time 5 -H "Authorization: Bearer $(cat /root/api-token)" https://127.0.0.1:8443/api/v1/discover' 2>&1 | head -c 600)
+$(ct journalctl -q -u mobius-api -n 10 --no-pager -o cat)"
+	out=$(sh_in 'curl -sk --max-time 5 -o /dev/null -w "%{http_code}" https://127.0.0.1:8443/api/v1/discover')
+	[ "$out" = 401 ] && ok "mobius-api: no token, 401" || not_ok "mobius-api refuses a request without a token (401)" "$out"
+else
+	not_ok "mobius-api.service active" "$(ct systemctl status --no-pager -n 15 mobius-api.service 2>&1)"
+fi
 
 # --- reload: systemd, keytool, the hub --------------------------------------
 check "systemctl reload mobius-hub (ExecReload under NoExecPaths=/)" ct systemctl reload mobius-hub.service
@@ -417,11 +444,11 @@ $(ct systemctl list-units --no-pager 'mobius*')"
 fi
 wait_for 30 node_online && ok "after the upgrade every service answers" ||
     not_ok "after the upgrade the node answers" "$(ct runuser -u alice -- mobius discover 2>&1)"
-check "the instances stay enabled" ct systemctl -q is-enabled $UNITS
+check "the instances stay enabled" ct systemctl -q is-enabled $UNITS mobius-api.service
 
 # --- purge ---------------------------------------------------------------------
 ct systemctl stop check-modbus-device.service >/dev/null 2>&1
-sh_in 'userdel -r alice' >/dev/null 2>&1
+sh_in 'userdel -r alice; rm -f /root/api-token' >/dev/null 2>&1
 out=$(ct env DEBIAN_FRONTEND=noninteractive apt-get purge -y -o Dpkg::Use-Pty=0 mobius 2>&1) &&
     ok "apt purge mobius" || not_ok "apt purge mobius" "$out"
 left=$(ct sh -c 'ps -eo user:20,pid,args | grep -E "mobius|mosquitto" | grep -v grep')
