@@ -11,26 +11,16 @@
 #include <cJSON.h>
 
 #include "mobius/err.h"
+#include "mobius/jws.h"
+#include "mobius/time.h"
 #include "internal.h"
 
 void
 cli_fmt_time(int64_t ms, char *buf, size_t len)
 {
-	time_t sec = (time_t)(ms / 1000);
-	int frac = (int)(ms % 1000);
-	struct tm tm;
-	char base[32];
-
-	if (frac < 0) {
-		frac += 1000;
-		sec--;
-	}
-	if (gmtime_r(&sec, &tm) == NULL ||
-	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+	/* a time gmtime cannot take: the number as sent */
+	if (mob_time_format_ms(ms, buf, len) != 0)
 		snprintf(buf, len, "%lld", (long long)ms);
-		return;
-	}
-	snprintf(buf, len, "%s.%03dZ", base, frac);
 }
 
 void
@@ -97,8 +87,11 @@ fmt_json(const struct cli_cov *c, char **out)
 		goto out;
 	if (c->name != NULL && cJSON_AddStringToObject(o, "name", c->name) == NULL)
 		goto out;
-	cJSON_AddItemToObject(o, "value", v);
+	r = mob_json_add(o, "value", v);
 	v = NULL;
+	if (r != 0)
+		goto out;
+	r = MOB_ENOMEM;
 	if (c->units != NULL && *c->units != '\0' &&
 	    cJSON_AddStringToObject(o, "units", c->units) == NULL)
 		goto out;
@@ -135,9 +128,8 @@ fmt_senml(const struct cli_cov *c, char **out)
 	snprintf(bn, sizeof(bn), "%.*s", (int)(slash - c->uri + 1), c->uri);
 	if ((pack = cJSON_CreateArray()) == NULL)
 		return MOB_ENOMEM;
-	if ((rec = cJSON_CreateObject()) == NULL)
+	if (mob_json_add(pack, NULL, rec = cJSON_CreateObject()) != 0)
 		goto out;
-	cJSON_AddItemToArray(pack, rec);
 	if (cJSON_AddStringToObject(rec, "bn", bn) == NULL ||
 	    cJSON_AddStringToObject(rec, "n", slash + 1) == NULL)
 		goto out;

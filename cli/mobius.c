@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -193,8 +194,9 @@ cli_parse_seconds(const char *s, int *ms)
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
+	/* in range of an int of milliseconds before the conversion */
 	if (errno != 0 || *end != '\0' || !isfinite(v) || v <= 0 ||
-	    v > 86400.0 * 365)
+	    v > INT_MAX / 1000.0)
 		return -1;
 	*ms = (int)(v * 1000.0);
 	if (*ms == 0)

@@ -14,6 +14,7 @@
 #include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
+#include "mobius/jws.h"
 #include "mobius/log.h"
 #include "node.h"
 
@@ -323,7 +324,10 @@ cli_node_request(struct cli_node *n, const struct mob_uri *u, cJSON *req,
 	return CLI_EXIT_OK;
 }
 
-/* Move the objects of one discover page into objs; the next offset or 0. */
+/*
+ * Move the objects of one discover page into objs; the next offset, 0 at
+ * the end, or -1 out of memory.
+ */
 static double
 take_page(cJSON *rsp, cJSON *objs, double offset)
 {
@@ -333,7 +337,8 @@ take_page(cJSON *rsp, cJSON *objs, double offset)
 	cJSON *o;
 
 	while (cJSON_IsArray(arr) && (o = cJSON_DetachItemFromArray(arr, 0)) != NULL)
-		cJSON_AddItemToArray(objs, o);
+		if (mob_json_add(objs, NULL, o) != 0)
+			return -1;
 	/* A next offset that does not move on would loop for ever. */
 	if (!cJSON_IsNumber(next) || next->valuedouble <= offset)
 		return 0;
@@ -369,8 +374,15 @@ cli_node_complete(struct cli_node *n, struct cli_svc *s)
 		cJSON_Delete(req);
 		cJSON_Delete(rsp);
 		req = rsp = NULL;
+		if (offset < 0) {
+			rc = CLI_EXIT_ERROR;
+			goto out;
+		}
 	} while (offset > 0);
-	cJSON_ReplaceItemInObjectCaseSensitive(s->desc, "objects", objs);
+	if (!cJSON_ReplaceItemInObjectCaseSensitive(s->desc, "objects", objs)) {
+		rc = CLI_EXIT_ERROR;
+		goto out;
+	}
 	objs = NULL;
 	cJSON_DeleteItemFromObjectCaseSensitive(s->desc, "truncated");
  out:

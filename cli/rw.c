@@ -13,6 +13,7 @@
 #include <cJSON.h>
 
 #include "mobius/err.h"
+#include "mobius/jws.h"
 #include "node.h"
 
 /*
@@ -376,8 +377,8 @@ cmd_set(int argc, char *argv[], struct cli_opts *o)
 		cJSON_Delete(v);
 		goto out;
 	}
-	cJSON_AddItemToObject(req, "value", v);
-	if (cJSON_AddNumberToObject(req, "priority", (double)prio) == NULL)
+	if (mob_json_add(req, "value", v) != 0 ||
+	    cJSON_AddNumberToObject(req, "priority", (double)prio) == NULL)
 		goto out;
 	rc = cli_node_request(&n, &u, req, &rsp);
  out:

@@ -17,6 +17,7 @@
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
+#include "mobius/time.h"
 #include "node.h"
 
 struct watch {
@@ -54,7 +55,9 @@ watch_cov(struct cli_node *n, const struct mob_topic *t,
 	    cJSON_GetObjectItemCaseSensitive(dat, "value") : dat;
 	c.time_ms = env->iat;
 	j = cJSON_GetObjectItemCaseSensitive(dat, "changed");
-	if (cJSON_IsNumber(j) && j->valuedouble > 0)
+	/* from the network: in range before the cast */
+	if (cJSON_IsNumber(j) && j->valuedouble > 0 &&
+	    j->valuedouble <= MOB_TIME_MS_MAX)
 		c.time_ms = (int64_t)j->valuedouble;
 	j = cJSON_GetObjectItemCaseSensitive(dat, "status");
 	if (cJSON_IsString(j))

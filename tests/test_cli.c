@@ -271,6 +271,8 @@ Test(cli, usage_errors_exit_2, .init = keys_setup, .fini = keys_teardown)
 	cr_expect_not_null(strstr(out, "--priority"), "%s", out);
 	cr_expect_eq(mobius(out, sizeof(out), "watch --count 0"), 2);
 	cr_expect_eq(mobius(out, sizeof(out), "--timeout -1 discover"), 2);
+	/* 3e10 ms does not fit an int: refused, not wrapped (it was UB) */
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 30000000 discover"), 2);
 	cr_expect_eq(mobius(out, sizeof(out), "discover 000001/010/0001"), 2);
 }
 

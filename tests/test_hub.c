@@ -1487,6 +1487,95 @@ Test(keydist, an_iat_that_is_no_unix_ms_integer_is_refused)
 	mob_keyring_free(kr);
 }
 
+/* A bundle for A whose claims text is given whole, signed with key. */
+static char *
+kd_sign_text(const struct mob_key *key, const char *claims, size_t len)
+{
+	char *tok;
+
+	cr_assert_eq(mob_jws_sign(key, TH_HID "/000", claims, len, &tok), 0);
+	return tok;
+}
+
+/*
+ * Before: claims were read with the lax cJSON_ParseWithLength, which stops
+ * at the end of the first value, so a signed text with bytes after it (or
+ * an embedded NUL) opened as if they were not there.
+ */
+Test(keydist, a_bundle_with_bytes_after_its_claims_is_refused)
+{
+	static const char *tails[] = { " x", "}", "\0{}" };
+	struct mob_signer *hub;
+	struct mob_keyring *kr = kd_keyring(MOB_MODE_HARDENED, &hub), *back;
+	struct mob_key *hubpub;
+	char now[32], claims[2048], *tok, *good;
+	size_t n;
+
+	cr_assert_eq(mob_key_public(mob_keyring_entry(kr, 0)->key, &hubpub), 0);
+	snprintf(now, sizeof(now), "%lld", (long long)mob_clock_wall_ms());
+	good = kd_craft(kr, now);
+	/* the claims text of the good bundle, from its middle part */
+	{
+		struct mob_jws jws;
+
+		cr_assert_eq(mob_jws_parse(good, strlen(good), MOB_KEYDIST_MAX,
+		    &jws), 0);
+		cr_assert_lt(jws.payload_len + 8, sizeof(claims));
+		memcpy(claims, jws.payload, jws.payload_len);
+		n = jws.payload_len;
+		mob_jws_clear(&jws);
+	}
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		size_t tl = i == 2 ? 3 : strlen(tails[i]);
+
+		memcpy(claims + n, tails[i], tl);
+		tok = kd_sign_text(mob_keyring_entry(kr, 0)->key, claims, n + tl);
+		back = NULL;
+		cr_expect_eq(mob_keydist_open(tok, strlen(tok), A_ID, NULL,
+		    hubpub, mob_clock_wall_ms(), 0, &back), MOB_EJSON,
+		    "tail %zu", i);
+		cr_expect_null(back);
+		mob_keyring_free(back);
+		free(tok);
+	}
+	free(good);
+	mob_key_free(hubpub);
+	mob_signer_free(hub);
+	mob_keyring_free(kr);
+}
+
+/*
+ * Before: the keys were decoded and a keyring built before the signature
+ * was checked, so a forgery with a broken key said MOB_EB64; now the
+ * forgery is refused by its signature before its keys are looked at.
+ */
+Test(keydist, a_forged_bundle_is_refused_before_its_keys_are_read)
+{
+	struct mob_signer *hub;
+	struct mob_keyring *kr = kd_keyring(MOB_MODE_HARDENED, &hub), *back;
+	struct mob_key *hubpub, *forger;
+	char claims[1024], *tok;
+
+	cr_assert_eq(mob_key_public(mob_keyring_entry(kr, 0)->key, &hubpub), 0);
+	cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &forger), 0);
+	snprintf(claims, sizeof(claims), "{\"iss\":\"" TH_HID "/000\","
+	    "\"top\":\"mob/key/" A_ID "\",\"iat\":%lld,\"seq\":1,\"dat\":"
+	    "{\"v\":1,\"mode\":\"hardened\",\"hid\":\"" TH_HID "\","
+	    "\"keys\":[{\"id\":\"" A_ID "\",\"alg\":\"EdDSA\","
+	    "\"key\":\"not base64url!\",\"state\":\"active\","
+	    "\"not_after\":0}]}}", (long long)mob_clock_wall_ms());
+	tok = kd_sign_text(forger, claims, strlen(claims));
+	back = NULL;
+	cr_expect_eq(mob_keydist_open(tok, strlen(tok), A_ID, NULL, hubpub,
+	    mob_clock_wall_ms(), 0, &back), MOB_EBADSIG);
+	cr_expect_null(back);
+	free(tok);
+	mob_key_free(forger);
+	mob_key_free(hubpub);
+	mob_signer_free(hub);
+	mob_keyring_free(kr);
+}
+
 Test(hub, a_reload_sends_fresh_bundles_to_subscribed_clients)
 {
 	struct tcli *a = tc_new(A_ID, A_USER, a_key);

@@ -134,8 +134,10 @@ mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
 		r = MOB_ENOMEM;
 		goto out;
 	}
-	cJSON_AddItemToObject(claims, "dat", dat);
+	r = mob_json_add(claims, "dat", dat);
 	dat = NULL;
+	if (r != 0)
+		goto out;
 	if ((txt = cJSON_PrintUnformatted(claims)) == NULL) {
 		r = MOB_ENOMEM;
 		goto out;

@@ -325,3 +325,19 @@ mob_jws_sign(const struct mob_key *key, const char *kid,
 	return mob_jws_sign_b64hdr(key, hdr, (size_t)r, payload, payload_len,
 	    out, NULL);
 }
+
+int
+mob_json_add(cJSON *obj, const char *name, cJSON *item)
+{
+	cJSON_bool ok;
+
+	if (item == NULL)
+		return MOB_ENOMEM;
+	ok = name != NULL ? cJSON_AddItemToObject(obj, name, item) :
+	    cJSON_AddItemToArray(obj, item);
+	if (!ok) {
+		cJSON_Delete(item);
+		return MOB_ENOMEM;
+	}
+	return 0;
+}

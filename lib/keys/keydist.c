@@ -368,6 +368,25 @@ kd_fill(const cJSON *keys, enum mob_alg want, struct mob_keyring *kr)
 	return 0;
 }
 
+/* JSON the hub signed or encrypted: strict, an object, no duplicates. */
+static int
+kd_json(const char *txt, size_t len, cJSON **out)
+{
+	int r;
+
+	if ((r = mob_json_parse_strict(txt, len, out)) != 0)
+		return r;
+	if (!cJSON_IsObject(*out))
+		r = MOB_ECLAIM;
+	else
+		r = mob_json_check_unique(*out);
+	if (r != 0) {
+		kd_json_free(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
 static int
 kd_decrypt(const cJSON *dat, const char *topic, const struct mob_key *own,
     cJSON **inner)
@@ -399,12 +418,7 @@ kd_decrypt(const cJSON *dat, const char *topic, const struct mob_key *own,
 	if (r != 0)
 		goto out;
 	pt[ptlen] = '\0';
-	if ((*inner = cJSON_ParseWithLength((char *)pt, ptlen)) == NULL)
-		r = MOB_EJSON;
-	else if ((r = mob_json_check_unique(*inner)) != 0) {
-		kd_json_free(*inner);
-		*inner = NULL;
-	}
+	r = kd_json((char *)pt, ptlen, inner);
  out:
 	free(ct);
 	/* also when the tag failed: GCM wrote the plaintext before checking */
@@ -442,6 +456,40 @@ kd_claims(const cJSON *c, const char *kid, const char *topic, int64_t now_ms,
 	return 0;
 }
 
+/* The hub's own entry (kid) among the bundle's keys, decoded alone. */
+static int
+kd_hub_key(const cJSON *keys, const char *kid, enum mob_alg want,
+    struct mob_key **out)
+{
+	const cJSON *k, *id;
+	struct mob_kr_entry e;
+	int r;
+
+	*out = NULL;
+	if (!cJSON_IsArray(keys))
+		return MOB_ECLAIM;
+	cJSON_ArrayForEach(k, keys) {
+		id = cJSON_GetObjectItemCaseSensitive(k, "id");
+		if (!cJSON_IsString(id) || strcmp(id->valuestring, kid) != 0)
+			continue;
+		if ((r = kd_entry(k, want, &e)) != 0) {
+			mob_key_free(e.key);
+			return r;
+		}
+		*out = e.key;
+		return 0;
+	}
+	return MOB_EKIDUNKNOWN;
+}
+
+/*
+ * The order matters: with a pinned hub key the signature is checked before
+ * a byte it covers is parsed.  Without one, the hub's key travels in the
+ * bundle (keydist.h): the claims are parsed strictly and, in compat mode,
+ * decrypted (GCM authenticates them with our PSK), then the hub's entry
+ * alone is decoded and the signature checked with it, and only then are
+ * the claims' values and the other keys read.
+ */
 int
 mob_keydist_open(const char *msg, size_t len, const char *client_id,
     const struct mob_key *own_key, const struct mob_key *hub_key,
@@ -449,10 +497,11 @@ mob_keydist_open(const char *msg, size_t len, const char *client_id,
 {
 	struct mob_jws jws;
 	struct mob_keyring *kr = NULL;
+	struct mob_key *carried = NULL;
 	cJSON *claims = NULL, *inner = NULL;
-	const cJSON *dat, *mode, *hid, *v;
-	const struct mob_kr_entry *he;
+	const cJSON *dat, *mode, *hid, *v, *keys;
 	char topic[MOB_TOPIC_MAX], kid[MOB_ID_MAX];
+	enum mob_alg want;
 	int compat, r;
 
 	*out = NULL;
@@ -470,12 +519,11 @@ mob_keydist_open(const char *msg, size_t len, const char *client_id,
 		r = MOB_EKIDUNKNOWN;
 		goto out;
 	}
-	if ((claims = cJSON_ParseWithLength(jws.payload, jws.payload_len)) == NULL) {
-		r = MOB_EJSON;
+	/* a pinned compat hub key is its PSK: envelopes use its message key */
+	if (hub_key != NULL && (r = mob_jws_verify(&jws, mob_key_for(hub_key,
+	    MOB_USE_MESSAGE))) != 0)
 		goto out;
-	}
-	if ((r = mob_json_check_unique(claims)) != 0 ||
-	    (r = kd_claims(claims, kid, topic, now_ms, window_ms)) != 0)
+	if ((r = kd_json(jws.payload, jws.payload_len, &claims)) != 0)
 		goto out;
 	dat = cJSON_GetObjectItemCaseSensitive(claims, "dat");
 	v = cJSON_GetObjectItemCaseSensitive(dat, "v");
@@ -493,37 +541,33 @@ mob_keydist_open(const char *msg, size_t len, const char *client_id,
 		compat = 0;
 	else
 		goto out;
-	if (jws.alg != (compat ? MOB_ALG_HS256 : MOB_ALG_EDDSA)) {
+	want = compat ? MOB_ALG_HS256 : MOB_ALG_EDDSA;
+	if (jws.alg != want) {
 		r = MOB_EALGMISMATCH;
 		goto out;
 	}
-
-	if ((r = mob_keyring_new(hid->valuestring, compat ? MOB_MODE_COMPAT :
-	    MOB_MODE_HARDENED, &kr)) != 0)
-		goto out;
 	if (compat) {
-		if ((r = kd_decrypt(dat, topic, own_key, &inner)) != 0 ||
-		    (r = kd_fill(cJSON_GetObjectItemCaseSensitive(inner, "keys"),
-		    MOB_ALG_HS256, kr)) != 0)
+		if ((r = kd_decrypt(dat, topic, own_key, &inner)) != 0)
 			goto out;
-	} else if ((r = kd_fill(cJSON_GetObjectItemCaseSensitive(dat, "keys"),
-	    MOB_ALG_EDDSA, kr)) != 0)
+		keys = cJSON_GetObjectItemCaseSensitive(inner, "keys");
+	} else
+		keys = cJSON_GetObjectItemCaseSensitive(dat, "keys");
+	if (hub_key == NULL &&
+	    ((r = kd_hub_key(keys, kid, want, &carried)) != 0 ||
+	    (r = mob_jws_verify(&jws, mob_key_for(carried,
+	    MOB_USE_MESSAGE))) != 0))
 		goto out;
 
-	if (hub_key == NULL) {
-		if ((he = mob_keyring_find(kr, kid)) == NULL) {
-			r = MOB_EKIDUNKNOWN;
-			goto out;
-		}
-		hub_key = he->key;
-	}
-	/* a pinned compat hub key is its PSK: envelopes use its message key */
-	if ((r = mob_jws_verify(&jws, mob_key_for(hub_key,
-	    MOB_USE_MESSAGE))) != 0)
+	/* Authentic from here on. */
+	if ((r = kd_claims(claims, kid, topic, now_ms, window_ms)) != 0 ||
+	    (r = mob_keyring_new(hid->valuestring, compat ? MOB_MODE_COMPAT :
+	    MOB_MODE_HARDENED, &kr)) != 0 ||
+	    (r = kd_fill(keys, want, kr)) != 0)
 		goto out;
 	*out = kr;
 	kr = NULL;
  out:
+	mob_key_free(carried);
 	mob_keyring_free(kr);
 	kd_json_free(inner);
 	cJSON_Delete(claims);

@@ -11,6 +11,7 @@
 
 #include "mobius/clock.h"
 #include "mobius/err.h"
+#include "mobius/jws.h"
 #include "mobius/object.h"
 #include "mobius/proto.h"
 #include "mobius/time.h"
@@ -650,7 +651,7 @@ mob_res_describe(const struct mob_res *r)
 cJSON *
 mob_object_describe(const struct mob_object *o)
 {
-	cJSON *j, *arr, *rj;
+	cJSON *j, *arr;
 
 	if ((j = cJSON_CreateObject()) == NULL)
 		return NULL;
@@ -660,9 +661,8 @@ mob_object_describe(const struct mob_object *o)
 	    (arr = cJSON_AddArrayToObject(j, "resources")) == NULL)
 		goto fail;
 	for (size_t i = 0; i < o->nres; i++) {
-		if ((rj = mob_res_describe(o->res[i])) == NULL)
+		if (mob_json_add(arr, NULL, mob_res_describe(o->res[i])) != 0)
 			goto fail;
-		cJSON_AddItemToArray(arr, rj);
 	}
 	return j;
  fail:
@@ -673,28 +673,24 @@ mob_object_describe(const struct mob_object *o)
 cJSON *
 mob_res_state(const struct mob_res *r, int with_prio)
 {
-	cJSON *j, *v, *arr;
+	cJSON *j, *arr;
 
 	if ((j = cJSON_CreateObject()) == NULL)
 		return NULL;
-	if ((v = mob_value_to_json(&r->pv)) == NULL)
-		goto fail;
-	cJSON_AddItemToObject(j, "value", v);
-	if (cJSON_AddStringToObject(j, "status",
+	if (mob_json_add(j, "value", mob_value_to_json(&r->pv)) != 0 ||
+	    cJSON_AddStringToObject(j, "status",
 	    r->status == MOB_STATUS_ONLINE ? "online" : "offline") == NULL ||
 	    cJSON_AddNumberToObject(j, "changed", (double)r->changed) == NULL)
 		goto fail;
 	if (with_prio) {
 		if ((arr = cJSON_AddArrayToObject(j, "priority")) == NULL)
 			goto fail;
-		for (int i = 0; i < MOB_PRIO_COUNT; i++) {
-			if ((v = mob_value_to_json(&r->slot[i])) == NULL)
+		for (int i = 0; i < MOB_PRIO_COUNT; i++)
+			if (mob_json_add(arr, NULL,
+			    mob_value_to_json(&r->slot[i])) != 0)
 				goto fail;
-			cJSON_AddItemToArray(arr, v);
-		}
-		if ((v = mob_value_to_json(&r->dflt)) == NULL)
+		if (mob_json_add(j, "default", mob_value_to_json(&r->dflt)) != 0)
 			goto fail;
-		cJSON_AddItemToObject(j, "default", v);
 	}
 	return j;
  fail:

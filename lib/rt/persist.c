@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "mobius/err.h"
+#include "mobius/jws.h"
 #include "mobius/file.h"
 #include "mobius/log.h"
 #include "mobius/persist.h"
@@ -131,7 +132,7 @@ add_res(cJSON *slots, const struct mob_object *o, const struct mob_res *r)
 {
 	const struct mob_value *v;
 	char key[KEY_LEN + 1];
-	cJSON *list = NULL, *e, *j;
+	cJSON *list = NULL, *e;
 
 	for (int p = 1; p <= MOB_PRIO_COUNT; p++) {
 		if ((v = mob_res_slot(r, p))->null)
@@ -142,15 +143,10 @@ add_res(cJSON *slots, const struct mob_object *o, const struct mob_res *r)
 			if ((list = cJSON_AddArrayToObject(slots, key)) == NULL)
 				return MOB_ENOMEM;
 		}
-		if ((e = cJSON_CreateArray()) == NULL)
+		if (mob_json_add(list, NULL, e = cJSON_CreateArray()) != 0 ||
+		    mob_json_add(e, NULL, cJSON_CreateNumber(p)) != 0 ||
+		    mob_json_add(e, NULL, mob_value_to_json(v)) != 0)
 			return MOB_ENOMEM;
-		cJSON_AddItemToArray(list, e);
-		if ((j = cJSON_CreateNumber(p)) == NULL)
-			return MOB_ENOMEM;
-		cJSON_AddItemToArray(e, j);
-		if ((j = mob_value_to_json(v)) == NULL)
-			return MOB_ENOMEM;
-		cJSON_AddItemToArray(e, j);
 	}
 	return 0;
 }

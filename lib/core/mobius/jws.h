@@ -65,4 +65,11 @@ int mob_jws_sign_b64hdr(const struct mob_key *key, const char *hdr,
  * (cJSON keeps duplicates as siblings): MOB_EHDRDUP. */
 int mob_json_check_unique(const struct cJSON *json);
 
+/*
+ * Add item to obj under name (to an array when name is NULL), or on
+ * failure (out of memory, item NULL) delete item: MOB_ENOMEM.  Either way
+ * the caller no longer owns item, so nothing leaks.
+ */
+int mob_json_add(struct cJSON *obj, const char *name, struct cJSON *item);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "mobius/clock.h"
 #include "mobius/err.h"
+#include "mobius/jws.h"
 #include "internal.h"
 void
 svc__schedule(struct mob_service *svc, int64_t at)
@@ -106,7 +107,8 @@ svc__describe(const struct mob_service *svc, int with_res, size_t offset,
 				break;
 			}
 		}
-		cJSON_AddItemToArray(arr, oj);
+		if (mob_json_add(arr, NULL, oj) != 0)
+			goto fail;
 	}
 	return j;
  fail:
@@ -167,12 +169,16 @@ svc__obj_state(const struct mob_object *o, int compact)
 				cJSON_Delete(sj);
 				goto fail;
 			}
-			cJSON_AddItemToArray(arr, sj);
+			if (mob_json_add(arr, NULL, sj) != 0)
+				goto fail;
 			continue;
 		}
 		while ((it = sj->child) != NULL) {
 			cJSON_DetachItemViaPointer(sj, it);
-			cJSON_AddItemToObject(rj, it->string, it);
+			if (mob_json_add(rj, it->string, it) != 0) {
+				cJSON_Delete(sj);
+				goto fail;
+			}
 		}
 		cJSON_Delete(sj);
 		rj = rj->next;

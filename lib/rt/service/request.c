@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "mobius/err.h"
+#include "mobius/jws.h"
 #include "mobius/persist.h"
 #include "mobius/proto.h"
 #include "mobius/uri.h"
@@ -43,15 +44,14 @@ req_id(struct req *q)
 static cJSON *
 rsp_new(const struct req *q)
 {
-	cJSON *rsp, *id;
+	cJSON *rsp;
 
 	if ((rsp = cJSON_CreateObject()) == NULL)
 		return NULL;
-	if ((id = cJSON_Duplicate(q->id, 0)) == NULL) {
+	if (mob_json_add(rsp, "id", cJSON_Duplicate(q->id, 0)) != 0) {
 		cJSON_Delete(rsp);
 		return NULL;
 	}
-	cJSON_AddItemToObject(rsp, "id", id);
 	return rsp;
 }
 
@@ -115,7 +115,10 @@ rsp_res(cJSON *rsp, const struct mob_res *r)
 		return MOB_ENOMEM;
 	while ((it = st->child) != NULL) {
 		cJSON_DetachItemViaPointer(st, it);
-		cJSON_AddItemToObject(rsp, it->string, it);
+		if (mob_json_add(rsp, it->string, it) != 0) {
+			cJSON_Delete(st);
+			return MOB_ENOMEM;
+		}
 	}
 	cJSON_Delete(st);
 	if (cJSON_AddStringToObject(rsp, "name", mob_res_name(r)) == NULL ||
@@ -131,17 +134,13 @@ op_read(struct mob_service *svc, struct req *q, cJSON *rsp)
 {
 	struct sobj *so;
 	struct mob_res *r;
-	cJSON *oj;
 	int rc;
 
 	if ((rc = req_target(svc, q, 4, &so, &r)) != 0)
 		return rc;
 	if (r != NULL)
 		return rsp_res(rsp, r);
-	if ((oj = svc__obj_state(so->o, 0)) == NULL)
-		return MOB_ENOMEM;
-	cJSON_AddItemToObject(rsp, "object", oj);
-	return 0;
+	return mob_json_add(rsp, "object", svc__obj_state(so->o, 0));
 }
 
 static int
@@ -225,27 +224,24 @@ op_discover(struct mob_service *svc, struct req *q, cJSON *rsp)
 
 	if ((rc = req_target(svc, q, 1, &so, &r)) != 0)
 		return rc;
-	if (r != NULL) {
-		d = mob_res_describe(r);
-		cJSON_AddItemToObject(rsp, "resource", d);
-	} else if (so != NULL) {
-		d = mob_object_describe(so->o);
-		cJSON_AddItemToObject(rsp, "object", d);
-	} else {
-		if (off != NULL) {
-			if (!cJSON_IsNumber(off) || off->valuedouble < 0 ||
-			    off->valuedouble != floor(off->valuedouble) ||
-			    off->valuedouble > (double)svc->nobjs)
-				return req_fail(q, MOB_EINVAL, "bad offset");
-			offset = (size_t)off->valuedouble;
-		}
-		d = svc__describe(svc, 1, offset, LIST_MAX, &next);
-		cJSON_AddItemToObject(rsp, "service", d);
-		if (d != NULL && next != 0 &&
-		    cJSON_AddNumberToObject(rsp, "next", (double)next) == NULL)
-			return MOB_ENOMEM;
+	if (r != NULL)
+		return mob_json_add(rsp, "resource", mob_res_describe(r));
+	if (so != NULL)
+		return mob_json_add(rsp, "object", mob_object_describe(so->o));
+	if (off != NULL) {
+		if (!cJSON_IsNumber(off) || off->valuedouble < 0 ||
+		    off->valuedouble != floor(off->valuedouble) ||
+		    off->valuedouble > (double)svc->nobjs)
+			return req_fail(q, MOB_EINVAL, "bad offset");
+		offset = (size_t)off->valuedouble;
 	}
-	return d == NULL ? MOB_ENOMEM : 0;
+	d = svc__describe(svc, 1, offset, LIST_MAX, &next);
+	if ((rc = mob_json_add(rsp, "service", d)) != 0)
+		return rc;
+	if (next != 0 &&
+	    cJSON_AddNumberToObject(rsp, "next", (double)next) == NULL)
+		return MOB_ENOMEM;
+	return 0;
 }
 
 static int

@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #define MOB_TIME_TEXT_MAX	32	/* a formatted time + NUL, with room */
+/* The last millisecond a four-digit year can write, 9999-12-31T23:59:59.999Z. */
+#define MOB_TIME_MS_MAX		253402300799999.0
 
 /* "YYYY-MM-DDTHH:MM:SSZ" <-> unix seconds (keyrings, listings). */
 int mob_time_parse(const char *s, int64_t *out);
