@@ -140,20 +140,20 @@ main(void)
 		printf("%8zu %12.1f %12.1f\n", sizes[k], look[k], ver[k]);
 		mob_keyring_free(kr);
 	}
-	bench_result("bench_keyring", "lookup_1_entry", look[0], "ns", NULL, 0);
+	bench_result("keyring_lookup_1_entry", look[0], "ns", NULL, 0);
 	pass = look[1] <= TARGET_LOOKUP_NS;
 	snprintf(tgt, sizeof(tgt), "<= %.0f", TARGET_LOOKUP_NS);
-	bench_result("bench_keyring", "lookup_4000_entries", look[1], "ns", tgt,
+	bench_result("keyring_lookup_4000_entries", look[1], "ns", tgt,
 	    pass);
 	printf("target: lookup among %d entries <= %.0f ns: %.1f ns %s\n", BIG,
 	    TARGET_LOOKUP_NS, look[1], pass ? "PASS" : "MISS");
-	bench_result("bench_keyring", "verify_1_entry", ver[0], "ns", NULL, 0);
-	bench_result("bench_keyring", "verify_4000_entries", ver[1], "ns", NULL,
+	bench_result("keyring_verify_1_entry", ver[0], "ns", NULL, 0);
+	bench_result("keyring_verify_4000_entries", ver[1], "ns", NULL,
 	    0);
 	x = ver[1] / ver[0];
 	pass = x <= TARGET_VERIFY_RATIO;
 	snprintf(tgt, sizeof(tgt), "<= %.1f", TARGET_VERIFY_RATIO);
-	bench_result("bench_keyring", "verify_4000_over_1", x, "ratio", tgt,
+	bench_result("keyring_verify_4000_over_1", x, "ratio", tgt,
 	    pass);
 	printf("target: verify with %d entries / with 1 <= %.1f: %.2f %s\n",
 	    BIG, TARGET_VERIFY_RATIO, x, pass ? "PASS" : "MISS");

@@ -1,14 +1,14 @@
 /*
- * Benchmark figures into one JSON file, $MOBIUS_BENCH_RESULTS or
- * build/bench/results.json: {"BENCH": {"FIGURE": {"value", "unit",
- * "target", "result": "PASS"|"MISS"|"-"}}}.  A benchmark rewrites only
- * its own figures, so `make bench` leaves one file with all of them.
+ * A benchmark figure as one JSON object a line appended to
+ * $MOBIUS_RESULTS, {"name","value","unit","target","pass"}, which
+ * scripts/run-bench.sh gathers into build/bench/results.json.  Without
+ * $MOBIUS_RESULTS (a bench run by hand) nothing is written.
  */
 #ifndef BENCH_RESULTS_H
 #define BENCH_RESULTS_H
 
-/* target NULL: a figure without a target (result "-"); pass ignored. */
-int bench_result(const char *bench, const char *figure, double value,
-    const char *unit, const char *target, int pass);
+/* target "<= 1000" or NULL for a figure without one (pass ignored). */
+int bench_result(const char *name, double value, const char *unit,
+    const char *target, int pass);
 
 #endif
