@@ -1,5 +1,5 @@
 /*
- * Key distribution on mob/key/HID/SID (DESIGN §6, lib/keys/keydist.c).  A bundle
+ * Key distribution on mob/key/HID/SID (docs/keys.md, lib/keys/keydist.c).  A bundle
  * goes to one client, when it subscribes to its own key topic (acl.c), and
  * again to every such client after a reload changed the keyring.
  */

@@ -1,6 +1,6 @@
 /*
  * MOSQ_EVT_MESSAGE: every publish on mob/# is verified before fan-out
- * (DESIGN §5, §6): signed by the key of the connection's own identity,
+ * (docs/protocol.md §3, docs/hub.md): signed by the key of the connection's own identity,
  * iss == kid == client id, top == topic, iat in the window, seq not
  * replayed.  Anything else is refused with MOSQ_ERR_ACL_DENIED, which makes
  * mosquitto drop it (a QoS 1 sender gets PUBACK "not authorized"), and is

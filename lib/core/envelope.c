@@ -54,7 +54,7 @@ mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **o
 	if ((r = mob_jws_header(s->key, s->kid, s->hdr, sizeof(s->hdr))) < 0)
 		goto fail;
 	s->hdrlen = (size_t)r;
-	/* Rising across restarts without storage (DESIGN §5). */
+	/* Rising across restarts without storage (docs/protocol.md §3). */
 	s->seq = mob_clock_wall_us();
 	*out = s;
 	return 0;

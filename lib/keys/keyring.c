@@ -1038,20 +1038,14 @@ mob_keyring_format(const struct mob_keyring *kr, char **out, size_t *outlen)
  out:
 	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(b64, sizeof(b64));
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, cap);
-		free(buf);
-	}
+	mob_file_free(buf, cap);
 	return r;
 }
 
 void
 mob_keyring_text_free(char *text, size_t len)
 {
-	if (text == NULL)
-		return;
-	OPENSSL_cleanse(text, len);
-	free(text);
+	mob_file_free(text, len);
 }
 
 int

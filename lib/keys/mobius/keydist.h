@@ -1,5 +1,5 @@
 /*
- * Key distribution (DESIGN §6, docs/hub.md "Key distribution"): the message
+ * Key distribution (docs/keys.md, docs/hub.md "Key distribution"): the message
  * the hub sends on mob/key/HID/SID to that one client.  It is a normal
  * envelope (mobius/envelope.h) signed by the hub's key, kid "HID/000",
  * whose "dat" is

@@ -1,5 +1,5 @@
 /*
- * The object model (DESIGN §3, docs/services.md).
+ * The object model (docs/services.md).
  *
  * An object is PID + INS + a name + resources.  A resource has an RID,
  * a name, a type, an access mode (r or rw), optional min/max/precision/
