@@ -94,6 +94,29 @@ Test(router, remote_discover_get_set_watch_both_ways, .init = start_default,
 	cr_assert_eq(tp_stat(&w, 0, "replay"), 0);
 }
 
+/* Compat mode (HS256 service keys) on both nodes: the external key is
+ * Ed25519 all the same, and everything works alike. */
+static void
+start_compat(void)
+{
+	struct tp_opts o = { .sandbox = 1, .compat = 1 };
+
+	tp_start(&w, &o);
+}
+
+Test(router, remote_get_set_watch_in_compat_key_mode, .init = start_compat,
+    .fini = stop, .timeout = 120)
+{
+	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "Cel"), "%s", out);
+	cr_assert_eq(cli(0, "set", SETP, "22.5", NULL, NULL), 0, "%s", out);
+	cr_assert_eq(cli(0, "watch", "--duration", "2", "000002/#", NULL), 0,
+	    "%s", out);
+	cr_assert_not_null(strstr(out, SETP), "%s", out);
+	cr_assert_eq(cli(1, "get", "000001/010/0101/0001/40", NULL, NULL, NULL),
+	    0, "%s", out);
+}
+
 Test(router, export_policy_refuses_a_write_with_a_clear_error,
     .init = start_default, .fini = stop, .timeout = 120)
 {

@@ -60,11 +60,11 @@ tp_show(const char *path)
 
 static void
 keytool(struct tp_node *n, const char *a1, const char *a2, const char *a3,
-    const char *a4, char *out, size_t outlen)
+    const char *a4, const char *a5, char *out, size_t outlen)
 {
 	char tool[512];
 	char *argv[] = { tool, "--dir", n->keys, (char *)a1, (char *)a2,
-	    (char *)a3, (char *)a4, NULL };
+	    (char *)a3, (char *)a4, (char *)a5, NULL };
 	int rc;
 
 	th_path("bin/mobius-keytool", tool, sizeof(tool));
@@ -120,12 +120,15 @@ node_init(struct tp_world *w, int i)
 	n->netns = w->o.ns[i];
 	if (mkdir(n->dir, 0755) != 0 || mkdir(n->rstate, 0700) != 0)
 		tp_die("mkdir %s", n->dir);
-	keytool(n, "init", "--hid", n->hid, NULL, NULL, 0);
-	keytool(n, "add", "0010/010", NULL, NULL, NULL, 0);
-	keytool(n, "add", "00F0/0F0", NULL, NULL, NULL, 0);
-	keytool(n, "add", "00C1/0C1", NULL, NULL, NULL, 0);
-	keytool(n, "add", "00C1/0C2", NULL, NULL, NULL, 0);
-	keytool(n, "export-peer", NULL, NULL, NULL, out, sizeof(out));
+	if (w->o.compat)
+		keytool(n, "init", "--hid", n->hid, "--mode", "compat", NULL, 0);
+	else
+		keytool(n, "init", "--hid", n->hid, NULL, NULL, NULL, 0);
+	keytool(n, "add", "0010/010", NULL, NULL, NULL, NULL, 0);
+	keytool(n, "add", "00F0/0F0", NULL, NULL, NULL, NULL, 0);
+	keytool(n, "add", "00C1/0C1", NULL, NULL, NULL, NULL, 0);
+	keytool(n, "add", "00C1/0C2", NULL, NULL, NULL, NULL, 0);
+	keytool(n, "export-peer", NULL, NULL, NULL, NULL, out, sizeof(out));
 	tp_write(n->peerfile, out);
 }
 

@@ -24,6 +24,7 @@ struct tp_node {
 
 struct tp_opts {
 	int coalesce_ms;	/* mobius-front --coalesce */
+	int compat;		/* both nodes in compat (HS256) key mode */
 	int keepalive;		/* the routers' MQTT keepalive, s (default 5) */
 	int plain;		/* peers configured with "encrypt": false */
 	int acl;		/* the broker allows each router only its topics */
