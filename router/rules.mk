@@ -38,3 +38,9 @@ run-broker: deps
 # The network tests with the full one-minute link cut (make check runs 10 s).
 check-router-slow: all
 	MOBIUS_ROUTER_CUT_S=60 scripts/run-tests.sh $(BUILD) $(BUILD)/tests/test_router_netns
+
+# Peering through a two-node RabbitMQ cluster (slow; skipped, saying so,
+# when rabbitmq-server is not installed).
+.PHONY: check-rabbitmq
+check-rabbitmq: all
+	MOBIUS_RABBITMQ=1 scripts/run-tests.sh $(BUILD) $(BUILD)/tests/test_router_rabbitmq
