@@ -57,6 +57,10 @@ start)
 stop)
 	ctl_q mobius-b stop
 	ctl_q mobius-a stop
+	# the Erlang port mapper the nodes started, when nobody else uses it
+	if command -v epmd >/dev/null && ! epmd -names 2>/dev/null | grep -q '^name '; then
+		epmd -kill >/dev/null 2>&1
+	fi
 	;;
 *)
 	echo "usage: $0 start|stop DIR" >&2
