@@ -7,7 +7,7 @@
  *  - a bridge: two plain mosquitto brokers, the first bridging mob/# to
  *    the second over TCP (no signatures, no queue on disk).
  * Throughput is measured with at most WINDOW messages on the way.
- * Figures go to build/bench/results.json under "router" with targets:
+ * Figures go to build/bench/results.json (bench/support/results.h), targets:
  * at least 1000 forwarded messages/s (the netns test's rate) and a
  * median added latency of at most 50 ms.
  */
@@ -18,12 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <mosquitto.h>
 
 #include "mobius/client.h"
 #include "mobius/clock.h"
 #include "../tests/support/peers.h"
+#include "support/results.h"
 
 #define N_RATE		20000
 #define N_LAT		200
@@ -243,46 +243,6 @@ bench_bridge(double *rate, double *lat_ms)
 	th_rmtree(dir);
 }
 
-static void
-results_write(double mr, double ml, double br, double bl)
-{
-	const char *path = "build/bench/results.json";
-	cJSON *root = NULL, *r;
-	char *txt;
-	FILE *f;
-
-	if ((f = fopen(path, "r")) != NULL) {
-		static char buf[1 << 20];
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-
-		fclose(f);
-		buf[n] = '\0';
-		root = cJSON_Parse(buf);
-	}
-	if (!cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		root = cJSON_CreateObject();
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(root, "router");
-	r = cJSON_AddObjectToObject(root, "router");
-	cJSON_AddNumberToObject(r, "forwarded_msgs_per_s", mr);
-	cJSON_AddNumberToObject(r, "forwarded_target", TARGET_RATE);
-	cJSON_AddStringToObject(r, "forwarded_result", mr >= TARGET_RATE ? "PASS" : "MISS");
-	cJSON_AddNumberToObject(r, "latency_p50_ms", ml);
-	cJSON_AddNumberToObject(r, "latency_target_ms", TARGET_LAT_MS);
-	cJSON_AddStringToObject(r, "latency_result", ml <= TARGET_LAT_MS ? "PASS" : "MISS");
-	cJSON_AddNumberToObject(r, "bridge_msgs_per_s", br);
-	cJSON_AddNumberToObject(r, "bridge_latency_p50_ms", bl);
-	txt = cJSON_Print(root);
-	if ((f = fopen(path, "w")) != NULL) {
-		fputs(txt, f);
-		fputc('\n', f);
-		fclose(f);
-	}
-	free(txt);
-	cJSON_Delete(root);
-}
-
 int
 main(void)
 {
@@ -299,7 +259,11 @@ main(void)
 	    ml <= TARGET_LAT_MS ? "PASS" : "MISS");
 	printf("mosquitto bridge over TCP: %.0f msgs/s, median latency %.2f ms\n",
 	    br, bl);
-	results_write(mr, ml, br, bl);
+	bench_result("router_forwarded_msgs_per_s", mr, "msg/s", ">= 1000",
+	    mr >= TARGET_RATE);
+	bench_result("router_latency_p50", ml, "ms", "<= 50", ml <= TARGET_LAT_MS);
+	bench_result("mosquitto_bridge_msgs_per_s", br, "msg/s", NULL, 0);
+	bench_result("mosquitto_bridge_latency_p50", bl, "ms", NULL, 0);
 	mosquitto_lib_cleanup();
 	return 0;
 }
