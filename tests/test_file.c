@@ -4,7 +4,6 @@
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,34 +14,20 @@
 
 #include "mobius/err.h"
 #include "mobius/file.h"
+#include "support/harness.h"
 
 static char dir[PATH_MAX];
 
 static void
 mktmp(void)
 {
-	snprintf(dir, sizeof(dir), "%s/mobius-file-XXXXXX",
-	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	cr_assert_not_null(mkdtemp(dir));
+	th_tmpdir(dir, sizeof(dir));
 }
 
 static void
 rmtmp(void)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[PATH_MAX + 300];
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
+	th_rmtree(dir);
 }
 
 /* A FIFO nobody writes to would block a plain open() for ever. */

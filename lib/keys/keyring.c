@@ -64,20 +64,6 @@ kr_perr(struct kr_parser *p, int code, const char *fmt, ...)
 	return code;
 }
 
-/* Message into err (if any); returns code. */
-static int MOB_PRINTF(4, 5)
-kr_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return code;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
 /*
  * May a token that failed to parse be quoted in an error?  Only if it
  * cannot be a piece of key material: a key wrapped onto its own line, or
@@ -405,20 +391,20 @@ kr_entry_check(const struct mob_keyring *kr, const struct mob_kr_entry *e,
     char *msg, size_t len)
 {
 	if (!mob_id_valid(e->id))
-		return kr_seterr(msg, len, MOB_EINVAL, "bad id \"%s\": must "
+		return mob_errf(msg, len, MOB_EINVAL, "bad id \"%s\": must "
 		    "be HID/SID (6 and 3 upper-case hex digits)", e->id);
 	if (e->key == NULL || mob_key_alg(e->key) != e->alg)
-		return kr_seterr(msg, len, MOB_EALGMISMATCH, "key does not "
+		return mob_errf(msg, len, MOB_EALGMISMATCH, "key does not "
 		    "match alg %s", mob_alg_name(e->alg) ? mob_alg_name(e->alg) :
 		    "?");
 	if (e->state == MOB_KS_GRACE && e->not_after <= 0)
-		return kr_seterr(msg, len, MOB_EINVAL, "state=grace needs "
+		return mob_errf(msg, len, MOB_EINVAL, "state=grace needs "
 		    "not-after=");
 	if (e->state != MOB_KS_ACTIVE)
 		return 0;
 	for (struct kr_ent *k = kr_first(kr, e->id); k != NULL; k = k->same)
 		if (k->e.state == MOB_KS_ACTIVE)
-			return kr_seterr(msg, len, MOB_EEXIST, "second active "
+			return mob_errf(msg, len, MOB_EEXIST, "second active "
 			    "entry for %s", e->id);
 	return 0;
 }
@@ -431,25 +417,25 @@ kr_entry_check_file(const struct mob_keyring *kr, const struct mob_kr_entry *e,
 	enum mob_alg want;
 
 	if (e->kind != MOB_ENTRY_SERVICE && e->spid[0] != '\0')
-		return kr_seterr(msg, len, MOB_EINVAL, "spid= is only for "
+		return mob_errf(msg, len, MOB_EINVAL, "spid= is only for "
 		    "service entries");
 	switch (e->kind) {
 	case MOB_ENTRY_SERVICE:
 		if (strncmp(e->id, kr->hid, 6) != 0)
-			return kr_seterr(msg, len, MOB_EINVAL, "service %s is "
+			return mob_errf(msg, len, MOB_EINVAL, "service %s is "
 			    "not on this node (hid=%s)", e->id, kr->hid);
 		if (strcmp(e->id + 7, "000") == 0)
-			return kr_seterr(msg, len, MOB_EINVAL, "SID 000 is the "
+			return mob_errf(msg, len, MOB_EINVAL, "SID 000 is the "
 			    "hub's, not a service's");
 		if (!mob_spid_valid(e->spid))
-			return kr_seterr(msg, len, MOB_EINVAL, "service %s "
+			return mob_errf(msg, len, MOB_EINVAL, "service %s "
 			    "needs spid= (4 upper-case hex digits)", e->id);
 		want = kr_mode_alg(kr->mode);
 		break;
 	case MOB_ENTRY_HUB:
 		if (strncmp(e->id, kr->hid, 6) != 0 ||
 		    strcmp(e->id + 7, "000") != 0)
-			return kr_seterr(msg, len, MOB_EINVAL, "hub entry must "
+			return mob_errf(msg, len, MOB_EINVAL, "hub entry must "
 			    "be %s/000, not %s", kr->hid, e->id);
 		want = kr_mode_alg(kr->mode);
 		break;
@@ -458,19 +444,19 @@ kr_entry_check_file(const struct mob_keyring *kr, const struct mob_kr_entry *e,
 		want = MOB_ALG_EDDSA;
 		break;
 	default:
-		return kr_seterr(msg, len, MOB_EINVAL, "bad entry kind");
+		return mob_errf(msg, len, MOB_EINVAL, "bad entry kind");
 	}
 	if (e->alg != want)
-		return kr_seterr(msg, len, MOB_EALGMISMATCH, "alg %s does not "
+		return mob_errf(msg, len, MOB_EALGMISMATCH, "alg %s does not "
 		    "fit a %s entry in a %s keyring (want %s)",
 		    mob_alg_name(e->alg) ? mob_alg_name(e->alg) : "?",
 		    mob_kr_kind_name(e->kind), kr->mode == MOB_MODE_COMPAT ?
 		    "compat" : "hardened", mob_alg_name(want));
 	if (e->state != MOB_KS_GRACE && e->not_after != 0)
-		return kr_seterr(msg, len, MOB_EINVAL, "not-after= is only "
+		return mob_errf(msg, len, MOB_EINVAL, "not-after= is only "
 		    "for state=grace");
 	if (e->user[0] != '\0' && !kr_user_valid(e->user))
-		return kr_seterr(msg, len, MOB_EINVAL, "bad user \"%s\"",
+		return mob_errf(msg, len, MOB_EINVAL, "bad user \"%s\"",
 		    e->user);
 	return kr_entry_check(kr, e, msg, len);
 }
@@ -931,7 +917,7 @@ mob_keyfile_load(const char *path, struct mob_keyring **out,
 		if (e->state != MOB_KS_ACTIVE || !mob_key_can_sign(e->key))
 			continue;
 		if (o != NULL) {
-			r = kr_seterr(err, errlen, MOB_EPARSE, "%s: more than "
+			r = mob_errf(err, errlen, MOB_EPARSE, "%s: more than "
 			    "one private entry (%s and %s)", path, o->id,
 			    e->id);
 			goto out;
@@ -939,7 +925,7 @@ mob_keyfile_load(const char *path, struct mob_keyring **out,
 		o = e;
 	}
 	if (o == NULL) {
-		r = kr_seterr(err, errlen, MOB_ENOTFOUND, "%s: no active "
+		r = mob_errf(err, errlen, MOB_ENOTFOUND, "%s: no active "
 		    "private entry", path);
 		goto out;
 	}

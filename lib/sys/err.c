@@ -1,3 +1,5 @@
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mobius/err.h"
@@ -46,4 +48,17 @@ mob_errcode(const char *name)
 		if (strcmp(errtab[i].name, name) == 0)
 			return errtab[i].code;
 	return MOB_EINVAL;
+}
+
+int
+mob_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
 }

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +15,6 @@
 #include "mobius/err.h"
 #include "mobius/file.h"
 #include "mobius/log.h"
-
-static int MOB_PRINTF(4, 5)
-file_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return code;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 int
 mob_file_read(const char *path, size_t max, int flags, char **buf,
@@ -54,35 +40,35 @@ mob_file_read(const char *path, size_t max, int flags, char **buf,
 	    ((flags & MOB_FILE_NOFOLLOW) ? O_NOFOLLOW : 0));
 	if (fd == -1) {
 		if (errno == ELOOP && (flags & MOB_FILE_NOFOLLOW))
-			return file_err(err, errlen, MOB_EINVAL, "%s: is a "
+			return mob_errf(err, errlen, MOB_EINVAL, "%s: is a "
 			    "symbolic link; it must be a regular file", path);
-		return file_err(err, errlen, errno == ENOENT ? MOB_ENOTFOUND :
+		return mob_errf(err, errlen, errno == ENOENT ? MOB_ENOTFOUND :
 		    MOB_ESYS, "%s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) == -1) {
-		r = file_err(err, errlen, MOB_ESYS, "%s: %s", path,
+		r = mob_errf(err, errlen, MOB_ESYS, "%s: %s", path,
 		    strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = file_err(err, errlen, MOB_EINVAL, "%s: not a regular file",
+		r = mob_errf(err, errlen, MOB_EINVAL, "%s: not a regular file",
 		    path);
 		goto out;
 	}
 	if ((flags & MOB_FILE_PRIVATE) && (st.st_mode & 077) != 0) {
-		r = file_err(err, errlen, MOB_EPERM, "%s: mode %04o lets "
+		r = mob_errf(err, errlen, MOB_EPERM, "%s: mode %04o lets "
 		    "group or others at it; chmod 600 it", path,
 		    (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size < 0 || (uintmax_t)st.st_size > max) {
-		r = file_err(err, errlen, MOB_ETOOLONG, "%s: larger than %zu "
+		r = mob_errf(err, errlen, MOB_ETOOLONG, "%s: larger than %zu "
 		    "bytes", path, max);
 		goto out;
 	}
 	/* One byte more than the cap tells us if the file grew meanwhile. */
 	if ((b = malloc(max + 2)) == NULL) {
-		r = file_err(err, errlen, MOB_ENOMEM, "%s: out of memory",
+		r = mob_errf(err, errlen, MOB_ENOMEM, "%s: out of memory",
 		    path);
 		goto out;
 	}
@@ -91,7 +77,7 @@ mob_file_read(const char *path, size_t max, int flags, char **buf,
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1) {
-			r = file_err(err, errlen, MOB_ESYS, "%s: %s", path,
+			r = mob_errf(err, errlen, MOB_ESYS, "%s: %s", path,
 			    strerror(errno));
 			goto out;
 		}
@@ -100,7 +86,7 @@ mob_file_read(const char *path, size_t max, int flags, char **buf,
 		n += (size_t)got;
 	}
 	if (n > max) {
-		r = file_err(err, errlen, MOB_ETOOLONG, "%s: larger than %zu "
+		r = mob_errf(err, errlen, MOB_ETOOLONG, "%s: larger than %zu "
 		    "bytes", path, max);
 		goto out;
 	}

@@ -8,6 +8,8 @@
 #ifndef MOBIUS_ERR_H
 #define MOBIUS_ERR_H
 
+#include <stddef.h>
+
 /* X(name, value, short_name, message) */
 #define MOB_ERRORS(X) \
 	X(MOB_OK,               0,  "ok",              "success") \
@@ -70,5 +72,11 @@ const char *mob_strerror(int err);
 const char *mob_errname(int err);
 /* Code for a short name, or MOB_EINVAL if unknown. */
 int mob_errcode(const char *name);
+/*
+ * A message for the caller's err buffer (none when err is NULL or errlen
+ * 0; truncated to fit); returns code, so "return mob_errf(...)".
+ */
+int mob_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
