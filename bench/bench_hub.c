@@ -21,8 +21,8 @@
  * session MACs a service signs per second (mob_env_sign), and COV at
  * 10 000/s end to end through the hub to a watching client (delivered %
  * of offered, p50/p99 latency).  Every figure goes to $MOBIUS_RESULTS (one
- * JSON object a line; scripts/run-bench.sh makes build/bench/results.json)
- * with its target and PASS/MISS.
+ * JSON object a line through bench/support/results.c; scripts/run-bench.sh
+ * makes build/bench/results.json) with its target and PASS/MISS.
  */
 #include <errno.h>
 #include <math.h>
@@ -47,6 +47,7 @@
 #include "mobius/session.h"
 #include "mobius/token.h"
 #include "../tests/support/harness.h"
+#include "support/results.h"
 
 #define NSUB		10
 #define WINDOW		200	/* messages in flight beyond the slowest */
@@ -78,7 +79,6 @@ struct bcli {
 	long maxlat;
 };
 
-static const char *results;	/* $MOBIUS_RESULTS */
 static struct mob_key *pub_key;	/* the publisher's key file key, for verifiers */
 
 static void
@@ -102,29 +102,21 @@ now_s(void)
 	return (double)mob_clock_mono_ns() / 1e9;
 }
 
+/* Print a figure with its verdict and hand it to bench_result. */
 static void
 result(const char *name, double value, const char *unit, const char *cmp,
     double target, const char *note)
 {
 	int pass = cmp == NULL ? -1 : strcmp(cmp, ">=") == 0 ?
 	    value >= target : value <= target;
-	FILE *f;
+	char t[32];
 
 	printf("%-40s %10.3f %-8s", name, value, unit);
 	if (cmp != NULL)
 		printf(" target %s %-8g %s", cmp, target, pass ? "PASS" : "MISS");
 	printf("%s%s\n", note ? "  " : "", note ? note : "");
-	if (results == NULL || (f = fopen(results, "a")) == NULL)
-		return;
-	fprintf(f, "{\"name\":\"%s\",\"value\":%.6g,\"unit\":\"%s\"", name,
-	    value, unit);
-	if (cmp != NULL)
-		fprintf(f, ",\"target\":\"%s %g\",\"pass\":%s", cmp, target,
-		    pass ? "true" : "false");
-	else
-		fprintf(f, ",\"target\":null,\"pass\":null");
-	fprintf(f, ",\"note\":\"%s\"}\n", note ? note : "");
-	fclose(f);
+	snprintf(t, sizeof(t), "%s %g", cmp != NULL ? cmp : "", target);
+	bench_result(name, value, unit, cmp != NULL ? t : NULL, pass == 1);
 }
 
 /* --- clients ---------------------------------------------------------- */
@@ -713,7 +705,6 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
-	results = getenv("MOBIUS_RESULTS");
 	mosquitto_lib_init();
 	printf("bench_hub: broker CPU per delivery (schedstat), raw/hub over %d "
 	    "paired runs of %d ms, %d B data, libmosquitto load clients that "
