@@ -831,6 +831,33 @@ Test(api, serves_again_after_the_hub_restarts)
 	    "'{\"value\":26}' $B/api/v1/values/" SETP), 200, "%s", out);
 }
 
+/*
+ * The hub's writers policy applies to the API's own identity: with
+ * writers_010 naming another SID, a write the token may do is not applied.
+ */
+Test(api, the_hubs_writers_policy_binds_the_api)
+{
+	static const char *const opts[] = { "writers_010=0C1", NULL };
+	char out[OUT_MAX];
+	int i, st = 0;
+
+	th_stop(&node.hub, SIGKILL, 3000);
+	th_node_hub_start(&node, opts);
+	for (i = 0; i < 150 && st != 200; i++) {
+		chmod(node.sock, 0666);
+		st = http_tok(out, sizeof(out), tok_rw, "$B/api/v1/values/" SETP);
+		if (st != 200)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(st, 200, "reads still pass: %s", out);
+	/* the hub drops a refused request without an answer (docs/hub.md) */
+	cr_assert_eq(http_tok(out, sizeof(out), tok_rw, "-X PUT -d "
+	    "'{\"value\":26}' $B/api/v1/values/" SETP), 504, "%s", out);
+	assert_error(out, "timeout");
+	cr_assert_eq(http_tok(out, sizeof(out), tok_rw, "$B/api/v1/values/" SETP), 200);
+	cr_assert_not_null(strstr(out, "\"value\":20,"), "written anyway: %s", out);
+}
+
 /* --- TLS, limits, configuration --------------------------------------- */
 
 Test(api, new_certificate_is_loaded_without_restart)
