@@ -29,15 +29,15 @@
 
 static const char PAIR_SALT[] = "mobius-router pair key v1";
 
-static void
-put64(uint8_t *p, uint64_t v)
+void
+rt_put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
 		p[i] = (uint8_t)v;
 }
 
-static uint64_t
-get64(const uint8_t *p)
+uint64_t
+rt_get64(const uint8_t *p)
 {
 	uint64_t v = 0;
 
@@ -144,8 +144,8 @@ hdr_put(const struct rt_hdr *h, const uint8_t from[3], const uint8_t to[3],
 	memcpy(out + 12, h->kid_to, RT_KID_LEN);
 	memcpy(out + 20, from, 3);
 	memcpy(out + 23, to, 3);
-	put64(out + 26, h->seq);
-	put64(out + 34, (uint64_t)h->ts);
+	rt_put64(out + 26, h->seq);
+	rt_put64(out + 34, (uint64_t)h->ts);
 }
 
 int
@@ -206,8 +206,8 @@ rt_frame_header(const uint8_t *buf, size_t len, struct rt_hdr *h)
 	memcpy(h->kid_to, buf + 12, RT_KID_LEN);
 	hid_text(buf + 20, h->from);
 	hid_text(buf + 23, h->to);
-	h->seq = get64(buf + 26);
-	h->ts = (int64_t)get64(buf + 34);
+	h->seq = rt_get64(buf + 26);
+	h->ts = (int64_t)rt_get64(buf + 34);
 	return 0;
 }
 

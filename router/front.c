@@ -128,15 +128,6 @@ static const struct lws_protocols front_protocols[] = {
 };
 
 static void
-front_log(int level, const char *line)
-{
-	if (level & LLL_ERR)
-		log_warnx("lws: %.*s", (int)strcspn(line, "\n"), line);
-	else
-		log_debug("lws: %.*s", (int)strcspn(line, "\n"), line);
-}
-
-static void
 front_sig(int sig)
 {
 	(void)sig;
@@ -230,7 +221,7 @@ main(int argc, char *argv[])
 
 	parse_args(argc, argv, &f, &verbose);
 	log_init("mobius-front", verbose);
-	lws_set_log_level(LLL_ERR | LLL_WARN, front_log);
+	lws_set_log_level(LLL_ERR | LLL_WARN, rt_lws_log);
 
 	/* open: the listener and the TLS key, while they can be read */
 	memset(&ci, 0, sizeof(ci));

@@ -86,6 +86,9 @@ int rt_frame_header(const uint8_t *buf, size_t len, struct rt_hdr *h);
 int rt_frame_open(const struct rt_peerkey *peer, const uint8_t *buf,
     size_t len, uint8_t *pt, size_t ptsz, size_t *ptlen);
 const char *rt_class_name(int cls);
+/* Big-endian u64 (frames and queue records). */
+void rt_put64(uint8_t *p, uint64_t v);
+uint64_t rt_get64(const uint8_t *p);
 int rt_class_parse(const char *s);
 
 /* ---- queue.c -------------------------------------------------------- */
@@ -173,6 +176,8 @@ void rt_pump_ws_timer(struct rt_pump *p);
 /* One side is up now: flush what waited. */
 void rt_pump_up(struct rt_pump *p, struct lws *wsi);
 void rt_buf_free(struct rt_buf *b);
+/* libwebsockets' log lines into ours (errors as warnings, the rest debug). */
+void rt_lws_log(int level, const char *line);
 
 /* ---- ws.c ------------------------------------------------------------- */
 

@@ -16,6 +16,7 @@
 #include <libwebsockets.h>
 
 #include "mobius/err.h"
+#include "mobius/log.h"
 #include "internal.h"
 
 #define WS_CHUNK	(60 * 1024)	/* one frame at most */
@@ -184,4 +185,13 @@ rt_pump_up(struct rt_pump *p, struct lws *wsi)
 		if (p->to_raw.len > 0)
 			lws_callback_on_writable(p->raw);
 	}
+}
+
+void
+rt_lws_log(int level, const char *line)
+{
+	if (level & LLL_ERR)
+		log_warnx("lws: %.*s", (int)strcspn(line, "\n"), line);
+	else
+		log_debug("lws: %.*s", (int)strcspn(line, "\n"), line);
 }

@@ -69,23 +69,6 @@ put32(uint8_t *p, uint32_t v)
 	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
 }
 
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
-static uint64_t
-get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static struct rec *
 rec_at(const struct rt_queue *q, size_t i)
 {
@@ -205,8 +188,8 @@ seg_load(struct rt_queue *q, uint64_t id)
 		if (len == 0 || len > RT_FRAME_MAX ||
 		    off + REC_HDR + len > (uint64_t)st.st_size)
 			break;
-		rc.seq = get64(h + 4);
-		rc.ts = (int64_t)get64(h + 12);
+		rc.seq = rt_get64(h + 4);
+		rc.ts = (int64_t)rt_get64(h + 12);
 		rc.seg = id;
 		rc.off = (uint32_t)off;
 		rc.len = len;
@@ -380,8 +363,8 @@ rt_queue_push(struct rt_queue *q, uint64_t seq, int64_t ts,
 	if ((s = seg_for_append(q, seq)) == NULL)
 		return MOB_ESYS;
 	put32(h, (uint32_t)len);
-	put64(h + 4, seq);
-	put64(h + 12, (uint64_t)ts);
+	rt_put64(h + 4, seq);
+	rt_put64(h + 12, (uint64_t)ts);
 	iov[0].iov_base = h;
 	iov[0].iov_len = REC_HDR;
 	iov[1].iov_base = (void *)rec;

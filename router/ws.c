@@ -161,15 +161,6 @@ static const struct lws_protocols ws_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-static void
-ws_log(int level, const char *line)
-{
-	if (level & LLL_ERR)
-		log_warnx("lws: %.*s", (int)strcspn(line, "\n"), line);
-	else
-		log_debug("lws: %.*s", (int)strcspn(line, "\n"), line);
-}
-
 int
 rt_ws_new(const struct rt_broker *b, const char *sockpath, struct rt_ws **out)
 {
@@ -180,7 +171,7 @@ rt_ws_new(const struct rt_broker *b, const char *sockpath, struct rt_ws **out)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return MOB_ENOMEM;
 	w->b = *b;
-	lws_set_log_level(LLL_ERR | LLL_WARN, ws_log);
+	lws_set_log_level(LLL_ERR | LLL_WARN, rt_lws_log);
 	memset(&ci, 0, sizeof(ci));
 	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 	    LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
