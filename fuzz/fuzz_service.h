@@ -22,17 +22,21 @@
 	"service 000001/01F spid=001F alg=EdDSA state=active " \
 	"priv=ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8\n"
 
-/* A directory of our own, removed by nobody: the fuzzer's run is short. */
+/*
+ * A directory of our own under $TMPDIR (else /tmp).  scripts/run-fuzz.sh
+ * points TMPDIR into the build tree and removes it after each target.
+ */
 static inline const char *
 fuzz_tmpdir(void)
 {
-	static char dir[] = "/tmp/mobius-fuzz-XXXXXX";
-	static int made;
+	static char dir[512];
+	const char *base = getenv("TMPDIR");
 
-	if (!made) {
+	if (dir[0] == '\0') {
+		snprintf(dir, sizeof(dir), "%s/mobius-fuzz-XXXXXX",
+		    base != NULL && *base != '\0' ? base : "/tmp");
 		if (mkdtemp(dir) == NULL)
 			abort();
-		made = 1;
 	}
 	return dir;
 }

@@ -9,9 +9,12 @@ for f in "$@"; do
 	n=$(basename "$f")
 	mkdir -p "$build/corpus/$n" "$repo/$n"
 	log=$build/$n.log
+	# what a target makes in a temp dir (key file, FIFOs) goes here
+	rm -rf "$build/tmp"
+	mkdir -p "$build/tmp"
 	# -close_fd_mask=3: the targets' own logging (refused configs...)
 	# would slow them down; libFuzzer still prints its reports.
-	if "$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+	if TMPDIR=$(cd "$build/tmp" && pwd) "$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
 	    -detect_leaks=1 -print_final_stats=1 -close_fd_mask=3 \
 	    -artifact_prefix="$build/crash-$n-" \
 	    "$build/corpus/$n" "$repo/$n" > "$log" 2>&1; then
@@ -26,5 +29,6 @@ for f in "$@"; do
 	    "$n" "${execs:-?}" "$(ls "$repo/$n" | wc -l)" \
 	    "$(ls "$build/corpus/$n" | wc -l)" "$crashes"
 done
+rm -rf "$build/tmp"
 echo "fuzz: $# targets, $total executions, $([ $fail = 0 ] && echo 'no crash' || echo 'CRASHED (inputs in '"$build"'/crash-*)')"
 exit $fail
