@@ -107,53 +107,67 @@ fmt_json(const struct cli_cov *c, char **out)
 }
 
 /*
- * SenML (RFC 8428) JSON: one pack with one record per line.  The base
- * name is the object URI with a trailing "/", the name is the RID, so a
- * resolved name is the full resource URI.  Time is in seconds (may have a
- * fraction).  Numbers go in "v", booleans in "vb", strings in "vs"; a null
- * present value has no value field (the resource has no value now).
+ * SenML (RFC 8428) JSON: one record per resource.  The base name is the
+ * object URI with a trailing "/", the name is the RID, so a resolved name
+ * is the full resource URI.  Time is in seconds (may have a fraction).
+ * Numbers go in "v", booleans in "vb", strings in "vs"; a null present
+ * value has no value field (the resource has no value now).  A value from
+ * an offline resource or service carries "status_":"offline": a label
+ * ending in "_" is must-understand (RFC 8428 section 4.4), so a consumer
+ * that does not know it refuses the record instead of taking a stale value
+ * for a live one.  Live records carry no status.
  */
-static int
-fmt_senml(const struct cli_cov *c, char **out)
+int
+cli_senml_add(cJSON *pack, const struct cli_cov *c)
 {
-	cJSON *pack, *rec;
+	cJSON *rec;
 	const cJSON *v = c->value;
 	const char *slash;
 	char bn[MOB_URI_MAX];
-	int r = MOB_ENOMEM;
 
-	*out = NULL;
 	if ((slash = strrchr(c->uri, '/')) == NULL)
 		return MOB_EURI;
 	snprintf(bn, sizeof(bn), "%.*s", (int)(slash - c->uri + 1), c->uri);
-	if ((pack = cJSON_CreateArray()) == NULL)
-		return MOB_ENOMEM;
 	if (mob_json_add(pack, NULL, rec = cJSON_CreateObject()) != 0)
-		goto out;
+		return MOB_ENOMEM;
 	if (cJSON_AddStringToObject(rec, "bn", bn) == NULL ||
 	    cJSON_AddStringToObject(rec, "n", slash + 1) == NULL)
-		goto out;
+		return MOB_ENOMEM;
 	if (c->units != NULL && *c->units != '\0' &&
 	    cJSON_AddStringToObject(rec, "u", c->units) == NULL)
-		goto out;
+		return MOB_ENOMEM;
 	if (v != NULL && cJSON_IsNumber(v)) {
 		if (cJSON_AddNumberToObject(rec, "v", v->valuedouble) == NULL)
-			goto out;
+			return MOB_ENOMEM;
 	} else if (v != NULL && cJSON_IsBool(v)) {
 		if (cJSON_AddBoolToObject(rec, "vb", cJSON_IsTrue(v)) == NULL)
-			goto out;
+			return MOB_ENOMEM;
 	} else if (v != NULL && cJSON_IsString(v)) {
 		if (cJSON_AddStringToObject(rec, "vs", v->valuestring) == NULL)
-			goto out;
-	} else if (v != NULL && !cJSON_IsNull(v)) {
-		r = MOB_ETYPE;
-		goto out;
-	}
-	if (cJSON_AddNumberToObject(rec, "t", (double)c->time_ms / 1000.0) == NULL)
-		goto out;
-	if ((*out = cJSON_PrintUnformatted(pack)) != NULL)
-		r = 0;
- out:
+			return MOB_ENOMEM;
+	} else if (v != NULL && !cJSON_IsNull(v))
+		return MOB_ETYPE;
+	if (c->time_ms > 0 && cJSON_AddNumberToObject(rec, "t",
+	    (double)c->time_ms / 1000.0) == NULL)
+		return MOB_ENOMEM;
+	if (c->status != NULL && strcmp(c->status, "offline") == 0 &&
+	    cJSON_AddStringToObject(rec, "status_", "offline") == NULL)
+		return MOB_ENOMEM;
+	return 0;
+}
+
+static int
+fmt_senml(const struct cli_cov *c, char **out)
+{
+	cJSON *pack;
+	int r;
+
+	*out = NULL;
+	if ((pack = cJSON_CreateArray()) == NULL)
+		return MOB_ENOMEM;
+	if ((r = cli_senml_add(pack, c)) == 0 &&
+	    (*out = cJSON_PrintUnformatted(pack)) == NULL)
+		r = MOB_ENOMEM;
 	cJSON_Delete(pack);
 	return r;
 }

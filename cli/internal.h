@@ -85,6 +85,8 @@ void cli_fmt_value(const struct cJSON *v, char *buf, size_t len);
  * a JSON object, or a SenML pack (RFC 8428).  *out must be free()d.
  */
 int cli_fmt_cov(enum cli_fmt fmt, const struct cli_cov *c, char **out);
+/* Append c to a SenML pack (a cJSON array) as one record; 0 or MOB_E*. */
+int cli_senml_add(struct cJSON *pack, const struct cli_cov *c);
 
 /* A text table: columns padded to the widest cell. */
 struct cli_table;

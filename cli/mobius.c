@@ -43,13 +43,17 @@ static const struct cli_cmd cmds[] = {
 	  "  --json        one JSON description per service and line\n" },
 	{ "get", cmd_get,
 	  "read the present value of a resource",
-	  "mobius get [--json] URI",
+	  "mobius get [--json | --senml] URI",
 	  "Ask the owning service for the present value of a resource and print\n"
 	  "it with its units.  URI is HID/SID/PID/INS/RID in upper-case hex, e.g.\n"
 	  "000001/010/0101/0001/40.  An object URI (HID/SID/PID/INS) prints all\n"
 	  "its resources with their values as a table.\n"
 	  "\n"
-	  "  --json        print the service's whole answer as JSON\n" },
+	  "  --json        print the service's whole answer as JSON\n"
+	  "  --senml       print the value(s) as one SenML pack (RFC 8428)\n"
+	  "\n"
+	  "A service the hub reports offline, or one it does not know, fails at\n"
+	  "once with exit status 3 and the hub's reason.\n" },
 	{ "set", cmd_set,
 	  "write a value at a priority",
 	  "mobius set [--priority N] URI VALUE",
@@ -73,10 +77,13 @@ static const struct cli_cmd cmds[] = {
 	  "URI, resource name, value and units.  The current values come first.\n"
 	  "PATTERN is a URI or a prefix of one; \"+\" matches any one part and a\n"
 	  "final \"#\" the rest (e.g. 000001/+/0001/+/40).  Default: everything.\n"
-	  "If the hub restarts, watch reconnects and goes on.\n"
+	  "If the hub restarts, watch reconnects and goes on.  Values of a service\n"
+	  "the hub reports offline are marked offline in every format (text\n"
+	  "\"(offline)\", JSON \"status\":\"offline\", SenML \"status_\":\"offline\")\n"
+	  "and printed again so marked when the service goes offline.\n"
 	  "\n"
 	  "  --json        one JSON object per line: time, t (unix ms), uri, name,\n"
-	  "                value, units\n"
+	  "                value, units, status\n"
 	  "  --senml       one SenML pack (RFC 8428, JSON) per line\n"
 	  "  --count N     stop after N lines\n"
 	  "  --duration S  stop after S seconds\n" },

@@ -202,23 +202,6 @@ cli_node_settle(struct cli_node *n, int quiet_ms, int max_ms)
 	return 0;
 }
 
-int
-cli_node_wait_svc(struct cli_node *n, const char *id, int timeout_ms)
-{
-	int64_t end = mob_clock_mono_ms() + timeout_ms;
-	struct cli_svc *s;
-	int r;
-
-	for (;;) {
-		if ((s = svc_get(n, id, 0)) != NULL && s->desc != NULL)
-			return 0;
-		if (mob_clock_mono_ms() >= end)
-			return MOB_ETIMEOUT;
-		if ((r = mob_client_loop(n->c, 20)) != 0)
-			return r;
-	}
-}
-
 static const cJSON *
 jget(const cJSON *o, const char *name)
 {
@@ -281,32 +264,86 @@ cli_node_res(struct cli_node *n, const struct mob_uri *u)
 	return cli_desc_res(obj, u->part[MOB_URI_RID]);
 }
 
+/* The answer to the one request cli_node_request waits for. */
+struct node_wait {
+	int done, err;
+	cJSON *rsp;
+};
+
+static void
+node_rsp(struct mob_client *c, int err, const cJSON *rsp, void *arg)
+{
+	struct node_wait *w = arg;
+
+	(void)c;
+	w->done = 1;
+	w->err = err;
+	if (err == 0 && (w->rsp = cJSON_Duplicate(rsp, 1)) == NULL)
+		w->err = MOB_ENOMEM;
+}
+
+/* " (reason)" or "" */
+static void
+node_reason(const struct cli_svc *s, char *buf, size_t len)
+{
+	if (s != NULL && *s->reason != '\0')
+		snprintf(buf, len, " (%s)", s->reason);
+	else if (len > 0)
+		*buf = '\0';
+}
+
+/*
+ * The answer, or the hub's word that nobody can answer: the presence the
+ * hub keeps for every service of its keyring (retained mob/state, which
+ * arrives before any answer since the subscription went out first) ends
+ * the wait at once when the service is offline.  A service the keyring
+ * does not know has no presence; the hub refuses the request at once.
+ */
 int
 cli_node_request(struct cli_node *n, const struct mob_uri *u, cJSON *req,
     cJSON **rsp)
 {
 	const char *msg = NULL;
+	struct node_wait w;
 	struct cli_svc *s;
-	char id[MOB_ID_MAX], uri[MOB_URI_MAX];
+	char id[MOB_ID_MAX], uri[MOB_URI_MAX], why[80];
 	int r;
 
 	*rsp = NULL;
+	memset(&w, 0, sizeof(w));
 	snprintf(id, sizeof(id), "%.6s/%.3s", u->part[MOB_URI_HID],
 	    u->part[MOB_URI_SID]);
 	if (mob_uri_format(u, uri, sizeof(uri)) < 0)
 		snprintf(uri, sizeof(uri), "%s", id);
-	r = mob_client_request(n->c, id, req, n->o->timeout_ms, rsp);
-	if (r == MOB_ETIMEOUT || r == MOB_EOFFLINE) {
+	if ((r = mob_client_request_async(n->c, id, req, n->o->timeout_ms,
+	    node_rsp, &w)) != 0) {
+		cli_error(n->cmd, "%s: request failed: %s", uri, mob_strerror(r));
+		return cli_exit_code(r);
+	}
+	while (!w.done) {
 		s = svc_get(n, id, 0);
-		if (s != NULL && strcmp(s->state, "offline") == 0)
-			cli_error(n->cmd, "%s: no answer within %g s: service "
-			    "%s is offline%s%s%s", uri, n->o->timeout_ms / 1000.0,
-			    id, *s->reason != '\0' ? " (" : "", s->reason,
-			    *s->reason != '\0' ? ")" : "");
-		else
-			cli_error(n->cmd, "%s: no answer within %g s: service "
-			    "%s is offline or not responding", uri,
-			    n->o->timeout_ms / 1000.0, id);
+		if (s != NULL && strcmp(s->state, "offline") == 0) {
+			node_reason(s, why, sizeof(why));
+			cli_error(n->cmd, "%s: service %s is offline%s: start it "
+			    "(or see its log) and try again", uri, id, why);
+			return CLI_EXIT_TIMEOUT;
+		}
+		if ((r = mob_client_loop(n->c, 20)) != 0 && !w.done) {
+			w.done = 1;
+			w.err = r;
+		}
+	}
+	r = w.err;
+	*rsp = w.rsp;
+	if (r == MOB_ETIMEOUT) {
+		cli_error(n->cmd, "%s: no answer within %g s: service %s is "
+		    "connected but not answering (see its log)", uri,
+		    n->o->timeout_ms / 1000.0, id);
+		return CLI_EXIT_TIMEOUT;
+	}
+	if (r == MOB_EOFFLINE) {
+		cli_error(n->cmd, "%s: lost the connection to the hub at %s "
+		    "while waiting for the answer", uri, n->o->socket);
 		return CLI_EXIT_TIMEOUT;
 	}
 	if (r != 0) {
@@ -314,11 +351,15 @@ cli_node_request(struct cli_node *n, const struct mob_uri *u, cJSON *req,
 		return cli_exit_code(r);
 	}
 	if ((r = mob_client_rsp_error(*rsp, &msg)) != 0) {
+		s = svc_get(n, id, 0);
 		cli_error(n->cmd, "%s: %s (%s)", uri,
 		    msg != NULL && *msg != '\0' ? msg : mob_strerror(r),
 		    mob_errname(r));
 		cJSON_Delete(*rsp);
 		*rsp = NULL;
+		/* no presence: the hub's refusal of a service it does not know */
+		if (r == MOB_ENOTFOUND && (s == NULL || *s->state == '\0'))
+			return CLI_EXIT_TIMEOUT;
 		return cli_exit_code(r);
 	}
 	return CLI_EXIT_OK;

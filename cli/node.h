@@ -60,8 +60,6 @@ int cli_node_subscribe(struct cli_node *n, const char *verb, const char *pattern
  * right after subscribing) or max_ms passed.
  */
 int cli_node_settle(struct cli_node *n, int quiet_ms, int max_ms);
-/* Run the loop until a description of service id arrived: 0 or MOB_ETIMEOUT. */
-int cli_node_wait_svc(struct cli_node *n, const char *id, int timeout_ms);
 
 /*
  * A service with many objects publishes a description without resources

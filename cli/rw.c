@@ -14,6 +14,7 @@
 
 #include "mobius/err.h"
 #include "mobius/jws.h"
+#include "mobius/time.h"
 #include "node.h"
 
 /*
@@ -137,11 +138,68 @@ print_object(const char *uri, const cJSON *obj)
 	return rc;
 }
 
+/* A read answer (or one resource of an object) as a COV for SenML. */
+static void
+rsp_cov(const cJSON *r, const char *uri, struct cli_cov *c)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(r, "changed");
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->uri, sizeof(c->uri), "%s", uri);
+	c->value = cJSON_GetObjectItemCaseSensitive(r, "value");
+	c->units = jstr(r, "units");
+	c->status = jstr(r, "status");
+	/* from the network: in range before the cast */
+	if (cJSON_IsNumber(j) && j->valuedouble > 0 &&
+	    j->valuedouble <= MOB_TIME_MS_MAX)
+		c->time_ms = (int64_t)j->valuedouble;
+}
+
+/* One SenML pack: the resource, or every resource of the object. */
+static int
+print_senml(const char *uri, int is_obj, const cJSON *rsp)
+{
+	const cJSON *res;
+	struct cli_cov c;
+	cJSON *pack;
+	char ruri[MOB_URI_MAX + 8], *s = NULL;
+	int r = 0;
+
+	if ((pack = cJSON_CreateArray()) == NULL)
+		return CLI_EXIT_ERROR;
+	if (!is_obj) {
+		rsp_cov(rsp, uri, &c);
+		r = cli_senml_add(pack, &c);
+	} else
+		cJSON_ArrayForEach(res, cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(rsp, "object"),
+		    "resources")) {
+			if (jstr(res, "rid") == NULL)
+				continue;
+			snprintf(ruri, sizeof(ruri), "%s/%s", uri,
+			    jstr(res, "rid"));
+			rsp_cov(res, ruri, &c);
+			if ((r = cli_senml_add(pack, &c)) != 0)
+				break;
+		}
+	if (r == 0 && (s = cJSON_PrintUnformatted(pack)) != NULL)
+		printf("%s\n", s);
+	cJSON_free(s);
+	cJSON_Delete(pack);
+	if (r != 0 || s == NULL) {
+		cli_error("get", "%s: cannot write the answer as SenML: %s",
+		    uri, mob_strerror(r != 0 ? r : MOB_ENOMEM));
+		return CLI_EXIT_ERROR;
+	}
+	return CLI_EXIT_OK;
+}
+
 int
 cmd_get(int argc, char *argv[], struct cli_opts *o)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "senml", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_node n;
@@ -149,14 +207,18 @@ cmd_get(int argc, char *argv[], struct cli_opts *o)
 	const cJSON *v, *res, *units;
 	cJSON *req = NULL, *rsp = NULL;
 	char val[512], *s;
-	int ch, json = 0, rc;
+	int ch, json = 0, senml = 0, rc;
 
 	while ((ch = cli_getopt(argc, argv, "", lo, o, "get")) != -1) {
 		if (ch == 'j')
 			json = 1;
+		else if (ch == 's')
+			senml = 1;
 		else
 			return CLI_EXIT_USAGE;
 	}
+	if (json && senml)
+		return cli_usage_error("get", "--json and --senml: choose one");
 	if (argc - optind != 1)
 		return cli_usage_error("get", argc - optind < 1 ?
 		    "URI missing" : "too many arguments");
@@ -173,6 +235,10 @@ cmd_get(int argc, char *argv[], struct cli_opts *o)
 	}
 	if ((rc = cli_node_request(&n, &u, req, &rsp)) != CLI_EXIT_OK)
 		goto out;
+	if (senml) {
+		rc = print_senml(argv[optind], u.depth < MOB_URI_PARTS, rsp);
+		goto out;
+	}
 	if (json) {
 		cJSON_DeleteItemFromObjectCaseSensitive(rsp, "id");
 		if ((s = cJSON_PrintUnformatted(rsp)) == NULL) {
@@ -324,7 +390,7 @@ cmd_set(int argc, char *argv[], struct cli_opts *o)
 	};
 	struct cli_node n;
 	struct mob_uri u;
-	char id[MOB_ID_MAX], **av = NULL;
+	char **av = NULL;
 	cJSON *req = NULL, *rsp = NULL, *v;
 	long prio = 16;
 	int ch, rc;
@@ -359,12 +425,13 @@ cmd_set(int argc, char *argv[], struct cli_opts *o)
 	if ((rc = cli_node_open(&n, o, "set")) != CLI_EXIT_OK ||
 	    (rc = watch_service(&n, &u)) != CLI_EXIT_OK)
 		goto out;
-	/* The type of VALUE comes from the service's retained description. */
-	svc_id(&u, id, sizeof(id));
-	if (cli_node_wait_svc(&n, id, o->timeout_ms) != 0) {
-		cli_error("set", "%s: service %s is not known to the hub (it "
-		    "published no description within %g s): is it running?",
-		    argv[optind], id, o->timeout_ms / 1000.0);
+	/*
+	 * The type of VALUE comes from the service's retained description,
+	 * which arrives right after subscribing.  Without one (a service the
+	 * hub does not know) the request goes out as typed and the hub's
+	 * answer says why.
+	 */
+	if (cli_node_settle(&n, 100, o->timeout_ms) != 0) {
 		rc = CLI_EXIT_TIMEOUT;
 		goto out;
 	}

@@ -20,11 +20,21 @@
 #include "mobius/time.h"
 #include "node.h"
 
+/* The last COV of each resource, to mark it offline with its service. */
+struct watch_last {
+	struct mob_uri uri;
+	char key[MOB_URI_MAX];		/* uri formatted */
+	cJSON *dat;
+	int64_t iat;
+	struct watch_last *next;
+};
+
 struct watch {
 	enum cli_fmt fmt;
 	long count;		/* stop after this many lines; 0 = never */
 	long printed;
 	int failed;		/* stdout broke */
+	struct watch_last *last;
 };
 
 static volatile sig_atomic_t watch_stop;
@@ -37,23 +47,35 @@ watch_sig(int sig)
 }
 
 static void
-watch_cov(struct cli_node *n, const struct mob_topic *t,
-    const struct mob_env *env)
+watch_svc_id(const struct mob_uri *u, char *id, size_t len)
+{
+	snprintf(id, len, "%.6s/%.3s", u->part[MOB_URI_HID], u->part[MOB_URI_SID]);
+}
+
+/*
+ * Print one COV.  A value is only as live as its service: while the hub
+ * reports the service offline (mob/state), its values print as offline
+ * whatever status they were published with (docs/cli.md, "Stale values").
+ */
+static void
+watch_print(struct cli_node *n, const struct mob_uri *u, const cJSON *dat,
+    int64_t iat)
 {
 	struct watch *w = n->arg;
-	const cJSON *dat = env->dat, *j, *res;
+	const cJSON *j, *res;
+	const struct cli_svc *s;
 	struct cli_cov c;
-	char *line = NULL;
+	char id[MOB_ID_MAX], *line = NULL;
 
 	if (watch_stop || (w->count > 0 && w->printed >= w->count))
 		return;
 	memset(&c, 0, sizeof(c));
-	if (mob_uri_format(&t->uri, c.uri, sizeof(c.uri)) < 0)
+	if (mob_uri_format(u, c.uri, sizeof(c.uri)) < 0)
 		return;
 	/* dat: {"value","status","changed"} (docs/services.md) */
 	c.value = cJSON_IsObject(dat) ?
 	    cJSON_GetObjectItemCaseSensitive(dat, "value") : dat;
-	c.time_ms = env->iat;
+	c.time_ms = iat;
 	j = cJSON_GetObjectItemCaseSensitive(dat, "changed");
 	/* from the network: in range before the cast */
 	if (cJSON_IsNumber(j) && j->valuedouble > 0 &&
@@ -62,7 +84,10 @@ watch_cov(struct cli_node *n, const struct mob_topic *t,
 	j = cJSON_GetObjectItemCaseSensitive(dat, "status");
 	if (cJSON_IsString(j))
 		c.status = j->valuestring;
-	if ((res = cli_node_res(n, &t->uri)) != NULL) {
+	watch_svc_id(u, id, sizeof(id));
+	if ((s = cli_node_svc(n, id)) != NULL && strcmp(s->state, "offline") == 0)
+		c.status = "offline";
+	if ((res = cli_node_res(n, u)) != NULL) {
 		j = cJSON_GetObjectItemCaseSensitive(res, "name");
 		c.name = cJSON_IsString(j) ? j->valuestring : NULL;
 		j = cJSON_GetObjectItemCaseSensitive(res, "units");
@@ -78,6 +103,48 @@ watch_cov(struct cli_node *n, const struct mob_topic *t,
 	w->printed++;
 }
 
+static void
+watch_cov(struct cli_node *n, const struct mob_topic *t,
+    const struct mob_env *env)
+{
+	struct watch *w = n->arg;
+	struct watch_last *l;
+	char key[MOB_URI_MAX];
+	cJSON *d;
+
+	if (mob_uri_format(&t->uri, key, sizeof(key)) < 0)
+		return;
+	for (l = w->last; l != NULL; l = l->next)
+		if (strcmp(l->key, key) == 0)
+			break;
+	if (l == NULL && (l = calloc(1, sizeof(*l))) != NULL) {
+		l->uri = t->uri;
+		snprintf(l->key, sizeof(l->key), "%s", key);
+		l->next = w->last;
+		w->last = l;
+	}
+	/* without memory the line still prints, only not again when stale */
+	if (l != NULL && (d = cJSON_Duplicate(env->dat, 1)) != NULL) {
+		cJSON_Delete(l->dat);
+		l->dat = d;
+		l->iat = env->iat;
+	}
+	watch_print(n, &t->uri, env->dat, env->iat);
+}
+
+static void
+watch_free(struct watch *w)
+{
+	struct watch_last *l, *next;
+
+	for (l = w->last; l != NULL; l = next) {
+		next = l->next;
+		cJSON_Delete(l->dat);
+		free(l);
+	}
+	w->last = NULL;
+}
+
 /* The client library already says when the link is lost. */
 static void
 watch_link(struct cli_node *n, int up)
@@ -86,13 +153,28 @@ watch_link(struct cli_node *n, int up)
 		cli_error(n->cmd, "reconnected to the hub at %s", n->o->socket);
 }
 
-/* On stderr, so that stdout stays one COV per line. */
+/*
+ * On stderr, so that stdout stays one COV per line; and the service's
+ * last values again on stdout, marked offline, so that no output shows a
+ * stale value as live.  Back online, the service republishes its values.
+ */
 static void
 watch_state(struct cli_node *n, const struct cli_svc *s)
 {
+	struct watch *w = n->arg;
+	const struct watch_last *l;
+	char id[MOB_ID_MAX];
+
 	cli_error(n->cmd, "service %s is %s%s%s%s", s->id, s->state,
 	    *s->reason != '\0' ? " (" : "", s->reason,
 	    *s->reason != '\0' ? ")" : "");
+	if (strcmp(s->state, "offline") != 0)
+		return;
+	for (l = w->last; l != NULL; l = l->next) {
+		watch_svc_id(&l->uri, id, sizeof(id));
+		if (l->dat != NULL && strcmp(id, s->id) == 0)
+			watch_print(n, &l->uri, l->dat, l->iat);
+	}
 }
 
 /* "000001/010" → filters for cov ("000001/010/#"), svc and state. */
@@ -216,5 +298,6 @@ cmd_watch(int argc, char *argv[], struct cli_opts *o)
 		rc = CLI_EXIT_ERROR;
  out:
 	cli_node_close(&n);
+	watch_free(&w);
 	return rc;
 }
