@@ -3,10 +3,11 @@
  * descriptions (retained mob/svc) and presence (retained mob/state) it has
  * seen, and requests with errors in plain words.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -116,14 +117,29 @@ int
 cli_node_open(struct cli_node *n, const struct cli_opts *o, const char *cmd)
 {
 	struct mob_client_cfg cfg;
-	struct stat st;
 	int r;
 
 	n->o = o;
 	n->cmd = cmd;
+	/*
+	 * What waiting cannot fix is said at once: no socket, or one this
+	 * user may not open (connect(2) needs write permission on it).
+	 */
+	if (access(o->socket, W_OK) != 0 && errno == ENOENT) {
+		cli_error(cmd, "no hub socket at %s: start mobius-hub, or give "
+		    "its socket with --socket or MOBIUS_SOCKET", o->socket);
+		return CLI_EXIT_TIMEOUT;
+	}
+	if (access(o->socket, W_OK) != 0 && errno == EACCES) {
+		cli_error(cmd, "may not open the hub socket %s (permission "
+		    "denied): add yourself to group mobius (sudo usermod -aG "
+		    "mobius $USER, then log in again)", o->socket);
+		return CLI_EXIT_ERROR;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.keyfile = o->keyfile;
 	cfg.socket = o->socket;
+	cfg.dial_once = 1;
 	if ((r = mob_client_new(&cfg, &n->c)) != 0) {
 		cli_error(cmd, "cannot use key file %s: %s", o->keyfile,
 		    mob_strerror(r));
@@ -142,9 +158,9 @@ cli_node_open(struct cli_node *n, const struct cli_opts *o, const char *cmd)
 		    o->socket, o->timeout_ms / 1000.0);
 		return CLI_EXIT_TIMEOUT;
 	case MOB_ESYS:
-		cli_error(cmd, "cannot reach the hub at %s: %s (is mobius-hub "
-		    "running?)", o->socket, stat(o->socket, &st) == -1 ?
-		    "no such socket" : "connection refused");
+		cli_error(cmd, "cannot reach the hub at %s: connection refused "
+		    "(a socket is there but no mobius-hub listens on it: start "
+		    "mobius-hub)", o->socket);
 		return CLI_EXIT_TIMEOUT;
 	default:
 		cli_error(cmd, "cannot connect to the hub at %s: %s",

@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -230,6 +233,16 @@ cov_after(const char *path, const char *marker, const char *needle,
 	return found;
 }
 
+static double
+elapsed_s(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 /* --- no node needed ----------------------------------------------- */
 
 Test(cli, help_is_shown_for_every_command, .init = keys_setup,
@@ -304,8 +317,52 @@ Test(cli, hub_not_running_exits_3_with_a_message, .init = keys_setup,
 	char out[OUT_MAX];
 
 	cr_expect_eq(mobius(out, sizeof(out), "--timeout 1 get 000001/010/0001/0001/40"), 3);
-	cr_expect_not_null(strstr(out, "cannot reach the hub"), "%s", out);
+	cr_expect_not_null(strstr(out, "no hub socket at"), "%s", out);
 	cr_expect_not_null(strstr(out, node.sock), "names the socket: %s", out);
+	cr_expect_not_null(strstr(out, "start mobius-hub"), "what to do: %s", out);
+}
+
+/*
+ * No socket, a socket nobody listens on, a socket this user may not open:
+ * three causes, three messages, each at once (--timeout 10 not waited).
+ */
+Test(cli, socket_errors_are_told_apart_at_once, .init = keys_setup,
+    .fini = keys_teardown)
+{
+	char out[OUT_MAX], path[512], cmd[2048];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	struct sockaddr_un sa;
+	struct timespec t0;
+	int fd;
+
+	/* a socket file left behind by a hub that is gone */
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	cr_assert_lt(strlen(node.sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, node.sock, strlen(node.sock) + 1);
+	cr_assert_geq(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s",
+	    strerror(errno));
+	close(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 10 get "
+	    "000001/010/0001/0001/40"), 3, "%s", out);
+	cr_expect_not_null(strstr(out, "connection refused"), "%s", out);
+	cr_expect_not_null(strstr(out, "start mobius-hub"), "%s", out);
+	cr_expect_lt(elapsed_s(&t0), 5.0, "refused: at once");
+
+	/* the same socket for a user outside its group */
+	cr_assert_eq(chmod(node.sock, 0660), 0);
+	cr_assert_eq(chmod(node.dir, 0755), 0);
+	th_path("bin/mobius", path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), "exec setpriv --reuid=65534 --regid=65534 "
+	    "--clear-groups '%s' --timeout 10 --socket '%s' get "
+	    "000001/010/0001/0001/40 2>&1", path, node.sock);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_expect_eq(th_run(argv, NULL, out, sizeof(out), 20000), 1, "%s", out);
+	cr_expect_lt(elapsed_s(&t0), 5.0, "permission: at once");
+	cr_expect_not_null(strstr(out, "permission denied"), "%s", out);
+	cr_expect_not_null(strstr(out, "add yourself to group mobius"), "%s", out);
 }
 
 /* --- against a running node ---------------------------------------- */
@@ -440,16 +497,6 @@ Test(cli_node, service_errors_are_plain_words_exit_1)
 	    "a word for a number is a usage error: %s", out);
 	cr_expect_not_null(strstr(out, "number"), "%s", out);
 	cr_expect_eq(mobius(out, sizeof(out), "set %s maybe", switch_uri), 2, "%s", out);
-}
-
-static double
-elapsed_s(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) +
-	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 /*

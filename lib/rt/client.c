@@ -122,6 +122,7 @@ struct mob_client {
 	enum cstate state;
 	int connack_rc;			/* last CONNACK refusal, 0 if none */
 	int ever_ready;
+	int dial_once;			/* cfg.dial_once */
 	int64_t retry_at;		/* monotonic ms */
 	int backoff;
 	int64_t last_misc;
@@ -338,6 +339,7 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	c->txtail = &c->txq;
 	c->quota = 65535;
 	c->keepalive = cfg->keepalive > 0 ? cfg->keepalive : MOB_CLIENT_KEEPALIVE;
+	c->dial_once = cfg->dial_once;
 	if (cfg->host != NULL) {
 		c->port = cfg->port > 0 ? cfg->port : (cfg->cafile ? 8883 : 1883);
 		if ((c->host = strdup(cfg->host)) == NULL) {
@@ -1023,6 +1025,8 @@ mob_client_connect(struct mob_client *c, int timeout_ms)
 		if ((rc = client_dial(c)) != 0) {
 			last = rc;
 			client_down(c);
+			if (c->dial_once)
+				return rc;
 		}
 	}
 	while (c->state != CS_READY) {

@@ -54,6 +54,8 @@ struct mob_client_cfg {
 	const char *cafile;	/* TLS (TCP only) when not NULL: CA to verify the hub */
 	int64_t window_ms;	/* envelope iat window; 0 → MOB_WINDOW_MS_DEFAULT */
 	int keepalive;		/* seconds; 0 → MOB_CLIENT_KEEPALIVE */
+	int dial_once;		/* mob_client_connect: MOB_ESYS at once when the
+				   hub cannot be reached (the CLI; daemons wait) */
 };
 
 struct mob_client;
