@@ -263,6 +263,9 @@ The API and dashboard (self-signed certificate: curl -k, or --cacert $keys/api.c
 fi
 
 mob=$bin/mobius
+# keytool reload writes as the hub's uid (it owns the keyring) and waits
+# for the hub's confirmation in its state directory.
+kt="${ids:+MOBIUS_SANDBOX_USER=$hub_ids }$bin/mobius-keytool --dir $keys"
 cat <<EOF
 
 Mobius node $hid is running in $dir
@@ -278,6 +281,11 @@ Use it from another terminal:
   $mob set $hid/010/0102/0001/40 23.5 --priority 8 # heating setpoint
   $mob clear $hid/010/0102/0001/40 --priority 8
   $mob watch --json $hid/010/#
+  $mob get --senml $hid/010/0101/0001              # an object as SenML
+
+Keys (a new service's key, then the hub takes it without a restart):
+  $kt add 0010/011
+  $kt reload --state $dir/state
 $api_use
 Ctrl-C stops the node.  Live values follow (mobius watch):
 

@@ -4,6 +4,9 @@
 TEST_SRCS := $(wildcard tests/test_*.c)
 TESTS     += $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 TH_OBJS   := $(call objs,$(wildcard tests/support/*.c))
+# Kept: as intermediates make deleted them after every build, and the next
+# build compiled the whole suite again.
+.SECONDARY: $(call objs,$(TEST_SRCS))
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TH_OBJS) $(LIBMOB)
 	@mkdir -p $(dir $@)

@@ -924,6 +924,8 @@ Test(cli, make_run_script_shows_cov_and_leaves_nothing_behind, .timeout = 60)
 	cr_expect_eq(rc, 0, "exit code: %s", out);
 	cr_expect_not_null(strstr(out, "export MOBIUS_SOCKET="), "banner: %s", out);
 	cr_expect_not_null(strstr(out, "export MOBIUS_KEY="), "banner: %s", out);
+	cr_expect_not_null(strstr(out, " reload --state "), "banner: keytool "
+	    "reload: %s", out);
 	n = split_lines(out, lines, 512);
 	for (i = 0; i < n; i++)
 		if (strlen(lines[i]) > 26 && lines[i][10] == 'T' &&
