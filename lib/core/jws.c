@@ -171,6 +171,40 @@ header_parse(const char *b64, size_t len, struct mob_jws *out)
 	return r;
 }
 
+/*
+ * A sender repeats its header in every message, so the last header that
+ * parsed is remembered with what it said, per thread: the same bytes give
+ * the same alg and kid without decoding and parsing them again (the hub's
+ * hot path).  Only a header that parsed is remembered.
+ */
+static _Thread_local struct {
+	char b64[MOB_B64URL_LEN(MOB_JWS_HDR_MAX) / 8];
+	size_t len;
+	enum mob_alg alg;
+	char kid[MOB_KID_MAX];
+} hdr_last;
+
+static int
+header_cached(const char *b64, size_t len, struct mob_jws *out)
+{
+	int r;
+
+	if (len == hdr_last.len && len > 0 &&
+	    memcmp(b64, hdr_last.b64, len) == 0) {
+		out->alg = hdr_last.alg;
+		memcpy(out->kid, hdr_last.kid, sizeof(out->kid));
+		return 0;
+	}
+	if ((r = header_parse(b64, len, out)) != 0 ||
+	    len > sizeof(hdr_last.b64))
+		return r;
+	memcpy(hdr_last.b64, b64, len);
+	hdr_last.len = len;
+	hdr_last.alg = out->alg;
+	memcpy(hdr_last.kid, out->kid, sizeof(hdr_last.kid));
+	return 0;
+}
+
 int
 mob_jws_parse(const char *tok, size_t len, size_t max, struct mob_jws *out)
 {
@@ -192,7 +226,7 @@ mob_jws_parse(const char *tok, size_t len, size_t max, struct mob_jws *out)
 	if (d1 == tok)
 		return MOB_EFORMAT;
 
-	if ((r = header_parse(tok, (size_t)(d1 - tok), out)) != 0)
+	if ((r = header_cached(tok, (size_t)(d1 - tok), out)) != 0)
 		goto fail;
 
 	plen = (size_t)(d2 - d1 - 1);
