@@ -42,7 +42,6 @@ static const struct mob_sandbox_rule router_rules[] = {
 
 	/* the libwebsockets thread (no fork); lws_cancel_service's pipe */
 	SB_ALLOW_ARG(clone, MOB_SB_ARG_THREAD),
-	SB_ALLOW(clone3),
 	SB_ALLOW(set_robust_list),
 	SB_ALLOW(rseq),
 	SB_ALLOW(pipe2),
