@@ -767,6 +767,11 @@ Test(modbus, service_marks_a_silent_device_offline_and_recovers)
 	mb_server_stop(&srv);
 	cr_expect_eq(hw_wait_value(&h, "0201/0001/40", "false", -1, 5000), 0,
 	    "status off");
+	/* the log says which device, where, and the system's reason */
+	snprintf(buf, sizeof(buf), "u1 (127.0.0.1:%d, unit 1): offline: ", port);
+	cr_expect_eq(th_wait_log(h.log, buf, 5000), 0, "names host:port: %s", buf);
+	cr_expect_eq(th_wait_log(h.log, "Connection refused", 5000), 0,
+	    "names the errno");
 	/* No stale value: the register is offline and has no value. */
 	cr_expect_eq(hw_read(&h, uri, buf, sizeof(buf), &online), 0);
 	cr_expect_str_eq(buf, "null");
@@ -1007,6 +1012,8 @@ static const struct {
 	{ "{" DEV1 ",\"objects\":[{\"pid\":\"0201\",\"ins\":\"0001\",\"modbus\":{\"device\":\"b\"},\"resources\":["
 	    RES("41", "number", "", "\"table\":\"input_register\",\"address\":5") "]}]}",
 	  "objects[0].modbus.device: no device \"b\" in devices" },
+	{ "{\"devices\":[{\"name\":\"a\",\"tcp\":{\"host\":\"\"}}]," OBJ1(RES("41", "number", "", "\"table\":\"input_register\",\"address\":5")) "}",
+	  "devices[0].tcp: \"host\" is empty: give the device's IP address or host name" },
 	{ "{" DEV1 "," OBJ1(RES("40", "number", "", "\"table\":\"input_register\",\"address\":5")) "}",
 	  "objects[0]: resource 40 is the device status; give the register another rid or set \"modbus\": {\"status_rid\"}" },
 	{ "{\"devices\":[{\"name\":\"a\",\"tcp\":{\"host\":\"h\",\"port\":1}},{\"name\":\"b\",\"tcp\":{\"host\":\"h\",\"port\":1}}],\"objects\":[]}",

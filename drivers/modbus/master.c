@@ -67,6 +67,7 @@ struct dev {
 	uint64_t work_ns;	/* CPU time decoding and in the callbacks */
 	size_t nblocks;
 	size_t last_block;	/* its last block: a cycle ends there */
+	char why[160];		/* the last failure in words: errno, exception */
 };
 
 struct mob_mb_master {
@@ -199,8 +200,11 @@ transact(struct mob_mb_master *m, size_t di, enum op op, enum mob_mb_table table
 	int i, rv, r = MOB_EOFFLINE;
 
 	for (i = 0; i < tries; i++) {
-		if ((r = bus_connect(b)) != 0)
+		if ((r = bus_connect(b)) != 0) {
+			snprintf(m->devs[di].why, sizeof(m->devs[di].why),
+			    "connect: %s", modbus_strerror(errno));
 			continue;
+		}
 		modbus_set_slave(b->ctx, c->unit);
 		modbus_set_response_timeout(b->ctx, (uint32_t)c->timeout_ms / 1000,
 		    (uint32_t)(c->timeout_ms % 1000) * 1000);
@@ -229,6 +233,9 @@ transact(struct mob_mb_master *m, size_t di, enum op op, enum mob_mb_table table
 		if (rv != -1)
 			return 0;
 		r = mob_mb_errno(errno);
+		/* libmodbus words errno and Modbus exceptions alike */
+		snprintf(m->devs[di].why, sizeof(m->devs[di].why), "%s at %d: %s",
+		    mob_mb_table_name(table), addr, modbus_strerror(errno));
 		if (is_answer(r))
 			return r;
 		log_debug("%s: %s at %d: %s (try %d)", c->name,
@@ -250,7 +257,15 @@ set_offline(struct mob_mb_master *m, size_t di, int err)
 		d->where[i]->flags &= ~BPT_VALID;
 
 	if (d->online != 0) {
-		log_warnx("%s: offline: %s", c->name, mob_strerror(err));
+		/* where and why, so the log says what to check */
+		if (c->rtu)
+			log_warnx("%s (%s, unit %d): offline: %s", c->name,
+			    c->path, c->unit, *d->why != '\0' ? d->why :
+			    mob_strerror(err));
+		else
+			log_warnx("%s (%s:%d, unit %d): offline: %s", c->name,
+			    c->host, c->port, c->unit, *d->why != '\0' ?
+			    d->why : mob_strerror(err));
 		d->online = 0;
 		d->backoff_ms = c->backoff_min_ms;
 		m->fn(m->arg, MOB_MB_EV_OFFLINE, di, 0, 0, err);

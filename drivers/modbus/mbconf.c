@@ -34,6 +34,9 @@ parse_tcp(struct mob_config *c, const struct mob_cnode *n, struct mob_mb_device 
 	    (r = mob_cfg_string(c, n, "host", MOB_CFG_REQUIRED,
 	    sizeof(d->host) - 1, &s)) < 0)
 		return r;
+	if (*s == '\0')
+		return mob_cfg_errorf(c, n, "\"host\" is empty: give the "
+		    "device's IP address or host name");
 	snprintf(d->host, sizeof(d->host), "%s", s);
 	d->port = 502;
 	return mob_cfg_int_set(c, n, "port", 0, 1, 65535, &d->port);
