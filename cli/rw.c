@@ -2,9 +2,7 @@
  * mobius get / set / clear: one request to the service that owns a
  * resource (docs/services.md: read, write, clear).
  */
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,18 +293,6 @@ parse_bool(const char *s, int *b)
 	return -1;
 }
 
-static int
-parse_number(const char *s, double *d)
-{
-	char *end;
-
-	errno = 0;
-	*d = strtod(s, &end);
-	if (*s == '\0' || *end != '\0' || errno != 0 || !isfinite(*d))
-		return -1;
-	return 0;
-}
-
 /*
  * VALUE as the resource's type (from its description); without one, a
  * number or true/false when it reads as such, otherwise text.
@@ -322,7 +308,7 @@ parse_value(const char *s, const cJSON *res, const char *uri)
 	int b;
 
 	if (tn == NULL) {
-		if (parse_number(s, &d) == 0)
+		if (cli_parse_number(s, &d) == 0)
 			return cJSON_CreateNumber(d);
 		if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
 			return cJSON_CreateBool(s[0] == 't');
@@ -335,11 +321,19 @@ parse_value(const char *s, const cJSON *res, const char *uri)
 		    "or false (on/off, 1/0)", s, rn);
 		return NULL;
 	}
-	if (strcmp(tn, "number") == 0 || strcmp(tn, "timespan") == 0) {
-		if (parse_number(s, &d) == 0)
+	if (strcmp(tn, "number") == 0) {
+		if (cli_parse_number(s, &d) == 0)
 			return cJSON_CreateNumber(d);
-		cli_usage_error("set", "VALUE \"%s\": %s is a %s: give a "
-		    "number%s", s, rn, tn, *tn == 't' ? " of seconds" : "");
+		cli_usage_error("set", "VALUE \"%s\": %s is a number: give "
+		    "a decimal number (e.g. 21.5, -5, 1e3)", s, rn);
+		return NULL;
+	}
+	if (strcmp(tn, "timespan") == 0) {
+		if (cli_parse_timespan(s, &d) == 0)
+			return cJSON_CreateNumber(d);
+		cli_usage_error("set", "VALUE \"%s\": %s is a timespan: give "
+		    "seconds, or a number with s, m, h or d (e.g. 90, 15m, 1h)",
+		    s, rn);
 		return NULL;
 	}
 	return cJSON_CreateString(s);

@@ -80,7 +80,9 @@ write_sim_config(const char *dir)
 	    "        { \"rid\": \"40\", \"name\": \"on\", \"type\": \"bool\",\n"
 	    "          \"access\": \"rw\", \"default\": false },\n"
 	    "        { \"rid\": \"41\", \"name\": \"label\", \"type\": \"string\",\n"
-	    "          \"access\": \"rw\", \"default\": \"desk\" } ] }\n"
+	    "          \"access\": \"rw\", \"default\": \"desk\" },\n"
+	    "        { \"rid\": \"42\", \"name\": \"auto off\", \"type\": \"timespan\",\n"
+	    "          \"access\": \"rw\", \"units\": \"s\", \"default\": 0 } ] }\n"
 	    "  ]\n"
 	    "}\n");
 	snprintf(temp_uri, sizeof(temp_uri), "%s/010/0001/0001/40", node.hid);
@@ -614,13 +616,42 @@ Test(cli_node, get_senml_prints_one_pack)
 	snprintf(obj, sizeof(obj), "%s/010/0003/0001", node.hid);
 	cr_assert_eq(mobius(out, sizeof(out), "get --senml %s", obj), 0, "%s", out);
 	cr_assert_not_null(j = cJSON_Parse(out), "%s", out);
-	cr_expect_eq(cJSON_GetArraySize(j), 2, "one record per resource: %s", out);
+	cr_expect_eq(cJSON_GetArraySize(j), 3, "one record per resource: %s", out);
 	cr_expect(cJSON_IsBool(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "vb")) ||
 	    cJSON_IsBool(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 1), "vb")),
 	    "the switch in vb: %s", out);
 	cJSON_Delete(j);
 	cr_expect_eq(mobius(out, sizeof(out), "get --senml --json %s", obj), 2,
 	    "%s", out);
+}
+
+/* One grammar: decimal numbers, timespans with keytool's units. */
+Test(cli_node, values_typed_follow_one_grammar)
+{
+	char out[OUT_MAX], span[32];
+	static const char *const bad[] = { "0x10", "inf", "nan", "' 1'", "+1",
+	    "1e", "1,5" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(mobius(out, sizeof(out), "set %s %s", setp_uri,
+		    bad[i]), 2, "%s refused: %s", bad[i], out);
+		cr_expect_not_null(strstr(out, "decimal number"), "%s", out);
+	}
+	cr_expect_eq(mobius(out, sizeof(out), "set %s 1e1", setp_uri), 0, "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get %s", setp_uri), 0);
+	cr_expect_str_eq(out, "10 Cel\n");
+	snprintf(span, sizeof(span), "%s/010/0003/0001/42", node.hid);
+	cr_expect_eq(mobius(out, sizeof(out), "set %s 1h", span), 0, "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get %s", span), 0);
+	cr_expect_str_eq(out, "3600 s\n", "1h is 3600 s");
+	cr_expect_eq(mobius(out, sizeof(out), "set %s 1.5m", span), 0, "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "get %s", span), 0);
+	cr_expect_str_eq(out, "90 s\n");
+	cr_expect_eq(mobius(out, sizeof(out), "set %s 1w", span), 2, "%s", out);
+	cr_expect_not_null(strstr(out, "15m, 1h"), "%s", out);
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 1m get %s", span), 0,
+	    "--timeout takes the same timespans: %s", out);
 }
 
 Test(cli_node, watch_prints_one_cov_line_each)
