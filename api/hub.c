@@ -30,6 +30,7 @@
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
+#include "mobius/table.h"
 #include "internal.h"
 
 #define COV_BUCKETS	4096
@@ -128,11 +129,7 @@ api_cov_at(size_t i)
 static uint32_t
 cov_hash(const char *uri)
 {
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *uri != '\0'; uri++)
-		h = (h ^ (unsigned char)*uri) * 16777619u;
-	return h % COV_BUCKETS;
+	return (uint32_t)(mob_hash_str(uri) % COV_BUCKETS);
 }
 
 static struct api_cov *

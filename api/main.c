@@ -24,12 +24,13 @@
 #include "mobius/err.h"
 #include "mobius/file.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 #include "mobius/sandbox.h"
 #include "internal.h"
 
-#define API_CFG_TOKENS	"/etc/mobius/keys/api-tokens.json"
-#define API_CFG_CERT	"/etc/mobius/keys/api.crt"
-#define API_CFG_KEY	"/etc/mobius/keys/api.key"
+#define API_CFG_TOKENS	MOB_KEYS_DIR_DEFAULT "/api-tokens.json"
+#define API_CFG_CERT	MOB_KEYS_DIR_DEFAULT "/api.crt"
+#define API_CFG_KEY	MOB_KEYS_DIR_DEFAULT "/api.key"
 #define API_CFG_WWW	"/usr/share/mobius/www"
 #define CERT_MAX	(64 * 1024)
 

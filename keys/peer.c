@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 
 int
 cmd_export_peer(struct kt *kt, int argc, char **argv)
@@ -33,8 +34,7 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		return r;
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
-	if (strlen(sid) != 3 || strspn(sid, "0123456789ABCDEF") != 3 ||
-	    strcmp(sid, "000") == 0)
+	if (!mob_sid_valid(sid) || strcmp(sid, "000") == 0)
 		return kt_usage("bad --sid \"%s\": want the router's SID, 3 "
 		    "upper-case hex digits", sid);
 	snprintf(path, sizeof(path), "%s/%s.external.key", kt->dir, sid);

@@ -25,6 +25,7 @@
 #include <openssl/kdf.h>
 
 #include "mobius/err.h"
+#include "mobius/proto.h"
 #include "internal.h"
 
 static const char PAIR_SALT[] = "mobius-router pair key v1";
@@ -49,7 +50,7 @@ rt_get64(const uint8_t *p)
 static int
 hid_bin(const char *hid, uint8_t out[3])
 {
-	if (strlen(hid) != 6 || strspn(hid, "0123456789ABCDEF") != 6)
+	if (!mob_hid_valid(hid))
 		return MOB_EINVAL;
 	return sodium_hex2bin(out, 3, hid, 6, NULL, NULL, NULL) == 0 ?
 	    0 : MOB_EINVAL;

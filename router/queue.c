@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mobius/clock.h"
 #include "mobius/err.h"
 #include "mobius/log.h"
 #include "internal.h"
@@ -228,7 +229,6 @@ rt_queue_open(const char *dir, const struct rt_qcfg *cfg, struct rt_queue **out)
 	uint64_t *ids = NULL;
 	size_t nids = 0;
 	struct dirent *de;
-	struct timespec ts;
 	DIR *d = NULL;
 	int r = MOB_ESYS;
 
@@ -272,9 +272,7 @@ rt_queue_open(const char *dir, const struct rt_qcfg *cfg, struct rt_queue **out)
 	if (q->n == 0) {
 		/* a fresh stream starts at the time in µs: above any seq
 		 * an earlier incarnation could have used */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		q->next_seq = (uint64_t)ts.tv_sec * 1000000 +
-		    (uint64_t)ts.tv_nsec / 1000;
+		q->next_seq = (uint64_t)mob_clock_wall_us();
 	}
 	q->durable = q->n;
 	q->st.records = q->n;

@@ -37,10 +37,12 @@
 #include "mobius/client.h"
 #include "mobius/clock.h"
 #include "mobius/daemon.h"
+#include "mobius/jws.h"
 #include "mobius/err.h"
 #include "mobius/file.h"
 #include "mobius/keyring.h"
 #include "mobius/log.h"
+#include "mobius/proto.h"
 #include "mobius/sandbox.h"
 #include "router.h"
 
@@ -438,17 +440,13 @@ static void
 req_answer_error(struct router *r, const char *requester, const cJSON *id,
     int code, const char *msg)
 {
-	char topic[MOB_TOPIC_MAX], reqid[40];
+	char topic[MOB_TOPIC_MAX], reqid[MOB_REQID_MAX + 1];
 	cJSON *rsp = cJSON_CreateObject(), *e;
 
-	if (cJSON_IsString(id))
-		snprintf(reqid, sizeof(reqid), "%s", id->valuestring);
-	else if (cJSON_IsNumber(id))
-		snprintf(reqid, sizeof(reqid), "%lld", (long long)id->valuedouble);
-	else
+	/* in range before any conversion (mob_reqid_from_json) */
+	if (mob_reqid_from_json(id, reqid) != 0)
 		goto out;
-	if (rsp == NULL || cJSON_AddItemToObject(rsp, "id",
-	    cJSON_Duplicate(id, 1)) == 0 ||
+	if (rsp == NULL || mob_json_add(rsp, "id", cJSON_Duplicate(id, 1)) != 0 ||
 	    cJSON_AddFalseToObject(rsp, "ok") == NULL ||
 	    (e = cJSON_AddObjectToObject(rsp, "error")) == NULL ||
 	    cJSON_AddStringToObject(e, "code", mob_errname(code)) == NULL ||
@@ -683,7 +681,7 @@ peer_rsp(struct router *r, struct peer *p, const cJSON *m)
 {
 	const char *to = jstr(m, "to");
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(m, "d"), *id;
-	char topic[MOB_TOPIC_MAX], reqid[40];
+	char topic[MOB_TOPIC_MAX], reqid[MOB_REQID_MAX + 1];
 
 	if (to == NULL || !mob_id_valid(to) || !cJSON_IsObject(d) ||
 	    strncmp(to, r->cfg.me.hid, 6) != 0) {
@@ -691,12 +689,7 @@ peer_rsp(struct router *r, struct peer *p, const cJSON *m)
 		return;
 	}
 	id = cJSON_GetObjectItemCaseSensitive(d, "id");
-	if (cJSON_IsString(id) && strlen(id->valuestring) <= MOB_REQID_MAX)
-		snprintf(reqid, sizeof(reqid), "%s", id->valuestring);
-	else if (cJSON_IsNumber(id) && id->valuedouble >= 0 &&
-	    id->valuedouble <= 9007199254740991.0)
-		snprintf(reqid, sizeof(reqid), "%lld", (long long)id->valuedouble);
-	else {
+	if (mob_reqid_from_json(id, reqid) != 0) {
 		p->st.bad_body++;
 		return;
 	}
