@@ -1106,6 +1106,17 @@ stream_filter(struct lws *wsi, struct sess *s)
 		OPENSSL_cleanse(tok, sizeof(tok));
 		lws_get_peer_simple(wsi, err, sizeof(err));
 		log_info("stream from %s: no valid token", err);
+		/*
+		 * The upgrade's answer cannot be held back inside this
+		 * callback, so the failure is counted in the same per-source
+		 * table as REST's: a source over the budget gets 429, and its
+		 * REST answers are held back the longer for it.
+		 */
+		if (api_fail_delay(err) < 0) {
+			lws_return_http_status(wsi, 429, "too many failed token checks");
+			return -1;
+		}
+		api_fail_release();
 		lws_return_http_status(wsi, 401, "no valid API token");
 		return -1;
 	}
