@@ -107,6 +107,13 @@ Test(config, malformed_files_give_the_file_and_json_path)
 		  "\"string\", \"datetime\" or \"timespan\"" },
 		{ RES("{\"rid\":\"40\",\"type\":\"number\"}"),
 		  "sim.json: objects[0].resources[0].name: required" },
+		/* would be published and printed as invalid JSON text (issue 15) */
+		{ RES("{\"rid\":\"40\",\"name\":\"t\xff\xfe\",\"type\":\"number\"}"),
+		  "sim.json: objects[0].resources[0].name: not valid UTF-8 (save the "
+		  "file as UTF-8)" },
+		{ RES("{" NUM ",\"units\":\"\xb0" "C\"}"),
+		  "sim.json: objects[0].resources[0].units: not valid UTF-8 (save the "
+		  "file as UTF-8)" },
 		{ RES("{" NUM ",\"access\":\"w\"}"),
 		  "sim.json: objects[0].resources[0].access: must be \"r\" or \"rw\"" },
 		{ RES("{\"rid\":\"4x\",\"name\":\"t\",\"type\":\"number\"}"),

@@ -83,3 +83,35 @@ mob_reqid_from_json(const cJSON *id, char out[MOB_REQID_MAX + 1])
 	snprintf(out, MOB_REQID_MAX + 1, "%lld", (long long)d);
 	return 0;
 }
+
+int
+mob_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		unsigned int c = *p, min;
+		int n;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1, c &= 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2, c &= 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3, c &= 0x07, min = 0x10000;
+		} else
+			return 0;
+		for (int i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			c = (c << 6) | (p[i] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}

@@ -273,6 +273,10 @@ mob_cfg_string(struct mob_config *c, const struct mob_cnode *obj,
 		return mob_cfg_errorf(c, &m, "must be a string, not %s", cnode_type(m.j));
 	if (strlen(m.j->valuestring) > maxlen)
 		return mob_cfg_errorf(c, &m, "longer than %zu bytes", maxlen);
+	/* it is published and printed: never invalid JSON text later */
+	if (!mob_utf8_valid(m.j->valuestring))
+		return mob_cfg_errorf(c, &m, "not valid UTF-8 (save the file "
+		    "as UTF-8)");
 	*out = m.j->valuestring;
 	return 1;
 }

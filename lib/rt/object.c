@@ -155,39 +155,6 @@ mob_value_equal(const struct mob_value *a, const struct mob_value *b)
 	return 0;
 }
 
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-static int
-utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p != '\0') {
-		unsigned int c = *p, min;
-		int n;
-
-		if (c < 0x80) {
-			p++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, c &= 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, c &= 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, c &= 0x07, min = 0x10000;
-		} else
-			return 0;
-		for (int i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (p[i] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-		p += n + 1;
-	}
-	return 1;
-}
-
 int
 mob_value_from_json(enum mob_type t, const cJSON *j, struct mob_value *out)
 {
@@ -208,7 +175,7 @@ mob_value_from_json(enum mob_type t, const cJSON *j, struct mob_value *out)
 		mob_value_number(out, j->valuedouble);
 		return 0;
 	case MOB_TYPE_STRING:
-		if (!cJSON_IsString(j) || !utf8_valid(j->valuestring))
+		if (!cJSON_IsString(j) || !mob_utf8_valid(j->valuestring))
 			return MOB_ETYPE;
 		return mob_value_string(out, j->valuestring);
 	case MOB_TYPE_DATETIME: {
@@ -461,7 +428,7 @@ mob_res_validate(const struct mob_res *r, const struct mob_value *v)
 		return 0;
 	case MOB_TYPE_STRING:
 		x = (double)strlen(v->u.str);
-		if (!utf8_valid(v->u.str))
+		if (!mob_utf8_valid(v->u.str))
 			return MOB_ETYPE;
 		if (x > (d->has_max ? d->max : MOB_STRING_MAX_DEFAULT) ||
 		    (d->has_min && x < d->min))

@@ -50,4 +50,7 @@ int mob_reqid_valid(const char *s, size_t n);
 /* The "id" member of a req: its topic text into out, or MOB_EINVAL. */
 int mob_reqid_from_json(const struct cJSON *id, char out[MOB_REQID_MAX + 1]);
 
+/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF): 1 or 0. */
+int mob_utf8_valid(const char *s);
+
 #endif
