@@ -140,11 +140,9 @@ cli_node_open(struct cli_node *n, const struct cli_opts *o, const char *cmd)
 	cfg.keyfile = o->keyfile;
 	cfg.socket = o->socket;
 	cfg.dial_once = 1;
-	if ((r = mob_client_new(&cfg, &n->c)) != 0) {
-		cli_error(cmd, "cannot use key file %s: %s", o->keyfile,
-		    mob_strerror(r));
+	/* it says why in one line (the key file and the reason) */
+	if (mob_client_new(&cfg, &n->c) != 0)
 		return CLI_EXIT_ERROR;
-	}
 	mob_client_set_handlers(n->c, node_msg, node_conn, n);
 	switch ((r = mob_client_connect(n->c, o->timeout_ms))) {
 	case 0:

@@ -324,6 +324,37 @@ Test(cli, hub_not_running_exits_3_with_a_message, .init = keys_setup,
 	cr_expect_not_null(strstr(out, "start mobius-hub"), "what to do: %s", out);
 }
 
+/* A loader's error is one precise line, not that line and a generic one. */
+Test(cli, a_missing_key_file_is_one_line_naming_it, .init = keys_setup,
+    .fini = keys_teardown)
+{
+	static const char *const progs[] = { "bin/mobius-sim",
+	    "bin/mobius-modbus", "bin/mobius-gpio" };
+	char out[OUT_MAX], path[512], key[600], cmd[2048], *lines[8];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	size_t i;
+
+	snprintf(key, sizeof(key), "%s/missing.key", node.dir);
+	/* a path that exists as the socket: the key is what is wrong */
+	cr_expect_eq(mobius(out, sizeof(out), "--key %s --socket %s get "
+	    "000001/010/0001/0001/40", key, node.dir), 1, "%s", out);
+	cr_expect_eq(split_lines(out, lines, 8), 1, "one line: %s", out);
+	cr_expect_not_null(strstr(lines[0], key), "names the file: %s", lines[0]);
+	cr_expect_not_null(strstr(lines[0], "No such file"), "%s", lines[0]);
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		th_path(progs[i], path, sizeof(path));
+		if (access(path, X_OK) != 0)
+			continue;
+		/* the key is loaded before the config is read */
+		snprintf(cmd, sizeof(cmd), "exec '%s' --config /dev/null --key "
+		    "'%s' --socket '%s' --no-sandbox 2>&1", path, key, node.sock);
+		cr_expect_neq(th_run(argv, NULL, out, sizeof(out), 10000), 0);
+		cr_expect_eq(split_lines(out, lines, 8), 1, "%s: one line: %s",
+		    progs[i], out);
+		cr_expect_not_null(strstr(lines[0], key), "%s", lines[0]);
+	}
+}
+
 /*
  * No socket, a socket nobody listens on, a socket this user may not open:
  * three causes, three messages, each at once (--timeout 10 not waited).

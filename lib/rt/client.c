@@ -327,14 +327,17 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	struct mob_client *c;
 	struct mob_verifier_cfg vcfg;
 	uint8_t rnd[6];
-	int rc;
+	int rc, logged = 0;
 
 	*out = NULL;
 	if (cfg == NULL || cfg->keyfile == NULL)
 		return MOB_EINVAL;
 	lib_init(cfg->host != NULL && cfg->cafile != NULL);
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("cannot set up the hub client: %s",
+		    mob_strerror(MOB_ENOMEM));
 		return MOB_ENOMEM;
+	}
 	c->rxtail = &c->rxq;
 	c->txtail = &c->txq;
 	c->quota = 65535;
@@ -351,8 +354,12 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 		rc = MOB_ENOMEM;
 		goto fail;
 	}
-	if ((rc = client_load_keys(c, cfg->keyfile)) != 0 ||
-	    (rc = mob_signer_new(c->own, c->id, &c->signer)) != 0)
+	/* it logs the precise reason itself */
+	if ((rc = client_load_keys(c, cfg->keyfile)) != 0) {
+		logged = 1;
+		goto fail;
+	}
+	if ((rc = mob_signer_new(c->own, c->id, &c->signer)) != 0)
 		goto fail;
 	c->handshake = mob_key_alg(c->own) == MOB_ALG_EDDSA && c->hub_key != NULL;
 	memset(&vcfg, 0, sizeof(vcfg));
@@ -391,11 +398,15 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	    MOSQ_ERR_SUCCESS) {
 		log_warnx("cannot use CA file %s", cfg->cafile);
 		rc = MOB_ECONFIG;
+		logged = 1;
 		goto fail;
 	}
 	*out = c;
 	return 0;
  fail:
+	/* one line, said once: callers need not repeat it */
+	if (!logged)
+		log_warnx("cannot set up the hub client: %s", mob_strerror(rc));
 	mob_client_free(c);
 	return rc;
 }

@@ -242,8 +242,9 @@ main(int argc, char *argv[])
 	mob_daemon_args(&gpio_daemon, &s, argc, argv, &o);
 	if (s.sim_dir == NULL)
 		s.sim_dir = getenv("RUNTIME_DIRECTORY");
-	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
-		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	/* the reason is logged already, in one line */
+	if (mob_service_new(&o.ccfg, &svc) != 0)
+		exit(1);
 	load_config(svc, &s, o.config);
 	s.cfg.sim_owner = mob_daemon_user(&gpio_daemon, &o);
 

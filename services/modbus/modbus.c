@@ -490,8 +490,9 @@ main(int argc, char *argv[])
 	memset(&s, 0, sizeof(s));
 	s.timer = s.sigfd = -1;
 	mob_daemon_args(&modbus_daemon, &s, argc, argv, &o);
-	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
-		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	/* the reason is logged already, in one line */
+	if (mob_service_new(&o.ccfg, &svc) != 0)
+		exit(1);
 	s.svc = svc;
 	load_config(svc, &s, o.config);
 

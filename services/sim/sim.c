@@ -298,8 +298,9 @@ main(int argc, char *argv[])
 	mob_daemon_args(&sim_daemon, NULL, argc, argv, &o);
 	sim.rnd[0] = (unsigned short)time(NULL);
 	sim.rnd[1] = (unsigned short)getpid();
-	if ((rc = mob_service_new(&o.ccfg, &svc)) != 0)
-		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	/* the reason is logged already, in one line */
+	if (mob_service_new(&o.ccfg, &svc) != 0)
+		exit(1);
 	sim_config(svc, &sim, o.config);
 	if ((rc = mob_service_add_timer(svc, sim_period(&sim), sim_tick, &sim)) != 0)
 		fatalx("timer: %s", mob_strerror(rc));

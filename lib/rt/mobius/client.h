@@ -73,7 +73,11 @@ typedef void (*mob_client_msg_fn)(struct mob_client *c, const char *topic,
  */
 typedef void (*mob_client_conn_fn)(struct mob_client *c, int connected, void *arg);
 
-/* Load the key file, create the client; does not connect yet. */
+/*
+ * Load the key file, create the client; does not connect yet.  A failure
+ * is logged here in one line (the key file and the precise reason), so
+ * callers exit without repeating it.
+ */
 int mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out);
 /* Disconnects cleanly if connected; accepts NULL. */
 void mob_client_free(struct mob_client *c);

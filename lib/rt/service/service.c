@@ -20,8 +20,11 @@ mob_service_new(const struct mob_client_cfg *ccfg, struct mob_service **out)
 	int rc;
 
 	*out = NULL;
-	if ((svc = calloc(1, sizeof(*svc))) == NULL)
+	if ((svc = calloc(1, sizeof(*svc))) == NULL) {
+		log_warnx("cannot set up the service: %s", mob_strerror(MOB_ENOMEM));
 		return MOB_ENOMEM;
+	}
+	/* logs why it failed */
 	if ((rc = mob_client_new(ccfg, &svc->c)) != 0) {
 		free(svc);
 		return rc;
