@@ -77,7 +77,7 @@ static const struct cli_cmd cmds[] = {
 	  "Print every change of value as it happens, one line each: time (UTC),\n"
 	  "URI, resource name, value and units.  The current values come first.\n"
 	  "PATTERN is a URI or a prefix of one; \"+\" matches any one part and a\n"
-	  "final \"#\" the rest (e.g. 000001/+/0001/+/40).  Default: everything.\n"
+	  "final \"#\" the rest (e.g. 000001/+/+/+/40).  Default: everything.\n"
 	  "If the hub restarts, watch reconnects and goes on.  Values of a service\n"
 	  "the hub reports offline are marked offline in every format (text\n"
 	  "\"(offline)\", JSON \"status\":\"offline\", SenML \"status_\":\"offline\")\n"
