@@ -71,6 +71,7 @@ int cmd_get(int argc, char *argv[], struct cli_opts *o);
 int cmd_set(int argc, char *argv[], struct cli_opts *o);
 int cmd_clear(int argc, char *argv[], struct cli_opts *o);
 int cmd_watch(int argc, char *argv[], struct cli_opts *o);
+int cmd_status(int argc, char *argv[], struct cli_opts *o);
 
 /* --- format.c: output ------------------------------------------------- */
 

@@ -71,6 +71,16 @@ static const struct cli_cmd cmds[] = {
 	  "(or the default) takes effect again.\n"
 	  "\n"
 	  "  --priority N  slot 1..16 (required)\n" },
+	{ "status", cmd_status,
+	  "the hub's counters",
+	  "mobius status [--json]",
+	  "Print the hub's own state and counters as a table: clients, logins\n"
+	  "accepted and refused (by reason), messages verified and dropped (by\n"
+	  "reason), requests refused, keyring generation.  They come from the\n"
+	  "state the hub signs and publishes (retained mob/state/HID/000) every\n"
+	  "stats interval.\n"
+	  "\n"
+	  "  --json        the hub's state as one JSON object per line\n" },
 	{ "watch", cmd_watch,
 	  "stream changes of value (COV)",
 	  "mobius watch [--json | --senml] [--count N] [--duration SECONDS] [PATTERN]",

@@ -84,6 +84,10 @@ node_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
 			return;
 		snprintf(prev, sizeof(prev), "%s", s->state);
 		state_set(s, env->dat);
+		if ((d = cJSON_Duplicate(env->dat, 1)) != NULL) {
+			cJSON_Delete(s->presence);
+			s->presence = d;
+		}
 		if (n->on_state != NULL && *prev != '\0' &&
 		    strcmp(prev, s->state) != 0)
 			n->on_state(n, s);
@@ -177,6 +181,7 @@ cli_node_close(struct cli_node *n)
 	for (s = n->svcs; s != NULL; s = next) {
 		next = s->next;
 		cJSON_Delete(s->desc);
+		cJSON_Delete(s->presence);
 		free(s);
 	}
 	n->svcs = NULL;

@@ -20,6 +20,7 @@ struct cli_svc {
 	struct cJSON *desc;		/* last mob/svc dat, owned; NULL if none */
 	char state[16];			/* "online", "offline" or "" (unknown) */
 	char reason[64];
+	struct cJSON *presence;		/* last mob/state dat, owned; NULL if none */
 	struct cli_svc *next;
 };
 

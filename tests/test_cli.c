@@ -656,6 +656,27 @@ Test(cli_node, get_senml_prints_one_pack)
 	    "%s", out);
 }
 
+Test(cli_node, status_prints_the_hubs_signed_counters)
+{
+	char out[OUT_MAX], want[32];
+	cJSON *j;
+
+	cr_assert_eq(mobius(out, sizeof(out), "status"), 0, "%s", out);
+	snprintf(want, sizeof(want), "hub %s/000", node.hid);
+	cr_expect_not_null(strstr(out, want), "%s", out);
+	cr_expect_not_null(strstr(out, "logins_ok"), "%s", out);
+	cr_expect_not_null(strstr(out, "verified"), "%s", out);
+	cr_expect_not_null(strstr(out, "keyring.generation"), "nested: %s", out);
+	cr_assert_eq(mobius(out, sizeof(out), "status --json"), 0, "%s", out);
+	cr_assert_not_null(j = cJSON_Parse(out), "%s", out);
+	cr_expect(cJSON_IsNumber(cJSON_GetObjectItem(j, "clients")), "%s", out);
+	/* the counters are as of the hub's last stats tick (10 s) */
+	cr_expect(cJSON_IsNumber(cJSON_GetObjectItem(j, "logins_ok")), "%s", out);
+	cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")),
+	    "online", "%s", out);
+	cJSON_Delete(j);
+}
+
 /* One grammar: decimal numbers, timespans with keytool's units. */
 Test(cli_node, values_typed_follow_one_grammar)
 {
