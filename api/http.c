@@ -28,7 +28,9 @@
 
 #include "mobius/err.h"
 #include "mobius/file.h"
+#include "mobius/jws.h"
 #include "mobius/log.h"
+#include "mobius/time.h"
 #include "../cli/internal.h"
 #include "internal.h"
 #include "mobius/client.h"
@@ -443,7 +445,9 @@ senml_add(cJSON *pack, const char *uri, const cJSON *r)
 	snprintf(c.uri, sizeof(c.uri), "%s", uri);
 	c.value = cJSON_GetObjectItemCaseSensitive(r, "value");
 	j = cJSON_GetObjectItemCaseSensitive(r, "changed");
-	c.time_ms = cJSON_IsNumber(j) ? (int64_t)j->valuedouble : 0;
+	/* from the network: in range before the cast */
+	c.time_ms = cJSON_IsNumber(j) && j->valuedouble > 0 &&
+	    j->valuedouble <= MOB_TIME_MS_MAX ? (int64_t)j->valuedouble : 0;
 	j = cJSON_GetObjectItemCaseSensitive(r, "units");
 	c.units = cJSON_IsString(j) ? j->valuestring : NULL;
 	if ((e = cli_fmt_cov(CLI_FMT_SENML, &c, &line)) != 0)
@@ -453,9 +457,10 @@ senml_add(cJSON *pack, const char *uri, const cJSON *r)
 	if (p == NULL)
 		return MOB_ENOMEM;
 	while ((rec = cJSON_DetachItemFromArray(p, 0)) != NULL)
-		cJSON_AddItemToArray(pack, rec);
+		if ((e = mob_json_add(pack, NULL, rec)) != 0)
+			break;
 	cJSON_Delete(p);
-	return 0;
+	return e;
 }
 
 static void
@@ -667,7 +672,7 @@ do_values_put(struct api_http *h)
 		return;
 	}
 	if ((req = new_req("write", &h->u)) == NULL ||
-	    !cJSON_AddItemToObject(req, "value", cJSON_Duplicate(v, 0)) ||
+	    mob_json_add(req, "value", cJSON_Duplicate(v, 0)) != 0 ||
 	    cJSON_AddNumberToObject(req, "priority", p != NULL ? p->valuedouble : 16) == NULL) {
 		cJSON_Delete(req);
 		req = NULL;
@@ -767,8 +772,12 @@ discover_answer(struct api_http *h)
 			return;
 		}
 		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(s->desc, "objects"))
-			if ((c = obj_filtered(h, s, o)) != NULL)
-				cJSON_AddItemToArray(arr, c);
+			if ((c = obj_filtered(h, s, o)) != NULL &&
+			    mob_json_add(arr, NULL, c) != 0) {
+				cJSON_Delete(j);
+				reply_mob(h, MOB_ENOMEM, NULL);
+				return;
+			}
 		reply_json(h, 200, j);
 		return;
 	}
@@ -852,8 +861,12 @@ do_discover(struct api_http *h, const char *rest)
 			    (h->u.depth == 1 && strcmp(su.part[0], h->u.part[0]) != 0) ||
 			    !api_scope_touches(&h->tok, API_READ, &su) || s->desc == NULL)
 				continue;
-			if ((c = svc_summary(s)) != NULL)
-				cJSON_AddItemToArray(arr, c);
+			if ((c = svc_summary(s)) != NULL &&
+			    mob_json_add(arr, NULL, c) != 0) {
+				cJSON_Delete(j);
+				reply_mob(h, MOB_ENOMEM, NULL);
+				return;
+			}
 		}
 		reply_json(h, 200, j);
 		return;
@@ -912,14 +925,18 @@ do_status(struct api_http *h)
 				continue;
 			snprintf(line, sizeof(line), "%s:%s", v == (API_READ | API_WRITE) ?
 			    "rw" : v == API_WRITE ? "write" : "read", pat);
-			cJSON_AddItemToArray(sc, cJSON_CreateString(line));
+			if (mob_json_add(sc, NULL, cJSON_CreateString(line)) != 0)
+				goto nomem;
 		}
 	}
-	if (hs != NULL)
-		cJSON_AddItemToObject(j, "hub", cJSON_Duplicate(hs, 1));
-	else
-		cJSON_AddNullToObject(j, "hub");
+	if (hs != NULL ? mob_json_add(j, "hub", cJSON_Duplicate(hs, 1)) != 0 :
+	    cJSON_AddNullToObject(j, "hub") == NULL)
+		goto nomem;
 	reply_json(h, 200, j);
+	return;
+nomem:
+	cJSON_Delete(j);
+	reply_mob(h, MOB_ENOMEM, NULL);
 }
 
 static void

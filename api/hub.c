@@ -29,6 +29,7 @@
 #include "mobius/clock.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
+#include "mobius/jws.h"
 #include "mobius/log.h"
 #include "mobius/table.h"
 #include "internal.h"
@@ -509,6 +510,7 @@ page_answer(struct hub_req *hr, const cJSON *rsp)
 {
 	const cJSON *svc, *objs, *o, *next;
 	cJSON *d;
+	int e;
 
 	svc = cJSON_GetObjectItemCaseSensitive(rsp, "service");
 	objs = cJSON_GetObjectItemCaseSensitive(svc, "objects");
@@ -520,15 +522,18 @@ page_answer(struct hub_req *hr, const cJSON *rsp)
 		if (cJSON_GetArraySize(hr->objects) >= 4096 ||
 		    (d = cJSON_Duplicate(o, 1)) == NULL)
 			return MOB_ENOMEM;
-		cJSON_AddItemToArray(hr->objects, d);
+		if (mob_json_add(hr->objects, NULL, d) != 0)
+			return MOB_ENOMEM;
 	}
 	next = cJSON_GetObjectItemCaseSensitive(rsp, "next");
 	if (cJSON_IsNumber(next) && next->valuedouble > 0 &&
 	    next->valuedouble < 1e6)
 		return page_request(hr, (int)next->valuedouble) == 0 ? 1 : MOB_EOFFLINE;
 	/* complete: the description is the first page with every object */
-	cJSON_AddItemToObject(hr->first, "objects", hr->objects);
-	hr->objects = NULL;
+	e = mob_json_add(hr->first, "objects", hr->objects);
+	hr->objects = NULL;	/* added, or deleted by mob_json_add */
+	if (e != 0)
+		return e;
 	cJSON_Delete(hr->svc->desc);
 	hr->svc->desc = hr->first;
 	hr->svc->complete = 1;
