@@ -22,10 +22,15 @@
 
 #include "internal.h"
 
-/* What identifies an offline session: its context and its login token. */
+/*
+ * What identifies an offline session: its context and its login token (the
+ * token, or the handshake's login for a session-key login, which has no
+ * password for the re-check to present).
+ */
 struct hub_session {
 	const struct mosquitto *mosq;
 	uint8_t pwhash[32];
+	int session;		/* logged in with the session handshake */
 };
 
 static void
@@ -102,6 +107,7 @@ hub_clients__gone(struct hub *h, const char *id, const struct mosquitto *mosq)
 	if ((s = calloc(1, sizeof(*s))) != NULL) {
 		s->mosq = c->mosq;
 		memcpy(s->pwhash, c->pwhash, sizeof(s->pwhash));
+		s->session = c->session != NULL;
 		if (htab_put(h->offline, id, s, 0, 0, 0) != 0)
 			free(s);
 	}
@@ -115,6 +121,15 @@ hub_clients__was(struct hub *h, const char *id, const struct mosquitto *mosq,
 {
 	const struct hub_session *s = htab_get(h->offline, id, 0);
 
-	return s != NULL && s->mosq == mosq &&
+	return s != NULL && s->mosq == mosq && !s->session &&
 	    CRYPTO_memcmp(s->pwhash, pwhash, sizeof(s->pwhash)) == 0;
+}
+
+int
+hub_clients__was_session(struct hub *h, const char *id,
+    const struct mosquitto *mosq)
+{
+	const struct hub_session *s = htab_get(h->offline, id, 0);
+
+	return s != NULL && s->mosq == mosq && s->session;
 }

@@ -183,6 +183,9 @@ int hub_clients__gone(struct hub *h, const char *id,
 /* Is this the offline session client left, with the same login token? */
 int hub_clients__was(struct hub *h, const char *id,
     const struct mosquitto *client, const uint8_t pwhash[32]);
+/* Is this the offline session client left after a session-key login? */
+int hub_clients__was_session(struct hub *h, const char *id,
+    const struct mosquitto *client);
 
 /* ====================================================================
  * log.c: warnings about what clients do, rate-limited

@@ -6,6 +6,7 @@
  * session key gets nothing through once its connection closed, and in
  * compat mode the key bundle does not let one service log in as another.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,10 +344,13 @@ raw_free(struct raw *r)
 	free(r);
 }
 
-/* The hardened login done by hand: returns the session key. */
+/*
+ * The hardened login done by hand: returns the session key.  expiry_s > 0
+ * asks the broker to keep the session that long after the client left.
+ */
 static struct mob_key *
-raw_session(struct raw *r, const char *id, const char *user,
-    const struct mob_key *idkey, const struct mob_key *hubpub)
+raw_session_ex(struct raw *r, const char *id, const char *user,
+    const struct mob_key *idkey, const struct mob_key *hubpub, int expiry_s)
 {
 	uint8_t esk[32], epk[32], nonce[16];
 	mosquitto_property *props = NULL;
@@ -363,6 +367,9 @@ raw_session(struct raw *r, const char *id, const char *user,
 	    MQTT_PROP_AUTHENTICATION_METHOD, MOB_AUTH_METHOD), 0);
 	cr_assert_eq(mosquitto_property_add_binary(&props,
 	    MQTT_PROP_AUTHENTICATION_DATA, login, (uint16_t)strlen(login)), 0);
+	if (expiry_s > 0)
+		cr_assert_eq(mosquitto_property_add_int32(&props,
+		    MQTT_PROP_SESSION_EXPIRY_INTERVAL, (uint32_t)expiry_s), 0);
 	cr_assert_eq(mosquitto_connect_bind_v5(r->m, node.sock, 0, 30, NULL,
 	    props), 0);
 	mosquitto_property_free_all(&props);
@@ -374,6 +381,13 @@ raw_session(struct raw *r, const char *id, const char *user,
 	OPENSSL_cleanse(esk, sizeof(esk));
 	free(login);
 	return k;
+}
+
+static struct mob_key *
+raw_session(struct raw *r, const char *id, const char *user,
+    const struct mob_key *idkey, const struct mob_key *hubpub)
+{
+	return raw_session_ex(r, id, user, idkey, hubpub, 0);
 }
 
 static struct mob_key *
@@ -471,6 +485,65 @@ Test(session, a_stolen_session_key_gets_nothing_through_after_its_connection,
 	mob_key_free(kb);
 	mob_key_free(kc);
 	mob_key_free(ka2);
+}
+
+/* B still logs in with a session key and gets its own message through. */
+static void
+expect_serving(const struct mob_key *bk, const struct mob_key *hubpub,
+    const char *what)
+{
+	struct raw *b = raw_new(B_ID, 1);
+	struct mob_key *kb = raw_session(b, B_ID, B_USER, bk, hubpub);
+	const char *t = "mob/cov/" B_ID "/003A/0001/40";
+
+	cr_assert_eq(mosquitto_subscribe(b->m, NULL, t, 1), 0);
+	raw_loop(b, 200);
+	raw_publish(b, bk, B_ID, kb, t, "{\"n\":1}");
+	raw_loop(b, 300);
+	cr_expect_eq(b->n, 1, "%s: the hub still serves", what);
+	raw_free(b);
+	mob_key_free(kb);
+}
+
+/*
+ * A session-key client has no password, so at a reload mosquitto re-checks
+ * its offline session (Session Expiry > 0) with none.  Refusing it makes
+ * mosquitto 2.0.11 disconnect a client that is gone and later crash: the
+ * hub keeps it as it keeps a token login's (docs/hub.md, "Reload").
+ */
+Test(session, a_reload_keeps_an_offline_session_key_login,
+    .fini = node_fini, .timeout = 60)
+{
+	char akf[512], bkf[512];
+	struct mob_key *ak, *bk, *hubpub, *ka;
+	struct raw *a;
+
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, "001F/01F", akf, sizeof(akf));
+	th_node_add(&node, "0020/020", bkf, sizeof(bkf));
+	ak = file_key(akf, A_ID);
+	bk = file_key(bkf, B_ID);
+	hubpub = file_key(akf, TH_HID "/000");
+
+	a = raw_new(A_ID, 1);
+	ka = raw_session_ex(a, A_ID, A_USER, ak, hubpub, 2);
+	raw_free(a);	/* offline now, its session kept for 2 s */
+	cr_assert_eq(th_wait_log(node.hub.log, "Client " A_ID " disconnected",
+	    5000), 0);
+	th_node_reload(&node);
+	th_node_reload(&node);
+	expect_serving(bk, hubpub, "after reloads with an offline session");
+	cr_expect_eq(th_count_log(node.hub.log, "login refused"), 0,
+	    "the offline session was not refused at the reload");
+	cr_assert_eq(th_wait_log(node.hub.log, "Expiring client " A_ID, 10000),
+	    0, "A's session expires");
+	th_node_reload(&node);
+	expect_serving(bk, hubpub, "after the session expired and a reload");
+	cr_expect_eq(kill(node.hub.pid, 0), 0, "the hub is alive");
+	mob_key_free(ak);
+	mob_key_free(bk);
+	mob_key_free(hubpub);
+	mob_key_free(ka);
 }
 
 /* PyJWT mints the token: nothing of this library signs it. */
