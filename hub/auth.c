@@ -157,7 +157,8 @@ login_check(struct hub *h, const char *id, const char *user, const char *pw,
 	snprintf(want, sizeof(want), "%s/%s", lc.last->spid, id + 7);
 	if (strcmp(user, want) != 0)
 		return MOB_EIDENTITY;
-	if ((r = mob_nonce_check(h->nonces, tok->nonce, tok->iat, now)) != 0)
+	if ((r = mob_nonce_check(h->nonces, id, tok->nonce, tok->iat,
+	    now)) != 0)
 		return r;
 	*entry = lc.last;
 	return 0;

@@ -230,18 +230,18 @@ Test(token, nonce_is_single_use_until_it_expires)
 	struct mob_nonce_cache *c;
 
 	cr_assert_eq(mob_nonce_cache_new(16, WIN, &c), 0);
-	cr_assert_eq(mob_nonce_check(c, "nonce-a", NOW, NOW), 0);
-	cr_assert_eq(mob_nonce_check(c, "nonce-a", NOW, NOW + 1), MOB_EREPLAY);
-	cr_assert_eq(mob_nonce_check(c, "nonce-b", NOW, NOW + 1), 0);
+	cr_assert_eq(mob_nonce_check(c, ID, "nonce-a", NOW, NOW), 0);
+	cr_assert_eq(mob_nonce_check(c, ID, "nonce-a", NOW, NOW + 1), MOB_EREPLAY);
+	cr_assert_eq(mob_nonce_check(c, ID, "nonce-b", NOW, NOW + 1), 0);
 	/* as long as a token with that iat could pass, the nonce is held */
-	cr_assert_eq(mob_nonce_check(c, "nonce-a", NOW, NOW + WIN), MOB_EREPLAY);
+	cr_assert_eq(mob_nonce_check(c, ID, "nonce-a", NOW, NOW + WIN), MOB_EREPLAY);
 	/* a token too old to be remembered is refused outright */
-	cr_assert_eq(mob_nonce_check(c, "nonce-c", NOW, NOW + WIN + 1),
+	cr_assert_eq(mob_nonce_check(c, ID, "nonce-c", NOW, NOW + WIN + 1),
 	    MOB_EEXPIRED);
 	/* a new token reusing an expired nonce is fine (iat is fresh) */
-	cr_assert_eq(mob_nonce_check(c, "nonce-a", NOW + WIN + 1,
+	cr_assert_eq(mob_nonce_check(c, ID, "nonce-a", NOW + WIN + 1,
 	    NOW + WIN + 1), 0);
-	cr_assert_eq(mob_nonce_check(c, "nonce-a", NOW + WIN + 1,
+	cr_assert_eq(mob_nonce_check(c, ID, "nonce-a", NOW + WIN + 1,
 	    NOW + WIN + 2), MOB_EREPLAY);
 	mob_nonce_cache_free(c);
 	mob_nonce_cache_free(NULL);
@@ -250,35 +250,72 @@ Test(token, nonce_is_single_use_until_it_expires)
 Test(token, nonce_cache_is_bounded_and_fails_closed)
 {
 	struct mob_nonce_cache *c;
-	char n[32];
+	char n[32], who[32];
 
 	cr_assert_eq(mob_nonce_cache_new(100, WIN, &c), 0);
 	for (int i = 0; i < 100; i++) {
 		snprintf(n, sizeof(n), "n%d", i);
-		cr_assert_eq(mob_nonce_check(c, n, NOW + i, NOW + i), 0);
+		snprintf(who, sizeof(who), "s%d", i % 10);
+		cr_assert_eq(mob_nonce_check(c, who, n, NOW + i, NOW + i), 0);
 	}
 	/* full of live nonces: refuse rather than forget one */
-	cr_assert_eq(mob_nonce_check(c, "extra", NOW + 100, NOW + 100),
+	cr_assert_eq(mob_nonce_check(c, "s-extra", "extra", NOW + 100, NOW + 100),
 	    MOB_ENOMEM);
 	/* every nonce is still remembered */
 	for (int i = 0; i < 100; i++) {
 		snprintf(n, sizeof(n), "n%d", i);
-		cr_assert_eq(mob_nonce_check(c, n, NOW + 100, NOW + 100),
+		cr_assert_eq(mob_nonce_check(c, "s0", n, NOW + 100, NOW + 100),
 		    MOB_EREPLAY, "%s", n);
 	}
 	/* once the first half expired, room is made and the rest is kept */
-	cr_assert_eq(mob_nonce_check(c, "extra", NOW + WIN + 50,
+	cr_assert_eq(mob_nonce_check(c, "s-extra", "extra", NOW + WIN + 50,
 	    NOW + WIN + 50), 0);
 	for (int i = 0; i < 100; i++) {
 		snprintf(n, sizeof(n), "n%d", i);
 		if (i >= 50)
-			cr_assert_eq(mob_nonce_check(c, n, NOW + WIN + 50,
+			cr_assert_eq(mob_nonce_check(c, "s0", n, NOW + WIN + 50,
 			    NOW + WIN + 50), MOB_EREPLAY, "%s", n);
 	}
-	cr_assert_eq(mob_nonce_check(c, "extra", NOW + WIN + 50,
+	cr_assert_eq(mob_nonce_check(c, "s-extra", "extra", NOW + WIN + 50,
 	    NOW + WIN + 50), MOB_EREPLAY);
 	mob_nonce_cache_free(c);
 	cr_assert_eq(mob_nonce_cache_new(0, WIN, &c), MOB_EINVAL);
+}
+
+/*
+ * The table is shared: one identity with a valid key logging in as fast
+ * as it can fills only its share (capacity / 8), then is refused, while
+ * every other identity still logs in; its share frees as its nonces
+ * expire (docs/security.md, "Logins").
+ */
+Test(token, one_identity_filling_its_share_cannot_block_another_login)
+{
+	struct mob_nonce_cache *c;
+	char n[32];
+	int i;
+
+	cr_assert_eq(mob_nonce_cache_new(64, WIN, &c), 0);
+	for (i = 0; i < 64; i++) {
+		snprintf(n, sizeof(n), "flood%d", i);
+		if (mob_nonce_check(c, "000001/066", n, NOW, NOW) != 0)
+			break;
+	}
+	cr_expect_eq(i, 8, "the flooding identity got %d nonces", i);
+	cr_expect_eq(mob_nonce_check(c, "000001/066", "one-more", NOW, NOW),
+	    MOB_ENOMEM, "over its share: refused");
+	for (i = 0; i < 7; i++) {
+		snprintf(n, sizeof(n), "other%d", i);
+		cr_expect_eq(mob_nonce_check(c, ID, n, NOW, NOW + 1), 0,
+		    "another identity's login %d", i);
+	}
+	/* a refused nonce was not remembered, and spent ones still are */
+	cr_expect_eq(mob_nonce_check(c, "000001/066", "flood0", NOW, NOW + 2),
+	    MOB_EREPLAY);
+	/* once its nonces expired the flooder has its share again */
+	cr_expect_eq(mob_nonce_check(c, "000001/066", "later", NOW + WIN + 1,
+	    NOW + WIN + 1), 0);
+	cr_expect_eq(mob_nonce_check(c, "", "x", NOW, NOW), MOB_EINVAL);
+	mob_nonce_cache_free(c);
 }
 
 Test(token, token_nonce_works_with_the_cache)
@@ -290,10 +327,10 @@ Test(token, token_nonce_works_with_the_cache)
 	cr_assert_eq(mob_nonce_cache_new(8, WIN, &c), 0);
 	cr_assert_eq(mob_token_mint(tkey, ID, USER, NOW, &tok), 0);
 	cr_assert_eq(verify(tok, ID, USER, NOW, &t), 0);
-	cr_assert_eq(mob_nonce_check(c, t.nonce, t.iat, NOW), 0);
+	cr_assert_eq(mob_nonce_check(c, ID, t.nonce, t.iat, NOW), 0);
 	/* the same token presented again verifies but its nonce is spent */
 	cr_assert_eq(verify(tok, ID, USER, NOW + 1, &t), 0);
-	cr_assert_eq(mob_nonce_check(c, t.nonce, t.iat, NOW + 1), MOB_EREPLAY);
+	cr_assert_eq(mob_nonce_check(c, ID, t.nonce, t.iat, NOW + 1), MOB_EREPLAY);
 	free(tok);
 	mob_nonce_cache_free(c);
 }

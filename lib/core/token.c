@@ -4,6 +4,7 @@
  * random single-use nonce.  The hub checks the nonce with a bounded cache
  * whose entries expire when the token could no longer pass the iat check.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,11 +164,40 @@ mob_token_verify(const char *tok, size_t len, mob_key_lookup_fn lookup,
 
 /* --- nonce cache ------------------------------------------------------ */
 
-/* Nonces are the keys of a bounded table, without values (mobius/table.h). */
+/*
+ * Nonces are the keys of a bounded table; each one's value is the record
+ * of the identity that spent it, counting its live nonces.  The table is
+ * shared, so one identity may hold at most capacity / MOB_NONCE_SHARE of
+ * it: a service with a valid key that logs in as fast as it can fills its
+ * own share and is refused, not everyone else (fail-closed stays local).
+ */
+#define MOB_NONCE_SHARE	8
+
+struct nonce_owner {
+	struct mob_nonce_cache *c;
+	size_t live;			/* nonces in c->seen pointing here */
+	char id[MOB_TABLE_KEY_MAX];
+};
+
 struct mob_nonce_cache {
-	struct mob_table *seen;
+	struct mob_table *seen;		/* nonce -> its nonce_owner */
+	struct mob_table *owners;	/* identity -> nonce_owner */
+	size_t quota;
 	int64_t window_ms;
 };
+
+/* A nonce left the table (expired, replaced, freed): its owner has one less. */
+static void
+nonce_gone(void *val)
+{
+	struct nonce_owner *o = val;
+
+	if (o == NULL || --o->live > 0)
+		return;
+	if (o->c->owners != NULL)
+		mob_table_del(o->c->owners, o->id);
+	free(o);
+}
 
 int
 mob_nonce_cache_new(size_t capacity, int64_t window_ms,
@@ -181,10 +211,13 @@ mob_nonce_cache_new(size_t capacity, int64_t window_ms,
 		return MOB_EINVAL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return MOB_ENOMEM;
-	if ((r = mob_table_new(capacity, NULL, 0, &c->seen)) != 0) {
-		free(c);
+	if ((r = mob_table_new(capacity, nonce_gone, 0, &c->seen)) != 0 ||
+	    (r = mob_table_new(capacity, NULL, 0, &c->owners)) != 0) {
+		mob_nonce_cache_free(c);
 		return r;
 	}
+	c->quota = capacity / MOB_NONCE_SHARE > 0 ?
+	    capacity / MOB_NONCE_SHARE : 1;
 	c->window_ms = window_ms > 0 ? window_ms : MOB_WINDOW_MS_DEFAULT;
 	*out = c;
 	return 0;
@@ -195,15 +228,23 @@ mob_nonce_cache_free(struct mob_nonce_cache *c)
 {
 	if (c == NULL)
 		return;
+	/* owners first out of reach: freeing seen frees every owner */
+	mob_table_free(c->owners);
+	c->owners = NULL;
 	mob_table_free(c->seen);
 	free(c);
 }
 
 int
-mob_nonce_check(struct mob_nonce_cache *c, const char *nonce, int64_t iat,
-    int64_t now_ms)
+mob_nonce_check(struct mob_nonce_cache *c, const char *id, const char *nonce,
+    int64_t iat, int64_t now_ms)
 {
-	if (c == NULL || nonce == NULL || nonce[0] == '\0' ||
+	struct nonce_owner *o;
+	int r;
+
+	if (c == NULL || id == NULL || id[0] == '\0' ||
+	    strlen(id) >= MOB_TABLE_KEY_MAX || nonce == NULL ||
+	    nonce[0] == '\0' ||
 	    strlen(nonce) >= sizeof(((struct mob_token *)0)->nonce))
 		return MOB_EINVAL;
 	/* A token this old fails the iat check: it cannot be remembered. */
@@ -211,12 +252,36 @@ mob_nonce_check(struct mob_nonce_cache *c, const char *nonce, int64_t iat,
 		return MOB_EEXPIRED;
 	if (mob_table_find(c->seen, nonce, now_ms, NULL))
 		return MOB_EREPLAY;
+	if ((o = mob_table_get(c->owners, id, 0)) != NULL &&
+	    o->live >= c->quota) {
+		/* its count may include expired nonces not yet dropped */
+		mob_table_purge(c->seen, now_ms);
+		if ((o = mob_table_get(c->owners, id, 0)) != NULL &&
+		    o->live >= c->quota)
+			return MOB_ENOMEM;
+	}
+	if (o == NULL) {
+		if ((o = calloc(1, sizeof(*o))) == NULL)
+			return MOB_ENOMEM;
+		o->c = c;
+		snprintf(o->id, sizeof(o->id), "%s", id);
+		if ((r = mob_table_put(c->owners, id, o, 0, now_ms, 0)) != 0) {
+			free(o);
+			return r;
+		}
+	}
 	/*
 	 * Remembered while a token carrying it passes the iat check, that is
 	 * up to and including iat + window (the table forgets at expires).
-	 * A full table of live nonces fails closed: forgetting one would
-	 * allow a replay.
+	 * Not min(iat, now) + window: a token dated up to a window ahead
+	 * verifies until its iat + window, and forgetting its nonce earlier
+	 * would let it be replayed; the share above bounds what one identity
+	 * holds instead.  A full table of live nonces fails closed:
+	 * forgetting one would allow a replay.
 	 */
-	return mob_table_put(c->seen, nonce, NULL, iat + c->window_ms + 1,
-	    now_ms, 0);
+	o->live++;
+	if ((r = mob_table_put(c->seen, nonce, o, iat + c->window_ms + 1,
+	    now_ms, 0)) != 0)
+		nonce_gone(o);
+	return r;
 }

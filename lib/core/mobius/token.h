@@ -44,11 +44,19 @@ int mob_token_verify(const char *tok, size_t len, mob_key_lookup_fn lookup,
     void *ctx, const char *client_id, const char *username, int64_t window_ms,
     int64_t now_ms, struct mob_token *out);
 
-/* Bounded set of nonces seen within the validity window. */
+/*
+ * Bounded set of nonces seen within the validity window, shared by every
+ * identity: one identity holds at most capacity / 8 of it (at least 1).
+ */
 struct mob_nonce_cache;
 int mob_nonce_cache_new(size_t capacity, int64_t window_ms, struct mob_nonce_cache **out);
 void mob_nonce_cache_free(struct mob_nonce_cache *c);
-/* 0 and remembers nonce until iat + window; MOB_EREPLAY if already seen. */
-int mob_nonce_check(struct mob_nonce_cache *c, const char *nonce, int64_t iat, int64_t now_ms);
+/*
+ * 0 and remembers nonce, spent by identity id, until iat + window;
+ * MOB_EREPLAY if already seen; MOB_ENOMEM if id holds its share of live
+ * nonces or the table is full of live ones (fail closed).
+ */
+int mob_nonce_check(struct mob_nonce_cache *c, const char *id,
+    const char *nonce, int64_t iat, int64_t now_ms);
 
 #endif
