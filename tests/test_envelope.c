@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <criterion/criterion.h>
@@ -307,15 +308,79 @@ Test(envelope, rejects_a_replayed_token)
 	cr_assert_eq(mob_env_sign(s, TOPIC, "1", &t, NULL), 0);
 	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), 0);
 	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), MOB_EREPLAY);
-	/* forgetting the sender's state is what re-opens it */
+	/* forgetting another sender changes nothing */
 	mob_verifier_forget(v, KID2);
 	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), MOB_EREPLAY);
-	mob_verifier_forget(v, KID);
-	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), 0);
+	/* forgetting all (retained messages, new key bundle) re-opens it */
 	mob_verifier_forget(v, NULL);
 	cr_assert_eq(verify(v, TOPIC, NULL, t, mob_clock_wall_ms()), 0);
 	free(t);
 	mob_signer_free(s);
+	mob_verifier_free(v);
+}
+
+/*
+ * Forgetting one sender (the hub does when its key is revoked) drops its
+ * state as eviction does, and like eviction it cannot reopen a replay:
+ * only what it signs later than the last accepted message passes.
+ */
+Test(envelope, forgetting_a_sender_keeps_what_it_signed_refused)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_clock_wall_ms();
+	char *t, *u;
+
+	t = craft_std(k, KID, KID, TOPIC, now, 5000000);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	mob_verifier_forget(v, KID);
+	cr_expect_eq(verify(v, TOPIC, NULL, t, now + 1), MOB_EREPLAY,
+	    "forgetting a sender reopened its replay");
+	/* nor does a new seq signed no later than the last accepted pass */
+	u = craft_std(k, KID, KID, TOPIC, now, 1);
+	cr_expect_eq(verify(v, TOPIC, NULL, u, now + 1), MOB_EREPLAY);
+	free(u);
+	u = craft_std(k, KID, KID, TOPIC, now + 1, 1);
+	cr_expect_eq(verify(v, TOPIC, NULL, u, now + 1), 0,
+	    "what it signs later passes");
+	free(u);
+	free(t);
+	mob_verifier_free(v);
+}
+
+/*
+ * The verifier restarts a sender's replay window when its own wall clock
+ * was stepped by more than the window (against the boot clock) since that
+ * sender was last accepted: a process of it started after a step back
+ * counts its seq from the new, earlier time.  Only for a message signed
+ * after the last one accepted (both on the boot clock): one that claims
+ * an earlier time gets no new window (docs/protocol.md "Clock steps").
+ */
+Test(envelope, a_clock_step_restarts_a_window_only_for_a_later_message)
+{
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_clock_wall_ms(), back = now - 3600000;
+	char *t;
+
+	t = craft_std(k, KID, KID, TOPIC, now, 5000000000ULL);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), 0);
+	free(t);
+	/* stepped back an hour: a message dated before the last one, no */
+	t = craft_std(k, KID, KID, TOPIC, back - 10000, 1000);
+	cr_expect_eq(verify(v, TOPIC, NULL, t, back), MOB_EREPLAY,
+	    "a message signed before the last accepted one reset the window");
+	free(t);
+	/* a restarted process signing at the new time: its window restarts */
+	usleep(5000);	/* the boot clock moves on, as it does before a restart */
+	t = craft_std(k, KID, KID, TOPIC, back + 1000, 1000);
+	cr_expect_eq(verify(v, TOPIC, NULL, t, back + 1000), 0);
+	cr_expect_eq(verify(v, TOPIC, NULL, t, back + 1000), MOB_EREPLAY);
+	free(t);
+	/* a small difference is no step: a low seq stays a replay */
+	t = craft_std(k, KID, KID, TOPIC, back + 2000, 1);
+	cr_expect_eq(verify(v, TOPIC, NULL, t, back + 2000), MOB_EREPLAY);
+	free(t);
 	mob_verifier_free(v);
 }
 
@@ -669,8 +734,9 @@ Test(envelope, keeps_state_for_many_senders)
 		mob_verifier_forget(v, kid[i]);
 	for (int i = 0; i < 300; i++) {
 		keys[0].kid = kid[i];
-		t[i] = craft_std(k, kid[i], kid[i], TOPIC, now, 7);
-		cr_assert_eq(verify(v, TOPIC, NULL, t[i], now),
+		/* a forgotten sender passes with what it signs later */
+		t[i] = craft_std(k, kid[i], kid[i], TOPIC, now + 1, 7);
+		cr_assert_eq(verify(v, TOPIC, NULL, t[i], now + 1),
 		    i % 3 == 0 ? 0 : MOB_EREPLAY, "sender %d", i);
 		free(t[i]);
 	}

@@ -211,7 +211,7 @@ mob_replay_check(struct mob_replay *r, uint64_t seq)
 struct sender {
 	struct mob_replay r;
 	int64_t last_iat;
-	int64_t last_off;	/* now_ms - monotonic ms when last accepted */
+	int64_t last_off;	/* now_ms - boot-clock ms when last accepted */
 };
 
 struct mob_verifier {
@@ -318,12 +318,19 @@ mob_verifier_free(struct mob_verifier *v)
 void
 mob_verifier_forget(struct mob_verifier *v, const char *kid)
 {
+	const struct sender *s;
+
 	if (v == NULL)
 		return;
-	if (kid == NULL)
+	if (kid == NULL) {
 		mob_table_clear(v->senders);
-	else
-		mob_table_del(v->senders, kid);
+		return;
+	}
+	/* as eviction: without its state, only what it signs later passes */
+	if ((s = mob_table_get(v->senders, kid, 0)) != NULL &&
+	    s->last_iat > v->floor_iat)
+		v->floor_iat = s->last_iat;
+	mob_table_del(v->senders, kid);
 }
 
 static int
@@ -411,17 +418,22 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 		if ((r = sender_add(v, out->iss, &e)) != 0)
 			goto out;
 	}
-	off = now_ms - mob_clock_mono_ms();
+	off = now_ms - mob_clock_boot_ms();
 	r = mob_replay_check(&e->r, out->seq);
 	if (r == MOB_EREPLAY && out->seq + MOB_REPLAY_WINDOW <= e->r.top &&
-	    llabs(off - e->last_off) > v->window_ms) {
+	    llabs(off - e->last_off) > v->window_ms &&
+	    out->iat - off > e->last_iat - e->last_off) {
 		/*
 		 * Our wall clock was stepped by more than the window since
 		 * this sender was last accepted (NTP at boot, an operator):
 		 * what it signed before the step is outside the window now,
 		 * and a process of it started since counts its seq from the
 		 * new time, below the old seqs.  Its window starts again here
-		 * (docs/protocol.md "Clock steps").
+		 * (docs/protocol.md "Clock steps"), for a message signed after
+		 * the last one accepted, both put on the boot clock (which a
+		 * step does not move and a suspend does not stop).  Not iat >
+		 * last_iat as such: after a step back that refuses every
+		 * restarted sender until the new time passes the old.
 		 */
 		memset(&e->r, 0, sizeof(e->r));
 		e->last_iat = 0;

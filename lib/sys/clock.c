@@ -28,6 +28,12 @@ mob_clock_mono_ms(void)
 }
 
 int64_t
+mob_clock_boot_ms(void)
+{
+	return clock_ns(CLOCK_BOOTTIME) / 1000000;
+}
+
+int64_t
 mob_clock_wall_ms(void)
 {
 	return clock_ns(CLOCK_REALTIME) / 1000000;

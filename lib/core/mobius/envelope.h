@@ -82,7 +82,10 @@ struct mob_verifier;
 int mob_verifier_new(mob_key_lookup_fn lookup, void *ctx,
     const struct mob_verifier_cfg *cfg, struct mob_verifier **out);
 void mob_verifier_free(struct mob_verifier *v);
-/* Forget replay state of one sender (e.g. its key was rotated) or all (NULL). */
+/*
+ * Forget replay state of one sender (its key was revoked or rotated; what
+ * it signed until then stays refused, as after an eviction) or all (NULL).
+ */
 void mob_verifier_forget(struct mob_verifier *v, const char *kid);
 
 struct mob_env {

@@ -12,6 +12,11 @@
 /* CLOCK_MONOTONIC: an arbitrary origin, never steps back. */
 int64_t mob_clock_mono_ns(void);
 int64_t mob_clock_mono_ms(void);
+/*
+ * CLOCK_BOOTTIME: as monotonic, but it also counts time suspended, so the
+ * wall clock minus it moves only when the wall clock is stepped.
+ */
+int64_t mob_clock_boot_ms(void);
 /* CLOCK_REALTIME in unix milliseconds / microseconds. */
 int64_t mob_clock_wall_ms(void);
 int64_t mob_clock_wall_us(void);
