@@ -112,6 +112,7 @@ int cmd_list(struct kt *kt, int argc, char **argv);
 int cmd_revoke(struct kt *kt, int argc, char **argv);
 int cmd_rotate(struct kt *kt, int argc, char **argv);
 /* token.c */
+int cmd_pubkey(struct kt *kt, int argc, char **argv);
 int cmd_token(struct kt *kt, int argc, char **argv);
 int cmd_verify(struct kt *kt, int argc, char **argv);
 /* peer.c */

@@ -168,6 +168,8 @@ static const struct kt_cmd kt_cmds[] = {
 	    "revoke a service's keys and remove its key file" },
 	{ "rotate", cmd_rotate, "SPID/SID [--grace DURATION]",
 	    "new service key; the old one stays valid for the grace (1h)" },
+	{ "pubkey", cmd_pubkey, "FILE",
+	    "print the public half of a key file (its keyring line)" },
 	{ "token", cmd_token, "SPID/SID | --key FILE",
 	    "print an MQTT password token for the service" },
 	{ "verify", cmd_verify, "[--topic TOPIC] [--keyring FILE] "

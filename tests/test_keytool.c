@@ -386,6 +386,25 @@ Test(keytool, compat_mode_uses_psks)
 	OK("verify", tok);
 }
 
+/* Like ssh-keygen -y: the public half, the very line the keyring holds. */
+Test(keytool, pubkey_prints_the_keyring_line_of_a_key_file)
+{
+	char priv[128], pub[128], path[PATH_MAX + 32];
+
+	OK("init", "--hid", "000001");
+	OK("add", "001F/01F");
+	attr_of("01F.key", "000001/01F", "priv=", priv, sizeof(priv));
+	attr_of("keyring", "000001/01F", "pub=", pub, sizeof(pub));
+	snprintf(path, sizeof(path), "%s/01F.key", dir);
+	cr_assert_eq(run_in(NULL, NULL, "pubkey", path, NULL), 0, "%s", err);
+	cr_expect_not_null(strstr(out, "service 000001/01F spid=001F"), "%s", out);
+	cr_expect_not_null(strstr(out, pub), "the keyring's pub: %s", out);
+	cr_expect_null(strstr(out, priv), "no secret: %s", out);
+	snprintf(path, sizeof(path), "%s/none.key", dir);
+	cr_expect_eq(run_in(NULL, NULL, "pubkey", path, NULL), 1);
+	cr_expect_not_null(strstr(err, path), "names the file: %s", err);
+}
+
 Test(keytool, secrets_are_printed_only_with_show_secret)
 {
 	char priv[128], sec[128], tok[2048];
