@@ -414,23 +414,6 @@ parse_uri(struct api_http *h, const char *s, int min, int max)
 	return 0;
 }
 
-static cJSON *
-new_req(const char *op, const struct mob_uri *u)
-{
-	char uri[MOB_URI_MAX];
-	cJSON *req;
-
-	if (mob_uri_format(u, uri, sizeof(uri)) < 0 ||
-	    (req = cJSON_CreateObject()) == NULL)
-		return NULL;
-	if (cJSON_AddStringToObject(req, "op", op) == NULL ||
-	    cJSON_AddStringToObject(req, "uri", uri) == NULL) {
-		cJSON_Delete(req);
-		return NULL;
-	}
-	return req;
-}
-
 /* SenML records of a read answer (one resource, or each of an object's). */
 static int
 senml_add(cJSON *pack, const char *uri, const cJSON *r)
@@ -600,7 +583,7 @@ do_values_get(struct api_http *h, const char *rest)
 		reply_err(h, 403, "scope", "token %s may not read %s", h->tok.name, rest);
 		return;
 	}
-	send_req(h, new_req("read", &h->u), senml);
+	send_req(h, mob_client_req_new("read", &h->u), senml);
 }
 
 static void
@@ -615,7 +598,7 @@ do_values_delete(struct api_http *h, const char *rest)
 		reply_err(h, 403, "scope", "token %s may not write %s", h->tok.name, rest);
 		return;
 	}
-	if ((req = new_req("clear", &h->u)) != NULL &&
+	if ((req = mob_client_req_new("clear", &h->u)) != NULL &&
 	    cJSON_AddNumberToObject(req, "priority", (double)prio) == NULL) {
 		cJSON_Delete(req);
 		req = NULL;
@@ -671,7 +654,7 @@ do_values_put(struct api_http *h)
 		    "from 1 (highest) to 16 (lowest)");
 		return;
 	}
-	if ((req = new_req("write", &h->u)) == NULL ||
+	if ((req = mob_client_req_new("write", &h->u)) == NULL ||
 	    mob_json_add(req, "value", cJSON_Duplicate(v, 0)) != 0 ||
 	    cJSON_AddNumberToObject(req, "priority", p != NULL ? p->valuedouble : 16) == NULL) {
 		cJSON_Delete(req);

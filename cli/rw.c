@@ -10,6 +10,7 @@
 
 #include <cJSON.h>
 
+#include "mobius/client.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
 #include "mobius/time.h"
@@ -58,23 +59,6 @@ watch_service(struct cli_node *n, const struct mob_uri *u)
 	    cli_node_subscribe(n, "svc", id) != 0)
 		return CLI_EXIT_ERROR;
 	return CLI_EXIT_OK;
-}
-
-static cJSON *
-new_req(const char *op, const struct mob_uri *u)
-{
-	char uri[MOB_URI_MAX];
-	cJSON *req;
-
-	if (mob_uri_format(u, uri, sizeof(uri)) < 0 ||
-	    (req = cJSON_CreateObject()) == NULL)
-		return NULL;
-	if (cJSON_AddStringToObject(req, "op", op) == NULL ||
-	    cJSON_AddStringToObject(req, "uri", uri) == NULL) {
-		cJSON_Delete(req);
-		return NULL;
-	}
-	return req;
 }
 
 static int
@@ -227,7 +211,7 @@ cmd_get(int argc, char *argv[], struct cli_opts *o)
 	if ((rc = cli_node_open(&n, o, "get")) != CLI_EXIT_OK ||
 	    (rc = watch_service(&n, &u)) != CLI_EXIT_OK)
 		goto out;
-	if ((req = new_req("read", &u)) == NULL) {
+	if ((req = mob_client_req_new("read", &u)) == NULL) {
 		rc = CLI_EXIT_ERROR;
 		goto out;
 	}
@@ -434,7 +418,7 @@ cmd_set(int argc, char *argv[], struct cli_opts *o)
 	    argv[optind])) == NULL)
 		goto out;
 	rc = CLI_EXIT_ERROR;
-	if ((req = new_req("write", &u)) == NULL) {
+	if ((req = mob_client_req_new("write", &u)) == NULL) {
 		cJSON_Delete(v);
 		goto out;
 	}
@@ -481,7 +465,7 @@ cmd_clear(int argc, char *argv[], struct cli_opts *o)
 	    (rc = watch_service(&n, &u)) != CLI_EXIT_OK)
 		goto out;
 	rc = CLI_EXIT_ERROR;
-	if ((req = new_req("clear", &u)) == NULL ||
+	if ((req = mob_client_req_new("clear", &u)) == NULL ||
 	    cJSON_AddNumberToObject(req, "priority", (double)prio) == NULL)
 		goto out;
 	rc = cli_node_request(&n, &u, req, &rsp);

@@ -1293,6 +1293,23 @@ sync_cb(struct mob_client *c, int err, const cJSON *rsp, void *arg)
 		s->err = MOB_ENOMEM;
 }
 
+cJSON *
+mob_client_req_new(const char *op, const struct mob_uri *u)
+{
+	char uri[MOB_URI_MAX];
+	cJSON *req;
+
+	if (mob_uri_format(u, uri, sizeof(uri)) < 0 ||
+	    (req = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(req, "op", op) == NULL ||
+	    cJSON_AddStringToObject(req, "uri", uri) == NULL) {
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
 int
 mob_client_request(struct mob_client *c, const char *target,
     const cJSON *req, int timeout_ms, cJSON **rsp)

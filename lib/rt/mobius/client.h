@@ -148,6 +148,11 @@ int mob_client_publish_json(struct mob_client *c, const char *topic,
 int mob_client_request(struct mob_client *c, const char *target,
     const struct cJSON *req, int timeout_ms, struct cJSON **rsp);
 
+/* A new request {"op","uri"} for u (docs/services.md), or NULL (out of
+ * memory, or u does not format); the caller adds the op's members and
+ * frees it with cJSON_Delete. */
+struct cJSON *mob_client_req_new(const char *op, const struct mob_uri *u);
+
 /*
  * Asynchronous form: cb is called exactly once from the loop with err = 0
  * and the response (owned by the client, valid during the call), or with
