@@ -64,6 +64,7 @@ struct rt_stats {
 	uint64_t bad_topic, bad_header, unknown_kid, bad_sig, bad_crypto;
 	uint64_t unsealed, replay, reorder, expired, future, bad_body;
 	uint64_t resends, gaps, denied;
+	uint64_t stale, unsynced;
 };
 
 struct peer {
@@ -75,6 +76,7 @@ struct peer {
 	uint64_t live_seq;	/* next live seq */
 	/* receiving (hwm persisted in STATE/<hid>.state) */
 	uint64_t data_hwm, live_hwm;
+	int need_head;		/* no valid state: data waits for a fresh hb */
 	int state_dirty, ack_due;
 	int64_t ack_ms, hb_ms, heard_ms;
 	int reachable;
@@ -91,6 +93,7 @@ struct cache_ent {
 struct router {
 	struct rt_cfg cfg;
 	const char *statedir;
+	int64_t start_ms;	/* wall clock: older live frames are refused */
 	struct mob_client *hub;
 	struct mosquitto *mosq;
 	struct rt_ws *ws;
@@ -135,22 +138,38 @@ state_path(const struct router *r, const struct peer *p, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s.state", r->statedir, p->cfg->hid);
 }
 
+/*
+ * Without a valid state file (none yet, or unreadable, or corrupt) the
+ * marks are unknown, and 0 would take every frame the broker kept: fail
+ * closed instead.  Live frames are safe anyway (none older than the
+ * process is taken, ext_frame), and data frames wait for the peer's next
+ * heartbeat, which says where its stream stands (need_head).
+ */
 static void
 state_load(struct router *r, struct peer *p)
 {
 	char path[300], buf[128];
 	unsigned long long d = 0, l = 0;
 	FILE *f;
+	int n = 0;
 
+	p->need_head = 1;
 	state_path(r, p, path, sizeof(path));
-	if ((f = fopen(path, "re")) == NULL)
+	if ((f = fopen(path, "re")) == NULL) {
+		if (errno != ENOENT)
+			log_warn("%s: unreadable; data from %s waits for its "
+			    "heartbeat", path, p->cfg->hid);
 		return;
-	if (fgets(buf, sizeof(buf), f) != NULL &&
-	    sscanf(buf, "%llu %llu", &d, &l) == 2) {
+	}
+	if (fgets(buf, sizeof(buf), f) != NULL && buf[0] >= '0' &&
+	    buf[0] <= '9' && sscanf(buf, "%llu %llu\n%n", &d, &l, &n) == 2 &&
+	    n > 0 && buf[n] == '\0') {
 		p->data_hwm = d;
 		p->live_hwm = l;
+		p->need_head = 0;
 	} else
-		log_warnx("%s: unreadable; starting without replay state", path);
+		log_warnx("%s: corrupt; data from %s waits for its heartbeat",
+		    path, p->cfg->hid);
 	fclose(f);
 }
 
@@ -748,10 +767,19 @@ peer_live(struct router *r, struct peer *p, const cJSON *m)
 			p->state_dirty = 1;
 			p->ack_due = 1;
 		}
+		if (cJSON_IsNumber(n))
+			p->need_head = 0;
 	} else if (strcmp(k, "sync") == 0)
 		peer_sync(r, p);
-	else if (strcmp(k, "req") == 0)
+	else if (strcmp(k, "req") == 0) {
+		/* its seq on disk before it acts: after a crash the broker
+		 * cannot replay it, whatever the two clocks say */
+		if (state_save(r, p) != 0) {
+			p->st.denied++;
+			return;
+		}
 		peer_req(r, p, m);
+	}
 	else if (strcmp(k, "rsp") == 0)
 		peer_rsp(r, p, m);
 	else
@@ -855,6 +883,10 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 		return;
 	}
 	if (cls == RT_CLASS_DATA) {
+		if (p->need_head) {
+			p->st.unsynced++;
+			return;
+		}
 		if (h.seq <= p->data_hwm) {
 			p->st.replay++;
 			p->ack_due = 1;		/* a resend: the ack was lost */
@@ -879,6 +911,12 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 		}
 		if (now - h.ts > RT_LIVE_AGE_MS) {
 			p->st.expired++;
+			return;
+		}
+		if (h.ts < r->start_ms) {
+			/* sent before this process: live_hwm may have
+			 * rolled back with a crash (saved ~1 s apart) */
+			p->st.stale++;
 			return;
 		}
 		p->live_hwm = h.seq;
@@ -1040,6 +1078,7 @@ stats_write(struct router *r)
 		N("expired", p->st.expired); N("future", p->st.future);
 		N("bad_body", p->st.bad_body); N("resends", p->st.resends);
 		N("gaps", p->st.gaps); N("denied", p->st.denied);
+		N("stale", p->st.stale); N("unsynced", p->st.unsynced);
 		N("data_hwm", p->data_hwm);
 		N("queue_records", q.records); N("queue_bytes", q.bytes);
 		N("queue_pushed", q.pushed); N("queue_acked", q.acked);
@@ -1158,6 +1197,7 @@ rt_open(struct router *r)
 {
 	char dir[300];
 
+	r->start_ms = mob_clock_wall_ms();
 	for (size_t i = 0; i < r->cfg.npeers; i++) {
 		struct peer *p = &r->peers[r->npeers++];
 

@@ -384,3 +384,110 @@ Test(router, hostile_broker_sees_no_plaintext_and_its_frames_are_refused,
 	cr_assert_eq(tp_stat(&w, 0, "bad_crypto"), 0);
 	cr_assert_eq(tp_stat(&w, 0, "bad_body"), 0);
 }
+
+/* ---- replay across a crash of the receiving router (review F2) ------------ */
+
+static void
+router_restart(int i)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/stats.json", w.n[i].rstate);
+	unlink(path);
+	tp_router_start(&w, i);
+	cr_assert_eq(tp_wait_stat(&w, i, "linked", 1, 20000), 0);
+}
+
+static void
+inject_live(const char *snif, size_t from, size_t to)
+{
+	static struct frame f[4096];
+	size_t n = frames_read(snif, from, f, 4096), k = 0;
+
+	for (size_t i = 0; i < n && from + i < to; i++)
+		if (strcmp(f[i].topic, "mob/x/000002/000001/live") == 0) {
+			inject(&f[i], 0);
+			k++;
+		}
+	cr_assert_gt(k, 0, "no live frame to node 2 was captured");
+}
+
+static void
+assert_setpoint_is_20(void)
+{
+	cr_assert_eq(cli(1, "get", SETP, NULL, NULL, NULL), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "20"), "%s", out);
+	cr_assert_null(strstr(out, "24.5"), "a replayed write ran twice: %s", out);
+}
+
+/*
+ * The broker keeps a remote write; node 2's router is killed (-9) with
+ * its state rolled back to before the write (what a crash between two
+ * ~1 s saves leaves), then with a corrupt state file: either way the
+ * replayed write, younger than the 30 s live window, is refused.
+ */
+Test(router, a_live_write_replayed_after_a_crash_is_refused,
+    .init = start_hostile, .fini = stop, .timeout = 180)
+{
+	char snif[400], host[64], port[16], st[400], saved[128] = "";
+	struct th_proc sub;
+	size_t from, to;
+	FILE *fp;
+	int p, r;
+
+	tp_broker_addr(&w, host, sizeof(host), &p);
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(snif, sizeof(snif), "%s/sniffer.txt", w.dir);
+	snprintf(st, sizeof(st), "%s/000001.state", w.n[1].rstate);
+	{
+		char *argv[] = { "/usr/bin/mosquitto_sub", "-h", host, "-p", port,
+		    "-u", "sniffer", "-t", "#", "-F", "%t %x", NULL };
+
+		cr_assert_eq(th_spawn(&sub, argv, NULL, snif), 0);
+	}
+	usleep(500000);
+	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
+	sleep(2);			/* node 2 saved its marks */
+	cr_assert_not_null(fp = fopen(st, "r"));
+	cr_assert_not_null(fgets(saved, sizeof(saved), fp));
+	fclose(fp);
+	from = lines(snif);
+	cr_assert_eq(cli(0, "set", SETP, "24.5", NULL, NULL), 0, "%s", out);
+	usleep(300000);
+	to = lines(snif);
+	cr_assert_eq(cli(0, "set", SETP, "20", NULL, NULL), 0, "%s", out);
+
+	/*
+	 * Crash with the marks of before the write.  Node 1's router is
+	 * stopped meanwhile: the broker delivers the replay before any fresh
+	 * frame of node 1 (whose newer seq would hide it).
+	 */
+	kill(w.n[0].router.pid, SIGSTOP);
+	tp_router_kill(&w, 1, SIGKILL);
+	cr_assert_not_null(fp = fopen(st, "w"));
+	fputs(saved, fp);
+	fclose(fp);
+	router_restart(1);
+	inject_live(snif, from, to);
+	r = tp_wait_stat(&w, 1, "stale", 1, 10000);
+	assert_setpoint_is_20();
+	cr_assert_eq(r, 0, "the replayed frames were not counted stale");
+	kill(w.n[0].router.pid, SIGCONT);
+
+	/* crash with a corrupt state file */
+	kill(w.n[0].router.pid, SIGSTOP);
+	tp_router_kill(&w, 1, SIGKILL);
+	cr_assert_not_null(fp = fopen(st, "w"));
+	fputs("garbage\n", fp);
+	fclose(fp);
+	router_restart(1);
+	inject_live(snif, from, to);
+	r = tp_wait_stat(&w, 1, "stale", 1, 10000);
+	assert_setpoint_is_20();
+	cr_assert_eq(r, 0, "the replayed frames were not counted stale");
+	kill(w.n[0].router.pid, SIGCONT);
+	/* data still flows once node 1's heartbeat says where it stands */
+	cr_assert_eq(cli(1, "get", "000001/010/0101/0001/40", NULL, NULL, NULL),
+	    0, "%s", out);
+	th_stop(&sub, SIGTERM, 5000);
+}
