@@ -118,6 +118,7 @@ int cmd_verify(struct kt *kt, int argc, char **argv);
 /* peer.c */
 int cmd_export_peer(struct kt *kt, int argc, char **argv);
 int cmd_import_peer(struct kt *kt, int argc, char **argv);
+int cmd_remove_peer(struct kt *kt, int argc, char **argv);
 /* reload.c */
 int cmd_reload(struct kt *kt, int argc, char **argv);
 /* apitoken.c: mobius-api's tokens and TLS certificate (docs/api.md) */

@@ -179,6 +179,8 @@ static const struct kt_cmd kt_cmds[] = {
 	    "print the router's external public key (made on first use)" },
 	{ "import-peer", cmd_import_peer, "[--replace] FILE|-",
 	    "add a remote node's peer key to the keyring" },
+	{ "remove-peer", cmd_remove_peer, "HID/SID",
+	    "remove a remote node's peer key from the keyring" },
 	{ "reload", cmd_reload, "[--unit UNIT] [--state DIR] [--timeout S] "
 	    "[--no-sandbox]",
 	    "make the running hub re-read its keys" },

@@ -243,3 +243,39 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 	mob_keyring_free(kr);
 	return r;
 }
+
+/* The undo of import-peer: the node's routers stop trusting that peer key. */
+int
+cmd_remove_peer(struct kt *kt, int argc, char **argv)
+{
+	static const struct kt_opt opts[] = {
+		{ .name = NULL }
+	};
+	const struct mob_kr_entry *e;
+	struct mob_keyring *kr = NULL;
+	struct kt_owner own;
+	int lock = -1, r;
+
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
+	if (argc - optind != 1)
+		return kt_usage("HID/SID of the peer is required");
+	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
+		goto out;
+	if ((e = mob_keyring_find(kr, argv[optind])) == NULL ||
+	    e->kind != MOB_ENTRY_PEER) {
+		log_warnx("%s: no peer key of that name", argv[optind]);
+		r = MOB_ENOTFOUND;
+		goto out;
+	}
+	mob_keyring_remove_id(kr, argv[optind]);
+	kt_hub_owner(kt, &own, 0);
+	if ((r = kt_save(kr, kt->keyring, &own)) != 0)
+		goto out;
+	printf("removed peer %s; restart its routers (mobius-router@) and remove "
+	    "it from their configuration\n", argv[optind]);
+ out:
+	mob_keyring_unlock(lock);
+	mob_keyring_free(kr);
+	return r;
+}

@@ -492,6 +492,15 @@ Test(keytool, peers_export_and_import)
 	cr_assert_eq(run("import-peer", rk), 1);
 	cr_assert_not_null(strstr(err, "not a public peer entry"), "%s", err);
 
+	/* remove-peer undoes import-peer, and removes only peer keys */
+	cr_assert_eq(run("remove-peer", "000001/0F0"), 1);
+	cr_assert_not_null(strstr(err, "no peer key"), "%s", err);
+	OK("remove-peer", "000002/0F0");
+	OK("list");
+	cr_assert_null(strstr(out, "000002/0F0"), "%s", out);
+	cr_assert_eq(run("remove-peer", "000002/0F0"), 1);
+	cr_assert_eq(run_in(dir, exp1, "import-peer", "-", NULL), 0, "%s", err);
+
 	/* A second router has its own SID and file. */
 	cr_assert_eq(run_in(other, NULL, "export-peer", "--sid", "0F1", NULL), 0);
 	cr_assert_not_null(strstr(out, "peer 000002/0F1 alg=EdDSA"), "%s", out);
