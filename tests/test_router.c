@@ -421,6 +421,32 @@ assert_setpoint_is_20(void)
 }
 
 /*
+ * Node 2's router killed (-9) and restarted on the state file `state`,
+ * then the frames [from, to) replayed.  Node 1's router is stopped
+ * meanwhile: the broker delivers the replay before any fresh frame of
+ * node 1 (whose newer seq would hide it).
+ */
+static void
+crash_and_replay(const char *st, const char *state, const char *snif,
+    size_t from, size_t to)
+{
+	FILE *fp;
+	int r;
+
+	kill(w.n[0].router.pid, SIGSTOP);
+	tp_router_kill(&w, 1, SIGKILL);
+	cr_assert_not_null(fp = fopen(st, "w"));
+	fputs(state, fp);
+	fclose(fp);
+	router_restart(1);
+	inject_live(snif, from, to);
+	r = tp_wait_stat(&w, 1, "stale", 1, 10000);
+	assert_setpoint_is_20();
+	cr_assert_eq(r, 0, "the replayed frames were not counted stale");
+	kill(w.n[0].router.pid, SIGCONT);
+}
+
+/*
  * The broker keeps a remote write; node 2's router is killed (-9) with
  * its state rolled back to before the write (what a crash between two
  * ~1 s saves leaves), then with a corrupt state file: either way the
@@ -433,7 +459,7 @@ Test(router, a_live_write_replayed_after_a_crash_is_refused,
 	struct th_proc sub;
 	size_t from, to;
 	FILE *fp;
-	int p, r;
+	int p;
 
 	tp_broker_addr(&w, host, sizeof(host), &p);
 	snprintf(port, sizeof(port), "%d", p);
@@ -457,35 +483,8 @@ Test(router, a_live_write_replayed_after_a_crash_is_refused,
 	to = lines(snif);
 	cr_assert_eq(cli(0, "set", SETP, "20", NULL, NULL), 0, "%s", out);
 
-	/*
-	 * Crash with the marks of before the write.  Node 1's router is
-	 * stopped meanwhile: the broker delivers the replay before any fresh
-	 * frame of node 1 (whose newer seq would hide it).
-	 */
-	kill(w.n[0].router.pid, SIGSTOP);
-	tp_router_kill(&w, 1, SIGKILL);
-	cr_assert_not_null(fp = fopen(st, "w"));
-	fputs(saved, fp);
-	fclose(fp);
-	router_restart(1);
-	inject_live(snif, from, to);
-	r = tp_wait_stat(&w, 1, "stale", 1, 10000);
-	assert_setpoint_is_20();
-	cr_assert_eq(r, 0, "the replayed frames were not counted stale");
-	kill(w.n[0].router.pid, SIGCONT);
-
-	/* crash with a corrupt state file */
-	kill(w.n[0].router.pid, SIGSTOP);
-	tp_router_kill(&w, 1, SIGKILL);
-	cr_assert_not_null(fp = fopen(st, "w"));
-	fputs("garbage\n", fp);
-	fclose(fp);
-	router_restart(1);
-	inject_live(snif, from, to);
-	r = tp_wait_stat(&w, 1, "stale", 1, 10000);
-	assert_setpoint_is_20();
-	cr_assert_eq(r, 0, "the replayed frames were not counted stale");
-	kill(w.n[0].router.pid, SIGCONT);
+	crash_and_replay(st, saved, snif, from, to);	/* marks rolled back */
+	crash_and_replay(st, "garbage\n", snif, from, to);	/* corrupt */
 	/* data still flows once node 1's heartbeat says where it stands */
 	cr_assert_eq(cli(1, "get", "000001/010/0101/0001/40", NULL, NULL, NULL),
 	    0, "%s", out);
