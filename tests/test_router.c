@@ -486,6 +486,7 @@ Test(router, a_live_write_replayed_after_a_crash_is_refused,
 	crash_and_replay(st, saved, snif, from, to);	/* marks rolled back */
 	crash_and_replay(st, "garbage\n", snif, from, to);	/* corrupt */
 	/* data still flows once node 1's heartbeat says where it stands */
+	cr_assert_eq(tp_wait_stat(&w, 1, "reachable", 1, 20000), 0);
 	cr_assert_eq(cli(1, "get", "000001/010/0101/0001/40", NULL, NULL, NULL),
 	    0, "%s", out);
 	th_stop(&sub, SIGTERM, 5000);
