@@ -162,7 +162,8 @@ state_load(struct router *r, struct peer *p)
 		return;
 	}
 	if (fgets(buf, sizeof(buf), f) != NULL && buf[0] >= '0' &&
-	    buf[0] <= '9' && sscanf(buf, "%llu %llu\n%n", &d, &l, &n) == 2 &&
+	    buf[0] <= '9' && buf[strspn(buf, "0123456789 \n")] == '\0' &&
+	    sscanf(buf, "%llu %llu\n%n", &d, &l, &n) == 2 &&
 	    n > 0 && buf[n] == '\0') {
 		p->data_hwm = d;
 		p->live_hwm = l;
