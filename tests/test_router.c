@@ -15,6 +15,7 @@
 
 #include <criterion/criterion.h>
 
+#include "mobius/clock.h"
 #include "support/peers.h"
 
 #define TEMP	"000002/010/0101/0001/40"
@@ -248,6 +249,17 @@ frames_read(const char *path, size_t from, struct frame *f, size_t max)
 	return n;
 }
 
+/* A frame's big-endian u64 at `off` (docs/protocol.md §7: seq 26, ts 34). */
+static uint64_t
+frame_u64(const struct frame *f, size_t off)
+{
+	uint64_t v = 0;
+
+	for (size_t k = off; k < off + 8 && k < f->len; k++)
+		v = v << 8 | f->b[k];
+	return v;
+}
+
 static size_t
 lines(const char *path)
 {
@@ -291,11 +303,76 @@ acl_read(int allow)
 	    "user 000002\ntopic write mob/x/+/000002/#\ntopic read mob/x/000002/#\n"
 	    "user sniffer\ntopic readwrite #\n",
 	    allow ? "topic read mob/x/000001/#\n" : "");
+	char log[400];
+	int before;
+
 	cr_assert_not_null(fp);
 	fputs(text, fp);
 	fclose(fp);
+	snprintf(log, sizeof(log), "%s/mosquitto.log", w.dir);
+	before = th_count_log(log, "Reloading config");
 	kill(w.broker.pid, SIGHUP);
-	usleep(500000);
+	for (int t = 0; t < 200 && th_count_log(log, "Reloading config") <=
+	    before; t++)
+		usleep(50000);
+	cr_assert_gt(th_count_log(log, "Reloading config"), before,
+	    "the broker did not reload its ACL");
+}
+
+/* The first data frame of node 2 to node 1 whose seq is at least `min`. */
+static const struct frame *
+data_from(const struct frame *f, size_t n, double min)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(f[i].topic, "mob/x/000001/000002/data") == 0 &&
+		    f[i].len >= 42 && (double)frame_u64(&f[i], 26) >= min)
+			return &f[i];
+	return NULL;
+}
+
+/* A router counter once two of its ~1 s stats writes agree. */
+static double
+stable_stat(int node, const char *name)
+{
+	double a = tp_stat(&w, node, name), b;
+
+	for (int t = 0; t < 30; t++) {
+		usleep(1200000);
+		if ((b = tp_stat(&w, node, name)) == a)
+			return b;
+		a = b;
+	}
+	cr_assert_fail("%s of router %d never settled", name, node);
+	return -1;
+}
+
+/*
+ * A subscriber to everything on the broker, as the sniffer, writing
+ * "TOPIC HEX" lines to `path`: returns once it has seen its own probe.
+ */
+static void
+sniffer_start(struct th_proc *sub, const char *path)
+{
+	char host[64], port[16];
+	int p;
+
+	tp_broker_addr(&w, host, sizeof(host), &p);
+	snprintf(port, sizeof(port), "%d", p);
+	{
+		char *argv[] = { "/usr/bin/mosquitto_sub", "-h", host, "-p", port,
+		    "-u", "sniffer", "-t", "#", "-F", "%t %x", NULL };
+
+		cr_assert_eq(th_spawn(sub, argv, NULL, path), 0);
+	}
+	for (int t = 0; t < 100 && th_count_log(path, "mob/x/probe") == 0; t++) {
+		char *argv[] = { "/usr/bin/mosquitto_pub", "-h", host, "-p", port,
+		    "-u", "sniffer", "-t", "mob/x/probe", "-m", "probe", NULL };
+
+		cr_assert_eq(th_run(argv, NULL, NULL, 0, 10000), 0);
+		usleep(100000);
+	}
+	cr_assert_gt(th_count_log(path, "mob/x/probe"), 0,
+	    "the sniffer never subscribed");
 }
 
 Test(router, hostile_broker_sees_no_plaintext_and_its_frames_are_refused,
@@ -305,21 +382,15 @@ Test(router, hostile_broker_sees_no_plaintext_and_its_frames_are_refused,
 	static const char *secrets[] = { "000002/010", "000001/010", "0101/0001",
 	    "temperature", "Room", "setpoint", "Cel", "mob/cov", "mob/svc",
 	    "\"op\"", "read", "24.5", NULL };
-	char snif[400], host[64], port[16];
+	char snif[400];
 	struct th_proc sub;
-	size_t n, mark, held;
-	int p, data = 0;
+	const struct frame *ahead = NULL;
+	size_t n, mark;
+	double hwm;
+	int r;
 
-	tp_broker_addr(&w, host, sizeof(host), &p);
-	snprintf(port, sizeof(port), "%d", p);
 	snprintf(snif, sizeof(snif), "%s/sniffer.txt", w.dir);
-	{
-		char *argv[] = { "/usr/bin/mosquitto_sub", "-h", host, "-p", port,
-		    "-u", "sniffer", "-t", "#", "-F", "%t %x", NULL };
-
-		cr_assert_eq(th_spawn(&sub, argv, NULL, snif), 0);
-	}
-	usleep(500000);
+	sniffer_start(&sub, snif);
 	/* traffic of every kind, both ways */
 	cr_assert_eq(cli(0, "discover", "000002", NULL, NULL, NULL), 0, "%s", out);
 	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
@@ -329,29 +400,33 @@ Test(router, hostile_broker_sees_no_plaintext_and_its_frames_are_refused,
 	cr_assert_eq(cli(0, "watch", "--duration", "2", "000002/#", NULL), 0,
 	    "%s", out);
 
-	/* the broker withholds node 1's inbox a while: frames it never got */
-	mark = lines(snif);
+	/*
+	 * The broker withholds node 1's inbox: frames node 1 never got.  One
+	 * two or more seq ahead of node 1's mark is injected while node 2's
+	 * router is paused (no resend can fill the gap meanwhile): a reorder.
+	 */
 	acl_read(0);
-	for (int t = 0; t < 100; t++) {
-		n = frames_read(snif, mark, f, 4096);
-		data = 0;
-		for (size_t i = 0; i < n; i++)
-			data += strcmp(f[i].topic, "mob/x/000001/000002/data") == 0;
-		if (data >= 3)
-			break;
+	mark = lines(snif);
+	for (int t = 0; t < 300 && ahead == NULL; t++) {
 		usleep(100000);
+		n = frames_read(snif, mark, f, 4096);
+		ahead = data_from(f, n, tp_stat(&w, 0, "data_hwm") + 2);
 	}
-	cr_assert_geq(data, 3, "node 2 sent no data while node 1's inbox was held");
+	cr_assert_not_null(ahead, "node 2 sent no data while node 1's inbox "
+	    "was held");
+	kill(w.n[1].router.pid, SIGSTOP);
 	acl_read(1);
-	held = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(f[i].topic, "mob/x/000001/000002/data") == 0 &&
-		    ++held == 2) {
-			/* reordered: the second withheld frame before the first */
-			inject(&f[i], 0);
-			break;
-		}
-	cr_assert_eq(tp_wait_stat(&w, 0, "reorder", 1, 10000), 0);
+	hwm = stable_stat(0, "data_hwm");
+	n = frames_read(snif, mark, f, 4096);
+	ahead = data_from(f, n, hwm + 2);
+	cr_assert_not_null(ahead, "no withheld frame beyond node 1's mark %.0f",
+	    hwm);
+	inject(ahead, 0);
+	r = tp_wait_stat(&w, 0, "reorder", 1, 10000);
+	kill(w.n[1].router.pid, SIGCONT);
+	cr_assert_eq(r, 0, "an injected frame ahead of the mark was not "
+	    "counted as reordered");
+	cr_assert_eq(tp_wait_stat(&w, 0, "reachable", 1, 30000), 0);
 	/* node 2 resends what was not acknowledged: all of it arrives */
 	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
 
@@ -412,6 +487,31 @@ inject_live(const char *snif, size_t from, size_t to)
 	cr_assert_gt(k, 0, "no live frame to node 2 was captured");
 }
 
+/*
+ * The sniffer's line count once it holds a live frame of node 1 to node
+ * 2 made after `since` (wall ms): node 1's router publishes in the order
+ * it makes frames and the broker keeps that order, so every frame made
+ * before `since` (the write) is in the sniffer's file by then.  Node 1's
+ * heartbeat (every 2 s) makes one soon.
+ */
+static size_t
+live_after(const char *snif, size_t from, int64_t since)
+{
+	static struct frame f[4096];
+
+	for (int t = 0; t < 300; t++) {
+		size_t n = frames_read(snif, from, f, 4096);
+
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(f[i].topic, "mob/x/000002/000001/live") == 0 &&
+			    f[i].len >= 42 && (int64_t)frame_u64(&f[i], 34) > since)
+				return from + n;
+		usleep(100000);
+	}
+	cr_assert_fail("no live frame of node 1 made after its write");
+	return 0;
+}
+
 static void
 assert_setpoint_is_20(void)
 {
@@ -455,32 +555,28 @@ crash_and_replay(const char *st, const char *state, const char *snif,
 Test(router, a_live_write_replayed_after_a_crash_is_refused,
     .init = start_hostile, .fini = stop, .timeout = 180)
 {
-	char snif[400], host[64], port[16], st[400], saved[128] = "";
+	char snif[400], st[400], saved[128] = "";
 	struct th_proc sub;
 	size_t from, to;
 	FILE *fp;
-	int p;
 
-	tp_broker_addr(&w, host, sizeof(host), &p);
-	snprintf(port, sizeof(port), "%d", p);
 	snprintf(snif, sizeof(snif), "%s/sniffer.txt", w.dir);
 	snprintf(st, sizeof(st), "%s/000001.state", w.n[1].rstate);
-	{
-		char *argv[] = { "/usr/bin/mosquitto_sub", "-h", host, "-p", port,
-		    "-u", "sniffer", "-t", "#", "-F", "%t %x", NULL };
-
-		cr_assert_eq(th_spawn(&sub, argv, NULL, snif), 0);
-	}
-	usleep(500000);
+	sniffer_start(&sub, snif);
 	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
-	sleep(2);			/* node 2 saved its marks */
-	cr_assert_not_null(fp = fopen(st, "r"));
-	cr_assert_not_null(fgets(saved, sizeof(saved), fp));
-	fclose(fp);
+	/* node 2's marks as saved before the write (any time before will do) */
+	for (int t = 0; t < 200 && saved[0] == '\0'; t++) {
+		usleep(100000);
+		if ((fp = fopen(st, "r")) == NULL)
+			continue;
+		if (fgets(saved, sizeof(saved), fp) == NULL)
+			saved[0] = '\0';
+		fclose(fp);
+	}
+	cr_assert_neq(saved[0], '\0', "node 2 never saved its marks in %s", st);
 	from = lines(snif);
 	cr_assert_eq(cli(0, "set", SETP, "24.5", NULL, NULL), 0, "%s", out);
-	usleep(300000);
-	to = lines(snif);
+	to = live_after(snif, from, mob_clock_wall_ms());
 	cr_assert_eq(cli(0, "set", SETP, "20", NULL, NULL), 0, "%s", out);
 
 	crash_and_replay(st, saved, snif, from, to);	/* marks rolled back */
