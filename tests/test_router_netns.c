@@ -154,8 +154,7 @@ stream_open(struct stream *s)
 	th_path("bin/mobius-keytool", tool, sizeof(tool));
 	add[0] = tool;
 	cr_assert_eq(th_run(add, NULL, NULL, 0, 20000), 0);
-	kill(w.n[1].hub.pid, SIGHUP);		/* the hub learns the new key */
-	usleep(500000);
+	th_hub_reload(w.n[1].hub.pid, w.n[1].dir);	/* learns the new key */
 	snprintf(pubkey, sizeof(pubkey), "%s/0A0.key", w.n[1].keys);
 	snprintf(subkey, sizeof(subkey), "%s/0C2.key", w.n[0].keys);
 	pc.keyfile = pubkey;

@@ -471,16 +471,16 @@ th_node_start(struct th_node *n, enum mob_mode mode)
 	th_node_start_opts(n, mode, NULL);
 }
 
-/* The generation in the hub's STATE/keyring.status, 0 if none. */
+/* The generation in DIR/state/keyring.status, 0 if none. */
 static long
-th_hub_generation(const struct th_node *n)
+th_hub_generation(const char *dir)
 {
 	char path[320], buf[512];
 	const char *g;
 	FILE *f;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/state/keyring.status", n->dir);
+	snprintf(path, sizeof(path), "%s/state/keyring.status", dir);
 	if ((f = fopen(path, "r")) == NULL)
 		return 0;
 	len = fread(buf, 1, sizeof(buf) - 1, f);
@@ -496,22 +496,28 @@ th_hub_generation(const struct th_node *n)
  * handles the previous one, would be lost.
  */
 void
-th_node_reload(struct th_node *n)
+th_hub_reload(pid_t pid, const char *dir)
 {
 	char log[300];
-	long before = th_hub_generation(n);
+	long before = th_hub_generation(dir);
 
-	snprintf(log, sizeof(log), "%s/hub.log", n->dir);
-	if (n->hub.pid <= 0 || kill(n->hub.pid, SIGHUP) != 0)
+	snprintf(log, sizeof(log), "%s/hub.log", dir);
+	if (pid <= 0 || kill(pid, SIGHUP) != 0)
 		th_die("hub not running");
 	for (int64_t end = mob_clock_mono_ms() + 10000;
-	    th_hub_generation(n) <= before;) {
+	    th_hub_generation(dir) <= before;) {
 		if (mob_clock_mono_ms() >= end) {
 			th_dump(log);
 			th_die("hub did not reload its keyring");
 		}
 		th_sleep_ms(10);
 	}
+}
+
+void
+th_node_reload(struct th_node *n)
+{
+	th_hub_reload(n->hub.pid, n->dir);
 }
 
 void

@@ -99,6 +99,8 @@ void th_node_hub_start(struct th_node *n, const char *const opts[]);
 void th_node_add(struct th_node *n, const char *spid_sid, char *keyfile, size_t len);
 /* SIGHUP the hub and wait until it has re-read the keyring. */
 void th_node_reload(struct th_node *n);
+/* SIGHUP to the hub `pid` whose files are in `dir`; waits for its reload. */
+void th_hub_reload(pid_t pid, const char *dir);
 /* Stop the hub, fail on a sanitizer report in its log, remove the dir. */
 void th_node_stop(struct th_node *n);
 /*
