@@ -570,6 +570,36 @@ Test(api, bad_tokens_get_401_and_do_not_lock_out_a_valid_one)
 	}
 }
 
+/*
+ * Review F5: a stream upgrade with a bad token is counted in the same
+ * per-source table as REST's failures (its answer cannot be held back
+ * inside the upgrade callback): five from one source and the API warns
+ * that it holds that source's answers back, as after five REST failures.
+ */
+Test(api, failed_stream_tokens_count_against_their_source)
+{
+	char out[OUT_MAX], bad[128], py[64], url[128], log[600];
+	char *argv[] = { PYTHON, py, "refused", url, bad, NULL };
+
+	snprintf(bad, sizeof(bad), "%s", tok_ro);
+	bad[12] = bad[12] == 'A' ? 'B' : 'A';
+	snprintf(py, sizeof(py), "tests/api_ws.py");
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%d/api/v1/stream", port);
+	snprintf(log, sizeof(log), "%s/api.log", node.dir);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(th_count_log(log, "repeated failed token checks"), 0,
+		    "warned after %d stream failures", i);
+		cr_assert_eq(th_run(argv, NULL, out, sizeof(out), 15000), 0);
+		cr_assert_not_null(strstr(out, "status 401"), "%s", out);
+	}
+	for (int t = 0; t < 100 &&
+	    th_count_log(log, "repeated failed token checks") == 0; t++)
+		usleep(50000);
+	cr_assert_eq(th_count_log(log, "repeated failed token checks"), 1);
+	/* a valid token from that source is still served */
+	cr_assert_eq(http_tok(out, sizeof(out), tok_ro, "$B/api/v1/status"), 200);
+}
+
 Test(api, out_of_scope_write_is_refused_before_the_hub)
 {
 	char out[OUT_MAX], alog[600];
