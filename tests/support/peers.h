@@ -12,6 +12,8 @@
 #ifndef MOBIUS_TEST_PEERS_H
 #define MOBIUS_TEST_PEERS_H
 
+#include <stdint.h>
+
 #include "harness.h"
 
 struct tp_node {
@@ -69,5 +71,21 @@ int tp_wait_stat(struct tp_world *w, int i, const char *name, double v,
 
 /* The broker's MQTT TCP listener, for sniffers and injectors. */
 void tp_broker_addr(const struct tp_world *w, char *host, size_t len, int *port);
+
+/* One message a sniffer on the broker kept. */
+struct tp_frame {
+	char topic[64];
+	uint8_t b[4096];
+	size_t len;
+};
+
+/* A sniffer's lines "TOPIC HEX" (mosquitto_sub -F '%t %x', or
+ * tests/node/sniff.mjs) from line `from` on, at most max. */
+size_t tp_frames_read(const char *path, size_t from, struct tp_frame *f,
+    size_t max);
+/* NULL when every frame is on a mob/x/ topic and none carries a value,
+ * name, URI or verb of either node in clear; else what was seen where. */
+const char *tp_frames_plaintext(const struct tp_frame *f, size_t n,
+    char *why, size_t len);
 
 #endif
