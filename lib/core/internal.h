@@ -9,9 +9,7 @@
 
 #include "mobius/envelope.h"
 #include "mobius/jws.h"
-
-/* JSON numbers are doubles in cJSON: integers are exact up to 2^53. */
-#define MOB_CLAIM_INT_MAX	9007199254740992.0
+#include "mobius/proto.h"
 
 /* Keys tried for one kid: the active one, then those in rotation grace. */
 #define MOB_KEY_IDX_MAX		8
@@ -39,8 +37,5 @@ int mob_claims_open(const struct mob_jws *jws, struct cJSON **out);
  */
 int mob_claims_pick(const struct cJSON *claims, const char *const names[],
     const struct cJSON *found[], size_t n);
-
-/* An integer claim: a JSON number, integral, 0..2^53. */
-int mob_claim_int(const struct cJSON *c, double *out);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * The protocol's small rules (mobius/proto.h).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -114,4 +115,18 @@ mob_utf8_valid(const char *s)
 		p += n + 1;
 	}
 	return 1;
+}
+
+int
+mob_claim_int(const cJSON *c, double *out)
+{
+	double d;
+
+	if (c == NULL || !cJSON_IsNumber(c))
+		return MOB_ECLAIM;
+	d = c->valuedouble;
+	if (!(d >= 0 && d <= MOB_CLAIM_INT_MAX) || (double)(int64_t)d != d)
+		return MOB_ECLAIM;
+	*out = d;
+	return 0;
 }

@@ -88,16 +88,3 @@ mob_claims_pick(const cJSON *claims, const char *const names[],
 	return 0;
 }
 
-int
-mob_claim_int(const cJSON *c, double *out)
-{
-	double d;
-
-	if (c == NULL || !cJSON_IsNumber(c))
-		return MOB_ECLAIM;
-	d = c->valuedouble;
-	if (!(d >= 0 && d <= MOB_CLAIM_INT_MAX) || (double)(int64_t)d != d)
-		return MOB_ECLAIM;
-	*out = d;
-	return 0;
-}

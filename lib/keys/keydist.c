@@ -18,13 +18,13 @@
 #include "mobius/err.h"
 #include "mobius/jws.h"
 #include "mobius/keydist.h"
+#include "mobius/proto.h"
 
 #define KD_IVLEN	12
 #define KD_TAGLEN	16
 #define KD_KEYLEN	32
 #define KD_MAXKEYS	4096	/* entries accepted in one bundle */
 #define KD_RAWMAX	64	/* largest raw key (HS256 max) */
-#define KD_INT_MAX	9007199254740992.0	/* 2^53, exact in a double */
 
 static int
 kd_derive(const struct mob_key *psk, uint8_t out[KD_KEYLEN])
@@ -435,20 +435,17 @@ kd_claims(const cJSON *c, const char *kid, const char *topic, int64_t now_ms,
 {
 	const cJSON *iss = cJSON_GetObjectItemCaseSensitive(c, "iss");
 	const cJSON *top = cJSON_GetObjectItemCaseSensitive(c, "top");
-	const cJSON *iat = cJSON_GetObjectItemCaseSensitive(c, "iat");
+	double iat;
 	int64_t t;
 
-	if (!cJSON_IsString(iss) || !cJSON_IsString(top) || !cJSON_IsNumber(iat))
-		return MOB_ECLAIM;
-	/* as every iat (envelope.c): an integer 0..2^53, so the cast is defined */
-	if (!(iat->valuedouble >= 0 && iat->valuedouble <= KD_INT_MAX) ||
-	    (double)(int64_t)iat->valuedouble != iat->valuedouble)
+	if (!cJSON_IsString(iss) || !cJSON_IsString(top) ||
+	    mob_claim_int(cJSON_GetObjectItemCaseSensitive(c, "iat"), &iat) != 0)
 		return MOB_ECLAIM;
 	if (strcmp(iss->valuestring, kid) != 0)
 		return MOB_EISSMISMATCH;
 	if (strcmp(top->valuestring, topic) != 0)
 		return MOB_ETOPICMISMATCH;
-	t = (int64_t)iat->valuedouble;
+	t = (int64_t)iat;	/* an integer 0..2^53: the cast is defined */
 	if (t < now_ms - window_ms)
 		return MOB_EEXPIRED;
 	if (t > now_ms + window_ms)

@@ -50,6 +50,15 @@ int mob_reqid_valid(const char *s, size_t n);
 /* The "id" member of a req: its topic text into out, or MOB_EINVAL. */
 int mob_reqid_from_json(const struct cJSON *id, char out[MOB_REQID_MAX + 1]);
 
+/*
+ * Integer claims (iat, seq, exp, ...): JSON numbers are doubles in
+ * cJSON, exact up to 2^53; a claim is integral and 0..2^53.
+ */
+#define MOB_CLAIM_INT_MAX	9007199254740992.0
+
+/* An integer claim: a JSON number, integral, 0..MOB_CLAIM_INT_MAX. */
+int mob_claim_int(const struct cJSON *c, double *out);
+
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF): 1 or 0. */
 int mob_utf8_valid(const char *s);
 
