@@ -3,7 +3,6 @@
  * part in their error message; the quoted text is shortened and made
  * printable since it usually comes from the network.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,18 +28,6 @@ static const int verb_depth[MOB_VERB_COUNT] = {
 	[MOB_VERB_STATE] = 2, [MOB_VERB_REQ] = 2, [MOB_VERB_RSP] = 2,
 	[MOB_VERB_KEY] = 2,
 };
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Quote-safe excerpt of untrusted text: at most 24 chars, printable. */
 static const char *
@@ -68,45 +55,38 @@ uri_parse_n(const char *s, size_t len, int flags, struct mob_uri *out,
 	int i;
 
 	memset(out, 0, sizeof(*out));
-	if (len == 0) {
-		seterr(err, errlen, "empty URI");
-		return MOB_EURI;
-	}
+	if (len == 0)
+		return mob_errf(err, errlen, MOB_EURI, "empty URI");
 	for (i = 0; p <= end; i++, p = slash + 1) {
 		if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
 			slash = end;
 		n = (size_t)(slash - p);
-		if (i == MOB_URI_PARTS) {
-			seterr(err, errlen, "\"%s\": more than %d parts "
+		if (i == MOB_URI_PARTS)
+			return mob_errf(err, errlen, MOB_EURI,
+			    "\"%s\": more than %d parts "
 			    "(HID/SID/PID/INS/RID)", excerpt(s, len, ex,
 			    sizeof(ex)), MOB_URI_PARTS);
-			return MOB_EURI;
-		}
-		if (out->multi) {
-			seterr(err, errlen, "\"#\" must be the last part");
-			return MOB_EURI;
-		}
-		if (n == 0) {
-			seterr(err, errlen, "%s is empty", part_name[i]);
-			return MOB_EURI;
-		}
+		if (out->multi)
+			return mob_errf(err, errlen, MOB_EURI,
+			    "\"#\" must be the last part");
+		if (n == 0)
+			return mob_errf(err, errlen, MOB_EURI,
+			    "%s is empty", part_name[i]);
 		if (n == 1 && (*p == '+' || *p == '#')) {
-			if (!(flags & MOB_URI_WILD)) {
-				seterr(err, errlen, "%s \"%c\": wildcards are "
+			if (!(flags & MOB_URI_WILD))
+				return mob_errf(err, errlen, MOB_EWILDCARD,
+				    "%s \"%c\": wildcards are "
 				    "only allowed in subscriptions",
 				    part_name[i], *p);
-				return MOB_EWILDCARD;
-			}
 			out->part[i][0] = *p;
 			out->multi = *p == '#';
 		} else if (n == (size_t)part_width[i] && mob_hex_valid(p, n))
 			memcpy(out->part[i], p, n);
-		else {
-			seterr(err, errlen, "%s \"%s\": must be %d upper-case "
+		else
+			return mob_errf(err, errlen, MOB_EURI,
+			    "%s \"%s\": must be %d upper-case "
 			    "hex digits", part_name[i], excerpt(p, n, ex,
 			    sizeof(ex)), part_width[i]);
-			return MOB_EURI;
-		}
 		out->depth = i + 1;
 		if (slash == end)
 			break;
@@ -120,8 +100,7 @@ mob_uri_parse(const char *s, int flags, struct mob_uri *out, char *err,
 {
 	if (s == NULL) {
 		memset(out, 0, sizeof(*out));
-		seterr(err, errlen, "no URI");
-		return MOB_EURI;
+		return mob_errf(err, errlen, MOB_EURI, "no URI");
 	}
 	return uri_parse_n(s, strlen(s), flags, out, err, errlen);
 }
@@ -178,22 +157,18 @@ mob_topic_parse(const char *s, int flags, struct mob_topic *out, char *err,
 	int i, r, levels;
 
 	memset(out, 0, sizeof(*out));
-	if (s == NULL) {
-		seterr(err, errlen, "no topic");
-		return MOB_ETOPIC;
-	}
+	if (s == NULL)
+		return mob_errf(err, errlen, MOB_ETOPIC, "no topic");
 	len = strlen(s);
 	end = s + len;
-	if (len >= MOB_TOPIC_MAX) {
-		seterr(err, errlen, "topic longer than %d characters",
+	if (len >= MOB_TOPIC_MAX)
+		return mob_errf(err, errlen, MOB_ETOPIC,
+		    "topic longer than %d characters",
 		    MOB_TOPIC_MAX - 1);
-		return MOB_ETOPIC;
-	}
-	if (strncmp(s, "mob/", 4) != 0) {
-		seterr(err, errlen, "\"%s\": topic must start with \"mob/\"",
+	if (strncmp(s, "mob/", 4) != 0)
+		return mob_errf(err, errlen, MOB_ETOPIC,
+		    "\"%s\": topic must start with \"mob/\"",
 		    excerpt(s, len, ex, sizeof(ex)));
-		return MOB_ETOPIC;
-	}
 	v = s + 4;
 	if ((p = memchr(v, '/', (size_t)(end - v))) == NULL)
 		p = end;
@@ -203,20 +178,16 @@ mob_topic_parse(const char *s, int flags, struct mob_topic *out, char *err,
 			break;
 	if (i == MOB_VERB_COUNT) {
 		if (n == 1 && (*v == '+' || *v == '#'))
-			seterr(err, errlen, "verb \"%c\": the verb cannot be a "
-			    "wildcard", *v);
-		else
-			seterr(err, errlen, "unknown verb \"%s\" (cov, obj, "
-			    "svc, state, req, rsp, key)", excerpt(v, n, ex,
-			    sizeof(ex)));
-		return n == 1 && (*v == '+' || *v == '#') ? MOB_EWILDCARD :
-		    MOB_ETOPIC;
+			return mob_errf(err, errlen, MOB_EWILDCARD, "verb "
+			    "\"%c\": the verb cannot be a wildcard", *v);
+		return mob_errf(err, errlen, MOB_ETOPIC, "unknown verb \"%s\" "
+		    "(cov, obj, svc, state, req, rsp, key)", excerpt(v, n, ex,
+		    sizeof(ex)));
 	}
 	out->verb = (enum mob_verb)i;
-	if (p == end) {
-		seterr(err, errlen, "%s topic has no URI", verb_name[i]);
-		return MOB_ETOPIC;
-	}
+	if (p == end)
+		return mob_errf(err, errlen, MOB_ETOPIC,
+		    "%s topic has no URI", verb_name[i]);
 	p++;
 	/* The URI is the next verb_depth levels; rsp has one more after. */
 	levels = verb_depth[i];
@@ -227,46 +198,40 @@ mob_topic_parse(const char *s, int flags, struct mob_topic *out, char *err,
 	    errlen)) != 0)
 		return r == MOB_EURI ? MOB_ETOPIC : r;
 	if (out->uri.multi) {
-		if (q != end) {
-			seterr(err, errlen, "\"#\" must be the last level");
-			return MOB_ETOPIC;
-		}
+		if (q != end)
+			return mob_errf(err, errlen, MOB_ETOPIC,
+			    "\"#\" must be the last level");
 		return 0;
 	}
-	if (out->uri.depth != levels) {
-		seterr(err, errlen, "%s topic needs %d URI parts (%s), got %d",
+	if (out->uri.depth != levels)
+		return mob_errf(err, errlen, MOB_ETOPIC,
+		    "%s topic needs %d URI parts (%s), got %d",
 		    verb_name[i], levels, levels == 5 ? "HID/SID/PID/INS/RID" :
 		    levels == 4 ? "HID/SID/PID/INS" : "HID/SID",
 		    out->uri.depth);
-		return MOB_ETOPIC;
-	}
 	if (out->verb != MOB_VERB_RSP) {
-		if (q != end) {
-			seterr(err, errlen, "%s topic has extra levels after "
+		if (q != end)
+			return mob_errf(err, errlen, MOB_ETOPIC,
+			    "%s topic has extra levels after "
 			    "the URI", verb_name[i]);
-			return MOB_ETOPIC;
-		}
 		return 0;
 	}
-	if (q == end) {
-		seterr(err, errlen, "rsp topic needs a request id after "
+	if (q == end)
+		return mob_errf(err, errlen, MOB_ETOPIC,
+		    "rsp topic needs a request id after "
 		    "HID/SID");
-		return MOB_ETOPIC;
-	}
 	q++;
 	n = (size_t)(end - q);
 	if (n == 1 && (*q == '+' || *q == '#')) {
-		if (!(flags & MOB_URI_WILD)) {
-			seterr(err, errlen, "request id \"%c\": wildcards are "
+		if (!(flags & MOB_URI_WILD))
+			return mob_errf(err, errlen, MOB_EWILDCARD,
+			    "request id \"%c\": wildcards are "
 			    "only allowed in subscriptions", *q);
-			return MOB_EWILDCARD;
-		}
-	} else if (!mob_reqid_valid(q, n)) {
-		seterr(err, errlen, "request id \"%s\": must be 1..%d "
+	} else if (!mob_reqid_valid(q, n))
+		return mob_errf(err, errlen, MOB_ETOPIC,
+		    "request id \"%s\": must be 1..%d "
 		    "characters of A-Z a-z 0-9 _ -", excerpt(q, n, ex,
 		    sizeof(ex)), MOB_REQID_MAX);
-		return MOB_ETOPIC;
-	}
 	memcpy(out->reqid, q, n);
 	out->reqid[n] = '\0';
 	return 0;
