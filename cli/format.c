@@ -2,6 +2,7 @@
  * Output of the mobius CLI: times, values, COV lines (text, JSON, SenML)
  * and tables.  JSON is always built with cJSON.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +33,15 @@ cli_fmt_value(const cJSON *v, char *buf, size_t len)
 		snprintf(buf, len, "-");
 	else if (cJSON_IsBool(v))
 		snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
+	else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
+	    fabs(v->valuedouble) <= 9007199254740991.0)
+		/* an integer, digit for digit (%.15g rounds past 15 digits) */
+		snprintf(buf, len, "%.0f", v->valuedouble);
 	else if (cJSON_IsNumber(v))
 		snprintf(buf, len, "%.15g", v->valuedouble);
 	else if (cJSON_IsString(v))
 		snprintf(buf, len, "%s", v->valuestring);
-	else if ((s = cJSON_PrintUnformatted(v)) != NULL) {
+	else if ((s = mob_json_print((cJSON *)v)) != NULL) {
 		snprintf(buf, len, "%s", s);
 		cJSON_free(s);
 	} else
@@ -98,7 +103,7 @@ fmt_json(const struct cli_cov *c, char **out)
 	if (c->status != NULL &&
 	    cJSON_AddStringToObject(o, "status", c->status) == NULL)
 		goto out;
-	if ((*out = cJSON_PrintUnformatted(o)) != NULL)
+	if ((*out = mob_json_print(o)) != NULL)
 		r = 0;
  out:
 	cJSON_Delete(v);
@@ -166,7 +171,7 @@ fmt_senml(const struct cli_cov *c, char **out)
 	if ((pack = cJSON_CreateArray()) == NULL)
 		return MOB_ENOMEM;
 	if ((r = cli_senml_add(pack, c)) == 0 &&
-	    (*out = cJSON_PrintUnformatted(pack)) == NULL)
+	    (*out = mob_json_print(pack)) == NULL)
 		r = MOB_ENOMEM;
 	cJSON_Delete(pack);
 	return r;

@@ -164,7 +164,7 @@ print_senml(const char *uri, int is_obj, const cJSON *rsp)
 			if ((r = cli_senml_add(pack, &c)) != 0)
 				break;
 		}
-	if (r == 0 && (s = cJSON_PrintUnformatted(pack)) != NULL)
+	if (r == 0 && (s = mob_json_print(pack)) != NULL)
 		printf("%s\n", s);
 	cJSON_free(s);
 	cJSON_Delete(pack);
@@ -223,7 +223,7 @@ cmd_get(int argc, char *argv[], struct cli_opts *o)
 	}
 	if (json) {
 		cJSON_DeleteItemFromObjectCaseSensitive(rsp, "id");
-		if ((s = cJSON_PrintUnformatted(rsp)) == NULL) {
+		if ((s = mob_json_print(rsp)) == NULL) {
 			rc = CLI_EXIT_ERROR;
 			goto out;
 		}

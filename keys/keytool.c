@@ -173,8 +173,9 @@ static const struct kt_cmd kt_cmds[] = {
 	{ "token", cmd_token, "SPID/SID | --key FILE",
 	    "print an MQTT password token for the service" },
 	{ "verify", cmd_verify, "[--topic TOPIC] [--keyring FILE] "
-	    "[--window DURATION] TOKEN|-",
-	    "check a token, or a signed message with --topic" },
+	    "[--window DURATION] TOKEN|- | --stream",
+	    "check a token, a signed message with --topic, or with --stream "
+	    "each `mosquitto_sub -v` line on stdin" },
 	{ "export-peer", cmd_export_peer, "[--sid SID] [--user USER]",
 	    "print the router's external public key (made on first use)" },
 	{ "import-peer", cmd_import_peer, "[--replace] FILE|-",

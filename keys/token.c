@@ -15,6 +15,7 @@
 #include "mobius/err.h"
 #include "mobius/jws.h"
 #include "mobius/log.h"
+#include "mobius/time.h"
 #include "mobius/token.h"
 
 int
@@ -161,7 +162,7 @@ kt_verify_message(const struct mob_keyring *kr, const char *msg,
 		    mob_errname(r));
 		return r;
 	}
-	dat = cJSON_PrintUnformatted(env.dat);
+	dat = mob_json_print((cJSON *)env.dat);
 	printf("valid message\n%-6s %s\n%-6s %s\n", "iss", env.iss, "topic",
 	    topic);
 	kt_print_time("iat", env.iat);
@@ -170,6 +171,91 @@ kt_verify_message(const struct mob_keyring *kr, const char *msg,
 	cJSON_free(dat);
 	mob_env_clear(&env);
 	return 0;
+}
+
+/* Retained messages are old by design: --stream does not look at age. */
+#define KT_STREAM_WINDOW_MS	((int64_t)1 << 50)
+
+/*
+ * One line of `mosquitto_sub -v` (topic, one space, payload): verified on
+ * its own (a fresh verifier, so no replay or age check: retained messages
+ * come in any order and any age) and printed on one line.  The hub alone
+ * can check a service's session MAC (HS256 in hardened mode): such a
+ * message says alg=HS256(hub), as the hub checked it before sending it.
+ */
+static int
+kt_verify_line(const struct mob_keyring *kr, char *line, unsigned long no)
+{
+	struct mob_verifier_cfg cfg;
+	struct mob_verifier *v = NULL;
+	struct mob_env env;
+	struct mob_jws jws;
+	char *msg, *dat = NULL, t[MOB_TIME_TEXT_MAX] = "?";
+	const char *alg;
+	int r;
+
+	if ((msg = strchr(line, ' ')) == NULL || msg[1] == '\0' ||
+	    strcmp(msg + 1, "(null)") == 0) {
+		/* mosquitto_sub -v prints a cleared retained message so */
+		log_warnx("line %lu: %s: no payload", no, line);
+		return MOB_EINVAL;
+	}
+	*msg++ = '\0';
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.window_ms = KT_STREAM_WINDOW_MS;
+	if (mob_keyring_mode(kr) == MOB_MODE_HARDENED)
+		cfg.hub_verified = MOB_ALG_HS256;
+	if ((r = mob_verifier_new(mob_keyring_lookup_fn, (void *)kr, &cfg,
+	    &v)) != 0) {
+		kt_err(r, "verifier");
+		return r;
+	}
+	r = mob_env_verify(v, line, NULL, msg, strlen(msg), mob_clock_wall_ms(),
+	    &env);
+	mob_verifier_free(v);
+	if (r != 0) {
+		r = kt_refine(kr, msg, r);
+		log_warnx("line %lu: %s: invalid message: %s (%s)", no, line,
+		    mob_strerror(r), mob_errname(r));
+		return r;
+	}
+	alg = "?";
+	if (mob_jws_parse(msg, strlen(msg), 0, &jws) == 0) {
+		alg = jws.alg == MOB_ALG_EDDSA ? "EdDSA" :
+		    cfg.hub_verified == MOB_ALG_HS256 ? "HS256(hub)" : "HS256";
+		mob_jws_clear(&jws);
+	}
+	mob_time_format_ms(env.iat, t, sizeof(t));
+	dat = mob_json_print((cJSON *)env.dat);
+	printf("%s iss=%s alg=%s iat=%s seq=%llu dat=%s\n", line, env.iss, alg,
+	    t, (unsigned long long)env.seq, dat != NULL ? dat : "?");
+	fflush(stdout);
+	cJSON_free(dat);
+	mob_env_clear(&env);
+	return 0;
+}
+
+/* Every line of stdin; a bad line is said with its number, the rest go on. */
+static int
+kt_verify_stream(const struct mob_keyring *kr)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned long no = 0, bad = 0;
+	ssize_t n;
+
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		no++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0')
+			continue;
+		if (kt_verify_line(kr, line, no) != 0)
+			bad++;
+	}
+	free(line);
+	if (bad > 0)
+		log_warnx("%lu of %lu lines did not verify", bad, no);
+	return bad > 0 ? MOB_EINVAL : 0;
 }
 
 static int
@@ -187,24 +273,27 @@ cmd_verify(struct kt *kt, int argc, char **argv)
 {
 	struct mob_keyring *kr = NULL;
 	const char *topic = NULL, *path = kt->keyring;
-	char *line = NULL, *tok;
+	char *line = NULL, *tok = NULL;
 	size_t cap = 0;
 	int64_t window = MOB_WINDOW_MS_DEFAULT / 1000;
 	ssize_t n;
-	int ret;
+	int ret, stream = 0;
 	const struct kt_opt opts[] = {
 		{ .name = "topic", .short_name = 't', .str = &topic },
 		{ .name = "keyring", .short_name = 'k', .str = &path },
 		{ .name = "window", .parse = kt_opt_window, .val = &window },
+		{ .name = "stream", .flag = &stream },
 		{ .name = NULL }
 	};
 
 	if ((ret = kt_getopt(argc, argv, opts)) != KT_GO)
 		return ret;
-	if (argc - optind != 1)
+	if (stream && (argc != optind || topic != NULL))
+		return kt_usage("--stream reads `mosquitto_sub -v` lines from "
+		    "stdin: no TOKEN, no --topic");
+	if (!stream && argc - optind != 1)
 		return kt_usage("TOKEN (or - to read it from stdin) is required");
-	tok = argv[optind];
-	if (strcmp(tok, "-") == 0) {
+	if (!stream && strcmp((tok = argv[optind]), "-") == 0) {
 		if ((n = getline(&line, &cap, stdin)) <= 0) {
 			free(line);
 			return kt_usage("nothing on stdin");
@@ -216,7 +305,9 @@ cmd_verify(struct kt *kt, int argc, char **argv)
 		free(line);
 		return ret;
 	}
-	if (topic != NULL)
+	if (stream)
+		ret = kt_verify_stream(kr);
+	else if (topic != NULL)
 		ret = kt_verify_message(kr, tok, topic, window * 1000);
 	else
 		ret = kt_verify_token(kr, tok, window * 1000);

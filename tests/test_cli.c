@@ -23,6 +23,7 @@
 
 #include <cJSON.h>
 
+#include "mobius/b64.h"
 #include "mobius/keyring.h"
 #include "support/harness.h"
 
@@ -704,6 +705,83 @@ Test(cli_node, values_typed_follow_one_grammar)
 	cr_expect_not_null(strstr(out, "15m, 1h"), "%s", out);
 	cr_expect_eq(mobius(out, sizeof(out), "--timeout 1m get %s", span), 0,
 	    "--timeout takes the same timespans: %s", out);
+}
+
+/*
+ * Real `mosquitto_sub -v` output (retained and live messages of the sim
+ * and the hub) through `mobius-keytool verify --stream`: each line is
+ * verified and printed, a broken line is named by its number and the
+ * rest go on.  The wire itself writes seq (microseconds, 16 digits) as an
+ * integer, digit for digit (cJSON alone printed 1.79617351760713e+15).
+ */
+Test(cli_node, keytool_verify_stream_checks_each_mosquitto_sub_line)
+{
+	char tool[512], tok[1024], msgs[OUT_MAX], out[OUT_MAX], path[600];
+	char cmd[2048], id[16], *lines[64], *dot, *end, *p;
+	char *targv[] = { tool, "--dir", node.keys, "token", CLI_ID, NULL };
+	char *sub[] = { "/usr/bin/mosquitto_sub", "--unix", node.sock, "-i", id,
+	    "-u", CLI_ID, "-P", tok, "-v", "-t", "mob/cov/#", "-t", "mob/obj/#",
+	    "-t", "mob/state/#", "-C", "12", "-W", "20", NULL };
+	char *sh[] = { "/bin/sh", "-c", cmd, NULL };
+	uint8_t claims[4096];
+	char want[64];
+	size_t n, i, f, clen, good = 0;
+	FILE *fp;
+
+	snprintf(id, sizeof(id), "%s/0C1", node.hid);
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+	cr_assert_eq(th_run(targv, NULL, tok, sizeof(tok), 20000), 0, "%s", tok);
+	tok[strcspn(tok, "\n")] = '\0';
+	cr_assert_eq(th_run(sub, NULL, msgs, sizeof(msgs), 30000), 0, "%s", msgs);
+	n = split_lines(msgs, lines, 64);
+	cr_assert_geq(n, 12, "%s", msgs);
+
+	/* every seq on the wire is an integer: digits only, all 16 of them */
+	for (i = 0; i < n; i++) {
+		cr_assert_not_null(p = strchr(lines[i], ' '), "%s", lines[i]);
+		cr_assert_not_null(dot = strchr(p + 1, '.'), "%s", lines[i]);
+		cr_assert_not_null(end = strchr(dot + 1, '.'), "%s", lines[i]);
+		cr_assert_eq(mob_b64url_decode(dot + 1, (size_t)(end - dot - 1),
+		    claims, sizeof(claims) - 1, &clen), 0, "%s", lines[i]);
+		claims[clen] = '\0';
+		cr_assert_not_null(p = strstr((char *)claims, "\"seq\":"),
+		    "%s", claims);
+		p += 6;
+		cr_expect_eq(strspn(p, "0123456789"), 16, "seq %s", claims);
+		cr_expect(p[16] == ',' || p[16] == '}', "seq %s", claims);
+	}
+
+	/*
+	 * The hub's state (EdDSA) gets a forged signature, and a line of
+	 * garbage goes in as line 6.  (A service's session MAC, HS256 in
+	 * hardened mode, only the hub can check: alg=HS256(hub).)
+	 */
+	for (f = 0; f < n && strncmp(lines[f], "mob/state/", 10) != 0; f++)
+		;
+	cr_assert_lt(f, n, "no state line: %s", msgs);
+	p = strrchr(lines[f], '.');
+	p[5] = p[5] == 'A' ? 'B' : 'A';
+	snprintf(want, sizeof(want), "line %zu: mob/state/", f + (f > 4 ? 2 : 1));
+	snprintf(path, sizeof(path), "%s/sub.txt", node.dir);
+	cr_assert_not_null(fp = fopen(path, "w"));
+	for (i = 0; i < n; i++)
+		fprintf(fp, "%s\n%s", lines[i], i == 4 ? "garbage\n" : "");
+	cr_assert_eq(fclose(fp), 0);
+	snprintf(cmd, sizeof(cmd), "exec '%s' --dir '%s' verify --stream "
+	    "< '%s' 2>&1", tool, node.keys, path);
+	cr_expect_eq(th_run(sh, NULL, out, sizeof(out), 20000), 1, "%s", out);
+	cr_expect_not_null(strstr(out, want), "%s: %s", want, out);
+	cr_expect_not_null(strstr(out, "invalid message: signature does not "
+	    "verify (bad_signature)"), "%s", out);
+	cr_expect_not_null(strstr(out, "line 6: garbage: no payload"), "%s", out);
+	cr_expect_not_null(strstr(out, "2 of 13 lines did not verify"), "%s", out);
+	for (p = out; (p = strstr(p, " iss=")) != NULL; p++)
+		good++;
+	cr_expect_eq(good, n - 1, "every other line verified: %s", out);
+	cr_expect_not_null(strstr(out, "alg=EdDSA"), "the hub's state: %s", out);
+	cr_expect_not_null(strstr(out, "alg=HS256(hub)"), "session MACs: %s",
+	    out);
+	cr_expect_not_null(strstr(out, " dat={"), "%s", out);
 }
 
 Test(cli_node, watch_prints_one_cov_line_each)

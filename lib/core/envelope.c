@@ -138,7 +138,7 @@ mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
 	dat = NULL;
 	if (r != 0)
 		goto out;
-	if ((txt = cJSON_PrintUnformatted(claims)) == NULL) {
+	if ((txt = mob_json_print(claims)) == NULL) {
 		r = MOB_ENOMEM;
 		goto out;
 	}

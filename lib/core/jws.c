@@ -6,6 +6,11 @@
  * Nothing here trusts the token before the signature is checked except
  * what is needed to find the key.
  */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -374,4 +379,56 @@ mob_json_add(cJSON *obj, const char *name, cJSON *item)
 		return MOB_ENOMEM;
 	}
 	return 0;
+}
+
+/* Largest integer a double holds exactly with all its neighbours. */
+#define JSON_INT_EXACT	9007199254740991.0
+
+/*
+ * Swap each number cJSON would misprint for a raw node with its exact
+ * digits (to_raw), or swap them back.  cJSON prints an integer beyond int
+ * with "%1.15g", so a 16-digit seq came out as 1.79617351760713e+15.  The
+ * swapped nodes are flagged cJSON_IsReference, which marks them ours and
+ * keeps cJSON_Delete off their text.
+ */
+static int
+json_ints(cJSON *j, int to_raw)
+{
+	const int ours = cJSON_Raw | cJSON_IsReference;
+	char buf[24];
+	cJSON *c;
+	double d;
+	int r = 0;
+
+	for (c = j; c != NULL && r == 0; c = c->next) {
+		if (c->child != NULL)
+			r = json_ints(c->child, to_raw);
+		if (!to_raw && c->type == ours) {
+			free(c->valuestring);
+			c->valuestring = NULL;
+			c->type = cJSON_Number;
+			continue;
+		}
+		d = c->valuedouble;
+		if (!to_raw || c->type != cJSON_Number || (d >= INT_MIN &&
+		    d <= INT_MAX) || !(fabs(d) <= JSON_INT_EXACT) || d != floor(d))
+			continue;
+		snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)d);
+		if ((c->valuestring = strdup(buf)) == NULL)
+			r = MOB_ENOMEM;
+		else
+			c->type = ours;
+	}
+	return r;
+}
+
+char *
+mob_json_print(cJSON *json)
+{
+	char *txt = NULL;
+
+	if (json_ints(json, 1) == 0)
+		txt = cJSON_PrintUnformatted(json);
+	json_ints(json, 0);
+	return txt;
 }

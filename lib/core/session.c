@@ -137,7 +137,7 @@ mob_session_accept(const struct mob_key *hub_key, const char *hub_id,
 	if ((r = add_b64(c, "epk", epk, sizeof(epk))) != 0 ||
 	    (r = add_b64(c, "th", th, sizeof(th))) != 0)
 		goto out;
-	if ((txt = cJSON_PrintUnformatted(c)) == NULL) {
+	if ((txt = mob_json_print(c)) == NULL) {
 		r = MOB_ENOMEM;
 		goto out;
 	}

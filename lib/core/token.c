@@ -53,7 +53,7 @@ mob_token_mint_ex(const struct mob_key *key, const char *id, const char *sub,
 	    cJSON_AddNumberToObject(c, "iat", (double)now_ms) == NULL ||
 	    cJSON_AddStringToObject(c, "nonce", nonce) == NULL ||
 	    (epk != NULL && cJSON_AddStringToObject(c, "epk", epk64) == NULL) ||
-	    (txt = cJSON_PrintUnformatted(c)) == NULL) {
+	    (txt = mob_json_print(c)) == NULL) {
 		r = MOB_ENOMEM;
 		goto out;
 	}

@@ -72,4 +72,12 @@ int mob_json_check_unique(const struct cJSON *json);
  */
 int mob_json_add(struct cJSON *obj, const char *name, struct cJSON *item);
 
+/*
+ * cJSON_PrintUnformatted, except that every integral number up to
+ * 2^53-1 in magnitude is written as an integer, digit for digit (a seq,
+ * an iat, a value).  The tree is the same after the call.  NULL when out
+ * of memory.
+ */
+char *mob_json_print(struct cJSON *json);
+
 #endif
