@@ -163,7 +163,7 @@ static const struct kt_cmd kt_cmds[] = {
 	{ "add", cmd_add, "SPID/SID [--user USER]",
 	    "create a service key: DIR/SID.key and its keyring entry" },
 	{ "list", cmd_list, "[--keyring FILE] [--show-secret]",
-	    "show the keys (fingerprint = first 8 bytes of SHA-256)" },
+	    "show the keys (fingerprint: SHA256:base64, as OpenSSH)" },
 	{ "revoke", cmd_revoke, "SPID/SID",
 	    "revoke a service's keys and remove its key file" },
 	{ "rotate", cmd_rotate, "SPID/SID [--grace DURATION]",

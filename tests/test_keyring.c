@@ -731,7 +731,7 @@ Test(keyring, times_are_strict_utc)
 	cr_assert_neq(mob_time_parse("2026-11-22T24:00:00Z", &t), 0);
 }
 
-Test(keyring, fingerprint_is_16_hex_of_the_public_half)
+Test(keyring, fingerprint_is_openssh_sha256_of_the_public_half)
 {
 	struct mob_key *k, *pub;
 	char a[MOB_FPR_LEN + 1], b[MOB_FPR_LEN + 1];
@@ -741,8 +741,12 @@ Test(keyring, fingerprint_is_16_hex_of_the_public_half)
 	cr_assert_eq(mob_kr_fingerprint(k, a), 0);
 	cr_assert_eq(mob_kr_fingerprint(pub, b), 0);
 	cr_assert_str_eq(a, b);
-	cr_assert_eq(strlen(a), 16);
-	cr_assert_eq(strspn(a, "0123456789abcdef"), 16);
+	/* "SHA256:" and 43 chars of unpadded standard base64 (test_keytool
+	 * pubkey_prints_the_keyring_line_of_a_key_file checks the value) */
+	cr_assert_eq(strlen(a), MOB_FPR_LEN);
+	cr_assert_eq(strncmp(a, "SHA256:", 7), 0, "%s", a);
+	cr_assert_eq(strspn(a + 7, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/"), 43, "%s", a);
 	mob_key_free(k);
 	mob_key_free(pub);
 }

@@ -386,13 +386,42 @@ Test(keytool, compat_mode_uses_psks)
 	OK("verify", tok);
 }
 
+/*
+ * The fingerprint of a base64url public key, as OpenSSH prints one
+ * (SHA256: and unpadded standard base64 of the SHA-256), by Python's
+ * hashlib and base64 rather than our code.
+ */
+static const char *
+fpr_of(const char *pub, char *buf, size_t len)
+{
+	char cmd[512];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "python3 -c 'import base64, hashlib, sys; "
+	    "k = sys.argv[1]; k += \"=\" * (-len(k) %% 4); "
+	    "d = hashlib.sha256(base64.urlsafe_b64decode(k)).digest(); "
+	    "print(\"SHA256:\" + base64.b64encode(d).decode().rstrip(\"=\"))' "
+	    "'%s'", pub);
+	cr_assert_not_null(p = popen(cmd, "r"));
+	cr_assert_not_null(fgets(buf, (int)len, p));
+	cr_assert_eq(pclose(p), 0);
+	buf[strcspn(buf, "\n")] = '\0';
+	cr_assert_eq(strlen(buf), 50, "%s", buf);
+	return buf;
+}
+
 /* Like ssh-keygen -y: the public half, the very line the keyring holds. */
 Test(keytool, pubkey_prints_the_keyring_line_of_a_key_file)
 {
-	char priv[128], pub[128], path[PATH_MAX + 32];
+	char priv[128], pub[128], path[PATH_MAX + 32], want[128];
 
 	OK("init", "--hid", "000001");
 	OK("add", "001F/01F");
+	attr_of("keyring", "000001/01F", "pub=", pub, sizeof(pub));
+	cr_expect_not_null(strstr(out, fpr_of(pub, want, sizeof(want))),
+	    "add prints %s: %s", want, out);
+	OK("list");
+	cr_expect_not_null(strstr(out, want), "list prints %s: %s", want, out);
 	attr_of("01F.key", "000001/01F", "priv=", priv, sizeof(priv));
 	attr_of("keyring", "000001/01F", "pub=", pub, sizeof(pub));
 	snprintf(path, sizeof(path), "%s/01F.key", dir);
@@ -400,6 +429,9 @@ Test(keytool, pubkey_prints_the_keyring_line_of_a_key_file)
 	cr_expect_not_null(strstr(out, "service 000001/01F spid=001F"), "%s", out);
 	cr_expect_not_null(strstr(out, pub), "the keyring's pub: %s", out);
 	cr_expect_null(strstr(out, priv), "no secret: %s", out);
+	/* the fingerprint is OpenSSH's form, computed here independently */
+	cr_expect_not_null(strstr(out, fpr_of(pub, want, sizeof(want))),
+	    "%s in %s", want, out);
 	snprintf(path, sizeof(path), "%s/none.key", dir);
 	cr_expect_eq(run_in(NULL, NULL, "pubkey", path, NULL), 1);
 	cr_expect_not_null(strstr(err, path), "names the file: %s", err);

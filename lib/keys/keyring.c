@@ -142,24 +142,30 @@ int
 mob_kr_fingerprint(const struct mob_key *key, char out[MOB_FPR_LEN + 1])
 {
 	uint8_t raw[MOB_HS256_MAXLEN], md[EVP_MAX_MD_SIZE];
+	unsigned char b64[45];		/* 32 bytes: 43 chars, a '=', NUL */
 	unsigned int mdlen = 0;
 	int n, r = 0;
 
 	out[0] = '\0';
 	if (key == NULL)
 		return MOB_EINVAL;
-	/* A PSK has no public half; 64 bits of its hash reveal nothing. */
+	/*
+	 * A PSK has no public half: its hash lets one test a guessed PSK,
+	 * as 64 bits of it did before, and a random 256-bit PSK cannot be
+	 * guessed; the keys on the wire are HKDF outputs, not this hash.
+	 */
 	n = mob_key_raw(key, mob_key_alg(key) == MOB_ALG_HS256, raw,
 	    sizeof(raw));
 	if (n < 0)
 		return n;
 	if (EVP_Digest(raw, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen < MOB_FPR_LEN / 2) {
+	    mdlen != 32) {
 		r = MOB_ECRYPTO;
 		goto out;
 	}
-	for (int i = 0; i < MOB_FPR_LEN / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	/* As OpenSSH prints it: standard base64, padding removed. */
+	EVP_EncodeBlock(b64, md, 32);
+	snprintf(out, MOB_FPR_LEN + 1, "SHA256:%.43s", b64);
  out:
 	OPENSSL_cleanse(raw, sizeof(raw));
 	return r;

@@ -118,7 +118,8 @@ void mob_keyring_unlock(int fd);
 
 #define MOB_KEYRING_MAX		(1024 * 1024)	/* file size cap */
 #define MOB_KEYRING_LINE_MAX	1024		/* line length cap */
-#define MOB_FPR_LEN		16		/* hex chars of a fingerprint */
+/* "SHA256:" and the full SHA-256 in unpadded base64, as OpenSSH prints */
+#define MOB_FPR_LEN		50
 
 /* An empty keyring for node hid ("000001"). */
 int mob_keyring_new(const char *hid, enum mob_mode mode, struct mob_keyring **out);
@@ -146,8 +147,11 @@ void mob_keyring_remove(struct mob_keyring *kr, size_t i);
 /* Entry name as written in the file: "service", "hub", "peer". */
 const char *mob_kr_kind_name(enum mob_entry_kind kind);
 const char *mob_kr_state_name(enum mob_key_state state);
-/* Fingerprint: first 8 bytes of SHA-256 of the public key (EdDSA) or of
- * the secret (HS256), as 16 lower-case hex chars + NUL. */
+/*
+ * Fingerprint: SHA-256 of the raw public key (EdDSA, 32 bytes) or of the
+ * secret (HS256), as OpenSSH prints one: "SHA256:" and 43 chars of
+ * unpadded standard base64, NUL-terminated.
+ */
 int mob_kr_fingerprint(const struct mob_key *key, char out[MOB_FPR_LEN + 1]);
 
 /*
