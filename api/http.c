@@ -144,6 +144,8 @@ api_http_status(int err)
 		return 404;
 	case MOB_EREADONLY:
 		return 409;
+	case MOB_EBUSY:
+		return 429;
 	case MOB_EOFFLINE: case MOB_ETIMEOUT:
 		return 504;
 	case MOB_ENOMEM:

@@ -264,6 +264,7 @@ cli_exit_code(int err)
 		return CLI_EXIT_OK;
 	case MOB_ETIMEOUT:
 	case MOB_EOFFLINE:
+	case MOB_EBUSY:
 		return CLI_EXIT_TIMEOUT;
 	default:
 		return CLI_EXIT_ERROR;

@@ -100,8 +100,12 @@ msg_track(struct hub *h, const char *id, const char *topic,
 		op = cJSON_GetObjectItemCaseSensitive(env->dat, "op");
 		if (!hub_reqs__allowed(h, id, topic + 8, cJSON_IsString(op) ?
 		    op->valuestring : NULL)) {
-			hub_log__event(h, "%s may not write to %s (writers_ "
-			    "policy)", id, topic + 8);
+			h->st.req_refused++;
+			snprintf(why, sizeof(why), "%s may not write to %s "
+			    "(the hub's writers_%s policy)", id, target,
+			    target + 7);
+			hub_log__event(h, "%s", why);
+			msg_refuse(h, id, reqid, MOB_EDENIED, why);
 			return MOB_EDENIED;
 		}
 		/* nobody could answer: say so now rather than at a timeout */
@@ -116,10 +120,19 @@ msg_track(struct hub *h, const char *id, const char *topic,
 		if ((r = hub_reqs__note(h, id, reqid, target,
 		    mob_clock_mono_ms())) != 0) {
 			h->st.req_refused++;
-			hub_log__event(h, "%s: refusing a request from %s",
-			    r == MOB_ERANGE ? "too many pending requests of "
-			    "one requester" : "pending request table full", id);
-			return MOB_EDENIED;
+			if (r == MOB_ERANGE)
+				snprintf(why, sizeof(why), "%s has %zu "
+				    "requests pending at the hub (req_quota): "
+				    "wait for their answers", id,
+				    h->o.req_quota);
+			else
+				snprintf(why, sizeof(why), "the hub's table of "
+				    "pending requests is full (req_max %zu)",
+				    h->o.req_max);
+			hub_log__event(h, "refusing a request from %s: %s", id,
+			    why);
+			msg_refuse(h, id, reqid, MOB_EBUSY, why);
+			return MOB_EBUSY;
 		}
 	} else if (strncmp(topic, "mob/rsp/", 8) == 0 &&
 	    strlen(topic + 8) > MOB_ID_MAX) {

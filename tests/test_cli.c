@@ -578,6 +578,58 @@ Test(cli_node, request_to_an_offline_or_unknown_service_fails_at_once_with_exit_
 	    setp_uri), 3, "%s", out);
 }
 
+/*
+ * Requests the hub refuses (its writers_ policy, the requester's quota of
+ * pending requests) are answered at once by the hub, not after --timeout.
+ */
+Test(cli_node, requests_the_hub_refuses_are_reported_at_once)
+{
+	static const char *const opts[] = { "writers_010=0C2", "req_quota=1",
+	    "remote_req=yes", NULL };
+	char out[OUT_MAX];
+	struct timespec t0;
+	double s;
+	int i;
+
+	th_stop(&node.hub, SIGTERM, 3000);
+	th_node_hub_start(&node, opts);
+	/*
+	 * Only presence is waited for: with a quota of 1, a request the sim
+	 * misses while it logs in again would stay pending for req_ttl_ms.
+	 */
+	for (i = 0; i < 150; i++) {
+		mobius(out, sizeof(out), "--timeout 1 discover --json %s/010",
+		    node.hid);
+		if (strstr(out, "\"state\":\"online\"") != NULL)
+			break;
+		usleep(100 * 1000);
+	}
+	cr_assert_not_null(strstr(out, "\"state\":\"online\""), "%s", out);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 10 set %s 21",
+	    setp_uri), 1, "%s", out);
+	s = elapsed_s(&t0);
+	cr_expect_lt(s, 5.0, "refused at once, not after --timeout: %.3f s", s);
+	cr_expect_not_null(strstr(out, "writers_010 policy"), "%s", out);
+	cr_expect_not_null(strstr(out, "(denied)"), "%s", out);
+	fprintf(stderr, "set refused by the writers_ policy: exit 1 in "
+	    "%.3f s\n", s);
+
+	/* a request to another node nobody answers stays pending (ttl 30 s) */
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 0.5 get "
+	    "0000FE/010/0001/0001/40"), 3, "%s", out);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_expect_eq(mobius(out, sizeof(out), "--timeout 10 get "
+	    "0000FE/011/0001/0001/40"), 3, "%s", out);
+	s = elapsed_s(&t0);
+	cr_expect_lt(s, 5.0, "refused at once, not after --timeout: %.3f s", s);
+	cr_expect_not_null(strstr(out, "req_quota"), "%s", out);
+	cr_expect_not_null(strstr(out, "(busy)"), "%s", out);
+	fprintf(stderr, "get over the requester's quota: exit 3 in %.3f s\n",
+	    s);
+}
+
 /* Retained values of a stopped service: marked offline in all formats. */
 Test(cli_node, a_stopped_services_values_come_out_offline_in_every_format)
 {

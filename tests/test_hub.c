@@ -916,6 +916,7 @@ Test(hub, a_flooding_requester_is_throttled_and_others_still_get_through)
 	b = tc_new(B_ID, B_USER, b_key);
 	c = tc_new(C_ID, C_USER, c_key);
 	cr_assert_eq(tc_sub(b, rq, 1), 1);
+	cr_assert_eq(tc_sub(a, "mob/rsp/" A_ID "/+", 1), 1);
 	for (int i = 0; i < 100; i++) {
 		snprintf(dat, sizeof(dat), "{\"id\":\"a%d\",\"op\":\"read\"}", i);
 		tc_pub(a, rq, dat, 1, 0);
@@ -933,6 +934,13 @@ Test(hub, a_flooding_requester_is_throttled_and_others_still_get_through)
 	for (int i = 0; i < b->nmsg; i++)
 		n += strcmp(b->msg[i].topic, rq) == 0;
 	cr_expect_eq(n, 16 + 1, "A's quota of 16, then C's");
+	/* each refused request is answered at once by the hub, "busy" */
+	cr_assert_geq(tc_wait(a, "mob/rsp/" A_ID "/a99", 0, WAIT_MS), 0);
+	cr_expect(has_msg_with(a, "mob/rsp/" A_ID "/a16", 0,
+	    "\"code\":\"busy\""));
+	cr_expect(has_msg_with(a, "mob/rsp/" A_ID "/a99", 0, "req_quota"));
+	cr_expect_eq(tc_wait(a, "mob/rsp/" A_ID "/a15", 0, 0), -1,
+	    "a request within the quota is pending, not refused");
 	tc_free(c);
 	tc_free(b);
 	tc_free(a);
@@ -1767,6 +1775,7 @@ Test(hub, a_write_policy_limits_who_may_write_to_a_service)
 	b = tc_new(B_ID, B_USER, b_key);
 	c = tc_new(C_ID, C_USER, c_key);
 	cr_assert_eq(tc_sub(b, rq, 1), 1);
+	cr_assert_eq(tc_sub(a, "mob/rsp/" A_ID "/+", 1), 1);
 	tc_pub(a, rq, "{\"id\":\"w1\",\"op\":\"write\",\"uri\":\"x\"}", 1, 0);
 	tc_pub(a, rq, "{\"id\":\"c1\",\"op\":\"clear\",\"uri\":\"x\"}", 1, 0);
 	tc_pub(a, rq, "{\"id\":\"r1\",\"op\":\"read\",\"uri\":\"x\"}", 1, 0);
@@ -1777,6 +1786,13 @@ Test(hub, a_write_policy_limits_who_may_write_to_a_service)
 	cr_expect(has_msg_with(b, rq, 0, "\"w2\""), "C may write");
 	cr_expect(!has_msg_with(b, rq, 0, "\"w1\""), "A may not write");
 	cr_expect(!has_msg_with(b, rq, 0, "\"c1\""), "A may not clear");
+	/* and A hears it at once, from the hub, with the reason */
+	cr_assert_geq(tc_wait(a, "mob/rsp/" A_ID "/c1", 0, WAIT_MS), 0);
+	cr_expect(has_msg_with(a, "mob/rsp/" A_ID "/w1", 0,
+	    "\"code\":\"denied\""));
+	cr_expect(has_msg_with(a, "mob/rsp/" A_ID "/c1", 0, "writers_020"));
+	cr_expect_eq(tc_wait(a, "mob/rsp/" A_ID "/r1", 0, 0), -1,
+	    "the read passed: no refusal");
 	tc_free(c);
 	tc_free(b);
 	tc_free(a);

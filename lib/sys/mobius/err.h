@@ -56,7 +56,8 @@
 	X(MOB_EPROTO,         -41,  "protocol",        "protocol error") \
 	X(MOB_ECONFIG,        -42,  "config",          "invalid configuration") \
 	X(MOB_EMBADDR,        -43,  "illegal_address", "device refused: illegal data address (Modbus exception 2)") \
-	X(MOB_EMBVALUE,       -44,  "illegal_value",   "device refused: illegal data value (Modbus exception 3)")
+	X(MOB_EMBVALUE,       -44,  "illegal_value",   "device refused: illegal data value (Modbus exception 3)") \
+	X(MOB_EBUSY,          -45,  "busy",            "too many requests pending: try again later")
 
 enum mob_err {
 #define MOB_ERR_ENUM(name, value, shortname, msg) name = value,
@@ -64,7 +65,7 @@ enum mob_err {
 #undef MOB_ERR_ENUM
 };
 
-#define MOB_ERR_MIN MOB_EMBVALUE
+#define MOB_ERR_MIN MOB_EBUSY
 
 /* Message in plain words; never NULL. */
 const char *mob_strerror(int err);
