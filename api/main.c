@@ -231,7 +231,7 @@ static const struct mob_daemon api_daemon = {
 	"mobius-api",
 	"The node's HTTP and WebSocket API and its dashboard (docs/api.md).",
 	"listen address, port, TLS, tokens, limits (JSON, docs/api.md)",
-	NULL, NULL, &mob_sandbox_api,
+	NULL, NULL, &mob_sandbox_api, "00A0",
 };
 
 int

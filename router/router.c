@@ -1249,7 +1249,7 @@ static const struct mob_daemon router_daemon = {
 	"Peers this node with others through an untrusted broker over ws/wss "
 	    "(docs/router.md).",
 	"broker, peers and each peer's export policy (JSON, docs/router.md)",
-	router_options, router_option, &mob_sandbox_router,
+	router_options, router_option, &mob_sandbox_router, "00F0",
 };
 
 struct router_args {

@@ -836,6 +836,29 @@ Test(cli_node, keytool_verify_stream_checks_each_mosquitto_sub_line)
 	cr_expect_not_null(strstr(out, " dat={"), "%s", out);
 }
 
+/*
+ * A key of another of Mobius's profiles given to a daemon (the CLI's
+ * 00C1 to mobius-sim, whose keys are 0010) runs as that identity: one
+ * warning line names both SPIDs.  The sim's own key gives none.
+ */
+Test(cli_node, a_daemon_warns_once_when_its_key_is_another_profiles)
+{
+	struct th_proc p = { 0 };
+	char path[512], log[600];
+	char *argv[] = { path, "--config", sim_cfg, "--key", cli2_key,
+	    "--socket", node.sock, "--no-sandbox", NULL };
+
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim-cli-key.log", node.dir);
+	cr_assert_eq(th_spawn(&p, argv, NULL, log), 0);
+	cr_expect_eq(th_wait_log(log, "SPID 00C1 (the mobius CLI), not "
+	    "mobius-sim's SPID 0010", 20000), 0, "no warning in %s", log);
+	th_stop(&p, SIGTERM, 3000);
+	cr_expect_eq(th_count_log(log, "warning:"), 1, "one line");
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	cr_expect_eq(th_count_log(log, "SPID"), 0, "the sim's own key: none");
+}
+
 Test(cli_node, watch_prints_one_cov_line_each)
 {
 	char out[OUT_MAX], *lines[64];

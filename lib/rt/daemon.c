@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mobius/daemon.h"
+#include "mobius/keyring.h"
 #include "mobius/log.h"
 #include "mobius/version.h"
 
@@ -104,6 +105,45 @@ getopt_table(const struct mob_daemon *d, struct option *lo, char *so, size_t sos
 	so[k] = '\0';
 }
 
+/*
+ * Mobius's own service profiles, as `make run` and docs/services.md give
+ * them.  A key of one of them given to another daemon makes that daemon
+ * run as the identity (the operator's CLI key given to mobius-sim): say
+ * so.  A profile outside the table (a site's own, 001F) is not guessed at.
+ */
+static const struct {
+	const char *spid, *what;
+} known_spids[] = {
+	{ "0010", "mobius-sim" }, { "0020", "mobius-modbus" },
+	{ "0030", "mobius-gpio" }, { "00A0", "mobius-api" },
+	{ "00C1", "the mobius CLI" }, { "00F0", "mobius-router" },
+};
+
+static void
+check_spid(const struct mob_daemon *d, const char *keyfile)
+{
+	struct mob_kr_entry own;
+	char err[256];
+	size_t i;
+
+	/* a key that does not load is reported once, by the client */
+	if (d->spid == NULL ||
+	    mob_keyfile_load_own(keyfile, &own, err, sizeof(err)) != 0)
+		return;
+	mob_key_free(own.key);
+	if (strcmp(own.spid, d->spid) == 0)
+		return;
+	for (i = 0; i < sizeof(known_spids) / sizeof(known_spids[0]); i++)
+		if (strcmp(own.spid, known_spids[i].spid) == 0) {
+			log_warnx("warning: %s is a key of SPID %s (%s), not "
+			    "%s's SPID %s: this runs as %s/%s; make its own key "
+			    "with mobius-keytool add %s/SID", keyfile, own.spid,
+			    known_spids[i].what, d->name, d->spid, own.spid,
+			    own.id + 7, d->spid);
+			return;
+		}
+}
+
 void
 mob_daemon_args(const struct mob_daemon *d, void *arg, int argc,
     char *argv[], struct mob_daemon_opts *o)
@@ -134,6 +174,7 @@ mob_daemon_args(const struct mob_daemon *d, void *arg, int argc,
 	if (optind != argc || o->config == NULL || o->ccfg.keyfile == NULL)
 		usage_exit(d, 2);
 	log_init(d->name, o->verbose);
+	check_spid(d, o->ccfg.keyfile);
 }
 
 const char *

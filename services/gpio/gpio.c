@@ -225,7 +225,7 @@ static const struct mob_daemon gpio_daemon = {
 	"mobius-gpio",
 	"GPIO lines as bool resources (docs/hardware.md).",
 	"lines and objects (JSON, docs/hardware.md)",
-	gpio_opts, own_option, &mob_sandbox_gpio,
+	gpio_opts, own_option, &mob_sandbox_gpio, "0030",
 };
 
 int

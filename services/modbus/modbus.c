@@ -474,7 +474,7 @@ static const struct mob_daemon modbus_daemon = {
 	"mobius-modbus",
 	"A Modbus TCP and RTU master: registers as resources (docs/hardware.md).",
 	"devices and register map (JSON, docs/hardware.md)",
-	modbus_opts, own_option, &mob_sandbox_modbus,
+	modbus_opts, own_option, &mob_sandbox_modbus, "0020",
 };
 
 int

@@ -283,7 +283,7 @@ static const struct mob_daemon sim_daemon = {
 	"mobius-sim",
 	"Simulated sensors and actuators for demos and tests (docs/services.md).",
 	"objects to simulate (JSON, docs/services.md)",
-	NULL, NULL, &mob_sandbox_sim,
+	NULL, NULL, &mob_sandbox_sim, "0010",
 };
 
 int

@@ -20,7 +20,7 @@
  *		{ NULL, 0, NULL, NULL },
  *	};
  *	static const struct mob_daemon daemon = { "mobius-x", "what it is",
- *	    "what --config holds", opts, own_option, &mob_sandbox_x };
+ *	    "what --config holds", opts, own_option, &mob_sandbox_x, "00X0" };
  *
  *	mob_daemon_args(&daemon, &x, argc, argv, &o);		config
  *	mob_service_new(&o.ccfg, &svc); ... read o.config ...
@@ -69,6 +69,12 @@ struct mob_daemon {
 	/* Own option ch with its argument: 0, or -1 for a usage error. */
 	int (*option)(void *arg, int ch, const char *optarg);
 	const struct mob_sandbox_profile *profile;
+	/*
+	 * The service profile (SPID) of this daemon's keys, e.g. "0010":
+	 * mob_daemon_args warns when --key holds another of Mobius's own
+	 * profiles (docs/services.md "Service profiles").  NULL: no check.
+	 */
+	const char *spid;
 };
 
 /*
@@ -76,7 +82,8 @@ struct mob_daemon {
  * own through d->option(arg, ...).  --help prints the usage to stdout and
  * exits 0; --version prints "NAME VERSION" and exits 0; a usage error
  * prints the usage to stderr and exits 2.  --config and --key are
- * required.  Ends with log_init(d->name, o->verbose).
+ * required.  Ends with log_init(d->name, o->verbose), then one warning
+ * if the key's SPID is another daemon's (d->spid).
  */
 void mob_daemon_args(const struct mob_daemon *d, void *arg, int argc,
     char *argv[], struct mob_daemon_opts *o);
