@@ -51,15 +51,7 @@ void cli_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Parse a strictly formed integer in [min, max]; 0 or -1. */
 int cli_parse_int(const char *s, long min, long max, long *out);
-/*
- * The one grammar for what a person types (docs/cli.md, "Values"): a
- * number is decimal ("-5", "21.5", "1e3"; never "0x10", "inf" or " 1"); a
- * timespan is a number of seconds with an optional unit s, m, h or d, as
- * mobius-keytool's durations ("90", "1.5h").  0 or -1.
- */
-int cli_parse_number(const char *s, double *d);
-int cli_parse_timespan(const char *s, double *sec);
-/* A timespan above 0 into milliseconds; 0 or -1. */
+/* A timespan (mob_parse_timespan) above 0 into milliseconds; 0 or -1. */
 int cli_parse_seconds(const char *s, int *ms);
 /* Exit code for a MOB_E* error. */
 int cli_exit_code(int err);

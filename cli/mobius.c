@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -203,52 +202,12 @@ cli_parse_int(const char *s, long min, long max, long *out)
 }
 
 int
-cli_parse_number(const char *s, double *d)
-{
-	char *end;
-
-	/* decimal only: strtod alone would take "0x10", "inf" and " 1" */
-	if (s == NULL || *s == '\0' || *s == '+' ||
-	    s[strspn(s, "0123456789.eE+-")] != '\0')
-		return -1;
-	errno = 0;
-	*d = strtod(s, &end);
-	if (end == s || *end != '\0' || errno != 0 || !isfinite(*d))
-		return -1;
-	return 0;
-}
-
-int
-cli_parse_timespan(const char *s, double *sec)
-{
-	static const struct { char unit; double mul; } units[] = {
-		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
-	};
-	char num[64];
-	size_t len, i;
-	double mul = 1;
-
-	if (s == NULL || (len = strlen(s)) == 0 || len >= sizeof(num))
-		return -1;
-	memcpy(num, s, len + 1);
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (num[len - 1] == units[i].unit) {
-			num[len - 1] = '\0';
-			mul = units[i].mul;
-		}
-	if (cli_parse_number(num, sec) != 0)
-		return -1;
-	*sec *= mul;
-	return isfinite(*sec) ? 0 : -1;
-}
-
-int
 cli_parse_seconds(const char *s, int *ms)
 {
 	double v;
 
 	/* in range of an int of milliseconds before the conversion */
-	if (cli_parse_timespan(s, &v) != 0 || v <= 0 || v > INT_MAX / 1000.0)
+	if (mob_parse_timespan(s, &v) != 0 || v <= 0 || v > INT_MAX / 1000.0)
 		return -1;
 	*ms = (int)(v * 1000.0);
 	if (*ms == 0)

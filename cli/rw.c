@@ -13,6 +13,7 @@
 #include "mobius/client.h"
 #include "mobius/err.h"
 #include "mobius/jws.h"
+#include "mobius/proto.h"
 #include "mobius/time.h"
 #include "node.h"
 
@@ -292,7 +293,7 @@ parse_value(const char *s, const cJSON *res, const char *uri)
 	int b;
 
 	if (tn == NULL) {
-		if (cli_parse_number(s, &d) == 0)
+		if (mob_parse_number(s, &d) == 0)
 			return cJSON_CreateNumber(d);
 		if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
 			return cJSON_CreateBool(s[0] == 't');
@@ -306,14 +307,14 @@ parse_value(const char *s, const cJSON *res, const char *uri)
 		return NULL;
 	}
 	if (strcmp(tn, "number") == 0) {
-		if (cli_parse_number(s, &d) == 0)
+		if (mob_parse_number(s, &d) == 0)
 			return cJSON_CreateNumber(d);
 		cli_usage_error("set", "VALUE \"%s\": %s is a number: give "
 		    "a decimal number (e.g. 21.5, -5, 1e3)", s, rn);
 		return NULL;
 	}
 	if (strcmp(tn, "timespan") == 0) {
-		if (cli_parse_timespan(s, &d) == 0)
+		if (mob_parse_timespan(s, &d) == 0)
 			return cJSON_CreateNumber(d);
 		cli_usage_error("set", "VALUE \"%s\": %s is a timespan: give "
 		    "seconds, or a number with s, m, h or d (e.g. 90, 15m, 1h)",

@@ -78,7 +78,7 @@ int kt_usage(const char *fmt, ...) MOB_PRINTF(1, 2);
  * KT_EUSAGE after a usage error.
  */
 int kt_getopt(int argc, char **argv, const struct kt_opt *o);
-/* "90", "90s", "15m", "1h", "2d" → seconds (at most KT_GRACE_MAX). */
+/* mob_parse_timespan in whole seconds (at most KT_GRACE_MAX). */
 int kt_parse_duration(const char *s, int64_t *out);
 
 /* --- store.c: the key directory ------------------------------------------ */

@@ -12,8 +12,8 @@
  * reload.c) over the key directory's helpers (store.c), all declared in
  * internal.h.
  */
-#include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,41 +119,19 @@ kt_getopt(int argc, char **argv, const struct kt_opt *o)
 	return KT_GO;
 }
 
-/* "90", "90s", "15m", "1h", "2d" → seconds. */
+/*
+ * A timespan as mobius takes one (mob_parse_timespan: "90", "15m",
+ * "1.5h", "2d") in whole seconds, 0..KT_GRACE_MAX.
+ */
 int
 kt_parse_duration(const char *s, int64_t *out)
 {
-	char *end;
-	long long v;
-	int64_t mul = 1;
+	double d;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || v < 0 || *s == '-' || *s == '+')
+	if (mob_parse_timespan(s, &d) != 0 || !(d >= 0 && d <= KT_GRACE_MAX) ||
+	    d != floor(d))
 		return -1;
-	if (*end != '\0') {
-		switch (*end) {
-		case 's':
-			mul = 1;
-			break;
-		case 'm':
-			mul = 60;
-			break;
-		case 'h':
-			mul = 3600;
-			break;
-		case 'd':
-			mul = 86400;
-			break;
-		default:
-			return -1;
-		}
-		if (end[1] != '\0')
-			return -1;
-	}
-	if (v > KT_GRACE_MAX / mul)
-		return -1;
-	*out = v * mul;
+	*out = (int64_t)d;
 	return 0;
 }
 

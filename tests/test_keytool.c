@@ -23,6 +23,7 @@
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/keyring.h"
+#include "mobius/time.h"
 #include "support/harness.h"
 
 #define OUT_MAX	16384
@@ -365,6 +366,35 @@ Test(keytool, rotate_keeps_the_old_key_valid_until_grace_ends)
 
 	cr_assert_eq(run("rotate", "001F/01F", "--grace", "0"), 0);
 	cr_assert_eq(run("verify", neu), 1);
+}
+
+/* Durations are the CLI's timespans (docs/cli.md "Values: one grammar"). */
+Test(keytool, durations_follow_the_clis_timespan_grammar)
+{
+	static const char *const bad[] = { "0x10", "+1", "1.5s", "1w", "1 h",
+	    "-5", "31d", "" };
+	char na[64], tok[2048];
+	int64_t t;
+	time_t t0, t1;
+	size_t i;
+
+	OK("init", "--hid", "000001");
+	OK("add", "001F/01F");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(run("rotate", "001F/01F", "--grace", bad[i]), 2,
+		    "\"%s\" refused", bad[i]);
+		cr_expect_not_null(strstr(err, "bad --grace"), "%s", err);
+	}
+	t0 = time(NULL);
+	OK("rotate", "001F/01F", "--grace", "1.5m");
+	t1 = time(NULL);
+	attr_of("keyring", "000001/01F", "not-after=", na, sizeof(na));
+	cr_assert_eq(mob_time_parse(na, &t), 0, "not-after \"%s\"", na);
+	cr_expect(t >= (int64_t)t0 + 90 && t <= (int64_t)t1 + 90,
+	    "1.5m is 90 s: %s", na);
+	token_of("001F/01F", tok, sizeof(tok));
+	OK("verify", "--window", "1e1m", tok);
+	cr_expect_eq(run("verify", "--window", "0x10", tok), 2);
 }
 
 Test(keytool, compat_mode_uses_psks)

@@ -62,4 +62,14 @@ int mob_claim_int(const struct cJSON *c, double *out);
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF): 1 or 0. */
 int mob_utf8_valid(const char *s);
 
+/*
+ * The one grammar for what a person types, in mobius and mobius-keytool
+ * alike (docs/cli.md, "Values: one grammar"): a number is decimal ("-5",
+ * "21.5", "1e3"; never "0x10", "inf" or " 1"); a timespan is such a number
+ * of seconds with an optional unit s, m, h or d ("90", "15m", "1.5h",
+ * "2d").  0, or -1 for anything else.
+ */
+int mob_parse_number(const char *s, double *d);
+int mob_parse_timespan(const char *s, double *sec);
+
 #endif
