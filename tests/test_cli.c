@@ -401,6 +401,68 @@ Test(cli, socket_errors_are_told_apart_at_once, .init = keys_setup,
 
 /* --- against a running node ---------------------------------------- */
 
+/* Polls until the log has needle at least n times; 0 or -1. */
+static int
+wait_count(const char *log, const char *needle, int n, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 50) {
+		if (th_count_log(log, needle) >= n)
+			return 0;
+		usleep(50 * 1000);
+	}
+	return -1;
+}
+
+/*
+ * A daemon pointed at the wrong socket says why at once, naming the path
+ * and the cause, once per cause, and keeps retrying (its -v debug lines
+ * count the attempts): no file there, then a socket nobody listens on.
+ */
+Test(cli, a_daemon_with_a_wrong_socket_says_why_at_once_and_retries,
+    .timeout = 60)
+{
+	char path[512], log[600], sock[400], want[600];
+	char *argv[] = { path, "--config", sim_cfg, "--key", sim_key,
+	    "--socket", sock, "--no-sandbox", "-v", NULL };
+	struct sockaddr_un sa;
+	int fd;
+
+	th_node_init(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, SIM_ID, sim_key, sizeof(sim_key));
+	write_sim_config(node.dir);
+	snprintf(sock, sizeof(sock), "%s/wrong.sock", node.dir);
+	snprintf(log, sizeof(log), "%s/sim.log", node.dir);
+	th_path("bin/mobius-sim", path, sizeof(path));
+	cr_assert_eq(th_spawn(&sim, argv, NULL, log), 0);
+
+	snprintf(want, sizeof(want), "no hub socket at %s (No such file or "
+	    "directory): start mobius-hub, or give its socket with --socket; "
+	    "retrying", sock);
+	cr_assert_eq(th_wait_log(log, want, 10000), 0, "said at once");
+	snprintf(want, sizeof(want), "connect to %s: No such file", sock);
+	cr_assert_eq(wait_count(log, want, 3, 20000), 0, "retried");
+	cr_expect_eq(th_count_log(log, "no hub socket at"), 1, "said once");
+
+	/* bound, not listening: connect(2) is refused */
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	cr_assert_lt(strlen(sock), sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	cr_assert_geq(fd = socket(AF_UNIX, SOCK_STREAM, 0), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	snprintf(want, sizeof(want), "the hub at %s refuses connections "
+	    "(Connection refused): a socket is there but no mobius-hub "
+	    "listens on it; retrying", sock);
+	cr_expect_eq(th_wait_log(log, want, 15000), 0, "the new cause, at once");
+	snprintf(want, sizeof(want), "connect to %s: Connection refused", sock);
+	cr_expect_eq(wait_count(log, want, 2, 20000), 0, "retried");
+	cr_expect_eq(th_count_log(log, "refuses connections"), 1, "said once");
+	close(fd);
+	th_stop(&sim, SIGTERM, 3000);
+	sim.pid = 0;
+	th_node_stop(&node);
+}
+
 TestSuite(cli_node, .init = node_setup, .fini = node_teardown, .timeout = 60);
 
 Test(cli_node, discover_lists_the_sims_objects_and_resources)

@@ -123,6 +123,7 @@ struct mob_client {
 	int connack_rc;			/* last CONNACK refusal, 0 if none */
 	int ever_ready;
 	int dial_once;			/* cfg.dial_once */
+	int dial_errno;			/* the last dial failure said, or 0 */
 	int64_t retry_at;		/* monotonic ms */
 	int backoff;
 	int64_t last_misc;
@@ -572,13 +573,52 @@ client_session(struct mob_client *c)
 	return rc;
 }
 
+/*
+ * A daemon that cannot reach the hub says why at once, in words that name
+ * the fix, and again only when the cause changes: it keeps retrying (the
+ * CLI, dial_once, says it in its own words and gives up).
+ */
+static void
+client_dial_failed(struct mob_client *c, int mrc, int err)
+{
+	char where[300];
+
+	if (mrc != MOSQ_ERR_ERRNO)
+		err = -mrc;
+	if (c->dial_once || err == c->dial_errno)
+		return;
+	c->dial_errno = err;
+	if (c->host != NULL)
+		snprintf(where, sizeof(where), "%s:%d", c->host, c->port);
+	else
+		snprintf(where, sizeof(where), "%s", c->socket);
+	if (mrc != MOSQ_ERR_ERRNO)
+		log_warnx("cannot reach the hub at %s: %s; retrying", where,
+		    mosquitto_strerror(mrc));
+	else if (c->host == NULL && err == ENOENT)
+		log_warnx("no hub socket at %s (%s): start mobius-hub, or give "
+		    "its socket with --socket; retrying", where, strerror(err));
+	else if (c->host == NULL && (err == EACCES || err == EPERM))
+		log_warnx("may not open the hub socket %s (%s): add this "
+		    "service's user to group mobius; retrying", where,
+		    strerror(err));
+	else if (err == ECONNREFUSED)
+		log_warnx("the hub at %s refuses connections (%s): %s; "
+		    "retrying", where, strerror(err), c->host == NULL ?
+		    "a socket is there but no mobius-hub listens on it" :
+		    "is mobius-hub listening there?");
+	else
+		log_warnx("cannot reach the hub at %s: %s; retrying", where,
+		    strerror(err));
+}
+
 /* Open the transport and send CONNECT with a fresh token. */
 static int
 client_dial(struct mob_client *c)
 {
 	mosquitto_property *props = NULL;
 	char *tok = NULL;
-	int rc, mrc;
+	int rc, mrc, err;
 
 	if (c->handshake) {
 		if ((rc = client_hello(c, &props)) != 0) {
@@ -605,12 +645,18 @@ client_dial(struct mob_client *c)
 		    c->host ? c->port : 0, c->keepalive);
 	else
 		mrc = mosquitto_reconnect(c->mosq);
+	err = errno;
 	mosquitto_property_free_all(&props);
 	if (mrc != MOSQ_ERR_SUCCESS) {
 		log_debug("connect to %s: %s", c->host ? c->host : c->socket,
-		    mrc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(mrc));
+		    mrc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(mrc));
+		client_dial_failed(c, mrc, err);
 		return MOB_ESYS;
 	}
+	if (c->dial_errno != 0)
+		log_info("the hub at %s answers now", c->host ? c->host :
+		    c->socket);
+	c->dial_errno = 0;
 	c->state = CS_CONNECTING;
 	return 0;
 }
