@@ -203,6 +203,37 @@ Test(envelope, verifies_with_only_the_public_key)
 	mob_verifier_free(v);
 }
 
+/*
+ * Whom a receiving client accepts on a topic (docs/security.md, "Trust
+ * model"): cov, obj and svc only from the service the topic names, state
+ * and key only from that node's hub; req and rsp are the hub's ACL's.
+ */
+Test(envelope, the_topic_names_its_only_signer)
+{
+	static const struct {
+		const char *topic, *owner;
+		int rc;
+	} cases[] = {
+		{ "mob/cov/000001/01F/003A/0001/40", "000001/01F", 1 },
+		{ "mob/obj/000002/020/003A/0001", "000002/020", 1 },
+		{ "mob/svc/000001/01F", "000001/01F", 1 },
+		{ "mob/state/000001/01F", "000001/000", 1 },
+		{ "mob/key/000001/01F", "000001/000", 1 },
+		{ "mob/req/000001/01F", "", 0 },
+		{ "mob/rsp/000001/01F/7", "", 0 },
+		{ "mob/cov/000001/01f/003A/0001/40", "", MOB_EFORMAT },
+		{ "mob/cov/000001/01F0/003A", "", MOB_EFORMAT },
+		{ "mob/svc/000001", "", MOB_EFORMAT },
+	};
+	char owner[MOB_ID_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(mob_topic_owner(cases[i].topic, owner), cases[i].rc,
+		    "%s", cases[i].topic);
+		cr_expect_str_eq(owner, cases[i].owner, "%s", cases[i].topic);
+	}
+}
+
 Test(envelope, signer_needs_a_signing_key_and_a_valid_id)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_EDDSA), *pub;

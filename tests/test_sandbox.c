@@ -10,6 +10,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,7 +282,107 @@ Test(sandbox, runs_as_the_profile_user_without_capabilities)
 		assert_says(st, out, "NoNewPrivs:\t1", all_profiles[i]);
 		assert_says(st, out, "Seccomp:\t2", all_profiles[i]);
 		assert_says(st, out, "Core:\t0", all_profiles[i]);
+		assert_says(st, out, "CapAmb:\t0000000000000000", all_profiles[i]);
+		/* PR_SET_DUMPABLE 0: /proc/self belongs to root, not to us */
+		assert_says(st, out, "ProcOwner:\t0\n", all_profiles[i]);
+		assert_says(st, out, strcmp(all_profiles[i], "router") == 0 ?
+		    "Nproc:\t64\n" : "Nproc:\t1\n", all_profiles[i]);
 	}
+}
+
+Test(sandbox, root_is_refused_as_the_sandbox_user)
+{
+	static const char *const roots[] = { "root", "0:0" };
+	char out[OUTMAX];
+
+	need_root();
+	for (size_t i = 0; i < 2; i++) {
+		int st = PROBE(out, "-u", roots[i], "sim", "status");
+
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3,
+		    "-u %s: status %#x: %s", roots[i], st, out);
+		cr_assert_null(strstr(out, "Seccomp:"), "%s", out);
+	}
+}
+
+/* Namespaces and setresuid act on the calling thread only. */
+Test(sandbox, a_thread_started_before_entering_fails_closed)
+{
+	char out[OUTMAX];
+	int st;
+
+	need_root();
+	st = PROBE(out, "-t", "-u", "nobody", "sim", "status");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %#x: %s", st, out);
+	cr_assert_not_null(strstr(out, "before any thread starts"), "%s", out);
+}
+
+/*
+ * What the lists leave out kills: signals to another process, raising a
+ * limit, an ioctl no profile lists (TIOCSTI types into a terminal), code
+ * made executable after the fact.  keytool may kill (a reload), and the
+ * kernel still refuses it another user's process.
+ */
+Test(sandbox, signals_limits_ioctls_and_new_code_outside_the_lists_are_killed)
+{
+	static const char *const acts[] = { "kill-init", "tgkill-init",
+	    "setrlimit", "tiocsti", "mprotect-exec" };
+	char out[OUTMAX], what[64];
+
+	need_root();
+	for (size_t i = 0; i < NPROFILES; i++) {
+		for (size_t j = 0; j < sizeof(acts) / sizeof(acts[0]); j++) {
+			int st = PROBE(out, "-u", "nobody", all_profiles[i], acts[j]);
+
+			snprintf(what, sizeof(what), "%s %s", all_profiles[i], acts[j]);
+			if (j == 0 && strcmp(all_profiles[i], "keytool") == 0)
+				assert_says(st, out, "err EPERM", what);
+			else
+				assert_killed(st, out, what);
+		}
+	}
+}
+
+/* SCMP_FLTATR_ACT_BADARCH: the i386 entry point (int 0x80) kills. */
+Test(sandbox, a_syscall_of_another_architecture_is_killed_in_every_profile)
+{
+	char out[OUTMAX];
+	int st;
+
+	need_root();
+	st = PROBE(out, "-n", "sim", "i386");
+	if (!WIFEXITED(st) || strstr(out, "ok") == NULL)
+		cr_skip_test("no i386 system calls here (status %#x): %s", st, out);
+	for (size_t i = 0; i < NPROFILES; i++)
+		assert_killed(PROBE(out, "-u", "nobody", all_profiles[i], "i386"),
+		    out, all_profiles[i]);
+}
+
+/*
+ * Abstract Unix sockets belong to a network namespace: the profiles
+ * without MOB_SB_NET have their own and cannot reach one of the host's.
+ */
+Test(sandbox, abstract_sockets_are_out_of_reach_without_network)
+{
+	static const char *const nonet[] = { "sim", "gpio", "keytool" };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char out[OUTMAX], name[64];
+	socklen_t len;
+	int fd;
+
+	need_root();
+	snprintf(name, sizeof(name), "@mobius-abstract-%d", (int)getpid());
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", name);
+	sa.sun_path[0] = '\0';
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(name);
+	cr_assert((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	cr_assert(bind(fd, (struct sockaddr *)&sa, len) == 0 && listen(fd, 8) == 0);
+	assert_says(PROBE(out, "-n", "sim", "connect", name), out, "ok",
+	    "unconfined");
+	for (size_t i = 0; i < 3; i++)
+		assert_says(PROBE(out, "-u", "nobody", nonet[i], "connect", name),
+		    out, "err ", nonet[i]);
+	close(fd);
 }
 
 Test(sandbox, another_services_key_file_cannot_be_opened)
@@ -297,10 +398,9 @@ Test(sandbox, another_services_key_file_cannot_be_opened)
 	/* the directory is visible: the public file opens, the key does not */
 	assert_says(PROBE(out, "-u", "nobody", "-r", dir, "sim", "read", pub),
 	    out, "ok", "public file");
-	assert_says(PROBE(out, "-u", "nobody", "-r", dir, "sim", "read", key),
-	    out, "err EACCES", "key of uid 4242");
-	assert_says(PROBE(out, "-u", "nobody", "-r", dir, "router", "read", key),
-	    out, "err EACCES", "key of uid 4242");
+	for (size_t i = 0; i < NPROFILES; i++)
+		assert_says(PROBE(out, "-u", "nobody", "-r", dir, all_profiles[i],
+		    "read", key), out, "err EACCES", all_profiles[i]);
 	unlink(key);
 	unlink(pub);
 	rmdir(dir);
@@ -322,6 +422,15 @@ Test(sandbox, the_tree_is_read_only_and_tmp_private)
 	/* the sim writes its slots file, but only in its state directory */
 	assert_says(PROBE(out, "-u", "nobody", "sim", "write", "/var/tmp/mobius-sb"),
 	    out, "err EROFS", "sim outside rw paths");
+	/* no profile writes outside its rw paths */
+	for (size_t i = 0; i < NPROFILES; i++) {
+		int ro = strcmp(all_profiles[i], "keytool") == 0 ||
+		    strcmp(all_profiles[i], "api") == 0;
+
+		assert_says(PROBE(out, "-u", "nobody", all_profiles[i], "write",
+		    "/var/tmp/mobius-sb"), out, ro ? "err EACCES" : "err EROFS",
+		    all_profiles[i]);
+	}
 	/* the router may write, but only to its rw paths */
 	assert_says(PROBE(out, "-u", "nobody", "-w", dir, "router", "write", f),
 	    out, "ok", "router rw path");

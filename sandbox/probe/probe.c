@@ -2,7 +2,7 @@
  * mobius-sandbox-probe: enter a sandbox profile, then try one thing and
  * print what happened, for tests/test_sandbox.c.
  *
- *	mobius-sandbox-probe [-nU] [-u user] [-w rwdir] [-r rodir] [-s socket]
+ *	mobius-sandbox-probe [-ntU] [-u user] [-w rwdir] [-r rodir] [-s socket]
  *	    PROFILE ACTION [ARG...]
  *
  * -U first loads a filter like the one our systemd units install
@@ -10,7 +10,9 @@
  * @mount ..., RestrictNamespaces=yes; refused calls fail with EPERM), so
  * that entering the sandbox under a unit is tested without systemd.
  *
- * ACTION connect PATH connects to a Unix stream socket.
+ * -t starts a thread first (the sandbox must refuse to enter).
+ *
+ * ACTION connect PATH connects to a Unix stream socket (@NAME: abstract).
  * ACTION fcntl WHAT tries one fcntl command on a pipe (fcntl_probe).
  * Prints "ok" or "err ENAME" (and for "status" the ids and capabilities the
  * kernel reports).  A call the filter forbids kills the probe with SIGSYS.
@@ -20,8 +22,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -43,7 +48,7 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: mobius-sandbox-probe [-nU] [-u user] [-w rwdir] "
+	fprintf(stderr, "usage: mobius-sandbox-probe [-ntU] [-u user] [-w rwdir] "
 	    "[-r rodir] [-s socket] PROFILE ACTION [ARG...]\n");
 	_exit(2);
 }
@@ -94,9 +99,10 @@ static void __attribute__((noreturn))
 status(void)
 {
 	static const char *const keys[] = { "Uid:", "Gid:", "Groups:", "CapEff:",
-	    "CapPrm:", "CapBnd:", "NoNewPrivs:", "Seccomp:" };
+	    "CapPrm:", "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:" };
 	char line[256];
 	struct rlimit rl;
+	struct stat st;
 	size_t i;
 	FILE *f;
 
@@ -111,7 +117,35 @@ status(void)
 		printf("Core:\t%llu\n", (unsigned long long)rl.rlim_max);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		printf("Nofile:\t%llu\n", (unsigned long long)rl.rlim_max);
+	if (getrlimit(RLIMIT_NPROC, &rl) == 0)
+		printf("Nproc:\t%llu\n", (unsigned long long)rl.rlim_max);
+	/* not dumpable: the kernel gives our /proc entries to root */
+	if (stat("/proc/self/stat", &st) == 0)
+		printf("ProcOwner:\t%u\n", (unsigned)st.st_uid);
 	result(0);
+}
+
+static void *
+idle(void *arg)
+{
+	(void)arg;
+	pause();
+	return NULL;
+}
+
+/* A system call by the i386 entry point, which the filter must kill. */
+static long
+syscall_i386(void)
+{
+	long rv = 20;	/* getpid on i386 */
+
+#if defined(__x86_64__)
+	__asm__ volatile ("int $0x80" : "+a"(rv) : : "memory");
+#else
+	errno = ENOSYS;
+	rv = -1;
+#endif
+	return rv;
 }
 
 /* What a unit refuses that mob_sandbox_enter might try. */
@@ -146,15 +180,20 @@ main(int argc, char **argv)
 	struct mob_sandbox_opts o;
 	const char *act, *arg;
 	size_t nrw = 0, nro = 0;
+	pthread_t th;
 	int ch;
 
 	memset(&o, 0, sizeof(o));
 	/* verbose: the tests read the sandbox's debug lines (namespaces skipped) */
 	log_init("probe", 1);
-	while ((ch = getopt(argc, argv, "+nUu:w:r:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "+ntUu:w:r:s:")) != -1) {
 		switch (ch) {
 		case 'n':
 			o.no_sandbox = 1;
+			break;
+		case 't':
+			if (pthread_create(&th, NULL, idle, NULL) != 0)
+				_exit(4);
 			break;
 		case 'u':
 			o.user = optarg;
@@ -230,6 +269,25 @@ main(int argc, char **argv)
 		result(syscall(SYS_init_module, NULL, 0, ""));
 	if (strcmp(act, "fork") == 0)
 		result(fork());
+	if (strcmp(act, "mprotect-exec") == 0) {
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		result(m == MAP_FAILED ? -1 : mprotect(m, 4096, PROT_READ | PROT_EXEC));
+	}
+	if (strcmp(act, "kill-init") == 0)
+		result(kill(1, 0));
+	if (strcmp(act, "tgkill-init") == 0)
+		result(syscall(SYS_tgkill, 1, 1, 0));
+	if (strcmp(act, "setrlimit") == 0) {
+		struct rlimit rl = { 8, 8 };
+
+		result(setrlimit(RLIMIT_NOFILE, &rl));
+	}
+	if (strcmp(act, "tiocsti") == 0)
+		result(ioctl(0, TIOCSTI, "x"));
+	if (strcmp(act, "i386") == 0)
+		result(syscall_i386());
 	if (strcmp(act, "mmap-exec") == 0)
 		result(mmap(NULL, 4096, PROT_READ | PROT_EXEC,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? -1 : 0);
@@ -242,9 +300,14 @@ main(int argc, char **argv)
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+		socklen_t len = sizeof(sa);
+
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", arg);
-		result(fd == -1 ? -1 : connect(fd, (struct sockaddr *)&sa,
-		    sizeof(sa)));
+		if (arg[0] == '@') {
+			sa.sun_path[0] = '\0';
+			len = offsetof(struct sockaddr_un, sun_path) + strlen(arg);
+		}
+		result(fd == -1 ? -1 : connect(fd, (struct sockaddr *)&sa, len));
 	}
 	if (strcmp(act, "fcntl") == 0 && arg != NULL)
 		fcntl_probe(arg);
