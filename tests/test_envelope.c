@@ -264,6 +264,44 @@ Test(envelope, rejects_an_unknown_kid)
 	mob_verifier_free(v);
 }
 
+/*
+ * A hardened client takes HS256 envelopes as verified by the hub (the
+ * session key is the sender's and the hub's alone) and still checks the
+ * rest: iss == kid, top, the iat window, replay; EdDSA is verified.
+ */
+Test(envelope, hub_verified_mode_skips_only_the_session_mac)
+{
+	struct mob_verifier_cfg cfg = { .hub_verified = MOB_ALG_HS256 };
+	struct mob_verifier *v = verifier(&cfg);
+	struct mob_key *session, *ed;
+	int64_t now = mob_clock_wall_ms();
+	char *ok, *t;
+
+	cr_assert_eq(mob_key_generate(MOB_ALG_HS256, &session), 0);
+	cr_assert_eq(mob_key_generate(MOB_ALG_EDDSA, &ed), 0);
+	ok = craft_std(session, KID, KID, TOPIC, now, 1);
+	cr_assert_eq(verify(v, TOPIC, NULL, ok, now), 0);
+	cr_assert_eq(verify(v, TOPIC, NULL, ok, now), MOB_EREPLAY);
+	t = craft_std(session, KID, KID2, TOPIC, now, 2);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EISSMISMATCH);
+	free(t);
+	t = craft_std(session, KID, KID, TOPIC, now, 3);
+	cr_assert_eq(verify(v, "mob/cov/000001/01F/003A/0001/41", NULL, t, now),
+	    MOB_ETOPICMISMATCH);
+	free(t);
+	t = craft_std(session, KID, KID, TOPIC, now - 60000, 4);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EEXPIRED);
+	free(t);
+	/* an EdDSA envelope is the signer's own: no key, no pass */
+	t = craft_std(ed, KID, KID, TOPIC, now, 5);
+	cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EKIDUNKNOWN);
+	free(t);
+	free(ok);
+	mob_key_free(session);
+	mob_key_free(ed);
+	mob_verifier_free(v);
+}
+
 Test(envelope, rejects_iss_other_than_kid)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);

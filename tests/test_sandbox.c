@@ -664,6 +664,33 @@ Test(sandbox, hub_execs_only_through_the_launchers_pointer)
 	    out, "exec of the same path through another pointer");
 	assert_killed(PROBE(out, "-u", "nobody", "sim", "exec", "/bin/true"),
 	    out, "exec in a profile without MOB_SB_EXEC");
+	/* the plugin's lock at init closes even the launcher's pointer */
+	assert_killed(PROBE(out, "-u", "nobody", "hub", "exec-locked", "/bin/true"),
+	    out, "exec through the allowed pointer after the exec lock");
+}
+
+/*
+ * Code comes only from files, and only for the loader's profiles (hub,
+ * modbus and router, for NSS modules); never from a writable mapping.
+ */
+Test(sandbox, code_maps_only_from_files_and_never_writable)
+{
+	char out[OUTMAX];
+
+	need_root();
+	for (size_t i = 0; i < NPROFILES; i++) {
+		const char *p = all_profiles[i];
+		int loader = strcmp(p, "hub") == 0 || strcmp(p, "modbus") == 0 ||
+		    strcmp(p, "router") == 0;
+		int st = PROBE(out, "-u", "nobody", p, "mmap-x-file", "/bin/true");
+
+		if (loader)
+			assert_says(st, out, "ok", p);
+		else
+			assert_killed(st, out, p);
+		assert_killed(PROBE(out, "-u", "nobody", p, "mmap-wx-file",
+		    "/bin/true"), out, p);
+	}
 }
 
 static int

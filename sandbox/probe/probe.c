@@ -226,7 +226,8 @@ main(int argc, char **argv)
 	arg = argc > 2 ? argv[2] : NULL;
 	o.rw_paths = rw;
 	o.ro_paths = ro;
-	if (strcmp(act, "exec") == 0 && arg != NULL)
+	if ((strcmp(act, "exec") == 0 || strcmp(act, "exec-locked") == 0) &&
+	    arg != NULL)
 		o.exec_path = arg;
 
 	if (mob_sandbox_enter(p, &o) != 0)
@@ -238,6 +239,22 @@ main(int argc, char **argv)
 		/* the very pointer the sandbox allowed */
 		execv(arg, &argv[2]);
 		result(-1);
+	}
+	if (strcmp(act, "exec-locked") == 0 && arg != NULL) {
+		/* what the hub plugin does at init: no exec from then on */
+		if (mob_sandbox_lock_exec() != 0)
+			result(-1);
+		execv(arg, &argv[2]);
+		result(-1);
+	}
+	if ((strcmp(act, "mmap-x-file") == 0 || strcmp(act, "mmap-wx-file") == 0) &&
+	    arg != NULL) {
+		int fd = open(arg, O_RDONLY), prot = PROT_READ | PROT_EXEC;
+
+		if (strcmp(act, "mmap-wx-file") == 0)
+			prot |= PROT_WRITE;
+		result(fd == -1 || mmap(NULL, 4096, prot, MAP_PRIVATE, fd, 0) ==
+		    MAP_FAILED ? -1 : 0);
 	}
 	if (strcmp(act, "exec-copy") == 0 && arg != NULL) {
 		char *copy = strdup(arg);
