@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <openssl/sha.h>
 
+#include "mobius/b64.h"
 #include "mobius/envelope.h"
 #include "mobius/err.h"
 #include "mobius/keyring.h"
@@ -489,6 +491,32 @@ Test(keytool, secrets_are_printed_only_with_show_secret)
 	OK("list", "--keyring", strcat(strcpy(tok, dir), "/hub.key"),
 	    "--show-secret");
 	cr_assert_not_null(strstr(out, sec), "%s", out);
+}
+
+/*
+ * An API token is printed once and kept only as its SHA-256 (docs/api.md,
+ * "Tokens"): a copy of the file grants nothing.
+ */
+Test(keytool, api_tokens_are_kept_only_as_their_hash)
+{
+	char tok[64], file[OUT_MAX], p[PATH_MAX + 64], hb64[64];
+	unsigned char hash[SHA256_DIGEST_LENGTH];
+	const char *t;
+
+	OK("init", "--hid", "000001");
+	OK("api-token", "add", "app", "--scope", "read:000001/#");
+	cr_assert_not_null(t = strstr(out, "mobt_"), "%s", out);
+	cr_assert_eq(sscanf(t, "%63[A-Za-z0-9_-]", tok), 1);
+	cr_assert_eq(strlen(tok), 5 + 43, "%s", tok);
+	SHA256((const unsigned char *)tok, strlen(tok), hash);
+	cr_assert_gt(mob_b64url_encode(hash, sizeof(hash), hb64, sizeof(hb64)), 0);
+	cr_assert_eq(mode_of("api-tokens.json", NULL), 0600);
+	path_of("api-tokens.json", p, sizeof(p));
+	slurp(p, file, sizeof(file));
+	cr_assert_not_null(strstr(file, hb64), "%s", file);
+	cr_assert_null(strstr(file, tok + 5), "the token is in the file: %s", file);
+	OK("api-token", "list");
+	cr_assert_null(strstr(out, tok + 5), "list shows the token: %s", out);
 }
 
 Test(keytool, key_files_open_to_others_are_refused)
