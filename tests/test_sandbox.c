@@ -676,7 +676,7 @@ Test(sandbox, hub_execs_only_through_the_launchers_pointer)
  */
 Test(sandbox, code_maps_only_from_files_and_never_writable)
 {
-	char out[OUTMAX];
+	char out[OUTMAX], dir[64], code[128];
 
 	need_root();
 	for (size_t i = 0; i < NPROFILES; i++) {
@@ -692,6 +692,14 @@ Test(sandbox, code_maps_only_from_files_and_never_writable)
 		assert_killed(PROBE(out, "-u", "nobody", p, "mmap-wx-file",
 		    "/bin/true"), out, p);
 	}
+	/* what the hub may write it cannot map as code: its rw paths are noexec */
+	mkdir_tmp(dir, sizeof(dir));
+	snprintf(code, sizeof(code), "%s/code", dir);
+	write_file(code, "x\n", 0755, 0);
+	assert_says(PROBE(out, "-u", "nobody", "-w", dir, "hub", "mmap-x-file", code),
+	    out, "err EPERM", "a file in a writable path");
+	unlink(code);
+	rmdir(dir);
 }
 
 static int
