@@ -308,6 +308,26 @@ Test(hub_unit, only_the_reload_recheck_of_the_same_session_passes_a_spent_token)
 	hub_done(h);
 }
 
+/*
+ * What a client chose reaches the journal as printable ASCII only: a
+ * newline in a client id cannot forge a log line, an escape cannot drive
+ * a terminal (docs/hub.md, "Message verification").
+ */
+Test(hub_unit, client_text_in_log_lines_is_printable_ascii)
+{
+	struct mosquitto x = { A_ID "\nmobius: forged", "" };
+	struct hub *h = hub_new(NULL);
+	char *good = token_of(a_key, A_ID, A_USER);
+
+	cr_assert_eq(login_pw(h, &x, A_USER "\x1b[2J", good), MOSQ_ERR_AUTH);
+	cr_assert_not_null(strstr(broker_log, "login refused for " A_ID "?mobius: forged"),
+	    "%s", broker_log);
+	cr_expect_null(strstr(broker_log, "\nmobius: forged"), "%s", broker_log);
+	cr_expect_null(strchr(broker_log, '\x1b'), "%s", broker_log);
+	free(good);
+	hub_done(h);
+}
+
 Test(hub_unit, a_failed_token_costs_one_verification_and_never_blocks_a_good_one)
 {
 	struct mosquitto a = { A_ID, "" }, x = { A_ID, "" };
