@@ -25,6 +25,7 @@
 #define HW_COV_MAX	512
 
 struct hw_cov {
+	char res[16];		/* PID/INS/RID */
 	char rid[3];
 	int null, b, online;
 	double num;
@@ -66,6 +67,8 @@ hw_on_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
 	cv = &h->cov[h->ncov++];
 	memset(cv, 0, sizeof(*cv));
 	snprintf(cv->rid, sizeof(cv->rid), "%s", rid);
+	/* mob/cov/HID/SID/PID/INS/RID: what follows HID/SID/ */
+	snprintf(cv->res, sizeof(cv->res), "%s", topic + 8 + 11);
 	cv->at_ns = mob_clock_mono_ns();
 	v = cJSON_GetObjectItemCaseSensitive(env->dat, "value");
 	st = cJSON_GetObjectItemCaseSensitive(env->dat, "status");

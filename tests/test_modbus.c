@@ -738,12 +738,23 @@ Test(modbus, service_speaks_rtu_to_two_units_on_one_bus)
 	mb_server_done(&srv);
 }
 
+/* 1 once a COV of res with value num came in since COV mark. */
+static int
+cov_seen(const struct hw *h, size_t mark, const char *res, double num)
+{
+	for (size_t i = mark; i < h->ncov; i++)
+		if (strcmp(h->cov[i].res, res) == 0 && !h->cov[i].null &&
+		    h->cov[i].num == num)
+			return 1;
+	return 0;
+}
+
 Test(modbus, service_marks_a_silent_device_offline_and_recovers)
 {
 	struct mb_server srv, other;
 	struct hw h;
 	char cfg[400], dev[600], uri[32], buf[64];
-	size_t i, seen_false = 0, seen_offline = 0;
+	size_t i, n, mark, seen_false = 0, seen_offline = 0;
 	int port, online;
 
 	/* Two TCP devices; only the first one goes silent. */
@@ -763,6 +774,7 @@ Test(modbus, service_marks_a_silent_device_offline_and_recovers)
 	cr_assert_eq(hw_wait_value(&h, "0201/0001/40", "true", -1, 5000), 0);
 	cr_assert_eq(hw_wait_value(&h, "0201/0002/40", "true", -1, 5000), 0);
 	cr_assert_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0);
+	mark = h.ncov;
 
 	mb_server_stop(&srv);
 	cr_expect_eq(hw_wait_value(&h, "0201/0001/40", "false", -1, 5000), 0,
@@ -799,6 +811,32 @@ Test(modbus, service_marks_a_silent_device_offline_and_recovers)
 	cr_expect_eq(hw_wait_value(&h, "0201/0001/40", "true", -1, 10000), 0,
 	    "status on");
 	cr_expect_eq(hw_wait_value(&h, uri, "42", 1, 5000), 0, "values again");
+	/*
+	 * One COV per real change: the register null and offline, then 42
+	 * and online; the status false, then true.  A write's COV after
+	 * recovery is the barrier: the service published the rest before.
+	 */
+	res_uri(uri, sizeof(uri), 1, RID_W(0));
+	cr_assert_eq(hw_req(&h, "write", uri, "6", 0, NULL), 0);
+	for (i = 0; i < 100 && !cov_seen(&h, mark, uri, 6); i++)
+		hw_pump(&h, 50);
+	cr_assert(cov_seen(&h, mark, uri, 6), "COV of the write");
+	res_uri(uri, sizeof(uri), 1, RID_IR);
+	for (i = mark, n = 0; i < h.ncov; i++) {
+		if (strcmp(h.cov[i].res, uri) != 0)
+			continue;
+		if (n == 0)
+			cr_expect(h.cov[i].null && !h.cov[i].online,
+			    "first: null, offline");
+		if (n == 1)
+			cr_expect(!h.cov[i].null && h.cov[i].num == 42 &&
+			    h.cov[i].online, "then: 42, online");
+		n++;
+	}
+	cr_expect_eq(n, 2, "%zu COVs of %s for one outage", n, uri);
+	for (i = mark, n = 0; i < h.ncov; i++)
+		n += strcmp(h.cov[i].res, "0201/0001/40") == 0;
+	cr_expect_eq(n, 2, "%zu COVs of the status for one outage", n);
 	hw_stop(&h);
 	mb_server_done(&srv);
 	mb_server_done(&other);

@@ -550,7 +550,8 @@ mob_res_clear(struct mob_res *r, int prio)
 }
 
 int
-mob_res_update(struct mob_res *r, const struct mob_value *v)
+mob_res_report(struct mob_res *r, const struct mob_value *v,
+    enum mob_status st)
 {
 	struct mob_value nv;
 	int rc;
@@ -564,9 +565,17 @@ mob_res_update(struct mob_res *r, const struct mob_value *v)
 	r->dflt = nv;
 	if ((rc = res_commit(r)) < 0)
 		return rc;
-	if (rc == 1)
+	if (rc == 1 || r->status != st) {
+		r->status = st;
 		res_notify(r);
+	}
 	return 0;
+}
+
+int
+mob_res_update(struct mob_res *r, const struct mob_value *v)
+{
+	return mob_res_report(r, v, r->status);
 }
 
 void

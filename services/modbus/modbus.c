@@ -69,15 +69,17 @@ set_status_res(struct mbsvc *s, size_t dev, int online)
 			mob_res_update(s->objs[i].status, &v);
 }
 
-/* The device is silent: offline and null, so no client mistakes it. */
+/*
+ * The device is silent: offline and null, so no client mistakes it; one
+ * COV (mob_res_report), not the old value marked offline and then null.
+ */
 static void
 res_unknown(struct mob_res *r)
 {
 	struct mob_value v;
 
-	mob_res_set_status(r, MOB_STATUS_OFFLINE);
 	mob_value_null(&v, mob_res_type(r));
-	mob_res_update(r, &v);
+	mob_res_report(r, &v, MOB_STATUS_OFFLINE);
 }
 
 /* systemd STATUS= for `systemctl status`. */
@@ -99,8 +101,7 @@ value_unknown(struct mob_res *r)
 	struct mob_value v;
 
 	mob_value_null(&v, mob_res_type(r));
-	mob_res_update(r, &v);
-	mob_res_set_status(r, MOB_STATUS_ONLINE);
+	mob_res_report(r, &v, MOB_STATUS_ONLINE);
 }
 
 static void
@@ -120,15 +121,14 @@ on_event(void *arg, enum mob_mb_event ev, size_t dev, size_t pi, double value,
 			mob_value_bool(&v, value != 0);
 		else
 			mob_value_number(&v, value);
-		if ((rc = mob_res_update(r, &v)) != 0) {
+		/* a value back after an outage: one COV, value and online */
+		if ((rc = mob_res_report(r, &v, MOB_STATUS_ONLINE)) != 0) {
 			/* Outside the resource's min/max: not passed on. */
 			if (!mob_res_pv(r)->null)
 				log_warnx("%s: %s: device value %g: %s", d->name,
 				    mob_res_name(r), value, mob_strerror(rc));
 			value_unknown(r);
-			break;
 		}
-		mob_res_set_status(r, MOB_STATUS_ONLINE);
 		break;
 	case MOB_MB_EV_POINT_ERR:
 		/* The device answers (the master logged its exception), so

@@ -166,6 +166,14 @@ int mob_res_clear(struct mob_res *r, int prio);
  */
 int mob_res_update(struct mob_res *r, const struct mob_value *v);
 void mob_res_set_status(struct mob_res *r, enum mob_status st);
+/*
+ * mob_res_update and mob_res_set_status at once: the observer runs once
+ * if either the PV or the status changed, so a device that goes away or
+ * comes back is one COV per resource, not one per field (on error,
+ * nothing changes).
+ */
+int mob_res_report(struct mob_res *r, const struct mob_value *v,
+    enum mob_status st);
 
 /* --- JSON (docs/services.md) ------------------------------------------ */
 
