@@ -119,6 +119,12 @@ int cmd_verify(struct kt *kt, int argc, char **argv);
 int cmd_export_peer(struct kt *kt, int argc, char **argv);
 int cmd_import_peer(struct kt *kt, int argc, char **argv);
 int cmd_remove_peer(struct kt *kt, int argc, char **argv);
+/* DIR/peers: the peers and their public keys, what mobius-router reads */
+#define KT_PEERS	"peers"
+void kt_peers_path(const struct kt *kt, char *buf, size_t len);
+int kt_peers_load(const struct kt *kt, struct mob_keyring *node, int migrate,
+    struct mob_keyring **out, size_t *moved);
+int kt_peers_save(const struct kt *kt, const struct mob_keyring *kr);
 /* reload.c */
 int cmd_reload(struct kt *kt, int argc, char **argv);
 /* apitoken.c: mobius-api's tokens and TLS certificate (docs/api.md) */

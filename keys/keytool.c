@@ -157,9 +157,9 @@ static const struct kt_cmd kt_cmds[] = {
 	{ "export-peer", cmd_export_peer, "[--sid SID] [--user USER]",
 	    "print the router's external public key (made on first use)" },
 	{ "import-peer", cmd_import_peer, "[--replace] FILE|-",
-	    "add a remote node's peer key to the keyring" },
+	    "add a remote node's peer key to DIR/peers (the routers' peers)" },
 	{ "remove-peer", cmd_remove_peer, "HID/SID",
-	    "remove a remote node's peer key from the keyring" },
+	    "remove a remote node's peer key from DIR/peers" },
 	{ "reload", cmd_reload, "[--unit UNIT] [--state DIR] [--timeout S] "
 	    "[--no-sandbox]",
 	    "make the running hub re-read its keys" },

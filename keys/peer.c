@@ -1,5 +1,14 @@
 /*
- * mobius-keytool: peer keys between nodes (export-peer, import-peer).
+ * mobius-keytool: peer keys between nodes (export-peer, import-peer,
+ * remove-peer).
+ *
+ * The peers of a node and their keys are in DIR/peers (KT_PEERS), a
+ * keyring text of public peer entries: import-peer and remove-peer write
+ * it, and mobius-router reads exactly that file (--peers), again whenever
+ * it changes.  Public keys only, so it is 0644: the router reads it as its
+ * own user; what guards it is that only root (keytool) may write it.
+ * Peers imported into DIR/keyring by earlier versions move to it on the
+ * next import-peer or remove-peer.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -11,8 +20,101 @@
 #include <openssl/crypto.h>
 
 #include "internal.h"
+#include "mobius/file.h"
 #include "mobius/log.h"
 #include "mobius/proto.h"
+
+void
+kt_peers_path(const struct kt *kt, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/" KT_PEERS, kt->dir);
+}
+
+/*
+ * The peer file of node (whose keyring is node), or an empty one when
+ * there is none; with migrate, the peer entries still in the node's
+ * keyring move into it (*moved counts them).
+ */
+int
+kt_peers_load(const struct kt *kt, struct mob_keyring *node, int migrate,
+    struct mob_keyring **out, size_t *moved)
+{
+	char path[PATH_MAX], err[512], *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	*moved = 0;
+	kt_peers_path(kt, path, sizeof(path));
+	r = mob_file_read(path, MOB_KEYRING_MAX, MOB_FILE_NOFOLLOW, &buf, &len,
+	    err, sizeof(err));
+	if (r == MOB_ENOTFOUND)
+		r = mob_keyring_new(mob_keyring_hid(node), mob_keyring_mode(node),
+		    out);
+	else if (r == 0)
+		r = mob_keyring_parse(buf, len, path, out, err, sizeof(err));
+	mob_file_free(buf, len);
+	if (r != 0) {
+		log_warnx("%s", err);
+		return r;
+	}
+	if (strcmp(mob_keyring_hid(*out), mob_keyring_hid(node)) != 0) {
+		log_warnx("%s: peers of node %s, but this is node %s", path,
+		    mob_keyring_hid(*out), mob_keyring_hid(node));
+		return MOB_EIDENTITY;
+	}
+	for (size_t i = 0; migrate && i < mob_keyring_count(node);) {
+		const struct mob_kr_entry *e = mob_keyring_entry(node, i);
+		char id[MOB_ID_MAX];
+
+		if (e->kind != MOB_ENTRY_PEER) {
+			i++;
+			continue;
+		}
+		snprintf(id, sizeof(id), "%s", e->id);
+		if (mob_keyring_find(*out, id) == NULL)
+			for (size_t j = i; j < mob_keyring_count(node); j++) {
+				e = mob_keyring_entry(node, j);
+				if (strcmp(e->id, id) == 0 &&
+				    (r = kt_add_copy(*out, e, 1)) != 0)
+					return r;
+			}
+		*moved += mob_keyring_remove_id(node, id);
+	}
+	return 0;
+}
+
+/* Public keys: world-readable, so that the router can read it. */
+int
+kt_peers_save(const struct kt *kt, const struct mob_keyring *kr)
+{
+	char path[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	int r;
+
+	kt_peers_path(kt, path, sizeof(path));
+	if ((r = mob_keyring_format(kr, &text, &len)) == 0)
+		r = mob_file_write_atomic(path, text, len, 0644);
+	if (r != 0)
+		kt_err(r, path);
+	mob_keyring_text_free(text, len);
+	return r;
+}
+
+/* Both files after a change of peers: the keyring only if entries moved. */
+static int
+kt_peers_commit(struct kt *kt, struct mob_keyring *node,
+    const struct mob_keyring *peers, size_t moved)
+{
+	int r;
+
+	if ((r = kt_peers_save(kt, peers)) != 0)
+		return r;
+	if (moved > 0 && (r = kt_save_keyring(kt, node)) == 0)
+		printf("moved %zu peer key(s) from %s to the peer file\n", moved,
+		    kt->keyring);
+	return r;
+}
 
 int
 cmd_export_peer(struct kt *kt, int argc, char **argv)
@@ -143,8 +245,8 @@ kt_read_public(const char *file, char **buf, size_t *len)
 
 /* Check an imported entry; *same when the same key is already there. */
 static int
-kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
-    const char *file, int replace, int *same)
+kt_import_one(struct mob_keyring *kr, const struct mob_keyring *node,
+    const struct mob_kr_entry *e, const char *file, int replace, int *same)
 {
 	char a[MOB_FPR_LEN + 1], b[MOB_FPR_LEN + 1];
 	const struct mob_kr_entry *have;
@@ -161,7 +263,7 @@ kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
 		    mob_kr_state_name(e->state));
 		return MOB_EREVOKED;
 	}
-	if (strncmp(e->id, mob_keyring_hid(kr), 6) == 0) {
+	if (strncmp(e->id, mob_keyring_hid(node), 6) == 0) {
 		log_warnx("%s: %s is this node's own key", file, e->id);
 		return MOB_EIDENTITY;
 	}
@@ -185,10 +287,9 @@ kt_import_one(struct mob_keyring *kr, const struct mob_kr_entry *e,
 int
 cmd_import_peer(struct kt *kt, int argc, char **argv)
 {
-	struct mob_keyring *kr = NULL, *in = NULL;
-	struct kt_owner own;
+	struct mob_keyring *kr = NULL, *in = NULL, *peers = NULL;
 	char err[512], fpr[MOB_FPR_LEN + 1], *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, moved = 0;
 	int lock = -1, r, replace = 0, same, added = 0;
 	const struct kt_opt opts[] = {
 		{ .name = "replace", .flag = &replace },
@@ -213,20 +314,22 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		r = MOB_ENOTFOUND;
 		goto out;
 	}
-	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
+	if ((r = kt_lock_load(kt, &lock, &kr)) != 0 ||
+	    (r = kt_peers_load(kt, kr, 1, &peers, &moved)) != 0)
 		goto out;
-	mob_keyring_prune(kr, kt_now());
+	mob_keyring_prune(peers, kt_now());
 	for (size_t i = 0; i < mob_keyring_count(in); i++) {
 		struct mob_kr_entry c = *mob_keyring_entry(in, i), *e = &c;
 
-		if ((r = kt_import_one(kr, e, argv[optind], replace, &same)) != 0)
+		if ((r = kt_import_one(peers, kr, e, argv[optind], replace,
+		    &same)) != 0)
 			goto out;
 		if (same) {
 			printf("peer %s: already imported\n", e->id);
 			continue;
 		}
 		e->user[0] = '\0';
-		if ((r = kt_add_copy(kr, e, 1)) != 0) {
+		if ((r = kt_add_copy(peers, e, 1)) != 0) {
 			kt_err(r, e->id);
 			goto out;
 		}
@@ -234,12 +337,15 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		printf("imported peer %s (fingerprint %s)\n", e->id, fpr);
 		added++;
 	}
-	kt_hub_owner(kt, &own, 0);
-	if (added > 0 && (r = kt_save(kr, kt->keyring, &own)) != 0)
+	if ((added > 0 || moved > 0) &&
+	    (r = kt_peers_commit(kt, kr, peers, moved)) != 0)
 		goto out;
+	if (added > 0)
+		printf("running routers of this node pick it up within a second\n");
  out:
 	mob_keyring_unlock(lock);
 	mob_keyring_free(in);
+	mob_keyring_free(peers);
 	mob_keyring_free(kr);
 	return r;
 }
@@ -252,30 +358,33 @@ cmd_remove_peer(struct kt *kt, int argc, char **argv)
 		{ .name = NULL }
 	};
 	const struct mob_kr_entry *e;
-	struct mob_keyring *kr = NULL;
-	struct kt_owner own;
+	struct mob_keyring *kr = NULL, *peers = NULL;
+	size_t moved = 0;
 	int lock = -1, r;
 
 	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
 		return r;
 	if (argc - optind != 1)
 		return kt_usage("HID/SID of the peer is required");
-	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
+	if ((r = kt_lock_load(kt, &lock, &kr)) != 0 ||
+	    (r = kt_peers_load(kt, kr, 1, &peers, &moved)) != 0)
 		goto out;
-	if ((e = mob_keyring_find(kr, argv[optind])) == NULL ||
+	if ((e = mob_keyring_find(peers, argv[optind])) == NULL ||
 	    e->kind != MOB_ENTRY_PEER) {
 		log_warnx("%s: no peer key of that name", argv[optind]);
 		r = MOB_ENOTFOUND;
+		if (moved > 0)
+			kt_peers_commit(kt, kr, peers, moved);
 		goto out;
 	}
-	mob_keyring_remove_id(kr, argv[optind]);
-	kt_hub_owner(kt, &own, 0);
-	if ((r = kt_save(kr, kt->keyring, &own)) != 0)
+	mob_keyring_remove_id(peers, argv[optind]);
+	if ((r = kt_peers_commit(kt, kr, peers, moved)) != 0)
 		goto out;
-	printf("removed peer %s; restart its routers (mobius-router@) and remove "
-	    "it from their configuration\n", argv[optind]);
+	printf("removed peer %s; running routers of this node drop it within "
+	    "a second\n", argv[optind]);
  out:
 	mob_keyring_unlock(lock);
+	mob_keyring_free(peers);
 	mob_keyring_free(kr);
 	return r;
 }

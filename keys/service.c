@@ -132,8 +132,19 @@ cmd_list(struct kt *kt, int argc, char **argv)
 	    show ? "FINGERPRINT       KEY" : "FINGERPRINT");
 	for (size_t i = 0; i < mob_keyring_count(kr); i++)
 		kt_list_entry(mob_keyring_entry(kr, i), kt_now(), show);
+	/* the node's keyring: its peers too (DIR/peers, import-peer) */
+	if (path == kt->keyring) {
+		struct mob_keyring *peers = NULL;
+		size_t moved;
+
+		if ((r = kt_peers_load(kt, kr, 0, &peers, &moved)) == 0)
+			for (size_t i = 0; i < mob_keyring_count(peers); i++)
+				kt_list_entry(mob_keyring_entry(peers, i),
+				    kt_now(), show);
+		mob_keyring_free(peers);
+	}
 	mob_keyring_free(kr);
-	return 0;
+	return r;
 }
 
 /* Common head of revoke and rotate: parse SPID/SID, lock, load, match. */

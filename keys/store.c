@@ -134,7 +134,8 @@ kt_is_our_temp(const char *name)
 		return 0;
 	n -= 8;		/* the base between the dots */
 	if ((n == 7 && strncmp(name + 1, "keyring", 7) == 0) ||
-	    (n == 7 && strncmp(name + 1, "hub.key", 7) == 0))
+	    (n == 7 && strncmp(name + 1, "hub.key", 7) == 0) ||
+	    (n == 5 && strncmp(name + 1, KT_PEERS, 5) == 0))
 		return 1;
 	if (strspn(name + 1, "0123456789ABCDEF") != 3)
 		return 0;

@@ -6,14 +6,19 @@
  *     "username": "...", "password_file": "...",        (the broker's login)
  *     "keepalive": 5,
  *     "queue": { "max_bytes": 67108864, "ttl": 86400, "full": "refuse" },
- *     "peers": [ { "hid": "000002", "key": "/etc/mobius/peers/000002.peer",
- *                  "encrypt": true,
+ *     "peers": [ { "hid": "000002", "encrypt": true,
  *                  "read": ["000001/#"], "watch": ["000001/#"],
  *                  "write": [] } ] }
  *
  * Export patterns are URI patterns of this node (MOB_URI_WILD); a peer has
- * no right that no pattern grants, and "write" is empty by default.
+ * no right that no pattern grants, and "write" is empty by default.  The
+ * peers themselves, with their keys, are those mobius-keytool import-peer
+ * wrote into the peer file (rt_peers_load); "peers" here only gives their
+ * policy, and an imported peer without an entry gets none of our data.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,7 @@
 
 #include "mobius/config.h"
 #include "mobius/err.h"
+#include "mobius/file.h"
 #include "mobius/keyring.h"
 #include "router.h"
 
@@ -56,58 +62,100 @@ cfg_patterns(struct mob_config *c, const struct mob_cnode *peer,
 	return 0;
 }
 
-static int
-cfg_peer_keys(struct rt_cfg *cfg, struct rt_peer_cfg *pc, const char *path,
-    char *err, size_t errlen)
+/*
+ * The peer keys: the file `mobius-keytool import-peer` writes (and
+ * remove-peer and rotate imports rewrite), a keyring text of public peer
+ * entries.  Public keys, so it may be world-readable; but a file others
+ * may write would let them peer with us, so that is refused (as sshd's
+ * StrictModes refuses such an authorized_keys).  No file: no peer yet.
+ */
+int
+rt_peers_load(const char *path, const struct rt_ident *me, int64_t now_s,
+    struct rt_peerset *out, char *err, size_t errlen)
 {
 	struct mob_keyring *kr = NULL;
+	struct stat st;
 	char *buf = NULL, lerr[512];
 	size_t len = 0;
-	FILE *f;
-	int r = MOB_ECONFIG;
+	int r;
 
-	if ((f = fopen(path, "re")) == NULL) {
-		snprintf(err, errlen, "%s: cannot read peer key file", path);
+	memset(out, 0, sizeof(*out));
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return MOB_ESYS;
 	}
-	if ((buf = malloc(MOB_KEYRING_MAX + 1)) != NULL)
-		len = fread(buf, 1, MOB_KEYRING_MAX + 1, f);
-	fclose(f);
-	if (buf == NULL || len > MOB_KEYRING_MAX) {
-		snprintf(err, errlen, "%s: too large", path);
-		goto out;
+	out->dev = st.st_dev;
+	out->ino = st.st_ino;
+	out->size = st.st_size;
+	out->mtime = st.st_mtim;
+	out->exists = 1;
+	if (S_ISREG(st.st_mode) && (st.st_mode & 022) != 0) {
+		snprintf(err, errlen, "%s: mode %04o lets group or others write "
+		    "it; chmod go-w it", path, (unsigned)(st.st_mode & 07777));
+		return MOB_EPERM;
 	}
-	if (mob_keyring_parse(buf, len, path, &kr, lerr, sizeof(lerr)) != 0) {
+	if ((r = mob_file_read(path, MOB_KEYRING_MAX, MOB_FILE_NOFOLLOW, &buf,
+	    &len, lerr, sizeof(lerr))) != 0) {
+		snprintf(err, errlen, "%s", lerr);
+		return r;
+	}
+	if ((r = mob_keyring_parse(buf, len, path, &kr, lerr,
+	    sizeof(lerr))) != 0) {
 		snprintf(err, errlen, "%s", lerr);
 		goto out;
 	}
-	for (size_t i = 0; i < mob_keyring_count(kr) && pc->nkeys < RT_PEER_KEYS;
-	    i++) {
+	for (size_t i = 0; i < mob_keyring_count(kr); i++) {
 		const struct mob_kr_entry *e = mob_keyring_entry(kr, i);
-		struct rt_peerkey *k = &pc->keys[pc->nkeys];
+		struct rt_peer_keys *pk = NULL;
+		struct rt_peerkey *k;
 
-		if (e->kind != MOB_ENTRY_PEER || strncmp(e->id, pc->hid, 6) != 0 ||
-		    e->state == MOB_KS_REVOKED || mob_key_alg(e->key) != MOB_ALG_EDDSA)
+		if (e->kind != MOB_ENTRY_PEER || e->state == MOB_KS_REVOKED ||
+		    mob_key_alg(e->key) != MOB_ALG_EDDSA ||
+		    strncmp(e->id, me->hid, 6) == 0 ||
+		    (e->state == MOB_KS_GRACE && e->not_after <= now_s))
 			continue;
+		for (size_t j = 0; j < out->n; j++)
+			if (strncmp(out->p[j].hid, e->id, 6) == 0)
+				pk = &out->p[j];
+		if (pk == NULL) {
+			if (out->n == RT_PEERS_MAX) {
+				snprintf(err, errlen, "%s: more than %d peers",
+				    path, RT_PEERS_MAX);
+				r = MOB_ETOOLONG;
+				goto out;
+			}
+			pk = &out->p[out->n++];
+			snprintf(pk->hid, sizeof(pk->hid), "%.6s", e->id);
+		}
+		if (pk->nkeys == RT_PEER_KEYS)
+			continue;
+		k = &pk->keys[pk->nkeys];
 		if (mob_key_raw(e->key, 0, k->pk, sizeof(k->pk)) != 32)
 			continue;
 		rt_kid(k->pk, k->kid);
 		k->not_after = e->state == MOB_KS_GRACE ? e->not_after : 0;
-		if (rt_pair_key(&cfg->me, k->pk, k->pair) != 0) {
-			snprintf(err, errlen, "%s: cannot derive the pair key", path);
+		if (rt_pair_key(me, k->pk, k->pair) != 0) {
+			snprintf(err, errlen, "%s: %s: cannot derive the pair key",
+			    path, e->id);
+			r = MOB_ECRYPTO;
 			goto out;
 		}
-		pc->nkeys++;
-	}
-	if (pc->nkeys == 0) {
-		snprintf(err, errlen, "%s: no peer key of node %s (the output "
-		    "of mobius-keytool export-peer on that node)", path, pc->hid);
-		goto out;
+		/* the active key first: frames to the peer use it */
+		if (k->not_after == 0 && pk->nkeys > 0) {
+			struct rt_peerkey t = *k;
+
+			memmove(&pk->keys[1], &pk->keys[0],
+			    pk->nkeys * sizeof(pk->keys[0]));
+			pk->keys[0] = t;
+		}
+		pk->nkeys++;
 	}
 	r = 0;
  out:
 	mob_keyring_free(kr);
-	free(buf);
+	mob_file_free(buf, len);
 	return r;
 }
 
@@ -117,14 +165,17 @@ cfg_peer(struct mob_config *c, struct rt_cfg *cfg, const struct mob_cnode *n,
 {
 	static const char *const keys[] = { "hid", "key", "encrypt", "read",
 	    "watch", "write", NULL };
-	const char *kfile = NULL;
+	struct mob_cnode k;
 	int r;
 
 	memset(pc, 0, sizeof(*pc));
 	pc->encrypt = 1;
 	if ((r = mob_cfg_object(c, n, keys)) != 0 ||
 	    (r = mob_cfg_hex(c, n, "hid", MOB_CFG_REQUIRED, 6, pc->hid)) < 0 ||
-	    (r = mob_cfg_string(c, n, "key", MOB_CFG_REQUIRED, 255, &kfile)) < 0 ||
+	    (r = mob_cfg_member(c, n, "key", 0, &k)) < 0 ||
+	    (r == 1 && (r = mob_cfg_errorf(c, &k, "peer keys are no longer "
+	    "named here: mobius-keytool import-peer FILE adds them (docs/"
+	    "router.md); drop this member")) < 0) ||
 	    (r = mob_cfg_bool(c, n, "encrypt", 0, &pc->encrypt)) < 0 ||
 	    (r = cfg_patterns(c, n, "read", cfg->me.hid, &pc->read)) < 0 ||
 	    (r = cfg_patterns(c, n, "watch", cfg->me.hid, &pc->watch)) < 0 ||
@@ -137,7 +188,7 @@ cfg_peer(struct mob_config *c, struct rt_cfg *cfg, const struct mob_cnode *n,
 		    mob_config_name(c), n->path, pc->hid);
 		return MOB_ECONFIG;
 	}
-	return cfg_peer_keys(cfg, pc, kfile, err, errlen);
+	return 0;
 }
 
 static int
@@ -214,8 +265,8 @@ rt_cfg_load(const char *path, struct rt_cfg *cfg, char *err, size_t errlen)
 	cfg->q.seg_bytes = cfg->q.max_bytes / 16 > 1024 * 1024 ? 1024 * 1024 :
 	    cfg->q.max_bytes / 16;
 	cfg->q.full = full;
-	if ((r = mob_cfg_member(c, &root, "peers", MOB_CFG_REQUIRED, &arr)) < 0 ||
-	    (n = mob_cfg_array(c, &arr, RT_PEERS_MAX)) < 0) {
+	if ((r = mob_cfg_member(c, &root, "peers", 0, &arr)) < 0 ||
+	    (n = r == 0 ? 0 : mob_cfg_array(c, &arr, RT_PEERS_MAX)) < 0) {
 		r = MOB_ECONFIG;
 		goto cfgerr;
 	}

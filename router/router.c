@@ -58,6 +58,8 @@
 #define RT_LIVE_AGE_MS	30000	/* a live frame older than this is stale */
 #define RT_SIDS_MAX	64
 #define RT_CACHE_MAX	4096
+#define RT_PEERS_CHECK_MS 1000	/* the peer file is looked at this often */
+#define RT_PEERS_DEFAULT MOB_KEYS_DIR_DEFAULT "/peers"
 
 struct rt_stats {
 	uint64_t rx, tx, delivered;
@@ -68,7 +70,10 @@ struct rt_stats {
 };
 
 struct peer {
-	const struct rt_peer_cfg *cfg;
+	char hid[7];
+	const struct rt_peer_cfg *pol;	/* export policy: config, or none */
+	struct rt_peerkey keys[RT_PEER_KEYS];	/* from the peer file */
+	size_t nkeys;
 	struct rt_queue *q;
 	/* sending the data class */
 	size_t sent;		/* records from the queue head on the wire */
@@ -93,6 +98,9 @@ struct cache_ent {
 struct router {
 	struct rt_cfg cfg;
 	const char *statedir;
+	const char *peersfile;	/* what mobius-keytool import-peer writes */
+	struct rt_peerset set;	/* as last loaded */
+	int64_t peers_ms;	/* last look at the peer file */
 	int64_t start_ms;	/* wall clock: older live frames are refused */
 	struct mob_client *hub;
 	struct mosquitto *mosq;
@@ -125,7 +133,7 @@ static struct peer *
 peer_find(struct router *r, const char *hid)
 {
 	for (size_t i = 0; i < r->npeers; i++)
-		if (strncmp(r->peers[i].cfg->hid, hid, 6) == 0)
+		if (strncmp(r->peers[i].hid, hid, 6) == 0)
 			return &r->peers[i];
 	return NULL;
 }
@@ -135,7 +143,7 @@ peer_find(struct router *r, const char *hid)
 static void
 state_path(const struct router *r, const struct peer *p, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s.state", r->statedir, p->cfg->hid);
+	snprintf(buf, len, "%s/%s.state", r->statedir, p->hid);
 }
 
 /*
@@ -158,7 +166,7 @@ state_load(struct router *r, struct peer *p)
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno != ENOENT)
 			log_warn("%s: unreadable; data from %s waits for its "
-			    "heartbeat", path, p->cfg->hid);
+			    "heartbeat", path, p->hid);
 		return;
 	}
 	if (fgets(buf, sizeof(buf), f) != NULL && buf[0] >= '0' &&
@@ -170,7 +178,7 @@ state_load(struct router *r, struct peer *p)
 		p->need_head = 0;
 	} else
 		log_warnx("%s: corrupt; data from %s waits for its heartbeat",
-		    path, p->cfg->hid);
+		    path, p->hid);
 	fclose(f);
 }
 
@@ -204,15 +212,15 @@ frame_build(struct router *r, struct peer *p, int cls, uint64_t seq,
 
 	memset(&h, 0, sizeof(h));
 	h.version = RT_FRAME_VERSION;
-	h.flags = p->cfg->encrypt ? RT_FLAG_SEALED : 0;
+	h.flags = p->pol->encrypt ? RT_FLAG_SEALED : 0;
 	h.cls = (uint8_t)cls;
 	memcpy(h.kid_from, r->cfg.me.kid, RT_KID_LEN);
-	memcpy(h.kid_to, p->cfg->keys[0].kid, RT_KID_LEN);
+	memcpy(h.kid_to, p->keys[0].kid, RT_KID_LEN);
 	memcpy(h.from, r->cfg.me.hid, 7);
-	memcpy(h.to, p->cfg->hid, 7);
+	memcpy(h.to, p->hid, 7);
 	h.seq = seq;
 	h.ts = ts;
-	return rt_frame_make(&r->cfg.me, &p->cfg->keys[0], &h,
+	return rt_frame_make(&r->cfg.me, &p->keys[0], &h,
 	    (const uint8_t *)json, strlen(json), out, outsz, len);
 }
 
@@ -223,7 +231,7 @@ ext_publish(struct router *r, struct peer *p, int cls, const uint8_t *buf,
 	char topic[64];
 	int rc;
 
-	snprintf(topic, sizeof(topic), "mob/x/%s/%s/%s", p->cfg->hid,
+	snprintf(topic, sizeof(topic), "mob/x/%s/%s/%s", p->hid,
 	    r->cfg.me.hid, rt_class_name(cls));
 	rc = mosquitto_publish(r->mosq, NULL, topic, (int)len, buf, 1, false);
 	if (rc != MOSQ_ERR_SUCCESS)
@@ -290,7 +298,7 @@ data_enqueue(struct router *r, struct peer *p, const char *topic,
 	rc = rt_queue_push(p->q, seq, now, frame, len);
  out:
 	if (rc != 0)
-		log_debug("peer %s: %s not queued: %s", p->cfg->hid, topic,
+		log_debug("peer %s: %s not queued: %s", p->hid, topic,
 		    mob_strerror(rc));
 	free(json);
 	cJSON_Delete(m);
@@ -346,14 +354,14 @@ peer_set_reachable(struct router *r, struct peer *p, int up)
 	if (p->reachable == up)
 		return;
 	p->reachable = up;
-	log_info("peer %s: %s", p->cfg->hid, up ? "reachable" : "unreachable");
+	log_info("peer %s: %s", p->hid, up ? "reachable" : "unreachable");
 	if (up) {
 		/* no retained messages cross the broker: ask for the state */
 		live_simple(r, p, "sync", NULL, 0);
 		return;
 	}
 	for (size_t i = 0; i < p->nsids; i++) {
-		snprintf(topic, sizeof(topic), "mob/state/%s/%s", p->cfg->hid,
+		snprintf(topic, sizeof(topic), "mob/state/%s/%s", p->hid,
 		    p->sids[i]);
 		mob_client_publish(r->hub, topic, "{\"state\":\"offline\","
 		    "\"reason\":\"node unreachable\"}", 1, 1);
@@ -391,7 +399,7 @@ pats_match(const struct rt_patterns *ps, const struct mob_uri *uri)
 static int
 export_allows(const struct peer *p, const struct mob_topic *t)
 {
-	const struct rt_peer_cfg *c = p->cfg;
+	const struct rt_peer_cfg *c = p->pol;
 
 	switch (t->verb) {
 	case MOB_VERB_COV:
@@ -490,7 +498,7 @@ hub_request(struct router *r, const char *target, const struct mob_env *env)
 	if (p == NULL)
 		return;
 	if (!p->reachable || !r->linked) {
-		snprintf(msg, sizeof(msg), "node %s is unreachable", p->cfg->hid);
+		snprintf(msg, sizeof(msg), "node %s is unreachable", p->hid);
 		req_answer_error(r, env->iss, id, MOB_EOFFLINE, msg);
 		return;
 	}
@@ -547,11 +555,7 @@ hub_subscribe(struct router *r)
 		if ((rc = mob_client_subscribe(r->hub, f, 1)) != 0)
 			return rc;
 	}
-	for (size_t i = 0; i < r->npeers; i++) {
-		snprintf(f, sizeof(f), "mob/req/%s/+", r->peers[i].cfg->hid);
-		if ((rc = mob_client_subscribe(r->hub, f, 1)) != 0)
-			return rc;
-	}
+	/* mob/req/<peer HID>/+ is each peer's (peer_add) */
 	return 0;
 }
 
@@ -624,7 +628,7 @@ peer_req(struct router *r, struct peer *p, const cJSON *m)
 
 	if (from == NULL || to == NULL || !cJSON_IsObject(d) ||
 	    !mob_id_valid(from) || !mob_id_valid(to) ||
-	    strncmp(from, p->cfg->hid, 6) != 0 ||
+	    strncmp(from, p->hid, 6) != 0 ||
 	    strncmp(to, r->cfg.me.hid, 6) != 0) {
 		p->st.bad_body++;
 		return;
@@ -637,9 +641,9 @@ peer_req(struct router *r, struct peer *p, const cJSON *m)
 		return;
 	}
 	if (op != NULL && (strcmp(op, "read") == 0 || strcmp(op, "discover") == 0))
-		pats = &p->cfg->read;
+		pats = &p->pol->read;
 	else if (op != NULL && (strcmp(op, "write") == 0 || strcmp(op, "clear") == 0))
-		pats = &p->cfg->write;
+		pats = &p->pol->write;
 	else
 		pats = NULL;
 	if (uri == NULL || mob_uri_parse(uri, 0, &u, err, sizeof(err)) != 0 ||
@@ -652,14 +656,14 @@ peer_req(struct router *r, struct peer *p, const cJSON *m)
 		p->st.denied++;
 		snprintf(what, sizeof(what), "%s of %s", op ? op : "?",
 		    uri ? uri : "?");
-		log_info("peer %s: refused %s (export policy)", p->cfg->hid, what);
+		log_info("peer %s: refused %s (export policy)", p->hid, what);
 		/* the answer goes back as a response from this side */
 		{
 			cJSON *rsp = cJSON_CreateObject(), *e, *mm;
 			char msg[256];
 
 			snprintf(msg, sizeof(msg), "node %s does not export %s "
-			    "to node %s", r->cfg.me.hid, what, p->cfg->hid);
+			    "to node %s", r->cfg.me.hid, what, p->hid);
 			if (rsp != NULL &&
 			    cJSON_AddItemToObject(rsp, "id", cJSON_Duplicate(id, 1)) &&
 			    cJSON_AddFalseToObject(rsp, "ok") != NULL &&
@@ -685,7 +689,7 @@ peer_req(struct router *r, struct peer *p, const cJSON *m)
 		return;
 	}
 	f->r = r;
-	snprintf(f->peer, sizeof(f->peer), "%s", p->cfg->hid);
+	snprintf(f->peer, sizeof(f->peer), "%s", p->hid);
 	snprintf(f->from, sizeof(f->from), "%s", from);
 	f->id = cJSON_Duplicate(id, 1);
 	cJSON_DeleteItemFromObjectCaseSensitive(req, "id");
@@ -798,7 +802,7 @@ peer_data(struct router *r, struct peer *p, const cJSON *m)
 
 	if (topic == NULL || d == NULL ||
 	    mob_topic_parse(topic, 0, &t, err, sizeof(err)) != 0 ||
-	    strcmp(t.uri.part[MOB_URI_HID], p->cfg->hid) != 0 ||
+	    strcmp(t.uri.part[MOB_URI_HID], p->hid) != 0 ||
 	    (t.verb != MOB_VERB_COV && t.verb != MOB_VERB_OBJ &&
 	    t.verb != MOB_VERB_SVC && t.verb != MOB_VERB_STATE)) {
 		/* a peer speaks only for its own node */
@@ -815,8 +819,8 @@ peer_data(struct router *r, struct peer *p, const cJSON *m)
 static const struct rt_peerkey *
 peer_key(const struct peer *p, const uint8_t kid[RT_KID_LEN], int64_t now_s)
 {
-	for (size_t i = 0; i < p->cfg->nkeys; i++) {
-		const struct rt_peerkey *k = &p->cfg->keys[i];
+	for (size_t i = 0; i < p->nkeys; i++) {
+		const struct rt_peerkey *k = &p->keys[i];
 
 		if (k->not_after != 0 && k->not_after < now_s)
 			continue;
@@ -868,7 +872,7 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 		p->st.unknown_kid++;
 		return;
 	}
-	if (p->cfg->encrypt && !(h.flags & RT_FLAG_SEALED)) {
+	if (p->pol->encrypt && !(h.flags & RT_FLAG_SEALED)) {
 		p->st.unsealed++;
 		return;
 	}
@@ -1048,6 +1052,145 @@ ext_service(struct router *r, short revents, int64_t now)
 	}
 }
 
+/* ---- peers: the peer file (mobius-keytool import-peer) ------------------ */
+
+static const struct rt_peer_cfg rt_no_policy = { .encrypt = 1 };
+
+static const struct rt_peer_cfg *
+peer_policy(const struct router *r, const char *hid)
+{
+	for (size_t i = 0; i < r->cfg.npeers; i++)
+		if (strcmp(r->cfg.peers[i].hid, hid) == 0)
+			return &r->cfg.peers[i];
+	return &rt_no_policy;
+}
+
+static int
+peer_add(struct router *r, const struct rt_peer_keys *k)
+{
+	struct peer *p = &r->peers[r->npeers];
+	char dir[300], f[MOB_TOPIC_MAX];
+
+	memset(p, 0, sizeof(*p));
+	memcpy(p->hid, k->hid, sizeof(p->hid));
+	p->pol = peer_policy(r, p->hid);
+	snprintf(dir, sizeof(dir), "%s/queue-%s", r->statedir, p->hid);
+	if (rt_queue_open(dir, &r->cfg.q, &p->q) != 0) {
+		log_warnx("peer %s: cannot open the queue %s", p->hid, dir);
+		return MOB_ESYS;
+	}
+	state_load(r, p);
+	p->live_seq = rt_queue_next_seq(p->q);	/* time-based */
+	/* requests of this node's services to that node */
+	snprintf(f, sizeof(f), "mob/req/%s/+", p->hid);
+	if (mob_client_subscribe(r->hub, f, 1) != 0)
+		log_warnx("peer %s: hub: cannot subscribe %s", p->hid, f);
+	r->npeers++;
+	log_info("peer %s: %zu key(s)%s", p->hid, k->nkeys,
+	    p->pol == &rt_no_policy ? "; not in the configuration: it gets "
+	    "none of this node's data" : "");
+	if (r->linked) {
+		live_simple(r, p, "hb", "head", rt_queue_head(p->q) ?
+		    rt_queue_head(p->q) : rt_queue_next_seq(p->q));
+		live_simple(r, p, "sync", NULL, 0);
+	}
+	return 0;
+}
+
+/* remove-peer: its services go offline here, its queue stays on disk. */
+static void
+peer_drop(struct router *r, size_t i)
+{
+	struct peer *p = &r->peers[i];
+	char f[MOB_TOPIC_MAX];
+
+	peer_set_reachable(r, p, 0);
+	snprintf(f, sizeof(f), "mob/req/%s/+", p->hid);
+	mob_client_unsubscribe(r->hub, f);
+	p->state_dirty = 1;
+	state_save(r, p);
+	rt_queue_sync(p->q);
+	rt_queue_free(p->q);
+	log_info("peer %s: removed (no key in %s)", p->hid, r->peersfile);
+	memmove(p, p + 1, (r->npeers - i - 1) * sizeof(*p));
+	r->npeers--;
+}
+
+/*
+ * Make the peers what the peer file says: new ones added, removed ones
+ * dropped, keys of the others replaced (a rotation).  A file that cannot
+ * be loaded leaves everything as it was, said once.
+ */
+static void
+peers_apply(struct router *r)
+{
+	static struct rt_peerset set;
+	char err[600];
+	int rc;
+
+	if ((rc = rt_peers_load(r->peersfile, &r->cfg.me,
+	    mob_clock_wall_ms() / 1000, &set, err, sizeof(err))) != 0) {
+		if (set.dev != r->set.dev || set.ino != r->set.ino ||
+		    set.size != r->set.size ||
+		    memcmp(&set.mtime, &r->set.mtime, sizeof(set.mtime)) != 0)
+			log_warnx("%s; keeping the peers as they were", err);
+		r->set.dev = set.dev;
+		r->set.ino = set.ino;
+		r->set.size = set.size;
+		r->set.mtime = set.mtime;
+		return;
+	}
+	for (size_t i = r->npeers; i-- > 0;) {
+		size_t j;
+
+		for (j = 0; j < set.n; j++)
+			if (strcmp(set.p[j].hid, r->peers[i].hid) == 0)
+				break;
+		if (j == set.n)
+			peer_drop(r, i);
+	}
+	for (size_t j = 0; j < set.n; j++) {
+		struct peer *p = peer_find(r, set.p[j].hid);
+
+		if (p == NULL) {
+			if (r->npeers == RT_PEERS_MAX ||
+			    peer_add(r, &set.p[j]) != 0)
+				continue;
+			p = &r->peers[r->npeers - 1];
+		}
+		memcpy(p->keys, set.p[j].keys, sizeof(p->keys));
+		p->nkeys = set.p[j].nkeys;
+	}
+	if (!set.exists)
+		log_info("%s: no peer yet (mobius-keytool import-peer adds "
+		    "them)", r->peersfile);
+	r->set = set;
+	for (size_t i = 0; i < r->cfg.npeers; i++)
+		if (peer_find(r, r->cfg.peers[i].hid) == NULL)
+			log_info("peer %s is configured but has no key in %s "
+			    "(mobius-keytool import-peer)", r->cfg.peers[i].hid,
+			    r->peersfile);
+}
+
+/* The peer file changed (replaced, written, removed): load it again. */
+static void
+peers_check(struct router *r, int64_t now)
+{
+	struct stat st;
+	int exists;
+
+	if (now - r->peers_ms < RT_PEERS_CHECK_MS && now >= r->peers_ms)
+		return;
+	r->peers_ms = now;
+	exists = lstat(r->peersfile, &st) == 0;
+	if (exists == r->set.exists && (!exists || (st.st_dev == r->set.dev &&
+	    st.st_ino == r->set.ino && st.st_size == r->set.size &&
+	    memcmp(&st.st_mtim, &r->set.mtime, sizeof(st.st_mtim)) == 0)))
+		return;
+	log_info("%s changed: loading the peers again", r->peersfile);
+	peers_apply(r);
+}
+
 /* ---- the loop ------------------------------------------------------------- */
 
 static void
@@ -1066,7 +1209,7 @@ stats_write(struct router *r)
 		struct rt_qstats q;
 
 		rt_queue_stats(p->q, &q);
-		if ((po = cJSON_AddObjectToObject(ps, p->cfg->hid)) == NULL)
+		if ((po = cJSON_AddObjectToObject(ps, p->hid)) == NULL)
 			goto out;
 #define N(name, v) cJSON_AddNumberToObject(po, name, (double)(v))
 		cJSON_AddBoolToObject(po, "reachable", p->reachable);
@@ -1110,7 +1253,7 @@ peers_tick(struct router *r, int64_t now)
 		if (now - r->sync_ms >= RT_SYNC_MS || now < r->sync_ms) {
 			if (rt_queue_sync(p->q) != 0)
 				fatalx("peer %s: queue cannot be synced",
-				    p->cfg->hid);
+				    p->hid);
 			synced = 1;
 		}
 		rt_queue_expire(p->q, now);
@@ -1136,6 +1279,7 @@ peers_tick(struct router *r, int64_t now)
 	}
 	if (synced)
 		r->sync_ms = now;
+	peers_check(r, now);
 	if (now - r->stats_ms >= 1000) {
 		stats_write(r);
 		r->stats_ms = now;
@@ -1196,19 +1340,8 @@ rt_keys(struct router *r, const char *extkey)
 static void
 rt_open(struct router *r)
 {
-	char dir[300];
-
 	r->start_ms = mob_clock_wall_ms();
-	for (size_t i = 0; i < r->cfg.npeers; i++) {
-		struct peer *p = &r->peers[r->npeers++];
-
-		p->cfg = &r->cfg.peers[i];
-		snprintf(dir, sizeof(dir), "%s/queue-%s", r->statedir, p->cfg->hid);
-		if (rt_queue_open(dir, &r->cfg.q, &p->q) != 0)
-			fatalx("peer %s: cannot open the queue %s", p->cfg->hid, dir);
-		state_load(r, p);
-		p->live_seq = rt_queue_next_seq(p->q);	/* time-based */
-	}
+	peers_apply(r);
 	if ((r->cache = calloc(RT_CACHE_MAX, sizeof(*r->cache))) == NULL)
 		fatalx("out of memory");
 	snprintf(r->client_id, sizeof(r->client_id), "mobius-router-%s",
@@ -1241,6 +1374,9 @@ static const struct mob_daemon_option router_options[] = {
 	    "export-peer makes it);\nkept apart from the key it has on the hub" },
 	{ "state", 'S', "DIR", "queues and replay state: the only place it "
 	    "writes" },
+	{ "peers", 'P', "FILE", "the peers and their keys (default "
+	    RT_PEERS_DEFAULT "):\nwhat mobius-keytool import-peer writes; "
+	    "re-read when it changes" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -1269,6 +1405,9 @@ router_option(void *arg, int ch, const char *optarg)
 	case 'S':
 		a->r->statedir = optarg;
 		return 0;
+	case 'P':
+		a->r->peersfile = optarg;
+		return 0;
 	default:
 		return -1;
 	}
@@ -1292,8 +1431,8 @@ main(int argc, char *argv[])
 	static struct router r;
 	struct router_args a = { &r, NULL };
 	struct mob_daemon_opts o;
-	const char *rw[2] = { NULL, NULL };
-	char err[512];
+	const char *rw[2] = { NULL, NULL }, *ro[2] = { NULL, NULL };
+	char err[512], peersdir[512], *slash;
 	int rc;
 
 	/* config: command line, keys (internal and external apart), peers */
@@ -1302,6 +1441,8 @@ main(int argc, char *argv[])
 		mob_daemon_usage(&router_daemon, stderr);
 		return 2;
 	}
+	if (r.peersfile == NULL)
+		r.peersfile = RT_PEERS_DEFAULT;
 	if (sodium_init() < 0)
 		fatalx("libsodium cannot start");
 	signal(SIGPIPE, SIG_IGN);
@@ -1322,9 +1463,17 @@ main(int argc, char *argv[])
 		log_warnx("hub %s: %s (retrying)", mob_daemon_socket(&o),
 		    mob_strerror(rc));
 
-	/* sandbox: only the state directory stays writable */
+	/*
+	 * sandbox: only the state directory stays writable; the peer file's
+	 * directory stays visible, read-only (keytool replaces the file by
+	 * rename, and the router re-reads it)
+	 */
 	rw[0] = r.statedir;
-	mob_daemon_confine(&router_daemon, &o, rw);
+	snprintf(peersdir, sizeof(peersdir), "%s", r.peersfile);
+	if ((slash = strrchr(peersdir, '/')) != NULL)
+		*slash = '\0';
+	ro[0] = slash == NULL ? "." : slash == peersdir ? "/" : peersdir;
+	mob_daemon_confine_ro(&router_daemon, &o, rw, ro);
 
 	/* loop: queues, replay state and the broker listener made as the
 	 * service user; the hub's first bytes; then the broker's */

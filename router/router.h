@@ -5,6 +5,9 @@
 #ifndef MOBIUS_ROUTER_H
 #define MOBIUS_ROUTER_H
 
+#include <sys/types.h>
+#include <time.h>
+
 #include "internal.h"
 
 #define RT_PEERS_MAX		64
@@ -17,12 +20,29 @@ struct rt_patterns {
 	size_t n;
 };
 
+/* A peer's policy from the configuration (its keys are in the peer file). */
 struct rt_peer_cfg {
 	char hid[7];
-	struct rt_peerkey keys[RT_PEER_KEYS];	/* active first */
-	size_t nkeys;
 	int encrypt;		/* require and send sealed frames (default) */
 	struct rt_patterns read, watch, write;
+};
+
+/* One peer's keys from the peer file: active first, then those in grace. */
+struct rt_peer_keys {
+	char hid[7];
+	struct rt_peerkey keys[RT_PEER_KEYS];
+	size_t nkeys;
+};
+
+/* The peer file as loaded, and what it was (to notice a change). */
+struct rt_peerset {
+	struct rt_peer_keys p[RT_PEERS_MAX];
+	size_t n;
+	int exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
 };
 
 struct rt_cfg {
@@ -39,5 +59,11 @@ struct rt_cfg {
 };
 
 int rt_cfg_load(const char *path, struct rt_cfg *cfg, char *err, size_t errlen);
+/*
+ * The peer file that mobius-keytool import-peer writes: every peer other
+ * than me with its usable keys at now_s.  No file is no peer (0).
+ */
+int rt_peers_load(const char *path, const struct rt_ident *me, int64_t now_s,
+    struct rt_peerset *out, char *err, size_t errlen);
 
 #endif

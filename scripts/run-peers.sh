@@ -77,11 +77,16 @@ for n in 1 2; do
 		chown "$MOBIUS_SANDBOX_USER" "$k" "$k/keyring" "$k/hub.key" "$dir/n$n/state" "$dir/n$n" "$dir/n$n/router"
 	fi
 done
+for n in 1 2; do	# peering by hand: import the other's export-peer output
+	o=$((3 - n))
+	"$bin/mobius-keytool" --dir "$dir/n$n/keys" import-peer "$dir/n$o/peer.txt" \
+	    >>"$dir/keytool.log" 2>&1 || die "import-peer failed"
+done
 for n in 1 2; do
 	o=$((3 - n))
 	cat > "$dir/n$n/router.json" <<EOC
 { "broker": "ws://127.0.0.1:$ws/mqtt",
-  "peers": [ { "hid": "00000$o", "key": "$dir/n$o/peer.txt",
+  "peers": [ { "hid": "00000$o",
     "read": ["00000$n/#"], "watch": ["00000$n/#"],
     "write": ["00000$n/010/0102/0001/40"] } ] }
 EOC
@@ -93,7 +98,7 @@ EOC
 		--key "$dir/n$n/keys/010.key" --socket "$sock" $sandbox
 	start "$dir/n$n/router.log" "$bin/mobius-router" --config "$dir/n$n/router.json" \
 		--key "$dir/n$n/keys/0F0.key" --external-key "$dir/n$n/keys/0F0.external.key" \
-		--state "$dir/n$n/router" --socket "$sock" $sandbox
+		--peers "$dir/n$n/keys/peers" --state "$dir/n$n/router" --socket "$sock" $sandbox
 done
 for n in 1 2; do
 	wait_for "$dir/n$n/router.log" "reachable" "$dir/n$n/router.log"

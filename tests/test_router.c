@@ -95,6 +95,44 @@ Test(router, remote_discover_get_set_watch_both_ways, .init = start_default,
 	cr_assert_eq(tp_stat(&w, 0, "replay"), 0);
 }
 
+/*
+ * Peering by hand, as with WireGuard: both routers run with no peer; each
+ * node imports the other's export-peer output, and the running routers
+ * pick it up (they watch the peer file): no restart.  remove-peer undoes
+ * it just as live.
+ */
+static void
+start_unpeered(void)
+{
+	struct tp_opts o = { .sandbox = 1, .no_import = 1 };
+
+	tp_start(&w, &o);
+}
+
+Test(router, import_peer_peers_running_routers_and_remove_peer_unpeers,
+    .init = start_unpeered, .fini = stop, .timeout = 120)
+{
+	const char *rm[] = { "remove-peer", "000002/0F0", NULL };
+	int rc = -1;
+
+	cr_assert_eq(tp_stat(&w, 0, "reachable"), -1, "peered before import");
+	tp_import(&w, 0);
+	tp_import(&w, 1);
+	cr_assert_eq(tp_wait_stat(&w, 0, "reachable", 1, 30000), 0);
+	cr_assert_eq(tp_wait_stat(&w, 1, "reachable", 1, 30000), 0);
+	for (int k = 0; k < 20 && rc != 0; k++)
+		if ((rc = cli(0, "get", TEMP, NULL, NULL, NULL)) != 0)
+			usleep(200000);
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert_not_null(strstr(out, "Cel"), "%s", out);
+
+	cr_assert_eq(tp_keytool(&w, 0, out, sizeof(out), rm), 0, "%s", out);
+	for (int k = 0; k < 200 && tp_stat(&w, 0, "rx") != -1; k++)
+		usleep(100000);
+	cr_assert_eq(tp_stat(&w, 0, "rx"), -1, "node 1's router kept node 2");
+	cr_assert_neq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
+}
+
 /* Compat mode (HS256 service keys) on both nodes: the external key is
  * Ed25519 all the same, and everything works alike. */
 static void

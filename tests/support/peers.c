@@ -58,18 +58,37 @@ tp_show(const char *path)
 	th_run(argv, NULL, NULL, 0, 5000);
 }
 
-static void
-keytool(struct tp_node *n, const char *a1, const char *a2, const char *a3,
-    const char *a4, const char *a5, char *out, size_t outlen)
+int
+tp_keytool(struct tp_world *w, int i, char *out, size_t outlen,
+    const char *const args[])
 {
 	char tool[512];
-	char *argv[] = { tool, "--dir", n->keys, (char *)a1, (char *)a2,
-	    (char *)a3, (char *)a4, (char *)a5, NULL };
-	int rc;
+	char *argv[16] = { tool, "--dir", w->n[i].keys };
+	size_t k = 3;
 
 	th_path("bin/mobius-keytool", tool, sizeof(tool));
-	if ((rc = th_run(argv, NULL, out, outlen, 20000)) != 0)
+	for (size_t j = 0; args[j] != NULL && k < 15; j++)
+		argv[k++] = (char *)args[j];
+	argv[k] = NULL;
+	return th_run(argv, NULL, out, outlen, 20000);
+}
+
+static void
+keytool(struct tp_world *w, int i, const char *a1, const char *a2,
+    const char *a3, const char *a4, const char *a5, char *out, size_t outlen)
+{
+	const char *args[] = { a1, a2, a3, a4, a5, NULL };
+	int rc;
+
+	if ((rc = tp_keytool(w, i, out, outlen, args)) != 0)
 		tp_die("mobius-keytool %s: exit %d", a1, rc);
+}
+
+void
+tp_import(struct tp_world *w, int i)
+{
+	keytool(w, i, "import-peer", w->n[1 - i].peerfile, NULL, NULL, NULL,
+	    NULL, 0);
 }
 
 static int
@@ -121,14 +140,15 @@ node_init(struct tp_world *w, int i)
 	if (mkdir(n->dir, 0755) != 0 || mkdir(n->rstate, 0700) != 0)
 		tp_die("mkdir %s", n->dir);
 	if (w->o.compat)
-		keytool(n, "init", "--hid", n->hid, "--mode", "compat", NULL, 0);
+		keytool(w, i, "init", "--hid", n->hid, "--mode", "compat",
+		    NULL, 0);
 	else
-		keytool(n, "init", "--hid", n->hid, NULL, NULL, NULL, 0);
-	keytool(n, "add", "0010/010", NULL, NULL, NULL, NULL, 0);
-	keytool(n, "add", "00F0/0F0", NULL, NULL, NULL, NULL, 0);
-	keytool(n, "add", "00C1/0C1", NULL, NULL, NULL, NULL, 0);
-	keytool(n, "add", "00C1/0C2", NULL, NULL, NULL, NULL, 0);
-	keytool(n, "export-peer", NULL, NULL, NULL, NULL, out, sizeof(out));
+		keytool(w, i, "init", "--hid", n->hid, NULL, NULL, NULL, 0);
+	keytool(w, i, "add", "0010/010", NULL, NULL, NULL, NULL, 0);
+	keytool(w, i, "add", "00F0/0F0", NULL, NULL, NULL, NULL, 0);
+	keytool(w, i, "add", "00C1/0C1", NULL, NULL, NULL, NULL, 0);
+	keytool(w, i, "add", "00C1/0C2", NULL, NULL, NULL, NULL, 0);
+	keytool(w, i, "export-peer", NULL, NULL, NULL, NULL, out, sizeof(out));
 	tp_write(n->peerfile, out);
 }
 
@@ -159,11 +179,11 @@ node_config(struct tp_world *w, int i)
 	    "{ \"broker\": \"%s\", %s\n"
 	    "  \"keepalive\": %d,\n"
 	    "  \"queue\": { \"max_bytes\": 67108864%s },\n"
-	    "  \"peers\": [ { \"hid\": \"%s\", \"key\": \"%s\", \"encrypt\": %s,\n"
+	    "  \"peers\": [ { \"hid\": \"%s\", \"encrypt\": %s,\n"
 	    "    \"read\": [\"%s/#\"], \"watch\": [\"%s/#\"],\n"
 	    "    \"write\": [\"%s/010/0102/0001/40\"] } ] }\n",
 	    url, user, w->o.keepalive ? w->o.keepalive : 5, ttl, o->hid,
-	    o->peerfile, w->o.plain ? "false" : "true",
+	    w->o.plain ? "false" : "true",
 	    n->hid, n->hid, n->hid);
 	tp_write(n->rconf, cfg);
 }
@@ -202,18 +222,19 @@ void
 tp_router_start(struct tp_world *w, int i)
 {
 	struct tp_node *n = &w->n[i];
-	char bin[512], key[340], ext[340], log[340];
+	char bin[512], key[340], ext[340], log[340], peers[340];
 	char *argv[] = { bin, "--config", n->rconf, "--key", key,
 	    "--external-key", ext, "--state", n->rstate, "--socket", n->sock,
-	    "-v", NULL, NULL };
+	    "--peers", peers, "-v", NULL, NULL };
 	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
 
 	th_path("bin/mobius-router", bin, sizeof(bin));
 	snprintf(key, sizeof(key), "%s/0F0.key", n->keys);
 	snprintf(ext, sizeof(ext), "%s/0F0.external.key", n->keys);
+	snprintf(peers, sizeof(peers), "%s/peers", n->keys);
 	snprintf(log, sizeof(log), "%s/router.log", n->dir);
 	if (!w->o.sandbox || is_san())
-		argv[12] = "--no-sandbox";
+		argv[14] = "--no-sandbox";
 	if (spawn_in(&n->router, n->netns, argv, env, log) != 0)
 		tp_die("cannot start mobius-router");
 }
@@ -284,6 +305,8 @@ tp_start(struct tp_world *w, const struct tp_opts *o)
 	chmod(w->dir, 0755);
 	for (int i = 0; i < 2; i++)
 		node_init(w, i);
+	for (int i = 0; i < 2 && !w->o.no_import; i++)
+		tp_import(w, i);
 	if (w->o.ws_url == NULL)
 		broker_start(w);
 	for (int i = 0; i < 2; i++) {
@@ -300,6 +323,13 @@ tp_start(struct tp_world *w, const struct tp_opts *o)
 	}
 	for (int i = 0; i < 2; i++)
 		tp_router_start(w, i);
+	if (w->o.no_import) {
+		/* no peer yet: each router is linked to the broker, alone */
+		for (int i = 0; i < 2; i++)
+			if (tp_wait_stat(w, i, "linked", 1, 30000) != 0)
+				tp_die("router of %s never linked", w->n[i].hid);
+		return;
+	}
 	for (int i = 0; i < 2; i++)
 		if (tp_wait_stat(w, i, "reachable", 1, 30000) != 0) {
 			char log[340];

@@ -1,6 +1,6 @@
 /*
  * Two peered nodes for the router tests: keys made with mobius-keytool
- * (export-peer on each node, the other's output as the peer file), a
+ * (export-peer on each node, import-peer of the other's output), a
  * no-man's broker (Debian's mosquitto behind mobius-front, or any ws URL),
  * per node a hub (remote_req yes), mobius-sim and mobius-router, all real
  * programs in one temporary directory.
@@ -37,6 +37,7 @@ struct tp_opts {
 	const char *broker_addr;	/* its address as the routers see it */
 	const char *ns[2];	/* namespaces of the routers */
 	long queue_ttl;		/* s; 0 = default */
+	int no_import;		/* nodes start without each other's key */
 	const char *username[2], *passfile[2];
 };
 
@@ -52,6 +53,12 @@ struct tp_world {
 /* Everything up; waits until both routers report the other reachable. */
 void tp_start(struct tp_world *w, const struct tp_opts *o);
 void tp_stop(struct tp_world *w);
+
+/* mobius-keytool ARGS... on node i's key directory: its exit code. */
+int tp_keytool(struct tp_world *w, int i, char *out, size_t outlen,
+    const char *const args[]);
+/* Node i imports the other node's export-peer output (import-peer). */
+void tp_import(struct tp_world *w, int i);
 
 /* Start / stop one node's router (the world stays up). */
 void tp_router_start(struct tp_world *w, int i);
