@@ -413,13 +413,18 @@ api_hub_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	return 0;
 }
 
+/* The key file; mob_client_new says what is wrong with it, in one line. */
 int
-api_hub_open(const struct mob_client_cfg *cfg)
+api_hub_new(const struct mob_client_cfg *cfg)
+{
+	return mob_client_new(cfg, &api.c);
+}
+
+int
+api_hub_open(void)
 {
 	int r;
 
-	if ((r = mob_client_new(cfg, &api.c)) != 0)
-		return r;
 	mob_client_set_handlers(api.c, hub_msg, hub_conn, NULL);
 	/* MOB_ESYS: the hub is not there yet; api_hub_login retries */
 	if ((r = mob_client_open(api.c)) != 0 && r != MOB_ESYS)

@@ -138,8 +138,10 @@ struct api_cov {
 	uint32_t next;			/* hash chain, index + 1 */
 };
 
+/* The hub client from the key file (config phase): 0, or MOB_E* said. */
+int api_hub_new(const struct mob_client_cfg *cfg);
 /* Open the link, reading nothing yet (before the sandbox): 0 or MOB_E*. */
-int api_hub_open(const struct mob_client_cfg *cfg);
+int api_hub_open(void);
 /* Log in (the hub's first bytes), subscribe, join the libwebsockets loop. */
 int api_hub_login(int timeout_ms);
 void api_hub_close(void);

@@ -243,8 +243,11 @@ main(int argc, char *argv[])
 	struct sigaction sa;
 	int r, n = 0;
 
-	/* config: the command line, then the config file */
+	/* config: the command line, the key file (said in one line when it
+	 * fails), then the config file */
 	mob_daemon_args(&api_daemon, NULL, argc, argv, &o);
+	if (api_hub_new(&o.ccfg) != 0)
+		return 1;
 	read_config(o.config, &api.cfg);
 
 	/* open: tokens, dashboard, TLS key, the listening socket, the hub link */
@@ -253,7 +256,7 @@ main(int argc, char *argv[])
 	if (api_www_load(api.cfg.www) != 0)
 		fatalx("%s: cannot read the dashboard", api.cfg.www);
 	open_server();
-	if ((r = api_hub_open(&o.ccfg)) != 0)
+	if ((r = api_hub_open()) != 0)
 		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(r));
 
 	/*

@@ -82,8 +82,10 @@ struct peer {
 	/* receiving (hwm persisted in STATE/<hid>.state) */
 	uint64_t data_hwm, live_hwm;
 	int need_head;		/* no valid state: data waits for a fresh hb */
+	int live_fresh;		/* it answered our challenge since we started */
+	char nonce[33];		/* our challenge to it, hex (live_fresh) */
 	int state_dirty, ack_due;
-	int64_t ack_ms, hb_ms, heard_ms;
+	int64_t ack_ms, hb_ms, heard_ms;	/* monotonic, as all timers */
 	int reachable;
 	char sids[RT_SIDS_MAX][4];	/* its services seen, for presence */
 	size_t nsids;
@@ -101,7 +103,6 @@ struct router {
 	const char *peersfile;	/* what mobius-keytool import-peer writes */
 	struct rt_peerset set;	/* as last loaded */
 	int64_t peers_ms;	/* last look at the peer file */
-	int64_t start_ms;	/* wall clock: older live frames are refused */
 	struct mob_client *hub;
 	struct mosquitto *mosq;
 	struct rt_ws *ws;
@@ -275,6 +276,26 @@ live_simple(struct router *r, struct peer *p, const char *kind,
 	cJSON_Delete(m);
 }
 
+/*
+ * A heartbeat: where our data stream to the peer starts (head, records
+ * before it are gone), our challenge while the peer has not answered one
+ * since we started (ch, live_fresh), and our answer to its challenge (re).
+ */
+static void
+hb_send(struct router *r, struct peer *p, const char *re)
+{
+	cJSON *m = cJSON_CreateObject();
+	uint64_t head = rt_queue_head(p->q) ? rt_queue_head(p->q) :
+	    rt_queue_next_seq(p->q);
+
+	if (m != NULL && cJSON_AddStringToObject(m, "k", "hb") != NULL &&
+	    cJSON_AddNumberToObject(m, "head", (double)head) != NULL &&
+	    (p->live_fresh || cJSON_AddStringToObject(m, "ch", p->nonce) != NULL) &&
+	    (re == NULL || cJSON_AddStringToObject(m, "re", re) != NULL))
+		live_send(r, p, m);
+	cJSON_Delete(m);
+}
+
 /* Put a message of this node into the peer's queue. */
 static void
 data_enqueue(struct router *r, struct peer *p, const char *topic,
@@ -320,7 +341,7 @@ data_pump(struct router *r, struct peer *p, int64_t now)
 		p->sent = 0;
 		p->progress_ms = now;
 		p->st.resends++;
-		live_simple(r, p, "hb", "head", rt_queue_head(p->q));
+		hb_send(r, p, NULL);
 	}
 	if (p->sent == 0)
 		p->progress_ms = now;
@@ -464,25 +485,37 @@ hub_local(struct router *r, const char *topic, const struct mob_topic *t,
 	free(txt);
 }
 
+/* {"ok":false,"error":{"code","message"}}, or NULL (out of memory). */
+static cJSON *
+rsp_error(int code, const char *msg)
+{
+	cJSON *d = cJSON_CreateObject(), *e;
+
+	if (d == NULL || cJSON_AddFalseToObject(d, "ok") == NULL ||
+	    (e = cJSON_AddObjectToObject(d, "error")) == NULL ||
+	    cJSON_AddStringToObject(e, "code", mob_errname(code)) == NULL ||
+	    cJSON_AddStringToObject(e, "message", msg) == NULL) {
+		cJSON_Delete(d);
+		return NULL;
+	}
+	return d;
+}
+
 static void
 req_answer_error(struct router *r, const char *requester, const cJSON *id,
     int code, const char *msg)
 {
 	char topic[MOB_TOPIC_MAX], reqid[MOB_REQID_MAX + 1];
-	cJSON *rsp = cJSON_CreateObject(), *e;
+	cJSON *rsp;
 
 	/* in range before any conversion (mob_reqid_from_json) */
-	if (mob_reqid_from_json(id, reqid) != 0)
-		goto out;
-	if (rsp == NULL || mob_json_add(rsp, "id", cJSON_Duplicate(id, 1)) != 0 ||
-	    cJSON_AddFalseToObject(rsp, "ok") == NULL ||
-	    (e = cJSON_AddObjectToObject(rsp, "error")) == NULL ||
-	    cJSON_AddStringToObject(e, "code", mob_errname(code)) == NULL ||
-	    cJSON_AddStringToObject(e, "message", msg) == NULL)
-		goto out;
-	snprintf(topic, sizeof(topic), "mob/rsp/%s/%s", requester, reqid);
-	mob_client_publish_json(r->hub, topic, rsp, 1, 0);
- out:
+	if (mob_reqid_from_json(id, reqid) != 0 ||
+	    (rsp = rsp_error(code, msg)) == NULL)
+		return;
+	if (mob_json_add(rsp, "id", cJSON_Duplicate(id, 1)) == 0) {
+		snprintf(topic, sizeof(topic), "mob/rsp/%s/%s", requester, reqid);
+		mob_client_publish_json(r->hub, topic, rsp, 1, 0);
+	}
 	cJSON_Delete(rsp);
 }
 
@@ -507,7 +540,7 @@ hub_request(struct router *r, const char *target, const struct mob_env *env)
 	if (cJSON_AddStringToObject(m, "k", "req") != NULL &&
 	    cJSON_AddStringToObject(m, "from", env->iss) != NULL &&
 	    cJSON_AddStringToObject(m, "to", target) != NULL &&
-	    cJSON_AddItemToObject(m, "d", cJSON_Duplicate(env->dat, 1)))
+	    mob_json_add(m, "d", cJSON_Duplicate(env->dat, 1)) == 0)
 		live_send(r, p, m);
 	cJSON_Delete(m);
 }
@@ -568,40 +601,47 @@ struct fwd_req {
 	cJSON *id;
 };
 
+/* The answer d, with the requester's id, to requester `to` at the peer
+ * (d and id are taken, even NULL). */
+static void
+live_rsp(struct router *r, struct peer *p, const char *to, cJSON *d,
+    cJSON *id)
+{
+	cJSON *m = NULL;
+	int rc;
+
+	if (d == NULL) {
+		cJSON_Delete(id);
+		return;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(d, "id");
+	if (mob_json_add(d, "id", id) != 0 ||
+	    (m = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(m, "k", "rsp") == NULL ||
+	    cJSON_AddStringToObject(m, "to", to) == NULL)
+		goto out;
+	rc = mob_json_add(m, "d", d);
+	d = NULL;
+	if (rc == 0)
+		live_send(r, p, m);
+ out:
+	cJSON_Delete(d);
+	cJSON_Delete(m);
+}
+
 static void
 fwd_rsp(struct mob_client *c, int err, const cJSON *rsp, void *arg)
 {
 	struct fwd_req *f = arg;
 	struct peer *p = peer_find(f->r, f->peer);
-	cJSON *m = NULL, *d = NULL, *e;
 
 	(void)c;
-	if (p == NULL)
-		goto out;
-	if (rsp != NULL)
-		d = cJSON_Duplicate(rsp, 1);
-	else if ((d = cJSON_CreateObject()) != NULL &&
-	    cJSON_AddFalseToObject(d, "ok") != NULL &&
-	    (e = cJSON_AddObjectToObject(d, "error")) != NULL) {
-		cJSON_AddStringToObject(e, "code", mob_errname(err));
-		cJSON_AddStringToObject(e, "message", mob_strerror(err));
-	}
-	if (d == NULL)
-		goto out;
-	cJSON_DeleteItemFromObjectCaseSensitive(d, "id");
-	cJSON_AddItemToObject(d, "id", f->id);
-	f->id = NULL;
-	if ((m = cJSON_CreateObject()) != NULL &&
-	    cJSON_AddStringToObject(m, "k", "rsp") != NULL &&
-	    cJSON_AddStringToObject(m, "to", f->from) != NULL) {
-		cJSON_AddItemToObject(m, "d", d);
-		d = NULL;
-		live_send(f->r, p, m);
-	}
- out:
-	cJSON_Delete(d);
-	cJSON_Delete(m);
-	cJSON_Delete(f->id);
+	if (p != NULL)
+		live_rsp(f->r, p, f->from, rsp != NULL ?
+		    cJSON_Duplicate(rsp, 1) : rsp_error(err, mob_strerror(err)),
+		    f->id);
+	else
+		cJSON_Delete(f->id);
 	free(f);
 }
 
@@ -611,6 +651,14 @@ jstr(const cJSON *o, const char *name)
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, name);
 
 	return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+/* A challenge or its answer: 32 hex digits. */
+static int
+nonce_valid(const char *s)
+{
+	return s != NULL && strlen(s) == 32 &&
+	    strspn(s, "0123456789abcdef") == 32;
 }
 
 /* A peer's request for one of our services. */
@@ -651,36 +699,17 @@ peer_req(struct router *r, struct peer *p, const cJSON *m)
 	    (uri[strlen(to)] != '\0' && uri[strlen(to)] != '/'))
 		pats = NULL;
 	if (pats == NULL || !pats_match(pats, &u)) {
-		char what[160];
+		char what[160], msg[256];
 
 		p->st.denied++;
 		snprintf(what, sizeof(what), "%s of %s", op ? op : "?",
 		    uri ? uri : "?");
 		log_info("peer %s: refused %s (export policy)", p->hid, what);
 		/* the answer goes back as a response from this side */
-		{
-			cJSON *rsp = cJSON_CreateObject(), *e, *mm;
-			char msg[256];
-
-			snprintf(msg, sizeof(msg), "node %s does not export %s "
-			    "to node %s", r->cfg.me.hid, what, p->hid);
-			if (rsp != NULL &&
-			    cJSON_AddItemToObject(rsp, "id", cJSON_Duplicate(id, 1)) &&
-			    cJSON_AddFalseToObject(rsp, "ok") != NULL &&
-			    (e = cJSON_AddObjectToObject(rsp, "error")) != NULL &&
-			    cJSON_AddStringToObject(e, "code",
-			    mob_errname(MOB_EDENIED)) != NULL &&
-			    cJSON_AddStringToObject(e, "message", msg) != NULL &&
-			    (mm = cJSON_CreateObject()) != NULL) {
-				cJSON_AddStringToObject(mm, "k", "rsp");
-				cJSON_AddStringToObject(mm, "to", from);
-				cJSON_AddItemToObject(mm, "d", rsp);
-				rsp = NULL;
-				live_send(r, p, mm);
-				cJSON_Delete(mm);
-			}
-			cJSON_Delete(rsp);
-		}
+		snprintf(msg, sizeof(msg), "node %s does not export %s to node "
+		    "%s", r->cfg.me.hid, what, p->hid);
+		live_rsp(r, p, from, rsp_error(MOB_EDENIED, msg),
+		    cJSON_Duplicate(id, 1));
 		return;
 	}
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
@@ -760,7 +789,7 @@ peer_live(struct router *r, struct peer *p, const cJSON *m)
 			size_t done = nb - rt_queue_durable(p->q);
 
 			p->sent = p->sent > done ? p->sent - done : 0;
-			p->progress_ms = mob_clock_wall_ms();
+			p->progress_ms = mob_clock_mono_ms();
 		}
 	} else if (strcmp(k, "hb") == 0) {
 		n = cJSON_GetObjectItemCaseSensitive(m, "head");
@@ -774,6 +803,8 @@ peer_live(struct router *r, struct peer *p, const cJSON *m)
 		}
 		if (cJSON_IsNumber(n))
 			p->need_head = 0;
+		if (nonce_valid(jstr(m, "ch")))
+			hb_send(r, p, jstr(m, "ch"));
 	} else if (strcmp(k, "sync") == 0)
 		peer_sync(r, p);
 	else if (strcmp(k, "req") == 0) {
@@ -828,6 +859,34 @@ peer_key(const struct peer *p, const uint8_t kid[RT_KID_LEN], int64_t now_s)
 			return k;
 	}
 	return NULL;
+}
+
+/*
+ * Which live frames of the peer were sent before this process started
+ * (the broker may hold them, and live_hwm on disk may be older than what
+ * the crashed process took)?  Not judged by comparing two clocks, which
+ * may be apart: the peer answers our random challenge (hb "ch" → "re"),
+ * and the seq of its answer is the mark; its earlier frames have lower
+ * seqs and are refused (replay).  Until it answered, no live frame of it
+ * is acted on (stale) but its own challenge is answered: an old one
+ * replayed gets an answer its sender no longer waits for.
+ */
+static int
+live_fresh(struct router *r, struct peer *p, const cJSON *m, uint64_t seq)
+{
+	const char *k = jstr(m, "k"), *ch = jstr(m, "ch"), *re = jstr(m, "re");
+	int hb = k != NULL && strcmp(k, "hb") == 0;
+
+	if (!hb || !nonce_valid(re) || sodium_memcmp(re, p->nonce, 32) != 0) {
+		if (hb && nonce_valid(ch))
+			hb_send(r, p, ch);
+		p->st.stale++;
+		return 0;
+	}
+	p->live_fresh = 1;
+	log_info("peer %s: answered our challenge at live seq %llu", p->hid,
+	    (unsigned long long)seq);
+	return 1;
 }
 
 /*
@@ -918,16 +977,8 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 			p->st.expired++;
 			return;
 		}
-		if (h.ts < r->start_ms) {
-			/* sent before this process: live_hwm may have
-			 * rolled back with a crash (saved ~1 s apart) */
-			p->st.stale++;
-			return;
-		}
-		p->live_hwm = h.seq;
-		p->state_dirty = 1;
 	}
-	p->heard_ms = now;
+	p->heard_ms = mob_clock_mono_ms();
 	pt[ptlen] = '\0';
 	if (memchr(pt, '\0', ptlen) != NULL ||
 	    (m = cJSON_ParseWithLengthOpts((const char *)pt, ptlen + 1, NULL,
@@ -936,6 +987,14 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 		p->st.bad_body++;
 		cJSON_Delete(m);
 		return;
+	}
+	if (cls == RT_CLASS_LIVE) {
+		if (!p->live_fresh && !live_fresh(r, p, m, h.seq)) {
+			cJSON_Delete(m);
+			return;
+		}
+		p->live_hwm = h.seq;
+		p->state_dirty = 1;
 	}
 	peer_set_reachable(r, p, 1);
 	if (cls == RT_CLASS_DATA)
@@ -970,8 +1029,7 @@ on_connect(struct mosquitto *m, void *arg, int rc)
 		struct peer *p = &r->peers[i];
 
 		p->sent = 0;	/* resend what was not acknowledged */
-		live_simple(r, p, "hb", "head", rt_queue_head(p->q) ?
-		    rt_queue_head(p->q) : rt_queue_next_seq(p->q));
+		hb_send(r, p, NULL);
 		live_simple(r, p, "sync", NULL, 0);
 	}
 }
@@ -1070,6 +1128,7 @@ peer_add(struct router *r, const struct rt_peer_keys *k)
 {
 	struct peer *p = &r->peers[r->npeers];
 	char dir[300], f[MOB_TOPIC_MAX];
+	uint8_t nonce[16];
 
 	memset(p, 0, sizeof(*p));
 	memcpy(p->hid, k->hid, sizeof(p->hid));
@@ -1080,7 +1139,12 @@ peer_add(struct router *r, const struct rt_peer_keys *k)
 		return MOB_ESYS;
 	}
 	state_load(r, p);
-	p->live_seq = rt_queue_next_seq(p->q);	/* time-based */
+	/* above what an earlier process sent, data (queue) or live (time) */
+	p->live_seq = rt_queue_next_seq(p->q);
+	if (p->live_seq < (uint64_t)mob_clock_wall_us())
+		p->live_seq = (uint64_t)mob_clock_wall_us();
+	randombytes_buf(nonce, sizeof(nonce));
+	sodium_bin2hex(p->nonce, sizeof(p->nonce), nonce, sizeof(nonce));
 	/* requests of this node's services to that node */
 	snprintf(f, sizeof(f), "mob/req/%s/+", p->hid);
 	if (mob_client_subscribe(r->hub, f, 1) != 0)
@@ -1090,8 +1154,7 @@ peer_add(struct router *r, const struct rt_peer_keys *k)
 	    p->pol == &rt_no_policy ? "; not in the configuration: it gets "
 	    "none of this node's data" : "");
 	if (r->linked) {
-		live_simple(r, p, "hb", "head", rt_queue_head(p->q) ?
-		    rt_queue_head(p->q) : rt_queue_next_seq(p->q));
+		hb_send(r, p, NULL);
 		live_simple(r, p, "sync", NULL, 0);
 	}
 	return 0;
@@ -1200,10 +1263,10 @@ stats_write(struct router *r)
 	cJSON *o = cJSON_CreateObject(), *ps, *po;
 	char *txt = NULL;
 
-	if (o == NULL || (ps = cJSON_AddObjectToObject(o, "peers")) == NULL)
+	if (o == NULL || (ps = cJSON_AddObjectToObject(o, "peers")) == NULL ||
+	    cJSON_AddBoolToObject(o, "linked", r->linked) == NULL ||
+	    cJSON_AddNumberToObject(o, "link_ups", (double)r->link_ups) == NULL)
 		goto out;
-	cJSON_AddBoolToObject(o, "linked", r->linked);
-	cJSON_AddNumberToObject(o, "link_ups", (double)r->link_ups);
 	for (size_t i = 0; i < r->npeers; i++) {
 		struct peer *p = &r->peers[i];
 		struct rt_qstats q;
@@ -1211,8 +1274,12 @@ stats_write(struct router *r)
 		rt_queue_stats(p->q, &q);
 		if ((po = cJSON_AddObjectToObject(ps, p->hid)) == NULL)
 			goto out;
-#define N(name, v) cJSON_AddNumberToObject(po, name, (double)(v))
-		cJSON_AddBoolToObject(po, "reachable", p->reachable);
+		/* a counter that cannot be added: no file this time */
+#define N(name, v) if (cJSON_AddNumberToObject(po, name, (double)(v)) == NULL) \
+	goto out
+		if (cJSON_AddBoolToObject(po, "reachable", p->reachable) == NULL ||
+		    cJSON_AddBoolToObject(po, "live_fresh", p->live_fresh) == NULL)
+			goto out;
 		N("rx", p->st.rx); N("tx", p->st.tx);
 		N("delivered", p->st.delivered);
 		N("bad_topic", p->st.bad_topic); N("bad_header", p->st.bad_header);
@@ -1256,7 +1323,7 @@ peers_tick(struct router *r, int64_t now)
 				    p->hid);
 			synced = 1;
 		}
-		rt_queue_expire(p->q, now);
+		rt_queue_expire(p->q, mob_clock_wall_ms());	/* ts are wall */
 		if (p->sent > rt_queue_durable(p->q))
 			p->sent = 0;
 		data_pump(r, p, now);
@@ -1268,8 +1335,7 @@ peers_tick(struct router *r, int64_t now)
 			}
 		}
 		if (r->linked && now - p->hb_ms >= RT_HB_MS) {
-			live_simple(r, p, "hb", "head", rt_queue_head(p->q) ?
-			    rt_queue_head(p->q) : rt_queue_next_seq(p->q));
+			hb_send(r, p, NULL);
 			p->hb_ms = now;
 		}
 		if (p->reachable && (!r->linked || now - p->heard_ms > RT_LOST_MS))
@@ -1305,7 +1371,9 @@ rt_loop(struct router *r)
 			fatal("poll");
 		if (mob_client_process(r->hub, n > 0 ? pfd[0].revents : 0) != 0)
 			log_debug("hub: processing failed");
-		now = mob_clock_wall_ms();
+		/* timers on the monotonic clock: a wall clock stepped back
+		 * (NTP after a start with the clock ahead) stalls none */
+		now = mob_clock_mono_ms();
 		ext_service(r, n > 0 ? pfd[1].revents : 0, now);
 		peers_tick(r, now);
 		sd_notify(0, "WATCHDOG=1");
@@ -1340,7 +1408,6 @@ rt_keys(struct router *r, const char *extkey)
 static void
 rt_open(struct router *r)
 {
-	r->start_ms = mob_clock_wall_ms();
 	peers_apply(r);
 	if ((r->cache = calloc(RT_CACHE_MAX, sizeof(*r->cache))) == NULL)
 		fatalx("out of memory");
@@ -1446,8 +1513,9 @@ main(int argc, char *argv[])
 	if (sodium_init() < 0)
 		fatalx("libsodium cannot start");
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = mob_client_new(&o.ccfg, &r.hub)) != 0)
-		fatalx("%s: %s", o.ccfg.keyfile, mob_strerror(rc));
+	/* mob_client_new says what is wrong with the key file, in one line */
+	if (mob_client_new(&o.ccfg, &r.hub) != 0)
+		return 1;
 	if (strcmp(mob_client_sid(r.hub), RT_ROUTER_SID) != 0)
 		log_warnx("%s: SID %s; the hub lets only its router_sid (default "
 		    RT_ROUTER_SID ") speak for other nodes",
@@ -1488,7 +1556,7 @@ main(int argc, char *argv[])
 		fatalx("cannot start the WebSocket thread");
 	r.backoff_ms = 500;
 	if (ext_connect(&r) != 0)
-		r.retry_ms = mob_clock_wall_ms() + r.backoff_ms;
+		r.retry_ms = mob_clock_mono_ms() + r.backoff_ms;
 	sd_notify(0, "READY=1");
 	log_info("node %s: %zu peer(s), broker %s", r.cfg.me.hid, r.npeers,
 	    r.cfg.broker.url);

@@ -96,6 +96,43 @@ Test(router, remote_discover_get_set_watch_both_ways, .init = start_default,
 }
 
 /*
+ * A loader's error is one precise line, not that line and a generic one
+ * (as test_cli a_missing_key_file_is_one_line_naming_it for the CLI and
+ * the services): mob_client_new names the key file and the reason.
+ */
+Test(router, a_missing_key_file_is_one_line_naming_it, .timeout = 30)
+{
+	static const char *const progs[] = { "bin/mobius-router",
+	    "bin/mobius-api" };
+	char dir[256], key[300], path[512], cmd[2048];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	th_tmpdir(dir, sizeof(dir));
+	snprintf(key, sizeof(key), "%s/missing.key", dir);
+	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		char *nl;
+
+		th_path(progs[i], path, sizeof(path));
+		/* the key is loaded before the configuration is read */
+		snprintf(cmd, sizeof(cmd), "exec '%s' --config /dev/null --key "
+		    "'%s' --socket '%s/hub.sock' --no-sandbox%s%s%s%s 2>&1", path,
+		    key, dir, i == 0 ? " --external-key " : "", i == 0 ? key : "",
+		    i == 0 ? " --state " : "", i == 0 ? dir : "");
+		memset(out, 0, sizeof(out));
+		cr_expect_eq(th_run(argv, NULL, out, sizeof(out), 10000), 1,
+		    "%s: %s", progs[i], out);
+		nl = strchr(out, '\n');
+		cr_expect(nl != NULL && nl[1] == '\0', "%s: one line: %s",
+		    progs[i], out);
+		cr_expect_not_null(strstr(out, key), "%s: names the file: %s",
+		    progs[i], out);
+		cr_expect_not_null(strstr(out, "No such file"), "%s: %s",
+		    progs[i], out);
+	}
+	th_rmtree(dir);
+}
+
+/*
  * Peering by hand, as with WireGuard: both routers run with no peer; each
  * node imports the other's export-peer output, and the running routers
  * pick it up (they watch the peer file): no restart.  remove-peer undoes
@@ -580,4 +617,51 @@ Test(router, a_live_write_replayed_after_a_crash_is_refused,
 	cr_assert_eq(cli(1, "get", "000001/010/0101/0001/40", NULL, NULL, NULL),
 	    0, "%s", out);
 	th_stop(&sub, SIGTERM, 5000);
+}
+
+/* ---- clocks apart: a receiver whose clock was ahead at its start ---------- */
+
+static void
+start_node2_clock(void)
+{
+	const char *b = getenv("MOBIUS_BUILD");
+	struct tp_opts o = { .sandbox = 1, .clock = { NULL, "+0" } };
+
+	if (b != NULL && strstr(b, "san") != NULL)
+		cr_skip_test("the SAN tree preloads the ASan runtime, which takes "
+		    "LD_PRELOAD from libfaketime; the normal tree runs this test");
+	if (access("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+	    R_OK) != 0)
+		cr_skip_test("libfaketime (Debian package faketime) is not installed");
+	tp_start(&w, &o);
+}
+
+/*
+ * Node 2 (hub, sim, router: libfaketime, one offset file) has its clock an
+ * hour ahead while its router restarts, then NTP steps it back.  Judged by
+ * clocks, every live frame of node 1 would be older than node 2's router
+ * for an hour and be refused; judged by node 1's answer to node 2's
+ * challenge (protocol.md §7, "Live frames across a restart"), node 1's
+ * requests are served again as soon as the clocks agree within bounds.
+ */
+Test(router, a_receiver_clock_ahead_at_start_takes_live_frames_after_the_step,
+    .init = start_node2_clock, .fini = stop, .timeout = 150)
+{
+	char path[400];
+
+	tp_router_kill(&w, 1, SIGTERM);
+	snprintf(path, sizeof(path), "%s/stats.json", w.n[1].rstate);
+	unlink(path);
+	tp_clock(&w, 1, "+1h");
+	tp_router_start(&w, 1);
+	cr_assert_eq(tp_wait_stat(&w, 1, "linked", 1, 30000), 0);
+	/* an hour apart: node 1's frames are too old for node 2 */
+	cr_assert_eq(tp_wait_stat(&w, 1, "expired", 1, 30000), 0);
+	cr_assert_eq(tp_stat(&w, 1, "live_fresh"), 0);
+	tp_clock(&w, 1, "+0");
+	cr_assert_eq(tp_wait_stat(&w, 1, "live_fresh", 1, 30000), 0,
+	    "node 1 never answered node 2's challenge after the step");
+	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "Cel"), "%s", out);
+	cr_assert_eq(cli(0, "set", SETP, "21.5", NULL, NULL), 0, "%s", out);
 }

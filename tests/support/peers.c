@@ -152,6 +152,37 @@ node_init(struct tp_world *w, int i)
 	tp_write(n->peerfile, out);
 }
 
+#define TP_FAKETIME	"/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+void
+tp_clock(struct tp_world *w, int i, const char *offset)
+{
+	tp_write(w->n[i].clockfile, offset);
+}
+
+/* The node's daemons read their clock offset from a file (libfaketime). */
+static void
+node_clock(struct tp_world *w, int i)
+{
+	struct tp_node *n = &w->n[i];
+	char keys[sizeof(n->keys)];
+
+	if (w->o.clock[i] == NULL)
+		return;
+	/* in the key directory: the confined router still sees it there */
+	memcpy(keys, n->keys, sizeof(keys));
+	snprintf(n->clockfile, sizeof(n->clockfile), "%s/clock", keys);
+	tp_clock(w, i, w->o.clock[i]);
+	snprintf(n->envbuf[0], sizeof(n->envbuf[0]), "LD_PRELOAD=%s", TP_FAKETIME);
+	snprintf(n->envbuf[1], sizeof(n->envbuf[1]),
+	    "FAKETIME_TIMESTAMP_FILE=%s/clock", keys);
+	n->env[0] = n->envbuf[0];
+	n->env[1] = n->envbuf[1];
+	n->env[2] = "FAKETIME_NO_CACHE=1";
+	n->env[3] = "FAKETIME_DONT_FAKE_MONOTONIC=1";
+	n->env[4] = "NO_FAKE_STAT=1";
+}
+
 static void
 node_config(struct tp_world *w, int i)
 {
@@ -205,7 +236,7 @@ node_start(struct tp_world *w, int i)
 	    getenv("MOBIUS_SRC") ? getenv("MOBIUS_SRC") : ".");
 	snprintf(state, sizeof(state), "%s/state", n->dir);
 	snprintf(log, sizeof(log), "%s/hub.log", n->dir);
-	if (th_spawn(&n->hub, hargv, NULL, log) != 0)
+	if (th_spawn(&n->hub, hargv, n->env, log) != 0)
 		tp_die("cannot start the hub");
 	if (th_wait_path(n->sock, 15000) != 0 ||
 	    th_wait_log(log, "running", 15000) != 0) {
@@ -214,7 +245,7 @@ node_start(struct tp_world *w, int i)
 	}
 	snprintf(kf, sizeof(kf), "%s/010.key", n->keys);
 	snprintf(log, sizeof(log), "%s/sim.log", n->dir);
-	if (th_spawn(&n->sim, sargv, NULL, log) != 0)
+	if (th_spawn(&n->sim, sargv, n->env, log) != 0)
 		tp_die("cannot start mobius-sim");
 }
 
@@ -226,8 +257,10 @@ tp_router_start(struct tp_world *w, int i)
 	char *argv[] = { bin, "--config", n->rconf, "--key", key,
 	    "--external-key", ext, "--state", n->rstate, "--socket", n->sock,
 	    "--peers", peers, "-v", NULL, NULL };
-	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	char *env[8] = { "MOBIUS_SANDBOX_USER=nobody" };
 
+	for (size_t k = 0; n->env[k] != NULL; k++)
+		env[k + 1] = n->env[k];
 	th_path("bin/mobius-router", bin, sizeof(bin));
 	snprintf(key, sizeof(key), "%s/0F0.key", n->keys);
 	snprintf(ext, sizeof(ext), "%s/0F0.external.key", n->keys);
@@ -303,8 +336,10 @@ tp_start(struct tp_world *w, const struct tp_opts *o)
 	w->o = *o;
 	th_tmpdir(w->dir, sizeof(w->dir));
 	chmod(w->dir, 0755);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		node_init(w, i);
+		node_clock(w, i);
+	}
 	for (int i = 0; i < 2 && !w->o.no_import; i++)
 		tp_import(w, i);
 	if (w->o.ws_url == NULL)

@@ -20,6 +20,9 @@ struct tp_node {
 	char hid[7];
 	char dir[300], keys[320], sock[320], rstate[320], rconf[320];
 	char peerfile[320];	/* this node's export-peer output */
+	char clockfile[340];	/* its libfaketime offset (tp_opts.clock) */
+	char *env[6];		/* its daemons' environment (faketime) */
+	char envbuf[2][400];
 	struct th_proc hub, sim, router;
 	const char *netns;	/* the router's namespace, or NULL */
 };
@@ -38,6 +41,9 @@ struct tp_opts {
 	const char *ns[2];	/* namespaces of the routers */
 	long queue_ttl;		/* s; 0 = default */
 	int no_import;		/* nodes start without each other's key */
+	const char *clock[2];	/* node i's hub, sim and router run under
+				 * libfaketime at this offset ("+0"), which
+				 * tp_clock() steps; NULL: the real clock */
 	const char *username[2], *passfile[2];
 };
 
@@ -59,6 +65,9 @@ int tp_keytool(struct tp_world *w, int i, char *out, size_t outlen,
     const char *const args[]);
 /* Node i imports the other node's export-peer output (import-peer). */
 void tp_import(struct tp_world *w, int i);
+
+/* Step node i's clock (tp_opts.clock): a libfaketime offset, "-1h". */
+void tp_clock(struct tp_world *w, int i, const char *offset);
 
 /* Start / stop one node's router (the world stays up). */
 void tp_router_start(struct tp_world *w, int i);
