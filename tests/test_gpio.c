@@ -333,6 +333,21 @@ Test(gpio, lines_are_found_by_name_and_unknown_ones_refused)
 	drv_done(&d);
 }
 
+/* `mobius-gpio --list`'s output (stdout and stderr), its exit status. */
+static int
+gpio_list(const char *simdir, char *out, size_t len)
+{
+	char path[300];
+	char *argv[] = { path, "--sim-dir", (char *)simdir, "--list", NULL };
+
+	th_path("bin/mobius-gpio", path, sizeof(path));
+	if (simdir == NULL) {
+		argv[1] = "--list";
+		argv[2] = NULL;
+	}
+	return th_run(argv, NULL, out, len, 10000);
+}
+
 /* --- the kernel's gpio-sim, where there is one -------------------------------- */
 
 #define GPIO_SIM	"/sys/kernel/config/gpio-sim"
@@ -366,7 +381,7 @@ get_str(const char *path, char *buf, size_t len)
 
 Test(gpio, gpiod_backend_against_the_kernel_gpio_sim)
 {
-	char dev[64], chip[64], p[400], v[16];
+	char dev[64], chip[64], p[400], v[16], lout[8192];
 	struct mob_gpio_line_cfg lines[2];
 	struct mob_gpio_config cfg;
 	struct drv d;
@@ -413,6 +428,10 @@ Test(gpio, gpiod_backend_against_the_kernel_gpio_sim)
 	snprintf(p, sizeof(p), "/sys/devices/platform/%s/%s/sim_gpio1/value", dev, chip);
 	cr_assert_eq(get_str(p, v, sizeof(v)), 0);
 	cr_expect_str_eq(v, "1");
+	/* --list shows the chip, and the lines as ours */
+	cr_expect_eq(gpio_list(NULL, lout, sizeof(lout)), 0, "%s", lout);
+	cr_expect_not_null(strstr(lout, chip), "%s in %s", chip, lout);
+	cr_expect_not_null(strstr(lout, "used   mobius-test"), "%s", lout);
 	mob_gpio_close(d.g);
 
 	snprintf(p, sizeof(p), "%s/live", top);
@@ -567,6 +586,31 @@ Test(gpio, service_drives_outputs_and_restores_the_safe_state_on_sigterm)
 	cr_expect_eq(level(sim, "sim0", 2), 0, "relay safe off");
 	cr_expect_eq(level(sim, "sim0", 3), 1, "led safe off (active-low: high)");
 	hw_stop(&h);
+}
+
+/* Like gpioinfo, for the simulated chip a running service uses. */
+Test(gpio, list_shows_the_simulated_chips_lines_and_who_uses_them)
+{
+	char sim[300], out[8192];
+	struct hw h;
+
+	start_gpio(&h, sim, sizeof(sim));
+	cr_assert_eq(hw_wait_value(&h, "0301/0001/41", "false", 1, 5000), 0);
+	cr_assert_eq(gpio_list(sim, out, sizeof(out)), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "sim0 [simulated, "), "%s", out);
+	cr_expect_not_null(strstr(out, "8 lines"), "%s", out);
+	cr_expect(strstr(out, "0  BTN") != NULL && strstr(out,
+	    "input  used   mobius-gpio") != NULL, "%s", out);
+	cr_expect_not_null(strstr(out, "RELAY            output used   "
+	    "mobius-gpio"), "%s", out);
+	cr_expect_not_null(strstr(out, "  4  -                input  unused"),
+	    "%s", out);
+	/* the kernel's chips are listed (or said to be none) first */
+	cr_expect(strstr(out, "no kernel GPIO chips") != NULL ||
+	    strstr(out, "gpiochip") != NULL, "%s", out);
+	hw_stop(&h);
+	cr_assert_eq(gpio_list(h.node.dir, out, sizeof(out)), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "no simulated chips in"), "%s", out);
 }
 
 Test(gpio, service_does_its_job_inside_its_sandbox)

@@ -4,6 +4,8 @@
  * (gpiod_line_find) and lines by chip and offset are handled alike.
  */
 #include <errno.h>
+#include <glob.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,3 +205,56 @@ const struct gpio_ops gpio_ops_gpiod = {
 	.fds = gd_fds,
 	.dispatch = gd_dispatch,
 };
+
+/* One kernel chip as gpioinfo shows it: each line, its consumer, in use. */
+static void
+gd_list_chip(FILE *fp, struct gpiod_chip *chip)
+{
+	struct gpiod_line *line;
+	const char *name, *consumer;
+	unsigned int i, n = gpiod_chip_num_lines(chip);
+
+	fprintf(fp, "%s [%s] %u lines\n", gpiod_chip_name(chip),
+	    gpiod_chip_label(chip), n);
+	for (i = 0; i < n; i++) {
+		if ((line = gpiod_chip_get_line(chip, i)) == NULL) {
+			fprintf(fp, "  %3u  ?  (%s)\n", i, strerror(errno));
+			continue;
+		}
+		name = gpiod_line_name(line);
+		consumer = gpiod_line_consumer(line);
+		fprintf(fp, "  %3u  %-16s %-6s %-6s %s\n", i,
+		    name != NULL ? name : "-",
+		    gpiod_line_direction(line) == GPIOD_LINE_DIRECTION_OUTPUT ?
+		    "output" : "input", gpiod_line_is_used(line) ? "used" :
+		    "unused", consumer != NULL ? consumer : "-");
+	}
+}
+
+int
+mob_gpio_list_kernel(FILE *fp)
+{
+	struct gpiod_chip_iter *it;
+	struct gpiod_chip *chip;
+	glob_t g;
+	int n;
+
+	/* libgpiod opens every /dev/gpiochip*: none is not an error here */
+	n = glob("/dev/gpiochip*", 0, NULL, &g) == 0 ? (int)g.gl_pathc : 0;
+	globfree(&g);
+	if (n == 0) {
+		fprintf(fp, "no kernel GPIO chips (/dev/gpiochip*): this "
+		    "kernel or container has none\n");
+		return 0;
+	}
+	if ((it = gpiod_chip_iter_new()) == NULL) {
+		fprintf(fp, "cannot open the GPIO chips in /dev: %s%s\n",
+		    strerror(errno), errno == EACCES ? " (run it as the "
+		    "service's user, or as root)" : "");
+		return sys_err();
+	}
+	gpiod_foreach_chip(it, chip)
+		gd_list_chip(fp, chip);
+	gpiod_chip_iter_free(it);
+	return 0;
+}

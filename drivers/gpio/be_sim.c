@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,3 +427,48 @@ const struct gpio_ops gpio_ops_sim = {
 	.fds = sim_fds,
 	.dispatch = sim_dispatch,
 };
+
+/*
+ * The simulated chips of a running mobius-gpio, from their state files:
+ * each line, in use (requested by the service) or not, and its level.
+ */
+int
+mob_gpio_list_sim(FILE *fp, const char *dir)
+{
+	char pat[300], line[200], name[MOB_GPIO_NAME_MAX], d[8];
+	const char *chip;
+	glob_t g;
+	size_t i;
+	int off, lvl, n;
+	FILE *f;
+
+	snprintf(pat, sizeof(pat), "%s/*.state", dir);
+	if (glob(pat, 0, NULL, &g) != 0) {
+		fprintf(fp, "no simulated chips in %s (no mobius-gpio with the "
+		    "sim back-end has run there)\n", dir);
+		return 0;
+	}
+	for (i = 0; i < g.gl_pathc; i++) {
+		if ((f = fopen(g.gl_pathv[i], "re")) == NULL) {
+			fprintf(fp, "%s: %s\n", g.gl_pathv[i], strerror(errno));
+			continue;
+		}
+		chip = strrchr(g.gl_pathv[i], '/') + 1;
+		for (n = 0; fgets(line, sizeof(line), f) != NULL; n++)
+			;
+		fprintf(fp, "%.*s [simulated, %s] %d lines\n",
+		    (int)(strlen(chip) - strlen(".state")), chip, dir, n);
+		rewind(f);
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "%d %63s %7s %d", &off, name, d,
+			    &lvl) == 4)
+				fprintf(fp, "  %3d  %-16s %-6s %-6s %-11s level "
+				    "%d\n", off, name, strcmp(d, "out") == 0 ?
+				    "output" : "input", strcmp(d, "-") == 0 ?
+				    "unused" : "used", strcmp(d, "-") == 0 ? "-" :
+				    "mobius-gpio", lvl);
+		fclose(f);
+	}
+	globfree(&g);
+	return 0;
+}

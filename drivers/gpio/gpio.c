@@ -8,6 +8,7 @@
  * every line, armed for the earliest deadline.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
@@ -221,4 +222,14 @@ int
 mob_gpio_reported(const struct mob_gpio *g, size_t i)
 {
 	return i < g->nlines ? g->lines[i].reported : -1;
+}
+
+int
+mob_gpio_list(FILE *fp, const char *sim_dir)
+{
+	int r = mob_gpio_list_kernel(fp);
+
+	if (sim_dir != NULL)
+		mob_gpio_list_sim(fp, sim_dir);
+	return r;
 }

@@ -22,6 +22,7 @@
 #define MOBIUS_DRIVERS_GPIODRV_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -114,5 +115,13 @@ int mob_gpio_get(struct mob_gpio *g, size_t line, int *value);
 int mob_gpio_set(struct mob_gpio *g, size_t line, int value);
 /* Last reported (debounced) value of an input; -1 before the first. */
 int mob_gpio_reported(const struct mob_gpio *g, size_t line);
+
+/*
+ * `mobius-gpio --list`, like gpioinfo: the kernel's chips and lines (name,
+ * direction, used or not, consumer), then the simulated chips whose state
+ * files are in sim_dir (NULL: none).  0, or MOB_E* when the chips cannot
+ * be opened (said on fp).
+ */
+int mob_gpio_list(FILE *fp, const char *sim_dir);
 
 #endif

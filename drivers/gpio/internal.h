@@ -33,4 +33,8 @@ struct gpio_ops {
 extern const struct gpio_ops gpio_ops_gpiod;
 extern const struct gpio_ops gpio_ops_sim;
 
+/* mob_gpio_list's two halves. */
+int mob_gpio_list_kernel(FILE *fp);
+int mob_gpio_list_sim(FILE *fp, const char *dir);
+
 #endif

@@ -28,6 +28,7 @@ struct gsvc {
 	struct mob_res **res;		/* parallel to cfg.lines */
 	int force_sim;
 	const char *sim_dir;
+	char list_dir[200];		/* --list's default sim dir */
 };
 
 static void
@@ -206,6 +207,15 @@ own_option(void *arg, int ch, const char *val)
 	case 'd':
 		s->sim_dir = val;
 		return 0;
+	case 'l':
+		/* an action, like --version: at once, with what came before */
+		if (s->sim_dir == NULL)
+			s->sim_dir = getenv("RUNTIME_DIRECTORY");
+		if (s->sim_dir == NULL) {
+			default_sim_dir(s->list_dir, sizeof(s->list_dir));
+			s->sim_dir = s->list_dir;
+		}
+		exit(mob_gpio_list(stdout, s->sim_dir) == 0 ? 0 : 1);
 	default:
 		return -1;
 	}
@@ -218,6 +228,9 @@ static const struct mob_daemon_option gpio_opts[] = {
 	    "files go\n(default: $RUNTIME_DIRECTORY, else gpio.sim.dir of\n"
 	    "the config, else /run/mobius-gpio as root and\n"
 	    "$XDG_RUNTIME_DIR/mobius-gpio as a user)" },
+	{ "list", 'l', NULL, "list the GPIO chips and lines this process can "
+	    "see\n(kernel chips, then simulated chips in the sim dir\n"
+	    "given before it) and exit; needs no --config or --key" },
 	{ NULL, 0, NULL, NULL },
 };
 
