@@ -286,6 +286,21 @@ token_of(const char *keyfile, const char *id, const char *user)
 	return tok;
 }
 
+/* Rule 1: nobody logs in as the hub, not even with the hub's own key. */
+Test(hub_unit, the_hubs_own_id_never_logs_in)
+{
+	struct mosquitto x = { TH_HID "/000", "" };
+	struct hub *h = hub_new(NULL);
+	char hubkey[600], *tok;
+
+	snprintf(hubkey, sizeof(hubkey), "%s/hub.key", node.keys);
+	tok = token_of(hubkey, TH_HID "/000", "0000/000");
+	cr_expect_eq(login_pw(h, &x, "0000/000", tok), MOSQ_ERR_AUTH);
+	cr_expect_eq(h->st.logins_ok, 0);
+	free(tok);
+	hub_done(h);
+}
+
 Test(hub_unit, only_the_reload_recheck_of_the_same_session_passes_a_spent_token)
 {
 	struct mosquitto a = { A_ID, "" }, a2 = { A_ID, "" };
