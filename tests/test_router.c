@@ -315,8 +315,10 @@ inject(const struct tp_frame *f, int flip)
 	int p;
 
 	memcpy(b, f->b, f->len);
-	if (flip)
+	if (flip == 1)
 		b[f->len / 2] ^= 0x01;
+	else if (flip == 2)
+		b[1] &= ~0x01;		/* the sealed flag: "plaintext" */
 	snprintf(path, sizeof(path), "%s/inject.bin", w.dir);
 	cr_assert_not_null(fp = fopen(path, "w"));
 	cr_assert_eq(fwrite(b, 1, f->len, fp), f->len);
@@ -479,6 +481,8 @@ Test(router, hostile_broker_sees_no_plaintext_and_its_frames_are_refused,
 			inject(&f[i], 1);	/* tampered */
 			cr_assert_eq(tp_wait_stat(&w, 0, "bad_signature", 1,
 			    10000), 0);
+			inject(&f[i], 2);	/* passed off as unsealed */
+			cr_assert_eq(tp_wait_stat(&w, 0, "unsealed", 1, 10000), 0);
 			break;
 		}
 	th_stop(&sub, SIGTERM, 5000);
