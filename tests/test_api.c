@@ -634,6 +634,76 @@ Test(api, no_cors_unless_configured)
 	    "$B/api/v1/status"), 405);
 }
 
+/*
+ * Every answer, a refusal too, carries the hardening headers; the
+ * dashboard a Content-Security-Policy of its own origin only.
+ */
+Test(api, every_answer_carries_the_hardening_headers)
+{
+	static const char *const want[] = { "cache-control: no-store",
+	    "x-content-type-options: nosniff", "x-frame-options: DENY",
+	    "referrer-policy: no-referrer" };
+	char out[OUT_MAX], hdr[600], cmd[700];
+
+	snprintf(hdr, sizeof(hdr), "%s/hardening.hdr", node.dir);
+	snprintf(cmd, sizeof(cmd), "-D %s $B/api/v1/status", hdr);
+	cr_assert_eq(http_tok(out, sizeof(out), tok_ro, cmd), 200);
+	for (size_t i = 0; i < 4; i++)
+		cr_expect_eq(th_count_log(hdr, want[i]), 1, "200: %s", want[i]);
+	cr_assert_eq(http(out, sizeof(out), "-D %s $B/api/v1/status", hdr), 401);
+	for (size_t i = 0; i < 4; i++)
+		cr_expect_eq(th_count_log(hdr, want[i]), 1, "401: %s", want[i]);
+	cr_assert_eq(http(out, sizeof(out), "-D %s $B/", hdr), 200);
+	cr_expect_eq(th_count_log(hdr, "content-security-policy: default-src 'none'; "
+	    "script-src 'self'"), 1);
+}
+
+/*
+ * TLS 1.2 and 1.3 only, AEAD ciphers only: a client that would speak 1.1
+ * or a CBC suite (SECLEVEL=0; it does with a server that allows them)
+ * gets no session.
+ */
+Test(api, tls_below_1_2_and_cbc_suites_are_refused)
+{
+	static const struct {
+		const char *args;
+		int ok;
+	} c[] = {
+		{ "-tls1_1 -cipher 'DEFAULT:@SECLEVEL=0'", 0 },
+		{ "-tls1_2 -cipher 'ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0'", 0 },
+		{ "-tls1_2 -cipher 'ECDHE-ECDSA-AES128-GCM-SHA256'", 1 },
+		{ "-tls1_3", 1 },
+	};
+	char cmd[512], out[4096];
+	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+
+	if (access("/usr/bin/openssl", X_OK) != 0)
+		cr_skip_test("no /usr/bin/openssl to offer old TLS versions");
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "exec /usr/bin/openssl s_client -connect "
+		    "127.0.0.1:%d %s </dev/null 2>&1", port, c[i].args);
+		cr_expect_eq(th_run(argv, NULL, out, sizeof(out), 15000) == 0,
+		    c[i].ok, "%s: %s", c[i].args, out);
+	}
+}
+
+/* The token in ?access_token= (a browser's stream) never reaches the log. */
+Test(api, query_strings_are_never_logged)
+{
+	char out[OUT_MAX], log[600];
+
+	snprintf(log, sizeof(log), "%s/api.log", node.dir);
+	cr_assert_eq(http(out, sizeof(out), "'$B/api/v1/stream?access_token="
+	    "mobt_querysecret1'"), 401);
+	cr_assert_eq(http_tok(out, sizeof(out), tok_ro, "'$B/api/v1/values/" SETP
+	    "?format=senml&note=querysecret2'"), 200);
+	cr_assert_eq(http(out, sizeof(out), "-H 'Authorization: Bearer "
+	    "mobt_querysecret3' $B/api/v1/status"), 401);
+	cr_expect_eq(th_count_log(log, "querysecret"), 0);
+	cr_expect_gt(th_count_log(log, "GET") + th_count_log(log, "read"), 0,
+	    "the API logged no request at all (-v)");
+}
+
 Test(api, status_has_the_hubs_counters)
 {
 	char out[OUT_MAX];
