@@ -3,10 +3,10 @@
  * proves it, so a cited test must exist: after a rename the claim would
  * point at nothing.  A page cites a test as `suite::name`, `suite/name`,
  * `test_X: name`, test_X `name` (the last test_X named before it in the
- * paragraph is its binary) or `name` alone; `…` or `...` in a name stands
- * for any text.  A backticked word of four or more lower-case parts that
- * is no test must be a name the sources use (a function, a bench figure).
- */
+ * paragraph, outside `test_X: name`, is its binary) or `name` alone;
+ * `…` or `...` in a name stands for any text.  A backticked word of four
+ * or more lower-case parts that is no test must be a name the sources use
+ * (a function, a bench figure). */
 #include <ctype.h>
 #include <fnmatch.h>
 #include <glob.h>
@@ -138,7 +138,9 @@ context(const char *para, const char *end, char *bin, size_t len)
 
 	bin[0] = '\0';
 	while ((p = strstr(p, "test_")) != NULL && p < end) {
-		if (p == para || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+		/* `test_X: name` names its own binary, not the paragraph's */
+		if (p == para || !(isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
+		    p[-1] == '`'))
 			word(p, bin, len);
 		p += 5;
 	}
