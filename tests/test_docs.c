@@ -6,7 +6,8 @@
  * paragraph, outside `test_X: name`, is its binary) or `name` alone;
  * `…` or `...` in a name stands for any text.  A backticked word of four
  * or more lower-case parts that is no test must be a name the sources use
- * (a function, a bench figure). */
+ * (a function, a bench figure).
+ */
 #include <ctype.h>
 #include <fnmatch.h>
 #include <glob.h>
