@@ -135,29 +135,42 @@ kt_verify_token(const struct mob_keyring *kr, const char *tok,
 	return 0;
 }
 
+/*
+ * msg on topic against the keyring, with a verifier of its own (so no
+ * replay state carries over): 0 with *env filled, or the refined MOB_E*.
+ * hub_verified as mob_verifier_cfg's.
+ */
 static int
-kt_verify_message(const struct mob_keyring *kr, const char *msg,
-    const char *topic, int64_t window_ms)
+kt_env_check(const struct mob_keyring *kr, const char *topic, const char *msg,
+    int64_t window_ms, enum mob_alg hub_verified, struct mob_env *env)
 {
 	struct mob_verifier_cfg cfg;
 	struct mob_verifier *v = NULL;
-	struct mob_env env;
-	char *dat = NULL;
 	int r;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.window_ms = window_ms;
-	memset(&env, 0, sizeof(env));
+	cfg.hub_verified = hub_verified;
+	memset(env, 0, sizeof(*env));
 	if ((r = mob_verifier_new(mob_keyring_lookup_fn, (void *)kr, &cfg,
-	    &v)) != 0) {
-		kt_err(r, "verifier");
+	    &v)) != 0)
 		return r;
-	}
 	r = mob_env_verify(v, topic, NULL, msg, strlen(msg), mob_clock_wall_ms(),
-	    &env);
+	    env);
 	mob_verifier_free(v);
-	if (r != 0) {
-		r = kt_refine(kr, msg, r);
+	return r != 0 ? kt_refine(kr, msg, r) : 0;
+}
+
+static int
+kt_verify_message(const struct mob_keyring *kr, const char *msg,
+    const char *topic, int64_t window_ms)
+{
+	struct mob_env env;
+	char *dat = NULL;
+	int r;
+
+	if ((r = kt_env_check(kr, topic, msg, window_ms, MOB_ALG_INVALID,
+	    &env)) != 0) {
 		log_warnx("invalid message: %s (%s)", mob_strerror(r),
 		    mob_errname(r));
 		return r;
@@ -186,8 +199,8 @@ kt_verify_message(const struct mob_keyring *kr, const char *msg,
 static int
 kt_verify_line(const struct mob_keyring *kr, char *line, unsigned long no)
 {
-	struct mob_verifier_cfg cfg;
-	struct mob_verifier *v = NULL;
+	enum mob_alg hub = mob_keyring_mode(kr) == MOB_MODE_HARDENED ?
+	    MOB_ALG_HS256 : MOB_ALG_INVALID;
 	struct mob_env env;
 	struct mob_jws jws;
 	char *msg, *dat = NULL, t[MOB_TIME_TEXT_MAX] = "?";
@@ -201,20 +214,8 @@ kt_verify_line(const struct mob_keyring *kr, char *line, unsigned long no)
 		return MOB_EINVAL;
 	}
 	*msg++ = '\0';
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.window_ms = KT_STREAM_WINDOW_MS;
-	if (mob_keyring_mode(kr) == MOB_MODE_HARDENED)
-		cfg.hub_verified = MOB_ALG_HS256;
-	if ((r = mob_verifier_new(mob_keyring_lookup_fn, (void *)kr, &cfg,
-	    &v)) != 0) {
-		kt_err(r, "verifier");
-		return r;
-	}
-	r = mob_env_verify(v, line, NULL, msg, strlen(msg), mob_clock_wall_ms(),
-	    &env);
-	mob_verifier_free(v);
-	if (r != 0) {
-		r = kt_refine(kr, msg, r);
+	if ((r = kt_env_check(kr, line, msg, KT_STREAM_WINDOW_MS, hub,
+	    &env)) != 0) {
 		log_warnx("line %lu: %s: invalid message: %s (%s)", no, line,
 		    mob_strerror(r), mob_errname(r));
 		return r;
@@ -222,7 +223,7 @@ kt_verify_line(const struct mob_keyring *kr, char *line, unsigned long no)
 	alg = "?";
 	if (mob_jws_parse(msg, strlen(msg), 0, &jws) == 0) {
 		alg = jws.alg == MOB_ALG_EDDSA ? "EdDSA" :
-		    cfg.hub_verified == MOB_ALG_HS256 ? "HS256(hub)" : "HS256";
+		    hub == MOB_ALG_HS256 ? "HS256(hub)" : "HS256";
 		mob_jws_clear(&jws);
 	}
 	mob_time_format_ms(env.iat, t, sizeof(t));
