@@ -111,6 +111,9 @@ int cmd_add(struct kt *kt, int argc, char **argv);
 int cmd_list(struct kt *kt, int argc, char **argv);
 int cmd_revoke(struct kt *kt, int argc, char **argv);
 int cmd_rotate(struct kt *kt, int argc, char **argv);
+/* --grace DURATION (kt_opt.parse); the owner of a file when root rotates */
+int kt_opt_grace(const char *arg, void *out);
+uid_t kt_file_uid(const char *path, gid_t *gid);
 /* token.c */
 int cmd_pubkey(struct kt *kt, int argc, char **argv);
 int cmd_token(struct kt *kt, int argc, char **argv);
@@ -119,6 +122,7 @@ int cmd_verify(struct kt *kt, int argc, char **argv);
 int cmd_export_peer(struct kt *kt, int argc, char **argv);
 int cmd_import_peer(struct kt *kt, int argc, char **argv);
 int cmd_remove_peer(struct kt *kt, int argc, char **argv);
+int cmd_rotate_peer(struct kt *kt, int argc, char **argv);
 /* DIR/peers: the peers and their public keys, what mobius-router reads */
 #define KT_PEERS	"peers"
 void kt_peers_path(const struct kt *kt, char *buf, size_t len);

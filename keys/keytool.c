@@ -160,6 +160,8 @@ static const struct kt_cmd kt_cmds[] = {
 	    "add a remote node's peer key to DIR/peers (the routers' peers)" },
 	{ "remove-peer", cmd_remove_peer, "HID/SID",
 	    "remove a remote node's peer key from DIR/peers" },
+	{ "rotate-peer", cmd_rotate_peer, "[--sid SID] [--grace DURATION]",
+	    "new router external key; the old one stays valid for the grace (1h)" },
 	{ "reload", cmd_reload, "[--unit UNIT] [--state DIR] [--timeout S] "
 	    "[--no-sandbox]",
 	    "make the running hub re-read its keys" },

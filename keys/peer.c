@@ -23,6 +23,7 @@
 #include "mobius/file.h"
 #include "mobius/log.h"
 #include "mobius/proto.h"
+#include "mobius/time.h"
 
 void
 kt_peers_path(const struct kt *kt, char *buf, size_t len)
@@ -93,8 +94,25 @@ kt_peers_save(const struct kt *kt, const struct mob_keyring *kr)
 	int r;
 
 	kt_peers_path(kt, path, sizeof(path));
-	if ((r = mob_keyring_format(kr, &text, &len)) == 0)
-		r = mob_file_write_atomic(path, text, len, 0644);
+	if ((r = mob_keyring_format(kr, &text, &len)) == 0) {
+		/* not the keyring's "keep it 0600" comment: this one is public */
+		static const char head[] = "# Mobius peers (docs/keys.md): the "
+		    "remote routers' public keys, as mobius-keytool import-peer "
+		    "wrote them; mode 0644, only root writes it.\n";
+		const char *body = strstr(text, "mobius-keyring ");
+		size_t blen = body != NULL ? len - (size_t)(body - text) : 0;
+		char *out = body != NULL ? malloc(sizeof(head) + blen) : NULL;
+
+		if (out == NULL)
+			r = MOB_ENOMEM;
+		else {
+			memcpy(out, head, sizeof(head) - 1);
+			memcpy(out + sizeof(head) - 1, body, blen);
+			r = mob_file_write_atomic(path, out, sizeof(head) - 1 +
+			    blen, 0644);
+			free(out);
+		}
+	}
 	if (r != 0)
 		kt_err(r, path);
 	mob_keyring_text_free(text, len);
@@ -116,19 +134,102 @@ kt_peers_commit(struct kt *kt, struct mob_keyring *node,
 	return r;
 }
 
+/* DIR/SID.external.key: the router's own peer keys (private). */
+static void
+kt_external_path(const struct kt *kt, const char *sid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.external.key", kt->dir, sid);
+}
+
+static int
+kt_opt_sid(const char *arg, void *out)
+{
+	if (!mob_sid_valid(arg) || strcmp(arg, "000") == 0)
+		return kt_usage("bad --sid \"%s\": want the router's SID, 3 "
+		    "upper-case hex digits", arg);
+	*(const char **)out = arg;
+	return 0;
+}
+
+/* The first export: the router's external key, never a PSK. */
+static int
+kt_external_create(const struct mob_keyring *kr, const char *sid,
+    const char *user, const char *path, const struct kt_owner *o)
+{
+	struct mob_keyring *rk = NULL;
+	struct mob_kr_entry e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	e.kind = MOB_ENTRY_PEER;
+	snprintf(e.id, sizeof(e.id), "%s/%s", mob_keyring_hid(kr), sid);
+	if (user != NULL)
+		snprintf(e.user, sizeof(e.user), "%s", user);
+	e.alg = MOB_ALG_EDDSA;
+	e.state = MOB_KS_ACTIVE;
+	if ((r = mob_key_generate(MOB_ALG_EDDSA, &e.key)) != 0 ||
+	    (r = mob_keyring_new(mob_keyring_hid(kr), mob_keyring_mode(kr),
+	    &rk)) != 0 || (r = kt_add_copy(rk, &e, 0)) != 0)
+		kt_err(r, path);
+	else if ((r = kt_save(rk, path, o)) == 0)
+		fprintf(stderr, "mobius-keytool: created %s (the router's "
+		    "external key %s)\n", path, e.id);
+	mob_key_free(e.key);
+	mob_keyring_free(rk);
+	return r;
+}
+
+/*
+ * The router's external key file, checked: this node's peer entries for
+ * HID/SID, one active; *active is it.
+ */
+static int
+kt_external_load(const struct mob_keyring *kr, const char *sid,
+    const char *path, struct mob_keyring **ext,
+    const struct mob_kr_entry **active)
+{
+	char err[512], id[MOB_ID_MAX];
+	int r;
+
+	*active = NULL;
+	if ((r = mob_keyring_load(path, ext, err, sizeof(err))) != 0) {
+		log_warnx("%s", err);
+		return r;
+	}
+	snprintf(id, sizeof(id), "%s/%s", mob_keyring_hid(kr), sid);
+	for (size_t i = 0; i < mob_keyring_count(*ext); i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(*ext, i);
+
+		if (e->kind != MOB_ENTRY_PEER || strcmp(e->id, id) != 0 ||
+		    !mob_key_can_sign(e->key)) {
+			log_warnx("%s holds %s %s, not this node's peer key %s",
+			    path, mob_kr_kind_name(e->kind), e->id, id);
+			return MOB_EIDENTITY;
+		}
+		if (e->state == MOB_KS_ACTIVE)
+			*active = e;
+	}
+	if (*active == NULL) {
+		log_warnx("%s: no active key for %s", path, id);
+		return MOB_ENOTFOUND;
+	}
+	return 0;
+}
+
 int
 cmd_export_peer(struct kt *kt, int argc, char **argv)
 {
-	struct mob_keyring *kr = NULL, *rk = NULL, *pub = NULL;
-	struct mob_kr_entry own, e;
+	struct mob_keyring *kr = NULL, *ext = NULL, *pub = NULL;
+	const struct mob_kr_entry *active;
 	struct kt_owner o;
 	const char *user = NULL, *sid = KT_ROUTER_SID;
-	char err[512], fpr[MOB_FPR_LEN + 1], path[PATH_MAX], *text = NULL;
+	char fpr[MOB_FPR_LEN + 1], path[PATH_MAX], *text = NULL;
 	size_t len = 0;
-	int lock = -1, r, created = 0;
+	int64_t now = kt_now();
+	int lock = -1, r;
 	const struct kt_opt opts[] = {
 		{ .name = "user", .short_name = 'u', .str = &user },
-		{ .name = "sid", .str = &sid },
+		{ .name = "sid", .parse = kt_opt_sid, .val = &sid },
 		{ .name = NULL }
 	};
 
@@ -136,73 +237,111 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		return r;
 	if (optind != argc)
 		return kt_usage("unexpected argument \"%s\"", argv[optind]);
-	if (!mob_sid_valid(sid) || strcmp(sid, "000") == 0)
-		return kt_usage("bad --sid \"%s\": want the router's SID, 3 "
-		    "upper-case hex digits", sid);
-	snprintf(path, sizeof(path), "%s/%s.external.key", kt->dir, sid);
-	memset(&own, 0, sizeof(own));
-	memset(&e, 0, sizeof(e));
-	if (user != NULL && strlen(user) >= sizeof(e.user))
+	kt_external_path(kt, sid, path, sizeof(path));
+	if (user != NULL && strlen(user) >= sizeof(active->user))
 		return kt_usage("--user \"%s\" is too long", user);
 	if ((r = kt_owner(user, 1, &o)) != 0)
 		return r;
 	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
 		goto out;
-	r = mob_keyfile_load_own(path, &own, err, sizeof(err));
-	if (r == MOB_ENOTFOUND && access(path, F_OK) == -1) {
-		/* First use: the router's external key, never a PSK. */
-		e.kind = MOB_ENTRY_PEER;
-		snprintf(e.id, sizeof(e.id), "%s/%s", mob_keyring_hid(kr), sid);
-		if (user != NULL)
-			snprintf(e.user, sizeof(e.user), "%s", user);
-		e.alg = MOB_ALG_EDDSA;
-		e.state = MOB_KS_ACTIVE;
-		if ((r = mob_key_generate(MOB_ALG_EDDSA, &e.key)) != 0 ||
-		    (r = mob_keyring_new(mob_keyring_hid(kr),
-		    mob_keyring_mode(kr), &rk)) != 0 ||
-		    (r = kt_add_copy(rk, &e, 0)) != 0) {
-			kt_err(r, path);
-			goto out;
-		}
-		if ((r = kt_save(rk, path, &o)) != 0)
-			goto out;
-		own = e;
-		e.key = NULL;
-		created = 1;
-	} else if (r != 0) {
-		log_warnx("%s", err);
+	if (access(path, F_OK) == -1 &&
+	    (r = kt_external_create(kr, sid, user, path, &o)) != 0)
 		goto out;
-	}
-	if (own.kind != MOB_ENTRY_PEER ||
-	    strncmp(own.id, mob_keyring_hid(kr), 6) != 0 ||
-	    strcmp(own.id + 7, sid) != 0) {
-		log_warnx("%s holds %s %s, not this node's peer key %s/%s",
-		    path, mob_kr_kind_name(own.kind), own.id,
-		    mob_keyring_hid(kr), sid);
-		r = MOB_EIDENTITY;
+	if ((r = kt_external_load(kr, sid, path, &ext, &active)) != 0)
 		goto out;
-	}
+	/* the active key first, then those in their grace (a rotation) */
 	if ((r = mob_keyring_new(mob_keyring_hid(kr), mob_keyring_mode(kr),
-	    &pub)) != 0 ||
-	    (r = kt_add_copy(pub, &own, 1)) != 0 ||
-	    (r = mob_keyring_format(pub, &text, &len)) != 0) {
-		kt_err(r, "export");
-		goto out;
+	    &pub)) != 0 || (r = kt_add_copy(pub, active, 1)) != 0)
+		goto fail;
+	for (size_t i = 0; i < mob_keyring_count(ext); i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(ext, i);
+
+		if (e->state == MOB_KS_GRACE && e->not_after > now &&
+		    (r = kt_add_copy(pub, e, 1)) != 0)
+			goto fail;
 	}
-	kt_fpr(own.key, fpr);
-	if (created)
-		fprintf(stderr, "mobius-keytool: created %s (the router's "
-		    "external key %s)\n", path, own.id);
+	if ((r = mob_keyring_format(pub, &text, &len)) != 0)
+		goto fail;
+	kt_fpr(active->key, fpr);
 	printf("# Peer key of node %s (fingerprint %s): on the other node "
-	    "run\n#   mobius-keytool import-peer FILE\n%s", mob_keyring_hid(kr), fpr,
-	    strchr(text, '\n') + 1);
+	    "run\n#   mobius-keytool import-peer FILE\n%s", mob_keyring_hid(kr),
+	    fpr, strchr(text, '\n') + 1);
+	goto out;
+ fail:
+	kt_err(r, "export");
  out:
 	mob_keyring_text_free(text, len);
 	mob_keyring_unlock(lock);
-	mob_key_free(own.key);
-	mob_key_free(e.key);
 	mob_keyring_free(pub);
-	mob_keyring_free(rk);
+	mob_keyring_free(ext);
+	mob_keyring_free(kr);
+	return r;
+}
+
+/*
+ * A new external key for the router; the old one stays in the file in its
+ * grace (the router signs with it, and accepts frames to it, until then),
+ * as rotate does for a service key.
+ */
+int
+cmd_rotate_peer(struct kt *kt, int argc, char **argv)
+{
+	struct mob_keyring *kr = NULL, *ext = NULL;
+	const struct mob_kr_entry *active;
+	struct mob_kr_entry e;
+	struct kt_owner o;
+	const char *sid = KT_ROUTER_SID;
+	char path[PATH_MAX], fpr[MOB_FPR_LEN + 1], until[24];
+	int64_t grace = KT_GRACE_DEFAULT, now = kt_now();
+	int lock = -1, r;
+	const struct kt_opt opts[] = {
+		{ .name = "sid", .parse = kt_opt_sid, .val = &sid },
+		{ .name = "grace", .short_name = 'g', .parse = kt_opt_grace,
+		    .val = &grace },
+		{ .name = NULL }
+	};
+
+	memset(&e, 0, sizeof(e));
+	if ((r = kt_getopt(argc, argv, opts)) != KT_GO)
+		return r;
+	if (optind != argc)
+		return kt_usage("unexpected argument \"%s\"", argv[optind]);
+	kt_external_path(kt, sid, path, sizeof(path));
+	if ((r = kt_lock_load(kt, &lock, &kr)) != 0)
+		goto out;
+	if (access(path, F_OK) == -1) {
+		log_warnx("%s: no external key yet (export-peer makes it)", path);
+		r = MOB_ENOTFOUND;
+		goto out;
+	}
+	if ((r = kt_external_load(kr, sid, path, &ext, &active)) != 0)
+		goto out;
+	mob_keyring_prune(ext, now);
+	e = *active;
+	e.key = NULL;
+	o.uid = kt_file_uid(path, &o.gid);	/* the router's, as it was */
+	if ((r = mob_key_generate(MOB_ALG_EDDSA, &e.key)) != 0 ||
+	    (r = mob_keyring_retire(ext, e.id, grace > 0 ? now + grace : 0)) != 0 ||
+	    (r = kt_add_copy(ext, &e, 0)) != 0) {
+		kt_err(r, path);
+		goto out;
+	}
+	if ((r = kt_save(ext, path, &o)) != 0)
+		goto out;
+	kt_fpr(e.key, fpr);
+	if (grace > 0) {
+		mob_time_format(now + grace, until, sizeof(until));
+		printf("rotated %s: new key %s in %s; the old key is used and "
+		    "accepted until %s\n", e.id, fpr, path, until);
+	} else
+		printf("rotated %s: new key %s in %s; the old key is gone\n",
+		    e.id, fpr, path);
+	printf("restart the router (mobius-router@%s), then give the output of "
+	    "export-peer to every peer node (import-peer) before then\n", sid);
+ out:
+	mob_keyring_unlock(lock);
+	mob_key_free(e.key);
+	mob_keyring_free(ext);
 	mob_keyring_free(kr);
 	return r;
 }
@@ -243,54 +382,114 @@ kt_read_public(const char *file, char **buf, size_t *len)
 	return r;
 }
 
-/* Check an imported entry; *same when the same key is already there. */
+/* Is a key with the fingerprint fpr among kr's entries for id? */
 static int
-kt_import_one(struct mob_keyring *kr, const struct mob_keyring *node,
-    const struct mob_kr_entry *e, const char *file, int replace, int *same)
+kt_has_key(const struct mob_keyring *kr, const char *id, const char *fpr)
 {
-	char a[MOB_FPR_LEN + 1], b[MOB_FPR_LEN + 1];
-	const struct mob_kr_entry *have;
+	char f[MOB_FPR_LEN + 1];
 
-	*same = 0;
-	if (e->kind != MOB_ENTRY_PEER || mob_key_can_sign(e->key)) {
-		log_warnx("%s: %s %s is not a public peer entry; import only "
-		    "what export-peer prints", file, mob_kr_kind_name(e->kind),
-		    e->id);
+	for (size_t i = 0; i < mob_keyring_count(kr); i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(kr, i);
+
+		if (strcmp(e->id, id) != 0)
+			continue;
+		kt_fpr(e->key, f);
+		if (strcmp(f, fpr) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * What FILE says of one peer id: its active key and those in their grace
+ * (after a rotation-peer there).  Checked as a whole; then it replaces
+ * what this node had for the id when that is nothing yet, a subset of it
+ * (nothing to do), a rotation (the active key we have is one of the
+ * file's keys in grace), or --replace says so.  Returns 1 when peers
+ * changed, 0 when not, or a MOB_E* (said).
+ */
+static int
+kt_import_id(struct mob_keyring *peers, const struct mob_keyring *node,
+    const struct mob_keyring *in, const char *id, const char *file,
+    int replace)
+{
+	const struct mob_kr_entry *have = mob_keyring_lookup(peers, id, 0,
+	    kt_now());
+	char fpr[MOB_FPR_LEN + 1], hfpr[MOB_FPR_LEN + 1] = "", until[24];
+	size_t nact = 0, nnew = 0;
+	int rotated = 0, r;
+
+	if (have != NULL)
+		kt_fpr(have->key, hfpr);
+	for (size_t i = 0; i < mob_keyring_count(in); i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(in, i);
+
+		if (strcmp(e->id, id) != 0)
+			continue;
+		if (e->kind != MOB_ENTRY_PEER || mob_key_can_sign(e->key)) {
+			log_warnx("%s: %s %s is not a public peer entry; import "
+			    "only what export-peer prints", file,
+			    mob_kr_kind_name(e->kind), e->id);
+			return MOB_EINVAL;
+		}
+		if (e->state == MOB_KS_REVOKED) {
+			log_warnx("%s: peer %s is revoked", file, e->id);
+			return MOB_EREVOKED;
+		}
+		if (strncmp(e->id, mob_keyring_hid(node), 6) == 0) {
+			log_warnx("%s: %s is this node's own key", file, e->id);
+			return MOB_EIDENTITY;
+		}
+		kt_fpr(e->key, fpr);
+		nact += e->state == MOB_KS_ACTIVE;
+		nnew += !kt_has_key(peers, id, fpr);
+		rotated |= e->state == MOB_KS_GRACE && strcmp(fpr, hfpr) == 0;
+	}
+	if (nact != 1) {
+		log_warnx("%s: peer %s has %zu active keys; import only what "
+		    "export-peer prints", file, id, nact);
 		return MOB_EINVAL;
 	}
-	if (e->state != MOB_KS_ACTIVE) {
-		log_warnx("%s: peer %s is %s", file, e->id,
-		    mob_kr_state_name(e->state));
-		return MOB_EREVOKED;
-	}
-	if (strncmp(e->id, mob_keyring_hid(node), 6) == 0) {
-		log_warnx("%s: %s is this node's own key", file, e->id);
-		return MOB_EIDENTITY;
-	}
-	if ((have = mob_keyring_lookup(kr, e->id, 0, kt_now())) == NULL)
+	if (have != NULL && nnew == 0)
 		return 0;
-	kt_fpr(have->key, a);
-	kt_fpr(e->key, b);
-	if (strcmp(a, b) == 0) {
-		*same = 1;
-		return 0;
-	}
-	if (!replace) {
-		log_warnx("%s: peer %s already has key %s (this one is %s); "
-		    "--replace swaps it", file, e->id, a, b);
+	if (have != NULL && !rotated && !replace) {
+		log_warnx("%s: peer %s already has key %s, and this file does "
+		    "not hold it as its previous key; --replace swaps it", file,
+		    id, hfpr);
 		return MOB_EEXIST;
 	}
-	mob_keyring_remove_id(kr, e->id);
-	return 0;
+	mob_keyring_remove_id(peers, id);
+	for (size_t i = 0; i < mob_keyring_count(in); i++) {
+		struct mob_kr_entry c = *mob_keyring_entry(in, i);
+
+		if (strcmp(c.id, id) != 0 ||
+		    (c.state == MOB_KS_GRACE && c.not_after <= kt_now()))
+			continue;
+		c.user[0] = '\0';
+		if ((r = kt_add_copy(peers, &c, 1)) != 0) {
+			kt_err(r, id);
+			return r;
+		}
+		kt_fpr(c.key, fpr);
+		if (c.state == MOB_KS_ACTIVE)
+			printf("%s peer %s (fingerprint %s)\n", have == NULL ?
+			    "imported" : rotated ? "rotated" : "replaced", id, fpr);
+		else {
+			mob_time_format(c.not_after, until, sizeof(until));
+			printf("  its previous key %s is accepted until %s\n",
+			    fpr, until);
+		}
+	}
+	return 1;
 }
 
 int
 cmd_import_peer(struct kt *kt, int argc, char **argv)
 {
 	struct mob_keyring *kr = NULL, *in = NULL, *peers = NULL;
-	char err[512], fpr[MOB_FPR_LEN + 1], *buf = NULL;
+	char err[512], *buf = NULL;
 	size_t len = 0, moved = 0;
-	int lock = -1, r, replace = 0, same, added = 0;
+	int lock = -1, r, replace = 0, added = 0;
 	const struct kt_opt opts[] = {
 		{ .name = "replace", .flag = &replace },
 		{ .name = NULL }
@@ -319,24 +518,22 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		goto out;
 	mob_keyring_prune(peers, kt_now());
 	for (size_t i = 0; i < mob_keyring_count(in); i++) {
-		struct mob_kr_entry c = *mob_keyring_entry(in, i), *e = &c;
+		const char *id = mob_keyring_entry(in, i)->id;
+		size_t j;
 
-		if ((r = kt_import_one(peers, kr, e, argv[optind], replace,
-		    &same)) != 0)
-			goto out;
-		if (same) {
-			printf("peer %s: already imported\n", e->id);
+		for (j = 0; j < i; j++)		/* each id once */
+			if (strcmp(mob_keyring_entry(in, j)->id, id) == 0)
+				break;
+		if (j < i)
 			continue;
-		}
-		e->user[0] = '\0';
-		if ((r = kt_add_copy(peers, e, 1)) != 0) {
-			kt_err(r, e->id);
+		if ((r = kt_import_id(peers, kr, in, id, argv[optind],
+		    replace)) < 0)
 			goto out;
-		}
-		kt_fpr(e->key, fpr);
-		printf("imported peer %s (fingerprint %s)\n", e->id, fpr);
-		added++;
+		if (r == 0)
+			printf("peer %s: already imported\n", id);
+		added += r;
 	}
+	r = 0;
 	if ((added > 0 || moved > 0) &&
 	    (r = kt_peers_commit(kt, kr, peers, moved)) != 0)
 		goto out;

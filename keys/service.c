@@ -209,7 +209,7 @@ cmd_revoke(struct kt *kt, int argc, char **argv)
 	return ret;
 }
 
-static uid_t
+uid_t
 kt_file_uid(const char *path, gid_t *gid)
 {
 	struct stat st;
@@ -221,7 +221,7 @@ kt_file_uid(const char *path, gid_t *gid)
 	return st.st_uid;
 }
 
-static int
+int
 kt_opt_grace(const char *arg, void *out)
 {
 	if (kt_parse_duration(arg, out) != 0)

@@ -70,7 +70,7 @@ cfg_patterns(struct mob_config *c, const struct mob_cnode *peer,
  * StrictModes refuses such an authorized_keys).  No file: no peer yet.
  */
 int
-rt_peers_load(const char *path, const struct rt_ident *me, int64_t now_s,
+rt_peers_load(const char *path, const struct rt_own *own,
     struct rt_peerset *out, char *err, size_t errlen)
 {
 	struct mob_keyring *kr = NULL;
@@ -110,11 +110,12 @@ rt_peers_load(const char *path, const struct rt_ident *me, int64_t now_s,
 		const struct mob_kr_entry *e = mob_keyring_entry(kr, i);
 		struct rt_peer_keys *pk = NULL;
 		struct rt_peerkey *k;
+		uint8_t pub[32];
 
 		if (e->kind != MOB_ENTRY_PEER || e->state == MOB_KS_REVOKED ||
 		    mob_key_alg(e->key) != MOB_ALG_EDDSA ||
-		    strncmp(e->id, me->hid, 6) == 0 ||
-		    (e->state == MOB_KS_GRACE && e->not_after <= now_s))
+		    strncmp(e->id, own->id[0].hid, 6) == 0 ||
+		    mob_key_raw(e->key, 0, pub, sizeof(pub)) != 32)
 			continue;
 		for (size_t j = 0; j < out->n; j++)
 			if (strncmp(out->p[j].hid, e->id, 6) == 0)
@@ -131,24 +132,23 @@ rt_peers_load(const char *path, const struct rt_ident *me, int64_t now_s,
 		}
 		if (pk->nkeys == RT_PEER_KEYS)
 			continue;
-		k = &pk->keys[pk->nkeys];
-		if (mob_key_raw(e->key, 0, k->pk, sizeof(k->pk)) != 32)
-			continue;
-		rt_kid(k->pk, k->kid);
-		k->not_after = e->state == MOB_KS_GRACE ? e->not_after : 0;
-		if (rt_pair_key(me, k->pk, k->pair) != 0) {
-			snprintf(err, errlen, "%s: %s: cannot derive the pair key",
-			    path, e->id);
-			r = MOB_ECRYPTO;
-			goto out;
-		}
 		/* the active key first: frames to the peer use it */
-		if (k->not_after == 0 && pk->nkeys > 0) {
-			struct rt_peerkey t = *k;
-
+		if (e->state == MOB_KS_ACTIVE) {
 			memmove(&pk->keys[1], &pk->keys[0],
 			    pk->nkeys * sizeof(pk->keys[0]));
-			pk->keys[0] = t;
+			k = pk->keys[0];
+		} else
+			k = pk->keys[pk->nkeys];
+		for (size_t o = 0; o < own->n; o++) {
+			memcpy(k[o].pk, pub, sizeof(pub));
+			rt_kid(k[o].pk, k[o].kid);
+			k[o].not_after = e->state == MOB_KS_GRACE ? e->not_after : 0;
+			if (rt_pair_key(&own->id[o], k[o].pk, k[o].pair) != 0) {
+				snprintf(err, errlen, "%s: %s: cannot derive the "
+				    "pair key", path, e->id);
+				r = MOB_ECRYPTO;
+				goto out;
+			}
 		}
 		pk->nkeys++;
 	}

@@ -67,13 +67,15 @@ struct rt_stats {
 	uint64_t unsealed, replay, reorder, expired, future, bad_body;
 	uint64_t resends, gaps, denied;
 	uint64_t stale, unsynced;
+	uint64_t retired, rx_grace;
 };
 
 struct peer {
 	char hid[7];
 	const struct rt_peer_cfg *pol;	/* export policy: config, or none */
-	struct rt_peerkey keys[RT_PEER_KEYS];	/* from the peer file */
+	struct rt_peerkey keys[RT_PEER_KEYS][RT_OWN_KEYS];	/* peer file */
 	size_t nkeys;
+	size_t own_ix;		/* our key it addresses, the one we sign with */
 	struct rt_queue *q;
 	/* sending the data class */
 	size_t sent;		/* records from the queue head on the wire */
@@ -98,7 +100,8 @@ struct cache_ent {
 };
 
 struct router {
-	struct rt_cfg cfg;
+	struct rt_cfg cfg;	/* cfg.me: our active key, own.id[0] */
+	struct rt_own own;
 	const char *statedir;
 	const char *peersfile;	/* what mobius-keytool import-peer writes */
 	struct rt_peerset set;	/* as last loaded */
@@ -205,23 +208,44 @@ state_save(struct router *r, struct peer *p)
 
 /* ---- sending frames -------------------------------------------------- */
 
+/* Is our key o usable at now_s (active, or in its grace)? */
+static int
+own_valid(const struct router *r, size_t o, int64_t now_s)
+{
+	return r->own.not_after[o] == 0 || r->own.not_after[o] > now_s;
+}
+
+/*
+ * The key we sign with to p: the one it last addressed (after a rotation,
+ * the old key until the peer has imported the new one), or when that
+ * one's grace is over, the active one.
+ */
+static size_t
+own_signing(const struct router *r, const struct peer *p, int64_t now_s)
+{
+	return p->own_ix < r->own.n && own_valid(r, p->own_ix, now_s) ?
+	    p->own_ix : 0;
+}
+
 static int
 frame_build(struct router *r, struct peer *p, int cls, uint64_t seq,
     int64_t ts, const char *json, uint8_t *out, size_t outsz, size_t *len)
 {
 	struct rt_hdr h;
+	size_t o;
 
 	memset(&h, 0, sizeof(h));
 	h.version = RT_FRAME_VERSION;
 	h.flags = p->pol->encrypt ? RT_FLAG_SEALED : 0;
 	h.cls = (uint8_t)cls;
-	memcpy(h.kid_from, r->cfg.me.kid, RT_KID_LEN);
-	memcpy(h.kid_to, p->keys[0].kid, RT_KID_LEN);
+	o = own_signing(r, p, ts / 1000);
+	memcpy(h.kid_from, r->own.id[o].kid, RT_KID_LEN);
+	memcpy(h.kid_to, p->keys[0][o].kid, RT_KID_LEN);
 	memcpy(h.from, r->cfg.me.hid, 7);
 	memcpy(h.to, p->hid, 7);
 	h.seq = seq;
 	h.ts = ts;
-	return rt_frame_make(&r->cfg.me, &p->keys[0], &h,
+	return rt_frame_make(&r->own.id[o], &p->keys[0][o], &h,
 	    (const uint8_t *)json, strlen(json), out, outsz, len);
 }
 
@@ -847,16 +871,35 @@ peer_data(struct router *r, struct peer *p, const cJSON *m)
 		p->st.delivered++;
 }
 
+/*
+ * The keys of a frame: the peer's key kid_from paired with our key
+ * kid_to (*o), each active or in its grace; NULL when either is unknown,
+ * or (*retired) known but past its grace.
+ */
 static const struct rt_peerkey *
-peer_key(const struct peer *p, const uint8_t kid[RT_KID_LEN], int64_t now_s)
+frame_keys(const struct router *r, const struct peer *p, const struct rt_hdr *h,
+    int64_t now_s, size_t *o, int *retired)
 {
+	*retired = 0;
+	for (*o = 0; *o < r->own.n; (*o)++)
+		if (sodium_memcmp(r->own.id[*o].kid, h->kid_to, RT_KID_LEN) == 0)
+			break;
+	if (*o == r->own.n)
+		return NULL;
+	if (!own_valid(r, *o, now_s)) {
+		*retired = 1;
+		return NULL;
+	}
 	for (size_t i = 0; i < p->nkeys; i++) {
-		const struct rt_peerkey *k = &p->keys[i];
+		const struct rt_peerkey *k = &p->keys[i][*o];
 
-		if (k->not_after != 0 && k->not_after < now_s)
+		if (sodium_memcmp(k->kid, h->kid_from, RT_KID_LEN) != 0)
 			continue;
-		if (sodium_memcmp(k->kid, kid, RT_KID_LEN) == 0)
-			return k;
+		if (k->not_after != 0 && k->not_after <= now_s) {
+			*retired = 1;
+			return NULL;
+		}
+		return k;
 	}
 	return NULL;
 }
@@ -902,9 +945,9 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 	struct peer *p;
 	char from[7];
 	cJSON *m = NULL;
-	size_t ptlen;
+	size_t ptlen, o;
 	int64_t now = mob_clock_wall_ms();
-	int cls, rc;
+	int cls, rc, retired;
 
 	/* mob/x/<me>/<from>/<class> */
 	if (strlen(topic) < 6 + 7 + 7 + 4 || strncmp(topic, r->inbox, 13) != 0 ||
@@ -926,9 +969,11 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 		p->st.bad_topic++;
 		return;
 	}
-	if (sodium_memcmp(h.kid_to, r->cfg.me.kid, RT_KID_LEN) != 0 ||
-	    (k = peer_key(p, h.kid_from, now / 1000)) == NULL) {
-		p->st.unknown_kid++;
+	if ((k = frame_keys(r, p, &h, now / 1000, &o, &retired)) == NULL) {
+		if (retired)
+			p->st.retired++;	/* its grace is over */
+		else
+			p->st.unknown_kid++;
 		return;
 	}
 	if (p->pol->encrypt && !(h.flags & RT_FLAG_SEALED)) {
@@ -996,6 +1041,10 @@ ext_frame(struct router *r, const char *topic, const uint8_t *buf, size_t len)
 		p->live_hwm = h.seq;
 		p->state_dirty = 1;
 	}
+	/* a fresh frame to our key o: the peer knows it, we sign with it */
+	p->own_ix = o;
+	if (k->not_after != 0)
+		p->st.rx_grace++;
 	peer_set_reachable(r, p, 1);
 	if (cls == RT_CLASS_DATA)
 		peer_data(r, p, m);
@@ -1133,6 +1182,11 @@ peer_add(struct router *r, const struct rt_peer_keys *k)
 	memset(p, 0, sizeof(*p));
 	memcpy(p->hid, k->hid, sizeof(p->hid));
 	p->pol = peer_policy(r, p->hid);
+	/* after a rotation, until the peer shows it has our new key, the
+	 * oldest of ours still in its grace: it knows that one either way */
+	for (size_t o = 0; o < r->own.n; o++)
+		if (own_valid(r, o, mob_clock_wall_ms() / 1000))
+			p->own_ix = o;
 	snprintf(dir, sizeof(dir), "%s/queue-%s", r->statedir, p->hid);
 	if (rt_queue_open(dir, &r->cfg.q, &p->q) != 0) {
 		log_warnx("peer %s: cannot open the queue %s", p->hid, dir);
@@ -1191,8 +1245,8 @@ peers_apply(struct router *r)
 	char err[600];
 	int rc;
 
-	if ((rc = rt_peers_load(r->peersfile, &r->cfg.me,
-	    mob_clock_wall_ms() / 1000, &set, err, sizeof(err))) != 0) {
+	if ((rc = rt_peers_load(r->peersfile, &r->own, &set, err,
+	    sizeof(err))) != 0) {
 		if (set.dev != r->set.dev || set.ino != r->set.ino ||
 		    set.size != r->set.size ||
 		    memcmp(&set.mtime, &r->set.mtime, sizeof(set.mtime)) != 0)
@@ -1221,6 +1275,10 @@ peers_apply(struct router *r)
 				continue;
 			p = &r->peers[r->npeers - 1];
 		}
+		if (p->nkeys != 0 && (p->nkeys != set.p[j].nkeys ||
+		    memcmp(p->keys, set.p[j].keys, sizeof(p->keys)) != 0))
+			log_info("peer %s: now %zu key(s)", p->hid,
+			    set.p[j].nkeys);
 		memcpy(p->keys, set.p[j].keys, sizeof(p->keys));
 		p->nkeys = set.p[j].nkeys;
 	}
@@ -1290,6 +1348,8 @@ stats_write(struct router *r)
 		N("bad_body", p->st.bad_body); N("resends", p->st.resends);
 		N("gaps", p->st.gaps); N("denied", p->st.denied);
 		N("stale", p->st.stale); N("unsynced", p->st.unsynced);
+		N("retired_key", p->st.retired); N("rx_grace", p->st.rx_grace);
+		N("own_key", p->own_ix); N("keys", p->nkeys);
 		N("data_hwm", p->data_hwm);
 		N("queue_records", q.records); N("queue_bytes", q.bytes);
 		N("queue_pushed", q.pushed); N("queue_acked", q.acked);
@@ -1383,26 +1443,46 @@ rt_loop(struct router *r)
 
 /* ---- setup ------------------------------------------------------------------ */
 
+/*
+ * Our external keys (mobius-keytool export-peer, rotate-peer): the active
+ * one and those in their grace after a rotation, each with its identity.
+ */
 static void
 rt_keys(struct router *r, const char *extkey)
 {
-	struct mob_kr_entry own;
+	struct mob_keyring *kr = NULL;
+	const char *hid = mob_client_hid(r->hub);
 	uint8_t seed[32];
 	char err[512];
-	int rc;
+	size_t nact = 0;
 
-	memset(&own, 0, sizeof(own));
-	if ((rc = mob_keyfile_load_own(extkey, &own, err, sizeof(err))) != 0)
+	if (mob_keyring_load(extkey, &kr, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	if (own.kind != MOB_ENTRY_PEER || mob_key_alg(own.key) != MOB_ALG_EDDSA ||
-	    strncmp(own.id, mob_client_hid(r->hub), 6) != 0)
-		fatalx("%s: not this node's external key (mobius-keytool "
-		    "export-peer makes it)", extkey);
-	if (mob_key_raw(own.key, 1, seed, sizeof(seed)) != 32 ||
-	    rt_ident_from_seed(mob_client_hid(r->hub), seed, &r->cfg.me) != 0)
-		fatalx("%s: unusable key", extkey);
+	r->own.n = 1;
+	for (size_t i = 0; i < mob_keyring_count(kr); i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(kr, i);
+		size_t o = e->state == MOB_KS_ACTIVE ? 0 : r->own.n;
+
+		if (e->kind != MOB_ENTRY_PEER ||
+		    mob_key_alg(e->key) != MOB_ALG_EDDSA ||
+		    strncmp(e->id, hid, 6) != 0 || !mob_key_can_sign(e->key))
+			fatalx("%s: not this node's external key (mobius-keytool "
+			    "export-peer makes it)", extkey);
+		if (e->state == MOB_KS_REVOKED ||
+		    (o != 0 && r->own.n == RT_OWN_KEYS))
+			continue;
+		if (mob_key_raw(e->key, 1, seed, sizeof(seed)) != 32 ||
+		    rt_ident_from_seed(hid, seed, &r->own.id[o]) != 0)
+			fatalx("%s: unusable key", extkey);
+		r->own.not_after[o] = o == 0 ? 0 : e->not_after;
+		nact += o == 0;
+		r->own.n += o != 0;
+	}
 	sodium_memzero(seed, sizeof(seed));
-	mob_key_free(own.key);
+	mob_keyring_free(kr);
+	if (nact != 1)
+		fatalx("%s: %zu active keys, want one", extkey, nact);
+	r->cfg.me = r->own.id[0];
 }
 
 static void

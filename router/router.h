@@ -12,6 +12,7 @@
 
 #define RT_PEERS_MAX		64
 #define RT_PEER_KEYS		4	/* active + keys in their grace period */
+#define RT_OWN_KEYS		4	/* ours: active + those in their grace */
 #define RT_PATTERNS_MAX		32
 #define RT_ROUTER_SID		"0F0"	/* the hub's router_sid default */
 
@@ -27,11 +28,23 @@ struct rt_peer_cfg {
 	struct rt_patterns read, watch, write;
 };
 
-/* One peer's keys from the peer file: active first, then those in grace. */
+/*
+ * One peer's keys from the peer file: active first, then those in grace
+ * (also those whose grace is over: a frame under one is refused, and
+ * counted as such).  keys[i][o] is peer key i with its pair key for our
+ * own key o (rt_own).
+ */
 struct rt_peer_keys {
 	char hid[7];
-	struct rt_peerkey keys[RT_PEER_KEYS];
+	struct rt_peerkey keys[RT_PEER_KEYS][RT_OWN_KEYS];
 	size_t nkeys;
+};
+
+/* Our external keys: active first, then those in their grace. */
+struct rt_own {
+	struct rt_ident id[RT_OWN_KEYS];
+	int64_t not_after[RT_OWN_KEYS];	/* unix s, 0 = active */
+	size_t n;
 };
 
 /* The peer file as loaded, and what it was (to notice a change). */
@@ -61,9 +74,9 @@ struct rt_cfg {
 int rt_cfg_load(const char *path, struct rt_cfg *cfg, char *err, size_t errlen);
 /*
  * The peer file that mobius-keytool import-peer writes: every peer other
- * than me with its usable keys at now_s.  No file is no peer (0).
+ * than us with its keys.  No file is no peer (0).
  */
-int rt_peers_load(const char *path, const struct rt_ident *me, int64_t now_s,
+int rt_peers_load(const char *path, const struct rt_own *own,
     struct rt_peerset *out, char *err, size_t errlen);
 
 #endif

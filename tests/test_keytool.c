@@ -609,6 +609,52 @@ Test(keytool, peers_export_and_import)
 	    0);
 }
 
+/*
+ * rotate-peer: the router's new external key is exported with the old one
+ * in its grace, and the peer imports that as a rotation (no --replace),
+ * keeping both; a file without the key it has still needs --replace.
+ */
+Test(keytool, rotate_peer_exports_both_keys_and_import_takes_the_rotation)
+{
+	char other[PATH_MAX + 16], exp1[4096], exp2[4096];
+
+	snprintf(other, sizeof(other), "%s/other", tmp);
+	OK("init", "--hid", "000001");
+	cr_assert_eq(run_in(other, NULL, "init", "--hid", "000002", NULL), 0);
+	cr_assert_eq(run_in(other, NULL, "rotate-peer", NULL), 1);
+	cr_assert_not_null(strstr(err, "export-peer makes it"), "%s", err);
+	cr_assert_eq(run_in(other, NULL, "export-peer", NULL), 0, "%s", err);
+	cpy(exp1, sizeof(exp1), out);
+	cr_assert_eq(run_in(dir, exp1, "import-peer", "-", NULL), 0, "%s", err);
+
+	cr_assert_eq(run_in(other, NULL, "rotate-peer", "--grace", "10m", NULL),
+	    0, "%s", err);
+	cr_assert_not_null(strstr(out, "accepted until"), "%s", out);
+	cr_assert_eq(run_in(other, NULL, "export-peer", NULL), 0, "%s", err);
+	cpy(exp2, sizeof(exp2), out);
+	cr_assert_not_null(strstr(exp2, "state=active"), "%s", exp2);
+	cr_assert_not_null(strstr(exp2, "state=grace not-after="), "%s", exp2);
+	cr_assert_null(strstr(exp2, "priv="), "%s", exp2);
+	cr_assert_eq(run_in(dir, exp2, "import-peer", "-", NULL), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "rotated peer 000002/0F0"), "%s", out);
+	cr_assert_not_null(strstr(out, "its previous key"), "%s", out);
+	cr_assert_eq(run_in(dir, exp2, "import-peer", "-", NULL), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "already imported"), "%s", out);
+	OK("list");
+	cr_assert_not_null(strstr(out, "grace"), "%s", out);
+
+	/* the old export (the old key alone) is no rotation of what we have */
+	cr_assert_eq(run_in(dir, exp1, "import-peer", "-", NULL), 0, "%s", err);
+	cr_assert_not_null(strstr(out, "already imported"), "%s", out);
+	/* grace 0: the key we have is gone from the export at once */
+	cr_assert_eq(run_in(other, NULL, "rotate-peer", "--grace", "0", NULL),
+	    0, "%s", err);
+	cr_assert_eq(run_in(other, NULL, "export-peer", NULL), 0, "%s", err);
+	cpy(exp1, sizeof(exp1), out);
+	cr_assert_eq(run_in(dir, exp1, "import-peer", "-", NULL), 1);
+	cr_assert_not_null(strstr(err, "--replace"), "%s", err);
+}
+
 Test(keytool, verify_checks_signed_messages_on_their_topic)
 {
 	const char *topic = "mob/cov/000001/01F/003A/0001/40";

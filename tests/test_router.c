@@ -625,11 +625,12 @@ Test(router, a_live_write_replayed_after_a_crash_is_refused,
 
 /* ---- clocks apart: a receiver whose clock was ahead at its start ---------- */
 
+/* A world whose nodes' clocks the test steps (libfaketime): clock[i]. */
 static void
-start_node2_clock(void)
+start_clocks(const char *c0, const char *c1)
 {
 	const char *b = getenv("MOBIUS_BUILD");
-	struct tp_opts o = { .sandbox = 1, .clock = { NULL, "+0" } };
+	struct tp_opts o = { .sandbox = 1, .clock = { c0, c1 } };
 
 	if (b != NULL && strstr(b, "san") != NULL)
 		cr_skip_test("the SAN tree preloads the ASan runtime, which takes "
@@ -638,6 +639,12 @@ start_node2_clock(void)
 	    R_OK) != 0)
 		cr_skip_test("libfaketime (Debian package faketime) is not installed");
 	tp_start(&w, &o);
+}
+
+static void
+start_node2_clock(void)
+{
+	start_clocks(NULL, "+0");
 }
 
 /*
@@ -668,4 +675,114 @@ Test(router, a_receiver_clock_ahead_at_start_takes_live_frames_after_the_step,
 	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "Cel"), "%s", out);
 	cr_assert_eq(cli(0, "set", SETP, "21.5", NULL, NULL), 0, "%s", out);
+}
+
+/* ---- rotation of a router's external key, with grace ------------------------ */
+
+static void
+start_both_clocks(void)
+{
+	start_clocks("+0", "+0");
+}
+
+/* Until tp_stat(node, name) == v (within 30 s): 0 or -1. */
+static int
+wait_stat_eq(int node, const char *name, double v)
+{
+	for (int t = 0; t < 300; t++) {
+		if (tp_stat(&w, node, name) == v)
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* A remote get from node i, retried while the hubs settle after a step. */
+static int
+remote_get(int i)
+{
+	const char *uri = i == 0 ? TEMP : "000001/010/0101/0001/40";
+	int rc = -1;
+
+	for (int k = 0; k < 30 && rc != 0; k++)
+		if ((rc = cli(i, "get", uri, NULL, NULL, NULL)) != 0)
+			usleep(200000);
+	return rc;
+}
+
+/*
+ * Node 1 rotates its router's external key with an hour of grace
+ * (rotate-peer), restarts its router and gives export-peer's output to
+ * node 2, whose router is stopped meanwhile (SIGSTOP): node 1 signs with
+ * its old key, the only one node 2 knows.  Node 2 imports the rotation
+ * and takes those frames under the old key, now in its grace (rx_grace),
+ * then addresses the new key, which node 1 then signs with.  Both nodes'
+ * clocks (libfaketime) then step past the grace: a frame under the old
+ * key is refused and counted (retired_key), and the new key alone
+ * carries on.
+ */
+Test(router, a_rotated_router_key_is_taken_beside_the_new_one_until_its_grace_ends,
+    .init = start_both_clocks, .fini = stop, .timeout = 240)
+{
+	static struct tp_frame f[4096];
+	static char exp[16384];
+	const char *rot[] = { "rotate-peer", "--grace", "1h", NULL };
+	const char *ex[] = { "export-peer", NULL };
+	char snif[400], path[400];
+	const char *imp[] = { "import-peer", path, NULL };
+	const struct tp_frame *old = NULL;
+	struct th_proc sub;
+	size_t n, mark;
+	FILE *fp;
+
+	snprintf(snif, sizeof(snif), "%s/sniffer.txt", w.dir);
+	sniffer_start(&sub, snif);
+	cr_assert_eq(tp_keytool(&w, 0, out, sizeof(out), rot), 0, "%s", out);
+
+	/* node 1's router restarts on both keys; node 2's is stopped */
+	kill(w.n[1].router.pid, SIGSTOP);
+	tp_router_kill(&w, 0, SIGTERM);
+	snprintf(path, sizeof(path), "%s/stats.json", w.n[0].rstate);
+	unlink(path);
+	mark = lines(snif);
+	tp_router_start(&w, 0);
+	cr_assert_eq(tp_wait_stat(&w, 0, "linked", 1, 30000), 0);
+	cr_assert_eq(tp_stat(&w, 0, "own_key"), 1, "node 1 should sign with "
+	    "its old key until node 2 shows it has the new one");
+	cr_assert_eq(tp_wait_stat(&w, 0, "tx", 4, 30000), 0);
+
+	/* node 2 imports the rotation: the old key stays, in its grace */
+	cr_assert_eq(tp_keytool(&w, 0, exp, sizeof(exp), ex), 0, "%s", exp);
+	snprintf(path, sizeof(path), "%s/rotated.peer", w.dir);
+	cr_assert_not_null(fp = fopen(path, "w"));
+	fputs(exp, fp);
+	fclose(fp);
+	cr_assert_eq(tp_keytool(&w, 1, out, sizeof(out), imp), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "rotated peer 000001/0F0"), "%s", out);
+	kill(w.n[1].router.pid, SIGCONT);
+	cr_assert_eq(tp_wait_stat(&w, 1, "keys", 2, 30000), 0);
+	cr_assert_eq(tp_wait_stat(&w, 1, "rx_grace", 1, 30000), 0,
+	    "node 2 took nothing under node 1's old key");
+	cr_assert_eq(wait_stat_eq(0, "own_key", 0), 0,
+	    "node 1 never signed with its new key");
+	cr_assert_eq(remote_get(0), 0, "%s", out);
+	cr_assert_eq(remote_get(1), 0, "%s", out);
+	cr_assert_eq(tp_stat(&w, 1, "unknown_kid"), 0);
+	cr_assert_eq(tp_stat(&w, 1, "retired_key"), 0);
+
+	/* the grace is over */
+	tp_clock(&w, 0, "+2h");
+	tp_clock(&w, 1, "+2h");
+	n = tp_frames_read(snif, mark, f, 4096);
+	for (size_t i = 0; i < n && old == NULL; i++)
+		if (strcmp(f[i].topic, "mob/x/000002/000001/live") == 0)
+			old = &f[i];	/* node 1's first, under the old key */
+	cr_assert_not_null(old, "no frame of node 1's restarted router captured");
+	inject(old, 0);
+	cr_assert_eq(tp_wait_stat(&w, 1, "retired_key", 1, 30000), 0,
+	    "a frame under the retired key was not refused as such");
+	cr_assert_eq(remote_get(0), 0, "%s", out);
+	cr_assert_eq(remote_get(1), 0, "%s", out);
+	cr_assert_eq(tp_stat(&w, 0, "own_key"), 0);
+	th_stop(&sub, SIGTERM, 5000);
 }

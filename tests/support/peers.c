@@ -427,9 +427,11 @@ tp_cli(struct tp_world *w, int i, char *out, size_t outlen,
 {
 	char bin[512], sock[400], key[400];
 	char *argv[24];
-	char *env[] = { sock, key, NULL };
+	char *env[8] = { sock, key };	/* and the node's clock (faketime) */
 	size_t k = 0;
 
+	for (size_t j = 0; w->n[i].env[j] != NULL; j++)
+		env[j + 2] = w->n[i].env[j];
 	th_path("bin/mobius", bin, sizeof(bin));
 	snprintf(sock, sizeof(sock), "MOBIUS_SOCKET=%s", w->n[i].sock);
 	snprintf(key, sizeof(key), "MOBIUS_KEY=%s/0C1.key", w->n[i].keys);
