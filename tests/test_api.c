@@ -886,6 +886,23 @@ Test(api, slow_reader_is_cut_with_1008_and_memory_stays_bounded)
 	cr_assert_eq(http_tok(out, sizeof(out), tok_ro, "$B/api/v1/status"), 200);
 }
 
+/*
+ * A token file the API cannot parse (a half-edited copy, say) keeps the
+ * tokens it has: failing closed there would lock every application out.
+ */
+Test(api, an_unparseable_token_file_keeps_the_tokens_it_had)
+{
+	char out[OUT_MAX], path[600], log[600];
+
+	snprintf(path, sizeof(path), "%s/api-tokens.json", node.keys);
+	snprintf(log, sizeof(log), "%s/api.log", node.dir);
+	write_file(path, "{ \"tokens\": [ garbage\n");
+	cr_assert_eq(th_wait_log(log, "not a token file", 10000), 0,
+	    "the API did not re-read the broken file");
+	cr_expect_eq(http_tok(out, sizeof(out), tok_ro, "$B/api/v1/status"), 200);
+	cr_expect_eq(http(out, sizeof(out), "$B/api/v1/status"), 401);
+}
+
 Test(api, revoked_token_is_refused_and_its_stream_closed)
 {
 	const char *add[] = { "api-token", "add", "temp", "--scope", "read:000001/#", NULL };
