@@ -226,6 +226,49 @@ Test(router, unreachable_node_is_reported_not_waited_for,
 }
 
 /*
+ * Started as root, the router reads nothing from its hub or the broker
+ * before its seccomp filter is in (docs/security.md): node 1's router is
+ * restarted under strace -f, and the trace shows the order.
+ */
+Test(router, started_as_root_it_reads_no_peer_byte_before_it_is_confined,
+    .init = start_default, .fini = stop, .timeout = 120)
+{
+	struct tp_node *n = &w.n[0];
+	char bin[512], key[340], ext[340], log[340], peers[340], trace[340];
+	char why[512], *traced[40];
+	char *argv[] = { bin, "--config", n->rconf, "--key", key,
+	    "--external-key", ext, "--state", n->rstate, "--socket", n->sock,
+	    "--peers", peers, "-v", NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	const char *skip, *b = getenv("MOBIUS_BUILD");
+
+	if (geteuid() != 0)
+		cr_skip_test("not root: the question is what a root daemon "
+		    "parses before it drops to its user");
+	if ((skip = th_strace_missing()) != NULL)
+		cr_skip_test("%s", skip);
+	if (b != NULL && strlen(b) >= 3 && strcmp(b + strlen(b) - 3, "san") == 0)
+		cr_skip_test("the sanitizer build runs the routers unconfined");
+	tp_router_kill(&w, 0, SIGTERM);
+	th_path("bin/mobius-router", bin, sizeof(bin));
+	snprintf(key, sizeof(key), "%s/0F0.key", n->keys);
+	snprintf(ext, sizeof(ext), "%s/0F0.external.key", n->keys);
+	snprintf(peers, sizeof(peers), "%s/peers", n->keys);
+	snprintf(log, sizeof(log), "%s/router-traced.log", n->dir);
+	snprintf(trace, sizeof(trace), "%s/router.trace", n->dir);
+	th_strace_argv(argv, trace, traced, 40);
+	cr_assert_eq(th_spawn(&n->router, traced, env, log), 0);
+	cr_assert_eq(th_wait_log(log, "000002: reachable", 60000), 0,
+	    "the traced router never reached node 2");
+	/* a request and its answer: peer bytes both ways */
+	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
+	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
+	cr_assert(WIFEXITED(th_stop(&n->router, 0, 15000)));
+	cr_assert_gt(th_trace_confined_first(trace, n->sock, why, sizeof(why)), 0,
+	    "%s", why);
+}
+
+/*
  * mobius-front --coalesce holds the broker's bytes 50 ms and sends them as
  * one WebSocket frame: acks, heartbeats, responses and COV share frames.
  * The routers' MQTT keepalive is 60 s here, so a client that waited for
