@@ -144,6 +144,7 @@ cli_node_open(struct cli_node *n, const struct cli_opts *o, const char *cmd)
 	cfg.keyfile = o->keyfile;
 	cfg.socket = o->socket;
 	cfg.dial_once = 1;
+	cfg.recover = n->recover;
 	/* it says why in one line (the key file and the reason) */
 	if (mob_client_new(&cfg, &n->c) != 0)
 		return CLI_EXIT_ERROR;

@@ -43,6 +43,7 @@ struct cli_node {
 	cli_cov_fn on_cov;		/* set before subscribing to mob/cov */
 	cli_link_fn on_link;
 	cli_state_fn on_state;
+	int recover;			/* COVs lost in a reconnection (watch) */
 	void *arg;
 };
 

@@ -259,6 +259,8 @@ cmd_watch(int argc, char *argv[], struct cli_opts *o)
 	n.on_cov = watch_cov;
 	n.on_link = watch_link;
 	n.on_state = watch_state;
+	/* in order and once, nothing lost across hub restarts (history.h) */
+	n.recover = 1;
 	n.arg = &w;
 	if ((rc = cli_node_open(&n, o, "watch")) != CLI_EXIT_OK)
 		goto out;

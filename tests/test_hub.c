@@ -1809,14 +1809,17 @@ Test(hub, a_write_policy_refuses_unknown_and_missing_ops_from_others)
 	a = tc_new(A_ID, A_USER, a_key);
 	b = tc_new(B_ID, B_USER, b_key);
 	cr_assert_eq(tc_sub(b, rq, 1), 1);
-	/* only read and discover pass without the policy: deny by default */
+	/* only read, discover and since pass without the policy: deny by default */
 	tc_pub(a, rq, "{\"id\":\"u1\",\"op\":\"set\",\"uri\":\"x\"}", 1, 0);
 	tc_pub(a, rq, "{\"id\":\"u2\",\"op\":\"Write\",\"uri\":\"x\"}", 1, 0);
 	tc_pub(a, rq, "{\"id\":\"u3\",\"uri\":\"x\"}", 1, 0);
 	tc_pub(a, rq, "{\"id\":\"u4\",\"op\":7,\"uri\":\"x\"}", 1, 0);
+	tc_pub(a, rq, "{\"id\":\"s1\",\"op\":\"since\",\"seq\":0}", 1, 0);
 	tc_pub(a, rq, "{\"id\":\"d1\",\"op\":\"discover\"}", 1, 0);
 	tc_pub(a, rq, "{\"id\":\"r1\",\"op\":\"read\",\"uri\":\"x\"}", 1, 0);
-	cr_assert_geq(tc_wait2(b, a, rq, 1, WAIT_MS), 0);
+	cr_assert_geq(tc_wait2(b, a, rq, 2, WAIT_MS), 0);
+	cr_expect(has_msg_with(b, rq, 0, "\"s1\""), "A may ask for history "
+	    "(docs/protocol.md \"Hub crashes\")");
 	cr_expect(has_msg_with(b, rq, 0, "\"d1\""), "A may discover");
 	cr_expect(has_msg_with(b, rq, 0, "\"r1\""), "A may read");
 	for (int i = 1; i <= 4; i++) {

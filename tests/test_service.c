@@ -1159,6 +1159,172 @@ Test(client, a_failed_request_loop_leaves_nothing_pending,
 	cr_assert_eq(st.pending, 0);
 }
 
+/* A client of the service's identity (the publisher), cfg as given. */
+static struct mob_client *
+publisher_open(struct mob_client_cfg *cfg)
+{
+	struct mob_client *c;
+
+	cfg->keyfile = sim_key;
+	cfg->socket = node.sock;
+	cr_assert_eq(mob_client_new(cfg, &c), 0);
+	cr_assert_eq(mob_client_connect(c, 10000), 0);
+	return c;
+}
+
+/* Both the publisher's and cli's sockets for up to ms. */
+static void
+pump2(struct mob_client *c, int ms)
+{
+	struct pollfd pfd[2];
+
+	mob_client_pollfd(c, &pfd[0]);
+	mob_client_pollfd(cli, &pfd[1]);
+	(void)poll(pfd, 2, ms);
+	mob_client_process(c, pfd[0].revents);
+	mob_client_process(cli, pfd[1].revents);
+}
+
+/*
+ * The outgoing queue is bounded (cfg.queue): with the hub's Receive
+ * Maximum of QoS 1 messages in flight and the loop not run, the next
+ * publishes wait in the queue, and beyond its bound they are refused and
+ * counted (and logged), never silently dropped; once the hub acknowledged,
+ * publishing works again.
+ */
+Test(client, a_full_outgoing_queue_is_counted_and_said,
+    .init = client_only_setup, .fini = standalone_fini, .timeout = 60)
+{
+	struct mob_client_cfg cfg = { 0 };
+	struct mob_client_stats st;
+	struct mob_client *c;
+	long ok = 0, refused = 0;
+	int rc = MOB_ENOMEM;
+
+	cfg.queue = 8;
+	c = publisher_open(&cfg);
+	for (int i = 0; i < 200; i++) {
+		rc = mob_client_publish(c, "mob/cov/" SVC "/0101/0001/40",
+		    "{\"value\":1}", 1, 0);
+		if (rc == 0)
+			ok++;
+		else {
+			cr_assert_eq(rc, MOB_ENOMEM, "%s", mob_strerror(rc));
+			refused++;
+		}
+	}
+	mob_client_stats(c, &st);
+	cr_expect_gt(refused, 0, "a bound: %ld of 200 taken", ok);
+	cr_expect_eq(st.tx_overflow, (uint64_t)refused);
+	cr_expect_eq(st.tx, (uint64_t)ok);
+	/* the hub acknowledges, the queue drains, publishing works again */
+	for (int i = 0; i < 1000; i++) {
+		pump2(c, 10);
+		if ((rc = mob_client_publish(c, "mob/cov/" SVC "/0101/0001/40",
+		    "{\"value\":2}", 1, 0)) == 0)
+			break;
+	}
+	cr_expect_eq(rc, 0, "%s", mob_strerror(rc));
+	mob_client_free(c);
+}
+
+struct since_rsp {
+	int called;
+	int err;
+	cJSON *rsp;
+};
+
+static void
+on_since(struct mob_client *c, int err, const cJSON *rsp, void *arg)
+{
+	struct since_rsp *a = arg;
+
+	(void)c;
+	a->called++;
+	a->err = err;
+	a->rsp = rsp != NULL ? cJSON_Duplicate(rsp, 1) : NULL;
+}
+
+/* since SEQ (and a filter, if any) to the publisher c; the response. */
+static cJSON *
+since(struct mob_client *c, double seq, const char *filter)
+{
+	struct since_rsp a = { 0, 0, NULL };
+	cJSON *q, *f;
+
+	cr_assert_not_null(q = cJSON_CreateObject());
+	cJSON_AddStringToObject(q, "op", "since");
+	cJSON_AddNumberToObject(q, "seq", seq);
+	if (filter != NULL) {
+		cr_assert_not_null(f = cJSON_AddArrayToObject(q, "filters"));
+		cJSON_AddItemToArray(f, cJSON_CreateString(filter));
+	}
+	cr_assert_eq(mob_client_request_async(cli, SVC, q, 10000, on_since, &a), 0);
+	cJSON_Delete(q);
+	for (int i = 0; i < 2000 && a.called == 0; i++)
+		pump2(c, 10);
+	cr_assert_eq(a.called, 1);
+	cr_assert_eq(a.err, 0, "%s", mob_strerror(a.err));
+	return a.rsp;
+}
+
+/*
+ * A publisher answers since from its history (lib/rt/mobius/history.h):
+ * its COVs after seq, oldest first, a page at a time, only those matching
+ * the filters; a malformed request is refused as invalid.
+ */
+Test(client, since_answers_the_covs_after_a_seq_a_page_at_a_time,
+    .init = client_only_setup, .fini = standalone_fini, .timeout = 60)
+{
+	struct mob_client_cfg cfg = { 0 };
+	struct mob_client *c;
+	char dat[256];
+	const cJSON *covs, *e;
+	cJSON *rsp;
+	double seq = 0, from;
+	int n = 0, pages = 0, more = 1;
+
+	c = publisher_open(&cfg);
+	for (int i = 0; i < 300; i++) {
+		snprintf(dat, sizeof(dat), "{\"value\":%d,\"pad\":\"%0120d\"}",
+		    i, 0);
+		cr_assert_eq(mob_client_publish(c, "mob/cov/" SVC "/0101/0001/40",
+		    dat, 1, 0), 0);
+		pump2(c, 0);
+	}
+	while (more) {
+		rsp = since(c, seq, NULL);
+		cr_assert_eq(mob_client_rsp_error(rsp, NULL), 0);
+		from = cJSON_GetObjectItem(rsp, "from")->valuedouble;
+		cr_assert(seq > 0 || from > 0, "from %f", from);
+		covs = cJSON_GetObjectItem(rsp, "covs");
+		cr_assert(cJSON_IsArray(covs));
+		cJSON_ArrayForEach(e, covs) {
+			cr_assert_gt(cJSON_GetArrayItem(e, 0)->valuedouble, seq,
+			    "rising seq");
+			seq = cJSON_GetArrayItem(e, 0)->valuedouble;
+			cr_assert_str_eq(cJSON_GetArrayItem(e, 2)->valuestring,
+			    "mob/cov/" SVC "/0101/0001/40");
+			cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 3),
+			    "value")->valueint, n, "the COVs in order");
+			n++;
+		}
+		more = cJSON_IsTrue(cJSON_GetObjectItem(rsp, "more"));
+		pages++;
+		cJSON_Delete(rsp);
+	}
+	cr_expect_eq(n, 300);
+	cr_expect_gt(pages, 1, "more than one page for ~40 KiB");
+	rsp = since(c, 0, "mob/cov/" SVC "/0102/#");
+	cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(rsp, "covs")), 0,
+	    "nothing matches the filter");
+	cJSON_Delete(rsp);
+	rsp = since(c, -1, NULL);
+	cr_expect_eq(mob_client_rsp_error(rsp, NULL), MOB_EINVAL);
+	cJSON_Delete(rsp);
+	mob_client_free(c);
+}
+
 /* --- mobius-sim's command line and config errors (no node needed) ----- */
 
 static char dir[256];
@@ -1212,6 +1378,10 @@ Test(sim, malformed_configs_name_file_and_path, .init = cfg_setup,
 {
 	static const struct { const char *text, *msg; } cases[] = {
 		{ "{\"objects\":[],\"extra\":1}", "extra: unknown member" },
+		{ "{\"objects\":[],\"queue\":8}",
+		  "queue: must be between 16 and 1000000" },
+		{ "{\"objects\":[],\"history\":-1}",
+		  "history: must be between 0 and 1000000" },
 		{ RES_SIM("{\"model\":\"sine\"}"),
 		  "objects[0].resources[0].sim.model: must be \"drift\", \"counter\" or \"toggle\"" },
 		{ RES_SIM("{\"model\":\"drift\",\"period\":0}"),

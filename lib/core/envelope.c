@@ -31,6 +31,7 @@ struct mob_signer {
 	struct mob_key *key;
 	char kid[MOB_ID_MAX];
 	uint64_t seq;			/* last used */
+	int64_t iat;			/* of the last signed */
 	char hdr[MOB_B64URL_LEN(MOB_JWS_HDR_MAX) + 1];	/* encoded, cached */
 	size_t hdrlen;
 };
@@ -100,12 +101,20 @@ mob_signer_kid(const struct mob_signer *s)
 	return s->kid;
 }
 
+void
+mob_signer_last(const struct mob_signer *s, uint64_t *seq, int64_t *iat)
+{
+	*seq = s->seq;
+	*iat = s->iat;
+}
+
 int
 mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
     char **out, size_t *outlen)
 {
 	cJSON *claims = NULL, *dat = NULL;
 	char *txt = NULL;
+	int64_t iat = mob_clock_wall_ms();
 	uint64_t seq;
 	int r;
 
@@ -129,7 +138,7 @@ mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
 	}
 	if (cJSON_AddStringToObject(claims, "iss", s->kid) == NULL ||
 	    cJSON_AddStringToObject(claims, "top", topic) == NULL ||
-	    cJSON_AddNumberToObject(claims, "iat", (double)mob_clock_wall_ms()) == NULL ||
+	    cJSON_AddNumberToObject(claims, "iat", (double)iat) == NULL ||
 	    cJSON_AddNumberToObject(claims, "seq", (double)seq) == NULL) {
 		r = MOB_ENOMEM;
 		goto out;
@@ -146,6 +155,7 @@ mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
 	    strlen(txt), out, outlen)) != 0)
 		goto out;
 	s->seq = seq;
+	s->iat = iat;
  out:
 	cJSON_free(txt);
 	cJSON_Delete(claims);

@@ -22,6 +22,7 @@
 #include "mobius/client.h"
 #include "mobius/clock.h"
 #include "mobius/err.h"
+#include "mobius/history.h"
 #include "mobius/keydist.h"
 #include "mobius/keyring.h"
 #include "mobius/log.h"
@@ -32,7 +33,7 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
 #define RXQ_MAX		4096	/* messages queued between two dispatches */
-#define TXQ_MAX		4096	/* publishes waiting for an in-flight slot */
+#define TXQ_MAX		4096	/* publishes waiting: default bound */
 #define MISC_MS		1000	/* mosquitto_loop_misc at least this often */
 /*
  * Retained state (svc, obj, cov) is as old as its last change.  The hub
@@ -72,6 +73,7 @@ struct sub {
 	struct sub *next;
 	char *filter;
 	int qos;
+	int internal;		/* the client's own, not the owner's */
 };
 
 struct pending {
@@ -139,12 +141,15 @@ struct mob_client {
 	 * flight; inflight_mid marks which message ids are.
 	 */
 	struct txmsg *txq, **txtail;
-	size_t txn;
+	size_t txn, txq_max;
+	uint64_t tx_lost;		/* refused since the queue filled */
+	int txq_full;			/* said so; said again once drained */
 	unsigned inflight, quota;
 	uint8_t inflight_mid[65536 / 8];
 	int ev_connect, ev_disconnect;	/* queued by libmosquitto callbacks */
 
 	struct sub *subs;
+	int internal_subs;		/* some subs are the client's own */
 	struct pending *pending;
 	uint64_t reqseq;
 	char reqpfx[13];
@@ -153,7 +158,13 @@ struct mob_client {
 	mob_client_conn_fn conn_fn;
 	void *arg;
 	struct mob_client_stats st;
+
+	/* nothing lost (lib/rt/mobius/history.h): either side, or both */
+	struct mob_history *hist;	/* the COVs it signed, for "since" */
+	struct mob_recover *rec;	/* its subscriptions' COVs, in order */
 };
+
+static int client_sub_internal(struct mob_client *c, const char *filter);
 
 
 /*
@@ -322,6 +333,48 @@ on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m)
 
 /* --- lifecycle -------------------------------------------------------- */
 
+/* A COV recovered from a publisher's history, or live in order. */
+static void
+client_recovered(void *arg, const char *topic, const struct mob_env *env)
+{
+	struct mob_client *c = arg;
+
+	if (c->msg_fn != NULL)
+		c->msg_fn(c, topic, env, c->arg);
+}
+
+/* The history it keeps as a publisher, the recovery as a watcher. */
+static int
+client_nothing_lost(struct mob_client *c, const struct mob_client_cfg *cfg)
+{
+	char topic[MOB_TOPIC_MAX];
+	uint64_t seq;
+	int64_t iat;
+	int rc;
+
+	mob_signer_last(c->signer, &seq, &iat);
+	if (cfg->history >= 0) {
+		if ((rc = mob_history_new(cfg->history > 0 ?
+		    (size_t)cfg->history : MOB_HISTORY_DEFAULT,
+		    MOB_HISTORY_BYTES, seq + 1, &c->hist)) != 0)
+			return rc;
+		/*
+		 * Its own requests, to answer since; from the first CONNECT, so
+		 * no watcher asks before the hub has the subscription.
+		 */
+		snprintf(topic, sizeof(topic), "mob/req/%s", c->id);
+		if ((rc = client_sub_internal(c, topic)) != 0)
+			return rc;
+	}
+	if (!cfg->recover)
+		return 0;
+	if ((rc = mob_recover_new(c, client_recovered, c, &c->rec)) != 0)
+		return rc;
+	/* who is online again: when to ask */
+	snprintf(topic, sizeof(topic), "mob/state/%s/+", c->hid);
+	return client_sub_internal(c, topic);
+}
+
 int
 mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 {
@@ -343,6 +396,7 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	c->txtail = &c->txq;
 	c->quota = 65535;
 	c->keepalive = cfg->keepalive > 0 ? cfg->keepalive : MOB_CLIENT_KEEPALIVE;
+	c->txq_max = cfg->queue > 0 ? (size_t)cfg->queue : TXQ_MAX;
 	c->dial_once = cfg->dial_once;
 	if (cfg->host != NULL) {
 		c->port = cfg->port > 0 ? cfg->port : (cfg->cafile ? 8883 : 1883);
@@ -361,6 +415,8 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 		goto fail;
 	}
 	if ((rc = mob_signer_new(c->own, c->id, &c->signer)) != 0)
+		goto fail;
+	if ((rc = client_nothing_lost(c, cfg)) != 0)
 		goto fail;
 	c->handshake = mob_key_alg(c->own) == MOB_ALG_EDDSA && c->hub_key != NULL;
 	memset(&vcfg, 0, sizeof(vcfg));
@@ -410,6 +466,27 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 		log_warnx("cannot set up the hub client: %s", mob_strerror(rc));
 	mob_client_free(c);
 	return rc;
+}
+
+int
+mob_client_set_limits(struct mob_client *c, int queue, int history)
+{
+	struct mob_history *h = NULL;
+	uint64_t seq;
+	int64_t iat;
+	int rc;
+
+	if (queue > 0)
+		c->txq_max = (size_t)queue;
+	if (history < 0 || c->hist == NULL)
+		return 0;
+	mob_signer_last(c->signer, &seq, &iat);
+	if ((rc = mob_history_new((size_t)history, MOB_HISTORY_BYTES, seq + 1,
+	    &h)) != 0)
+		return rc;
+	mob_history_free(c->hist);
+	c->hist = h;
+	return 0;
 }
 
 /* Forget the handshake's secrets and the session key. */
@@ -490,6 +567,8 @@ mob_client_free(struct mob_client *c)
 		free(p);
 	}
 	client_session_end(c);
+	mob_history_free(c->hist);
+	mob_recover_free(c->rec);
 	mob_verifier_free(c->verifier);
 	mob_verifier_free(c->rverifier);
 	mob_signer_free(c->signer);
@@ -518,7 +597,15 @@ mob_client_set_handlers(struct mob_client *c, mob_client_msg_fn msg,
 void
 mob_client_stats(const struct mob_client *c, struct mob_client_stats *out)
 {
+	struct mob_recover_stats rs;
+
 	*out = c->st;
+	if (c->rec != NULL) {
+		mob_recover_stats(c->rec, &rs);
+		out->rx_dups = rs.dups;
+		out->recovered = rs.recovered;
+		out->gaps = rs.gaps;
+	}
 	out->pending = 0;
 	for (const struct pending *p = c->pending; p != NULL; p = p->next)
 		out->pending++;
@@ -788,6 +875,8 @@ client_keydist(struct mob_client *c, const struct rxmsg *m)
 		if (c->ever_ready) {
 			c->st.reconnects++;
 			log_info("reconnected to the hub");
+			if (c->rec != NULL)
+				mob_recover_reconnected(c->rec);
 		}
 		c->ever_ready = 1;
 		if (c->conn_fn != NULL)
@@ -894,10 +983,96 @@ client_verify(struct mob_client *c, const struct rxmsg *m, struct mob_env *env)
 	return 0;
 }
 
+/* Does a subscription of the owner's (not the client's own) match topic? */
+static int
+client_wanted(const struct mob_client *c, const char *topic)
+{
+	bool m;
+
+	if (!c->internal_subs)
+		return 1;
+	for (const struct sub *s = c->subs; s != NULL; s = s->next)
+		if (!s->internal && mosquitto_topic_matches_sub(s->filter, topic,
+		    &m) == MOSQ_ERR_SUCCESS && m)
+			return 1;
+	return 0;
+}
+
+/*
+ * A since request (lib/rt/mobius/history.h) to this publisher: answered
+ * here from its history, so every client that publishes COVs answers
+ * alike.  0 when env is not one.
+ */
+static int
+client_since(struct mob_client *c, const struct mob_env *env)
+{
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(env->dat, "op");
+	char topic[MOB_TOPIC_MAX], reqid[MOB_REQID_MAX + 1];
+	cJSON *rsp, *e;
+	int rc;
+
+	if (!cJSON_IsString(op) || strcmp(op->valuestring, "since") != 0)
+		return 0;
+	if (mob_reqid_from_json(cJSON_GetObjectItemCaseSensitive(env->dat,
+	    "id"), reqid) != 0)
+		return 1;	/* nowhere to answer */
+	if ((rsp = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(rsp, "id", reqid) == NULL)
+		goto out;
+	if ((rc = mob_history_answer(c->hist, env->dat, rsp)) == 0) {
+		if (cJSON_AddTrueToObject(rsp, "ok") == NULL)
+			goto out;
+	} else {
+		cJSON_Delete(rsp);
+		if ((rsp = cJSON_CreateObject()) == NULL ||
+		    cJSON_AddStringToObject(rsp, "id", reqid) == NULL ||
+		    cJSON_AddFalseToObject(rsp, "ok") == NULL ||
+		    (e = cJSON_AddObjectToObject(rsp, "error")) == NULL ||
+		    cJSON_AddStringToObject(e, "code", mob_errname(rc)) == NULL ||
+		    cJSON_AddStringToObject(e, "message", rc == MOB_EINVAL ?
+		    "since needs a seq and at most 16 filters" :
+		    mob_strerror(rc)) == NULL)
+			goto out;
+	}
+	snprintf(topic, sizeof(topic), "mob/rsp/%s/%s", env->iss, reqid);
+	if ((rc = mob_client_publish_json(c, topic, rsp, 1, 0)) != 0)
+		log_debug("history for %s: %s", env->iss, mob_strerror(rc));
+ out:
+	cJSON_Delete(rsp);
+	return 1;
+}
+
+/*
+ * Recovery (watcher side) sees every live COV of a publisher's own topic
+ * and the hub's word on who is online; the owner gets what it subscribed.
+ */
+static void
+client_deliver(struct mob_client *c, const struct rxmsg *m, struct mob_env *env)
+{
+	const cJSON *st;
+	char owner[MOB_ID_MAX];
+
+	if (c->rec != NULL && !m->retained &&
+	    strncmp(m->topic, "mob/cov/", 8) == 0 &&
+	    mob_topic_owner(m->topic, owner) == 1 &&
+	    strcmp(owner, env->iss) == 0) {
+		mob_recover_cov(c->rec, m->topic, env);
+		return;
+	}
+	if (c->rec != NULL && strncmp(m->topic, "mob/state/", 10) == 0 &&
+	    mob_topic_owner(m->topic, owner) == 1 &&
+	    cJSON_IsString(st = cJSON_GetObjectItemCaseSensitive(env->dat,
+	    "state")))
+		mob_recover_state(c->rec, m->topic + 10,
+		    strcmp(st->valuestring, "online") == 0);
+	if (c->msg_fn != NULL && client_wanted(c, m->topic))
+		c->msg_fn(c, m->topic, env, c->arg);
+}
+
 static void
 client_dispatch(struct mob_client *c)
 {
-	char rsppfx[MOB_TOPIC_MAX], keytopic[MOB_TOPIC_MAX];
+	char rsppfx[MOB_TOPIC_MAX], keytopic[MOB_TOPIC_MAX], reqtopic[MOB_TOPIC_MAX];
 	struct mob_env env;
 	struct rxmsg *m;
 	size_t plen;
@@ -905,6 +1080,7 @@ client_dispatch(struct mob_client *c)
 
 	snprintf(rsppfx, sizeof(rsppfx), "mob/rsp/%s/", c->id);
 	snprintf(keytopic, sizeof(keytopic), "mob/key/%s", c->id);
+	snprintf(reqtopic, sizeof(reqtopic), "mob/req/%s", c->id);
 	plen = strlen(rsppfx);
 	/*
 	 * The key bundle first.  What arrived before it (after a reconnect,
@@ -937,8 +1113,9 @@ client_dispatch(struct mob_client *c)
 			c->st.rx++;
 			if (strncmp(m->topic, rsppfx, plen) == 0)
 				client_response(c, m->topic, &env);
-			else if (c->msg_fn != NULL)
-				c->msg_fn(c, m->topic, &env, c->arg);
+			else if (c->hist == NULL || strcmp(m->topic, reqtopic) != 0 ||
+			    !client_since(c, &env))
+				client_deliver(c, m, &env);
 			mob_env_clear(&env);
 		}
 		free(m->topic);
@@ -1113,10 +1290,55 @@ mob_client_connect(struct mob_client *c, int timeout_ms)
 
 /* --- publishing ------------------------------------------------------- */
 
-int
-mob_client_subscribe(struct mob_client *c, const char *filter, int qos)
+/*
+ * Could filter match a topic mob/VERB/...?  Its first two levels decide:
+ * "mob" or "+", then VERB or "+"; or a "#" on the way.
+ */
+static int
+client_verb_filter(const char *f, const char *verb)
+{
+	size_t n = strlen(verb);
+
+	if (strcmp(f, "#") == 0)
+		return 1;
+	if (strncmp(f, "mob/", 4) != 0 && strncmp(f, "+/", 2) != 0)
+		return 0;
+	f = strchr(f, '/') + 1;
+	return strcmp(f, "#") == 0 || (strncmp(f, verb, n) == 0 &&
+	    (f[n] == '/' || f[n] == '\0')) || strncmp(f, "+/", 2) == 0 ||
+	    strcmp(f, "+") == 0;
+}
+
+/*
+ * The recovery's own mob/state subscription gives way to one of the
+ * owner's that may match state topics: with MQTT 5 overlapping
+ * subscriptions each deliver a copy.
+ */
+static void
+client_state_unsub(struct mob_client *c, const char *filter)
+{
+	struct sub **sp, *s;
+
+	if (c->rec == NULL || !client_verb_filter(filter, "state"))
+		return;
+	for (sp = &c->subs; (s = *sp) != NULL; sp = &s->next) {
+		if (s->internal && strncmp(s->filter, "mob/state/", 10) == 0) {
+			*sp = s->next;
+			if (c->state == CS_READY || c->state == CS_KEYS)
+				mosquitto_unsubscribe(c->mosq, NULL, s->filter);
+			free(s->filter);
+			free(s);
+			return;
+		}
+	}
+}
+
+/* internal: the client's own subscription, not handed to the owner. */
+static int
+client_sub(struct mob_client *c, const char *filter, int qos, int internal)
 {
 	struct sub *s;
+	int rc;
 
 	if (qos < 0 || qos > 2 || mosquitto_sub_topic_check(filter) != MOSQ_ERR_SUCCESS)
 		return MOB_EINVAL;
@@ -1131,12 +1353,33 @@ mob_client_subscribe(struct mob_client *c, const char *filter, int qos)
 		}
 		s->next = c->subs;
 		c->subs = s;
-	}
+		s->internal = internal;
+		c->internal_subs |= internal;
+	} else if (internal)
+		return 0;	/* the owner's already */
+	s->internal = internal;
 	s->qos = qos;
+	if (!internal && c->rec != NULL && client_verb_filter(filter, "cov") &&
+	    (rc = mob_recover_watch(c->rec, filter)) == MOB_ENOMEM)
+		return rc;
+	if (!internal)
+		client_state_unsub(c, filter);
 	if ((c->state == CS_READY || c->state == CS_KEYS) &&
 	    mosquitto_subscribe(c->mosq, NULL, filter, qos) != MOSQ_ERR_SUCCESS)
 		return MOB_ESYS;
 	return 0;
+}
+
+static int
+client_sub_internal(struct mob_client *c, const char *filter)
+{
+	return client_sub(c, filter, 1, 1);
+}
+
+int
+mob_client_subscribe(struct mob_client *c, const char *filter, int qos)
+{
+	return client_sub(c, filter, qos, 0);
 }
 
 int
@@ -1147,6 +1390,8 @@ mob_client_unsubscribe(struct mob_client *c, const char *filter)
 	for (sp = &c->subs; (s = *sp) != NULL; sp = &s->next) {
 		if (strcmp(s->filter, filter) == 0) {
 			*sp = s->next;
+			if (c->rec != NULL)
+				mob_recover_unwatch(c->rec, filter);
 			free(s->filter);
 			free(s);
 			if ((c->state == CS_READY || c->state == CS_KEYS) &&
@@ -1181,6 +1426,17 @@ client_send(struct mob_client *c, const char *topic, const char *tok,
 	return 0;
 }
 
+/*
+ * May a message of qos go to libmosquitto now?  QoS 1 while the hub's
+ * Receive Maximum allows; QoS 0 while the socket takes it (libmosquitto
+ * would queue it without a bound otherwise).
+ */
+static int
+client_slot(struct mob_client *c, int qos)
+{
+	return qos == 0 ? !mosquitto_want_write(c->mosq) : c->inflight < c->quota;
+}
+
 /* Send what waited, in order, while slots are free. */
 static void
 client_release(struct mob_client *c)
@@ -1188,7 +1444,7 @@ client_release(struct mob_client *c)
 	struct txmsg *t;
 
 	while ((t = c->txq) != NULL && c->state == CS_READY &&
-	    (t->qos == 0 || c->inflight < c->quota)) {
+	    client_slot(c, t->qos)) {
 		c->txq = t->next;
 		if (c->txq == NULL)
 			c->txtail = &c->txq;
@@ -1200,6 +1456,32 @@ client_release(struct mob_client *c)
 		free(t->payload);
 		free(t);
 	}
+	if (c->txq_full && c->txn <= c->txq_max / 2) {
+		log_info("outgoing queue below %zu again; %llu publishes were "
+		    "refused while it was full", c->txq_max / 2,
+		    (unsigned long long)c->tx_lost);
+		c->txq_full = 0;
+		c->tx_lost = 0;
+	}
+}
+
+/* A COV just signed goes into the history. */
+static void
+client_keep(struct mob_client *c, const char *topic, const char *dat_json)
+{
+	uint64_t seq;
+	int64_t iat;
+	int rc;
+
+	/* its own COVs only: a router relays others' (their owners keep them) */
+	if (c->hist == NULL || strncmp(topic, "mob/cov/", 8) != 0 ||
+	    strncmp(topic + 8, c->id, strlen(c->id)) != 0 ||
+	    topic[8 + strlen(c->id)] != '/')
+		return;
+	mob_signer_last(c->signer, &seq, &iat);
+	if ((rc = mob_history_add(c->hist, seq, iat, topic,
+	    dat_json != NULL ? dat_json : "null")) != 0)
+		log_debug("history: %s", mob_strerror(rc));
 }
 
 int
@@ -1222,16 +1504,28 @@ mob_client_publish(struct mob_client *c, const char *topic,
 		client_down(c);
 		return MOB_EOFFLINE;
 	}
-	if (c->txq == NULL && (qos == 0 || c->inflight < c->quota)) {
+	if (c->txq == NULL && client_slot(c, qos)) {
 		if ((rc = mob_env_sign(c->signer, topic, dat_json, &tok,
 		    &len)) == 0 &&
-		    (rc = client_send(c, topic, tok, len, qos, retain)) == 0)
+		    (rc = client_send(c, topic, tok, len, qos, retain)) == 0) {
 			c->st.tx++;
+			client_keep(c, topic, dat_json);
+		}
 		free(tok);
 		return rc;
 	}
-	if (c->txn >= TXQ_MAX)
+	if (c->txn >= c->txq_max) {
+		/* counted and said, never silent (docs/services.md) */
+		c->st.tx_overflow++;
+		c->tx_lost++;
+		if (!c->txq_full) {
+			log_warnx("outgoing queue full (%zu messages): the hub "
+			    "takes less than is published; refusing publishes "
+			    "until it drains", c->txq_max);
+			c->txq_full = 1;
+		}
 		return MOB_ENOMEM;
+	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return MOB_ENOMEM;
 	/* signed now: the queue keeps seq order */
@@ -1241,6 +1535,7 @@ mob_client_publish(struct mob_client *c, const char *topic,
 		free(t);
 		return rc != 0 ? rc : MOB_ENOMEM;
 	}
+	client_keep(c, topic, dat_json);
 	t->qos = qos;
 	t->retain = retain;
 	*c->txtail = t;

@@ -134,7 +134,7 @@ static int
 configure(struct mob_service *svc, struct gsvc *s, struct mob_config *c)
 {
 	static const char *const top[] = { "name", "description", "gpio",
-	    "objects", NULL };
+	    "objects", "queue", "history", NULL };
 	static const char *const keys[] = { "gpio", NULL };
 	struct mob_service_hooks hooks = { NULL, keys, NULL, cfg_res, s };
 	struct mob_cnode root, m;

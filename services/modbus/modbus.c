@@ -366,7 +366,7 @@ static int
 configure(struct mob_service *svc, struct mbsvc *s, struct mob_config *c)
 {
 	static const char *const top[] = { "name", "description", "devices",
-	    "objects", NULL };
+	    "objects", "queue", "history", NULL };
 	static const char *const keys[] = { "modbus", NULL };
 	struct mob_service_hooks hooks = { keys, keys, cfg_object, cfg_res, s };
 	struct mob_cnode root;

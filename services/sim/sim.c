@@ -243,7 +243,8 @@ sim_follow(struct mob_service *svc, struct mob_config *c, struct sim_model *m,
 static int
 sim_configure(struct mob_service *svc, struct sim *s, struct mob_config *c)
 {
-	static const char *const top[] = { "name", "description", "objects", NULL };
+	static const char *const top[] = { "name", "description", "objects",
+	    "queue", "history", NULL };
 	static const char *const res_keys[] = { "sim", NULL };
 	struct mob_service_hooks hooks = { NULL, res_keys, NULL, sim_res, s };
 	struct mob_cnode root;

@@ -292,8 +292,7 @@ th_wait_path(const char *path, int timeout_ms)
 	return 0;
 }
 
-/* Whole file into a NUL-terminated buffer (NULs inside become spaces). */
-static char *
+char *
 th_slurp(const char *path, size_t *lenp)
 {
 	FILE *f;

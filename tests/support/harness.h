@@ -49,6 +49,9 @@ int th_wait_path(const char *path, int timeout_ms);
 int th_wait_log(const char *path, const char *needle, int timeout_ms);
 /* How many times needle occurs in the file now (0 if unreadable). */
 int th_count_log(const char *path, const char *needle);
+/* Whole file into a NUL-terminated buffer (NULs inside become spaces),
+ * or NULL; free() it.  lenp may be NULL. */
+char *th_slurp(const char *path, size_t *lenp);
 /* A free TCP port on 127.0.0.1. */
 int th_free_port(void);
 

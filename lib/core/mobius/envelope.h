@@ -40,6 +40,8 @@ void mob_signer_free(struct mob_signer *s);
  */
 int mob_signer_set_key(struct mob_signer *s, const struct mob_key *key);
 const char *mob_signer_kid(const struct mob_signer *s);
+/* seq and iat of the last envelope signed (a publisher's own history). */
+void mob_signer_last(const struct mob_signer *s, uint64_t *seq, int64_t *iat);
 
 /*
  * Sign dat_json (the JSON text of the "dat" value; NULL means null) for

@@ -56,6 +56,18 @@ struct mob_client_cfg {
 	int keepalive;		/* seconds; 0 → MOB_CLIENT_KEEPALIVE */
 	int dial_once;		/* mob_client_connect: MOB_ESYS at once when the
 				   hub cannot be reached (the CLI; daemons wait) */
+	/*
+	 * Nothing lost (lib/rt/mobius/history.h, docs/protocol.md "Hub
+	 * crashes"): history = COVs kept to answer watchers' since requests
+	 * (0 → MOB_HISTORY_DEFAULT, < 0 → none: such a publisher answers
+	 * nothing and its COVs are not recovered); recover = 1 makes this
+	 * client a watcher that recovers its subscriptions' COVs after any
+	 * reconnection and delivers each publisher's COVs in order, once.
+	 */
+	int history;
+	int recover;
+	/* publishes waiting for the hub (0 → 4096); beyond: MOB_ENOMEM */
+	int queue;
 };
 
 struct mob_client;
@@ -79,6 +91,12 @@ typedef void (*mob_client_conn_fn)(struct mob_client *c, int connected, void *ar
  * callers exit without repeating it.
  */
 int mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out);
+/*
+ * The owner's bounds (a service's config, docs/services.md): queue > 0
+ * replaces cfg.queue; history >= 0 replaces cfg.history (0: keep none,
+ * every since answer then says what is gone).  Before publishing.
+ */
+int mob_client_set_limits(struct mob_client *c, int queue, int history);
 /* Disconnects cleanly if connected; accepts NULL. */
 void mob_client_free(struct mob_client *c);
 
@@ -123,7 +141,10 @@ int mob_client_unsubscribe(struct mob_client *c, const char *filter);
 /*
  * Sign and publish dat_json (JSON text of the payload; NULL → null) on
  * topic.  While disconnected: MOB_EOFFLINE (nothing is queued; owners
- * republish state from their connect handler).
+ * republish state from their connect handler).  What the hub cannot take
+ * yet waits in a bounded queue (cfg.queue); when it is full, MOB_ENOMEM,
+ * counted in tx_overflow and logged once until it drains.  A COV (mob/cov)
+ * also goes into the history (cfg.history).
  */
 int mob_client_publish(struct mob_client *c, const char *topic,
     const char *dat_json, int qos, int retain);
@@ -197,6 +218,10 @@ struct mob_client_stats {
 	uint64_t rx_dropped;	/* dropped: failed verification or malformed */
 	uint64_t tx;		/* messages published */
 	uint64_t reconnects;	/* successful reconnections after a loss */
+	uint64_t tx_overflow;	/* publishes refused: the outgoing queue was full */
+	uint64_t rx_dups;	/* watcher: COVs delivered already, dropped */
+	uint64_t recovered;	/* watcher: COVs delivered from a history */
+	uint64_t gaps;		/* watcher: recoveries that could not close a gap */
 	int last_drop;		/* MOB_E* of the most recent drop */
 	size_t pending;		/* requests waiting for their answer now */
 };

@@ -74,7 +74,8 @@ struct mob_object *mob_service_object_at(const struct mob_service *svc, size_t i
 
 /*
  * Objects from a JSON config node (docs/services.md):
- *   {"name"?, "description"?, "objects":[{"pid","ins","name"?,
+ *   {"name"?, "description"?, "queue"?, "history"?,
+ *    "objects":[{"pid","ins","name"?,
  *     "resources":[{"rid","name","type","access"?,"min"?,"max"?,
  *     "precision"?,"units"?,"default"?,"cov"?:{"st","pmin","pmax"}}]}]}
  * Other members of node are left to the caller.  Driver-specific members

@@ -199,14 +199,20 @@ mob_service_config(struct mob_service *svc, struct mob_config *c,
 {
 	const char *name = NULL, *desc = NULL;
 	struct mob_cnode m, item;
+	long queue = 0, history = -1;
 	int count, rc;
 
 	if (mob_cfg_object(c, node, NULL) != 0 ||
 	    mob_cfg_string(c, node, "name", 0, MOB_NAME_MAX - 1, &name) < 0 ||
 	    mob_cfg_string(c, node, "description", 0, 255, &desc) < 0 ||
+	    mob_cfg_int(c, node, "queue", 0, 16, 1000000, &queue) < 0 ||
+	    mob_cfg_int(c, node, "history", 0, 0, 1000000, &history) < 0 ||
 	    mob_cfg_member(c, node, "objects", MOB_CFG_REQUIRED, &m) < 0 ||
 	    (count = mob_cfg_array(c, &m, MOB_SERVICE_MAX_OBJECTS)) < 0)
 		return MOB_ECONFIG;
+	/* the outgoing queue's bound, the COVs kept for watchers (since) */
+	if ((rc = mob_client_set_limits(svc->c, (int)queue, (int)history)) != 0)
+		return rc;
 	if ((name != NULL || desc != NULL) &&
 	    (rc = mob_service_set_info(svc, name ? name : svc->name,
 	    desc ? desc : svc->description)) != 0)
