@@ -70,7 +70,7 @@ works(const char *when, const char *value)
 	cr_expect_eq(strtod(out, NULL), strtod(value, NULL), "%s: get: %s", when, out);
 	/* the sim's timer still ticks and its COVs pass the hub's window */
 	cr_assert_eq(mobius(0, out, sizeof(out), "watch --json --count 3 "
-	    "--duration 10 %s", temp), 0, "%s: watch: %s", when, out);
+	    "--duration 15 %s", temp), 0, "%s: watch: %s", when, out);
 	cr_expect_geq(strlen(out), 3, "%s: no COV: %s", when, out);
 	cr_assert_eq(kill(sim.pid, 0), 0, "%s: mobius-sim is gone", when);
 	cr_assert_eq(kill(node.hub.pid, 0), 0, "%s: the hub is gone", when);
