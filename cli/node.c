@@ -154,7 +154,9 @@ cli_node_open(struct cli_node *n, const struct cli_opts *o, const char *cmd)
 		return CLI_EXIT_OK;
 	case MOB_EDENIED:
 		cli_error(cmd, "the hub at %s refused the key in %s (not in "
-		    "its keyring, revoked or expired)", o->socket, o->keyfile);
+		    "its keyring, revoked or expired; or the hub's runs_max "
+		    "commands with this key are running: see its log)",
+		    o->socket, o->keyfile);
 		return CLI_EXIT_ERROR;
 	case MOB_ETIMEOUT:
 		cli_error(cmd, "no answer from the hub at %s within %g s",

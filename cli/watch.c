@@ -290,7 +290,12 @@ cmd_watch(int argc, char *argv[], struct cli_opts *o)
 			if (left < step)
 				step = (int)left;
 		}
-		if ((r = mob_client_loop(n.c, step)) != 0 && !watch_stop) {
+		if ((r = mob_client_loop(n.c, step)) == MOB_EIDENTITY) {
+			/* another client took our place: it said so */
+			rc = CLI_EXIT_ERROR;
+			break;
+		}
+		if (r != 0 && !watch_stop) {
 			/* The client reconnects by itself; do not spin. */
 			log_debug("loop: %s", mob_strerror(r));
 			nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);

@@ -1,7 +1,8 @@
 /*
  * MOSQ_EVT_ACL_CHECK: the topic rules (docs/hub.md, "Topic rules").
  *
- * The identity is the client id, which auth.c proved (iss == client id).
+ * The identity is the client id's HID/SID, which auth.c proved (iss ==
+ * that identity): the runs HID/SID/RUN of a CLI key share its rules.
  * A check for a client not in the table of logged-in clients is refused:
  * mosquitto checks a will message only when publishing it, after the
  * client's DISCONNECT event, and wills are never signed fresh, so they are
@@ -149,17 +150,18 @@ hub_acl__check(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_acl_check *ed = event_data;
 	struct hub *h = userdata;
 	struct hub_client *c;
-	char s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
-	const char *id;
+	char s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX], id[MOB_ID_MAX];
+	const char *cid;
 
 	(void)event;
-	id = mosquitto_client_id(ed->client);
-	if (id == NULL || ed->topic == NULL)
+	cid = mosquitto_client_id(ed->client);
+	if (cid == NULL || ed->topic == NULL)
 		return MOSQ_ERR_ACL_DENIED;
-	if ((c = hub_clients__find(h, id, ed->client)) == NULL) {
+	if ((c = hub_clients__find(h, cid, ed->client)) == NULL ||
+	    mob_cid_split(cid, id) < 0) {
 		if (ed->access == MOSQ_ACL_WRITE)
 			hub_log__event(h, "refused publish from %s to %s: not "
-			    "logged in (will message?)", hub_log__safe(id, s1,
+			    "logged in (will message?)", hub_log__safe(cid, s1,
 			    sizeof(s1)), hub_log__safe(ed->topic, s2, sizeof(s2)));
 		return MOSQ_ERR_ACL_DENIED;
 	}
@@ -173,20 +175,20 @@ hub_acl__check(int event, void *event_data, void *userdata)
 	case MOSQ_ACL_SUBSCRIBE:
 		if (!acl_subscribe(h, id, ed->topic)) {
 			h->st.acl_subscribe++;
-			hub_log__event(h, "refused subscription of %s to %s", id,
+			hub_log__event(h, "refused subscription of %s to %s", cid,
 			    hub_log__safe(ed->topic, s2, sizeof(s2)));
 			return MOSQ_ERR_ACL_DENIED;
 		}
 		/* queued now, delivered after the SUBACK (docs/hub.md) */
 		if (acl_own(ed->topic, "mob/key/", id, 0) != NULL) {
 			c->keysub = 1;
-			hub_keys__send(h, id);
+			hub_keys__send(h, cid);
 		}
 		return MOSQ_ERR_SUCCESS;
 	case MOSQ_ACL_WRITE:
 		if (!acl_write(h, id, ed->topic, ed->retain)) {
 			h->st.acl_publish++;
-			hub_log__event(h, "refused publish from %s to %s", id,
+			hub_log__event(h, "refused publish from %s to %s", cid,
 			    hub_log__safe(ed->topic, s2, sizeof(s2)));
 			return MOSQ_ERR_ACL_DENIED;
 		}

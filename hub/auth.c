@@ -3,9 +3,13 @@
  * (mobius/token.h).  The MQTT 5 session handshake (session.c) checks its
  * token here too (hub_auth__check, hub_auth__admit).
  *
- * Checked: signature with the key of the client id (active key or one in
- * rotation grace; revoked and expired keys are not found), iss == client
- * id, username == the entry's SPID/SID, iat window, nonce never seen.
+ * Checked: signature with the key of the client id's identity (active key
+ * or one in rotation grace; revoked and expired keys are not found), iss
+ * == that identity, username == the entry's SPID/SID, iat window, nonce
+ * never seen.  The identity of client id HID/SID is itself; a client id
+ * HID/SID/RUN (one run of a command-line key, docs/hub.md "Identities")
+ * is let in only for a key of the CLI profile (MOB_SPID_CLI), at most
+ * runs_max at once per key (clients.c).
  *
  * A token that verifies is never refused because of anyone else's
  * failures: nothing a client chooses (its client id, on the Unix socket
@@ -130,16 +134,16 @@ login_why(struct hub *h, const char *tok, size_t len, const char *id,
 }
 
 static int
-login_check(struct hub *h, const char *id, const char *user, const char *pw,
+login_check(struct hub *h, const char *cid, const char *user, const char *pw,
     size_t pwlen, int64_t now, const struct mob_kr_entry **entry,
     struct mob_token *tok)
 {
 	struct login_ctx lc = { h, NULL };
-	char want[16];
-	int r;
+	char want[16], id[MOB_ID_MAX];
+	int r, run;
 
 	*entry = NULL;
-	if (!mob_id_valid(id) || !hub_ident__is_local(h, id) ||
+	if ((run = mob_cid_split(cid, id)) < 0 || !hub_ident__is_local(h, id) ||
 	    strcmp(id + 7, HUB_SID) == 0)
 		return MOB_EIDENTITY;
 	if (user == NULL || pw == NULL)
@@ -156,6 +160,9 @@ login_check(struct hub *h, const char *id, const char *user, const char *pw,
 		return MOB_EKIDUNKNOWN;
 	snprintf(want, sizeof(want), "%s/%s", lc.last->spid, id + 7);
 	if (strcmp(user, want) != 0)
+		return MOB_EIDENTITY;
+	/* a service is one process: only a CLI key runs several at once */
+	if (run && strcmp(lc.last->spid, MOB_SPID_CLI) != 0)
 		return MOB_EIDENTITY;
 	if ((r = mob_nonce_check(h->nonces, id, tok->nonce, tok->iat,
 	    now)) != 0)
@@ -205,20 +212,36 @@ hub_auth__check(struct hub *h, const char *id, const char *user,
 
 int
 hub_auth__admit(struct hub *h, struct mosquitto *client, const char *id,
-    const char *user, const struct mob_kr_entry *e, const uint8_t tokhash[32],
-    struct mob_key *session)
+    const char *user, const struct mob_kr_entry *e, const struct mob_token *t,
+    const uint8_t tokhash[32], struct mob_key *session)
 {
+	char who[MOB_ID_MAX], s1[HUB_SAFE_MAX];
 	int r;
 
-	if ((r = hub_clients__login(h, client, id, e->key, tokhash,
+	if ((r = hub_clients__login(h, client, id, t->nonce, e->key, tokhash,
 	    session)) != 0) {
-		hub_auth__refused(h, id, user, r);
+		if (r == MOB_EBUSY || r == MOB_EEXIST) {
+			h->st.logins_failed++;
+			h->st.login_reason[-r]++;
+			hub_log__safe(id, s1, sizeof(s1));
+			if (r == MOB_EBUSY)
+				hub_log__event(h, "login refused for %s: as "
+				    "many commands with this key as allowed "
+				    "are connected already (runs_max %zu)", s1,
+				    h->o.runs_max);
+			else
+				hub_log__event(h, "login refused for %s: "
+				    "another process logged in with its key "
+				    "and took its place", s1);
+		} else
+			hub_auth__refused(h, id, user, r);
 		return r;
 	}
 	h->st.logins_ok++;
 	mosquitto_log_printf(MOSQ_LOG_INFO, "mobius: %s logged in as %s%s",
 	    id, user, session != NULL ? " with a session key" : "");
-	hub_state__online(h, id);
+	mob_cid_split(id, who);
+	hub_state__online(h, who);
 	return 0;
 }
 
@@ -265,7 +288,7 @@ hub_auth__basic(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	if (hub_auth__check(h, id, ed->username, ed->password, pwlen, pwhash,
 	    now, &e, &t) != 0 ||
-	    hub_auth__admit(h, ed->client, id, ed->username, e, pwhash,
+	    hub_auth__admit(h, ed->client, id, ed->username, e, &t, pwhash,
 	    NULL) != 0)
 		return MOSQ_ERR_AUTH;
 	return MOSQ_ERR_SUCCESS;

@@ -1,6 +1,8 @@
 /*
- * Identity lookup: which keyring entries may speak as a client id, and
- * whether an id belongs to this node or is its router.  Used by the
+ * Identity lookup: which keyring entries may speak as an identity, and
+ * whether an id belongs to this node or is its router.  A client id is
+ * its identity HID/SID, or HID/SID/RUN for one run of a CLI key
+ * (mob_cid_split, docs/hub.md "Identities"): callers look up its identity.  Used by the
  * hot-path callbacks; reads the keyring plugin.c loaded, nothing else.
  */
 #include <string.h>
@@ -57,14 +59,16 @@ hub_ident__is_router(const struct hub *h, const char *id)
 }
 
 int
-hub_ident__valid(const struct hub *h, const char *id,
+hub_ident__valid(const struct hub *h, const char *cid,
     const struct hub_client *c)
 {
 	const struct mob_key *k;
+	char id[MOB_ID_MAX];
 	uint8_t a[64], b[64];
 	int na, nb, ok = 0;
 
-	if ((na = mob_key_raw(c->key, mob_key_alg(c->key) == MOB_ALG_HS256,
+	if (mob_cid_split(cid, id) < 0 ||
+	    (na = mob_key_raw(c->key, mob_key_alg(c->key) == MOB_ALG_HS256,
 	    a, sizeof(a))) < 0)
 		return 0;
 	for (size_t i = 0; !ok &&

@@ -38,6 +38,8 @@ struct mosquitto_opt;
 #define HUB_PASSWORD_MAX	2048	/* a token is ~300 bytes */
 
 #define HUB_WRITERS_MAX		64	/* targets with a write policy */
+#define HUB_RUNS_OFFLINE	1024	/* offline sessions of CLI runs kept */
+#define HUB_RUNS_OFFLINE_MS	86400000	/* ... for at most a day */
 #define HUB_WRITER_IDS		32	/* writers named per target */
 
 /* Only the listed SIDs of this node may write or clear on target. */
@@ -57,6 +59,7 @@ struct hub_opts {
 	int64_t req_ttl_ms;		/* how long a request may be answered */
 	size_t req_max;			/* pending requests remembered */
 	size_t req_quota;		/* ... of them from one requester */
+	size_t runs_max;		/* runs of one CLI key logged in at once */
 	size_t nonce_max;		/* login nonces remembered */
 	size_t bad_max;			/* failed tokens remembered */
 	int64_t stats_ms;		/* counters publication period */
@@ -89,6 +92,8 @@ struct hub_client {
 	struct mob_key *session;	/* its session key (session.c), or NULL */
 	int64_t session_at;		/* when it was made (monotonic ms) */
 	int keysub;			/* subscribed to its mob/key topic */
+	char instance[MOB_INSTANCE_B64 + 1];	/* its process (login nonce) */
+	char replaced[MOB_INSTANCE_B64 + 1];	/* the process it replaced, or "" */
 };
 
 struct hub {
@@ -105,7 +110,9 @@ struct hub {
 	struct mob_nonce_cache *nonces;
 	const struct hub_client *sender;	/* message.c: being verified */
 	struct htab *clients;		/* client id -> struct hub_client */
+	struct htab *idents;		/* identity -> its clients (clients.c) */
 	struct htab *offline;		/* client id -> its offline session */
+	struct htab *offline_runs;	/* the same for CLI runs, bounded */
 	int reloading;			/* from MOSQ_EVT_RELOAD to the next tick */
 	struct htab *bad;		/* hash of a failed token -> (set) */
 	struct htab *reqs;		/* requester|reqid -> target id */
@@ -158,8 +165,8 @@ const struct mob_kr_entry *hub_ident__entry(const struct hub *h,
 const struct mob_key *hub_ident__lookup(void *ctx, const char *kid, size_t idx);
 int hub_ident__is_local(const struct hub *h, const char *id);
 int hub_ident__is_router(const struct hub *h, const char *id);
-/* Is the key c logged in with still usable (after a reload)? */
-int hub_ident__valid(const struct hub *h, const char *id,
+/* Is the key c (client id cid) logged in with still usable (after a reload)? */
+int hub_ident__valid(const struct hub *h, const char *cid,
     const struct hub_client *c);
 
 /* ====================================================================
@@ -168,17 +175,30 @@ int hub_ident__valid(const struct hub *h, const char *id,
 int hub_clients__init(struct hub *h);
 void hub_clients__free(struct hub *h);
 /*
- * client logged in as id with key (copied) and this token hash, and with
- * a session key (taken over, freed with the record: at disconnect) or NULL.
+ * client logged in as client id cid with key (copied) and this token hash,
+ * and with a session key (taken over, freed with the record: at
+ * disconnect) or NULL.  nonce is its login token's: its process instance
+ * (mobius/token.h).  A login with the client id of a live client of
+ * another process replaces it (mosquitto disconnects that one); the
+ * replaced process may not come back while the new one is connected:
+ * MOB_EEXIST.  MOB_EBUSY when cid is a run of a CLI key that already has
+ * runs_max runs logged in.
  */
-int hub_clients__login(struct hub *h, struct mosquitto *client, const char *id,
-    const struct mob_key *key, const uint8_t pwhash[32],
+int hub_clients__login(struct hub *h, struct mosquitto *client, const char *cid,
+    const char *nonce, const struct mob_key *key, const uint8_t pwhash[32],
     struct mob_key *session);
 /* The record of id if it belongs to this very connection, else NULL. */
 struct hub_client *hub_clients__find(struct hub *h, const char *id,
     const struct mosquitto *client);
-/* client left: its record becomes an offline session.  1 if it had one. */
-int hub_clients__gone(struct hub *h, const char *id,
+/*
+ * client left: its record becomes an offline session.  0 if it had none
+ * (a newer login replaced it), HUB_GONE_LAST if it was the last client of
+ * its identity (the identity is offline now), HUB_GONE_OTHERS if other
+ * runs of its key are still logged in.
+ */
+#define HUB_GONE_LAST	1
+#define HUB_GONE_OTHERS	2
+int hub_clients__gone(struct hub *h, const char *cid,
     const struct mosquitto *client);
 /* Is this the offline session client left, with the same login token? */
 int hub_clients__was(struct hub *h, const char *id,
@@ -237,10 +257,13 @@ int hub_auth__check(struct hub *h, const char *id, const char *user,
     const struct mob_kr_entry **entry, struct mob_token *t);
 /* Count and log a refused login. */
 void hub_auth__refused(struct hub *h, const char *id, const char *user, int r);
-/* Let a checked login in; session (or NULL) is taken over in any case. */
+/*
+ * Let a checked login (token t) in; session (or NULL) is taken over in any
+ * case.
+ */
 int hub_auth__admit(struct hub *h, struct mosquitto *client, const char *id,
-    const char *user, const struct mob_kr_entry *e, const uint8_t tokhash[32],
-    struct mob_key *session);
+    const char *user, const struct mob_kr_entry *e, const struct mob_token *t,
+    const uint8_t tokhash[32], struct mob_key *session);
 
 /* ====================================================================
  * session.c: MOSQ_EVT_EXT_AUTH_START, the hardened session handshake

@@ -20,14 +20,15 @@ void
 hub_keys__send(struct hub *h, const char *client_id)
 {
 	const struct hub_client *c = htab_get(h->clients, client_id, 0);
-	char topic[MOB_TOPIC_MAX], *msg = NULL;
+	char topic[MOB_TOPIC_MAX], id[MOB_ID_MAX], *msg = NULL;
 	size_t len;
 	int r;
 
-	if (c == NULL)
+	/* the bundle of its identity, to this client id alone */
+	if (c == NULL || mob_cid_split(client_id, id) < 0)
 		return;
-	snprintf(topic, sizeof(topic), "mob/key/%s", client_id);
-	if ((r = mob_keydist_seal(h->kr, h->signer, client_id, c->key,
+	snprintf(topic, sizeof(topic), "mob/key/%s", id);
+	if ((r = mob_keydist_seal(h->kr, h->signer, id, c->key,
 	    time(NULL), &msg, &len)) != 0 || len > INT32_MAX) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: cannot build the key "
 		    "bundle for %s: %s", client_id, mob_strerror(r));

@@ -1,7 +1,7 @@
 /*
  * MOSQ_EVT_MESSAGE: every publish on mob/# is verified before fan-out
  * (docs/protocol.md §3, docs/hub.md): signed by the key of the connection's own identity,
- * iss == kid == client id, top == topic, iat in the window, seq not
+ * kid == client id, iss == its identity (HID/SID/RUN speaks as HID/SID), top == topic, iat in the window, seq not
  * replayed.  Anything else is refused with MOSQ_ERR_ACL_DENIED, which makes
  * mosquitto drop it (a QoS 1 sender gets PUBACK "not authorized"), and is
  * logged and counted by reason.
@@ -63,8 +63,8 @@ msg_reqid(const cJSON *dat, char *out, size_t len)
  * response from its hub).
  */
 static void
-msg_refuse(struct hub *h, const char *requester, const char *reqid, int r,
-    const char *why)
+msg_refuse(struct hub *h, const char *cid, const char *requester,
+    const char *reqid, int r, const char *why)
 {
 	char topic[MOB_TOPIC_MAX], *js = NULL;
 	cJSON *o, *e;
@@ -79,14 +79,14 @@ msg_refuse(struct hub *h, const char *requester, const char *reqid, int r,
 	    (js = cJSON_PrintUnformatted(o)) == NULL)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "mobius: out of memory");
 	else
-		hub_state__publish(h, requester, topic, js, 0);
+		hub_state__publish(h, cid, topic, js, 0);
 	cJSON_Delete(o);
 	free(js);
 }
 
 /* After the envelope verified: track requests, retire answered ones. */
 static int
-msg_track(struct hub *h, const char *id, const char *topic,
+msg_track(struct hub *h, const char *cid, const char *id, const char *topic,
     const struct mob_env *env)
 {
 	char reqid[MOB_REQID_MAX + 1], requester[MOB_ID_MAX], why[128];
@@ -105,7 +105,7 @@ msg_track(struct hub *h, const char *id, const char *topic,
 			    "(the hub's writers_%s policy)", id, target,
 			    target + 7);
 			hub_log__event(h, "%s", why);
-			msg_refuse(h, id, reqid, MOB_EDENIED, why);
+			msg_refuse(h, cid, id, reqid, MOB_EDENIED, why);
 			return MOB_EDENIED;
 		}
 		/* nobody could answer: say so now rather than at a timeout */
@@ -114,7 +114,7 @@ msg_track(struct hub *h, const char *id, const char *topic,
 			h->st.req_refused++;
 			snprintf(why, sizeof(why), "no service %s on this node",
 			    target);
-			msg_refuse(h, id, reqid, MOB_ENOTFOUND, why);
+			msg_refuse(h, cid, id, reqid, MOB_ENOTFOUND, why);
 			return MOB_ENOTFOUND;
 		}
 		if ((r = hub_reqs__note(h, id, reqid, target,
@@ -131,7 +131,7 @@ msg_track(struct hub *h, const char *id, const char *topic,
 				    h->o.req_max);
 			hub_log__event(h, "refusing a request from %s: %s", id,
 			    why);
-			msg_refuse(h, id, reqid, MOB_EBUSY, why);
+			msg_refuse(h, cid, id, reqid, MOB_EBUSY, why);
 			return MOB_EBUSY;
 		}
 	} else if (strncmp(topic, "mob/rsp/", 8) == 0 &&
@@ -149,26 +149,26 @@ hub_message__verify(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_message *ed = event_data;
 	struct hub *h = userdata;
 	struct mob_env env;
-	char s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX];
-	const char *id;
+	char s1[HUB_SAFE_MAX], s2[HUB_SAFE_MAX], id[MOB_ID_MAX];
+	const char *cid;
 	int64_t now = mob_clock_wall_ms();
 	int r;
 
 	(void)event;
 	memset(&env, 0, sizeof(env));
-	id = mosquitto_client_id(ed->client);
-	h->sender = id != NULL ? hub_clients__find(h, id, ed->client) : NULL;
-	if (id == NULL || ed->topic == NULL)
+	cid = mosquitto_client_id(ed->client);
+	h->sender = cid != NULL ? hub_clients__find(h, cid, ed->client) : NULL;
+	if (cid == NULL || ed->topic == NULL || mob_cid_split(cid, id) < 0)
 		r = MOB_EIDENTITY;
 	else if (h->sender != NULL && h->sender->session != NULL &&
 	    mob_clock_mono_ms() - h->sender->session_at > MOB_SESSION_MAX_MS +
 	    MOB_SESSION_GRACE_MS) {
 		/* rekeying is the client's duty; past the bound, make it */
 		r = MOB_EEXPIRED;
-		mosquitto_kick_client_by_clientid(id, false);
-	} else if ((r = mob_env_verify(h->verifier, ed->topic, id, ed->payload,
+		mosquitto_kick_client_by_clientid(cid, false);
+	} else if ((r = mob_env_verify(h->verifier, ed->topic, cid, ed->payload,
 	    ed->payloadlen, now, &env)) == 0)
-		r = msg_track(h, id, ed->topic, &env);
+		r = msg_track(h, cid, id, ed->topic, &env);
 	h->sender = NULL;
 	mob_env_clear(&env);
 	if (r == 0) {
@@ -179,7 +179,7 @@ hub_message__verify(int event, void *event_data, void *userdata)
 	if (r < 0 && r >= MOB_ERR_MIN)
 		h->st.drop_reason[-r]++;
 	hub_log__event(h, "dropped message from %s on %s: %s",
-	    hub_log__safe(id, s1, sizeof(s1)), hub_log__safe(ed->topic, s2, sizeof(s2)),
+	    hub_log__safe(cid, s1, sizeof(s1)), hub_log__safe(ed->topic, s2, sizeof(s2)),
 	    mob_errname(r));
 	return MOSQ_ERR_ACL_DENIED;
 }

@@ -7,7 +7,8 @@
  *
  *   keys DIR (required), keyring PATH, hub_key PATH, status PATH,
  *   window_ms, max_message,
- *   req_ttl_ms, req_max, req_quota, nonce_max, bad_tokens, stats_interval_ms,
+ *   req_ttl_ms, req_max, req_quota, runs_max, nonce_max, bad_tokens,
+ *   stats_interval_ms,
  *   router_sid, remote_req (yes/no),
  *   writers_SID (SID,SID,...: who may write or clear on service SID).
  * An unknown option is an error: a typo must not silently weaken the hub.
@@ -102,6 +103,7 @@ hub_opts__parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 		NUM("req_ttl_ms", 100, 3600000, req_ttl_ms, 0),
 		NUM("req_max", 16, 1 << 20, req_max, 1),
 		NUM("req_quota", 1, 1 << 20, req_quota, 1),
+		NUM("runs_max", 1, 4096, runs_max, 1),
 		NUM("nonce_max", 16, 1 << 22, nonce_max, 1),
 		NUM("bad_tokens", 16, 1 << 20, bad_max, 1),
 		NUM("stats_interval_ms", 100, 86400000, stats_ms, 0),
@@ -116,6 +118,7 @@ hub_opts__parse(struct hub_opts *o, struct mosquitto_opt *opts, int n,
 	o->req_ttl_ms = 30000;
 	o->req_max = 4096;
 	o->req_quota = 64;
+	o->runs_max = 16;
 	o->nonce_max = 65536;
 	o->bad_max = 1024;
 	o->stats_ms = 10000;

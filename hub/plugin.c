@@ -197,7 +197,7 @@ hub_plugin__free(struct hub *h)
 
 struct hub_kick {
 	struct hub *h;
-	char ids[64][MOB_ID_MAX];
+	char ids[64][MOB_CID_MAX];		/* client ids */
 	size_t n;
 	int more;
 };
@@ -210,7 +210,7 @@ hub_find_revoked(const char *id, void *val, void *arg)
 	if (hub_ident__valid(k->h, id, val))
 		return;
 	if (k->n < sizeof(k->ids) / sizeof(k->ids[0]))
-		snprintf(k->ids[k->n++], MOB_ID_MAX, "%s", id);
+		snprintf(k->ids[k->n++], MOB_CID_MAX, "%s", id);
 	else
 		k->more = 1;
 }
@@ -228,13 +228,15 @@ hub_kick_revoked(struct hub *h)
 		for (size_t i = 0; i < k.n; i++) {
 			const struct hub_client *c = htab_get(h->clients,
 			    k.ids[i], 0);
+			char id[MOB_ID_MAX];
 
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "mobius: %s: key "
 			    "revoked or expired, disconnecting", k.ids[i]);
 			mob_verifier_forget(h->verifier, k.ids[i]);
 			/* the re-check that follows must see a session gone */
-			hub_clients__gone(h, k.ids[i], c->mosq);
-			hub_state__offline(h, k.ids[i], "revoked");
+			if (hub_clients__gone(h, k.ids[i], c->mosq) ==
+			    HUB_GONE_LAST && mob_cid_split(k.ids[i], id) >= 0)
+				hub_state__offline(h, id, "revoked");
 			mosquitto_kick_client_by_clientid(k.ids[i], false);
 			h->st.kicked++;
 		}

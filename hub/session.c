@@ -34,6 +34,7 @@ hub_session__start(int event, void *event_data, void *userdata)
 	struct mob_key *session = NULL;
 	struct mob_token t;
 	char tok[HUB_PASSWORD_MAX + 1], hub_id[MOB_ID_MAX], *answer = NULL;
+	char who[MOB_ID_MAX];
 	uint8_t hash[32], esk[MOB_X25519_LEN], epk[MOB_X25519_LEN];
 	unsigned int hn = sizeof(hash);
 	const char *id, *user;
@@ -63,10 +64,12 @@ hub_session__start(int event, void *event_data, void *userdata)
 	    &t) != 0)
 		return MOSQ_ERR_AUTH;
 	snprintf(hub_id, sizeof(hub_id), "%s/%s", mob_keyring_hid(h->kr), HUB_SID);
+	/* the identity the token proved (a CLI run's HID/SID: auth.c) */
+	mob_cid_split(id, who);
 	if (!t.has_epk)
 		r = MOB_EPROTO;
 	else if ((r = mob_x25519_keypair(esk, epk)) == 0)
-		r = mob_session_accept(h->key, hub_id, id, tok, ed->data_in_len,
+		r = mob_session_accept(h->key, hub_id, who, tok, ed->data_in_len,
 		    t.epk, esk, &answer, &alen, &session);
 	OPENSSL_cleanse(esk, sizeof(esk));
 	if (r == 0 && (ed->data_out = mosquitto_malloc(alen)) == NULL)
@@ -80,7 +83,7 @@ hub_session__start(int event, void *event_data, void *userdata)
 	memcpy(ed->data_out, answer, alen);
 	ed->data_out_len = (uint16_t)alen;
 	free(answer);
-	if (hub_auth__admit(h, ed->client, id, user, e, hash, session) != 0) {
+	if (hub_auth__admit(h, ed->client, id, user, e, &t, hash, session) != 0) {
 		mosquitto_free(ed->data_out);
 		ed->data_out = NULL;
 		ed->data_out_len = 0;

@@ -192,13 +192,18 @@ hub_state__disconnect(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_disconnect *ed = event_data;
 	struct hub *h = userdata;
-	const char *id;
+	const char *cid;
+	char id[MOB_ID_MAX];
 
 	(void)event;
-	if ((id = mosquitto_client_id(ed->client)) == NULL)
+	if ((cid = mosquitto_client_id(ed->client)) == NULL)
 		return MOSQ_ERR_SUCCESS;
-	/* a login that replaced this session already owns the entry */
-	if (hub_clients__gone(h, id, ed->client))
+	/*
+	 * A login that replaced this session already owns the entry; the
+	 * identity stays online while other runs of its key are connected.
+	 */
+	if (hub_clients__gone(h, cid, ed->client) == HUB_GONE_LAST &&
+	    mob_cid_split(cid, id) >= 0)
 		hub_state__offline(h, id, "disconnected");
 	return MOSQ_ERR_SUCCESS;
 }

@@ -16,7 +16,7 @@ build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 hid=${MOBIUS_HID:-000001}
 cli_user_id=00C1/0C1	# for `mobius` from another terminal
-cli_watch_id=00C1/0C2	# for the watch below (one connection per identity)
+cli_watch_id=00C1/0C2	# for the watch below (its own key, so its log names it apart)
 
 die() {
 	echo "run-node: $*" >&2

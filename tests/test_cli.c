@@ -640,6 +640,118 @@ Test(cli_node, request_to_an_offline_or_unknown_service_fails_at_once_with_exit_
 	    setp_uri), 3, "%s", out);
 }
 
+/* Lines of log that contain needle. */
+static int
+count_in(const char *dir, const char *file, const char *needle)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return th_count_log(path, needle);
+}
+
+/*
+ * Any number of `mobius` commands with one key at once: each run is its
+ * own client id HID/SID/RUN (docs/hub.md, "Identities").  Before, two
+ * runs with one key kicked each other out in a loop.
+ */
+Test(cli_node, one_key_runs_two_watches_and_a_get_at_once)
+{
+	char path[512], log1[600], log2[600], out[OUT_MAX];
+	char *argv[] = { path, "watch", temp_uri, NULL };
+	struct th_proc w1, w2;
+	int n1, n2;
+
+	th_path("bin/mobius", path, sizeof(path));
+	snprintf(log1, sizeof(log1), "%s/watch1.log", node.dir);
+	snprintf(log2, sizeof(log2), "%s/watch2.log", node.dir);
+	cr_assert_eq(th_spawn(&w1, argv, cli_env, log1), 0);
+	cr_assert_eq(th_spawn(&w2, argv, cli_env, log2), 0);
+	cr_assert_eq(th_wait_log(log1, temp_uri, 10000), 0, "watch 1 prints");
+	cr_assert_eq(th_wait_log(log2, temp_uri, 10000), 0, "watch 2 prints");
+	cr_expect_eq(mobius(out, sizeof(out), "set %s 23", setp_uri), 0, "%s",
+	    out);
+	cr_expect_eq(mobius(out, sizeof(out), "get %s", setp_uri), 0, "%s", out);
+	cr_expect_not_null(strstr(out, "23"), "%s", out);
+	/* both watches go on printing after the other commands came and went */
+	n1 = th_count_log(log1, temp_uri);
+	n2 = th_count_log(log2, temp_uri);
+	cr_expect_eq(wait_count(log1, temp_uri, n1 + 2, 10000), 0);
+	cr_expect_eq(wait_count(log2, temp_uri, n2 + 2, 10000), 0);
+	th_stop(&w1, SIGTERM, 3000);
+	th_stop(&w2, SIGTERM, 3000);
+	cr_expect_eq(th_count_log(log1, "reconnect"), 0, "watch 1 never lost "
+	    "the hub");
+	cr_expect_eq(th_count_log(log2, "reconnect"), 0, "watch 2 never lost "
+	    "the hub");
+	cr_expect_eq(count_in(node.dir, "hub.log", "already connected"), 0,
+	    "no run took another's place");
+	cr_expect_geq(count_in(node.dir, "hub.log", "/0C1/"), 4,
+	    "four runs, each its own client id");
+}
+
+/*
+ * A service is one process: a second mobius-sim with the same key takes
+ * over, and the first says so in one line and stops (not a loop: the hub
+ * refuses the replaced process's return, docs/hub.md "Identities").
+ */
+Test(cli_node, a_second_daemon_with_the_same_key_stops_the_first)
+{
+	char path[512], log[600], want[64];
+	char *argv[] = { path, "--config", sim_cfg, "--key", sim_key,
+	    "--socket", node.sock, "--no-sandbox", NULL };
+	struct th_proc sim2;
+	int status;
+
+	th_path("bin/mobius-sim", path, sizeof(path));
+	snprintf(log, sizeof(log), "%s/sim2.log", node.dir);
+	cr_assert_eq(th_spawn(&sim2, argv, NULL, log), 0);
+	/* signal 0 sends nothing: wait up to 20 s for the first to exit */
+	status = th_stop(&sim, 0, 20000);
+	sim.pid = 0;
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) != 0,
+	    "the first sim exited non-zero (status %#x)", status);
+	snprintf(want, sizeof(want), "another client logged in as %s/010",
+	    node.hid);
+	cr_expect_eq(count_in(node.dir, "sim.log", want), 1, "said once");
+	/* it lost the link once and was refused: it never came back */
+	cr_expect_eq(count_in(node.dir, "sim.log", "reconnected"), 0);
+	cr_expect_eq(count_in(node.dir, "sim.log", "lost connection"), 1);
+	/* the second one serves */
+	wait_sim_ready();
+	cr_expect_eq(count_in(node.dir, "sim2.log", "another client"), 0);
+	th_stop(&sim2, SIGTERM, 3000);
+}
+
+/* runs_max bounds the runs of one key; the refusal says why. */
+Test(cli_node, the_runs_of_one_key_are_bounded)
+{
+	static const char *const opts[] = { "runs_max=1", NULL };
+	char path[512], log1[600], out[OUT_MAX];
+	char *argv[] = { path, "watch", temp_uri, NULL };
+	struct th_proc w1;
+	int i, rc = -1;
+
+	th_stop(&node.hub, SIGTERM, 3000);
+	th_node_hub_start(&node, opts);
+	wait_sim_ready();
+	th_path("bin/mobius", path, sizeof(path));
+	snprintf(log1, sizeof(log1), "%s/watch1.log", node.dir);
+	cr_assert_eq(th_spawn(&w1, argv, cli_env, log1), 0);
+	cr_assert_eq(th_wait_log(log1, temp_uri, 10000), 0, "watch prints");
+	cr_expect_eq(mobius(out, sizeof(out), "get %s", setp_uri), 1, "%s", out);
+	cr_expect_not_null(strstr(out, "runs_max"), "%s", out);
+	cr_expect_geq(count_in(node.dir, "hub.log", "(runs_max 1)"), 1);
+	th_stop(&w1, SIGTERM, 3000);
+	/* the watch's disconnect frees its place (the hub sees it soon) */
+	for (i = 0; i < 50 && rc != 0; i++) {
+		rc = mobius(out, sizeof(out), "get %s", setp_uri);
+		if (rc != 0)
+			usleep(100 * 1000);
+	}
+	cr_expect_eq(rc, 0, "%s", out);
+}
+
 /*
  * Requests the hub refuses (its writers_ policy, the requester's quota of
  * pending requests) are answered at once by the hub, not after --timeout.

@@ -314,6 +314,70 @@ Test(envelope, rejects_iss_other_than_kid)
 	mob_verifier_free(v);
 }
 
+/*
+ * A run of a CLI key (mobius/proto.h) signs with kid HID/SID/RUN and iss
+ * HID/SID: its identity's key verifies it, each run keeps its own replay
+ * state, and a run id never speaks for another identity.
+ */
+Test(envelope, runs_of_one_key_sign_as_its_identity_with_their_own_seqs)
+{
+	static const struct {
+		const char *kid, *iss;
+		int want;
+	} bad[] = {
+		{ KID "/0000000A", KID2, MOB_EISSMISMATCH },
+		{ KID "/0000000a", KID, MOB_EKIDUNKNOWN },
+		{ KID "/000000A", KID, MOB_EKIDUNKNOWN },
+		{ KID2 "/0000000A", KID2, MOB_EKIDUNKNOWN },
+	};
+	struct mob_key *k = add_key(KID, MOB_ALG_EDDSA);
+	struct mob_verifier *v = verifier(NULL);
+	struct mob_signer *a, *b;
+	struct mob_jws jws;
+	struct mob_env env;
+	char *ta, *tb, *t;
+	size_t len;
+	int64_t now = mob_clock_wall_ms();
+
+	cr_assert_eq(mob_signer_new(k, KID "/0000000A", &a), 0);
+	cr_assert_str_eq(mob_signer_kid(a), KID "/0000000A");
+	/* b starts later: its seqs are above all of a's */
+	usleep(2000);
+	cr_assert_eq(mob_signer_new(k, KID "/0000000B", &b), 0);
+	cr_assert_eq(mob_env_sign(b, TOPIC, "1", &tb, &len), 0);
+	cr_assert_eq(mob_env_sign(a, TOPIC, "2", &ta, &len), 0);
+	cr_assert_eq(mob_jws_parse(ta, strlen(ta), 0, &jws), 0);
+	cr_assert_str_eq(jws.kid, KID "/0000000A");
+	mob_jws_clear(&jws);
+	cr_assert_eq(mob_env_verify(v, TOPIC, KID "/0000000B", tb, strlen(tb),
+	    now, &env), 0);
+	cr_assert_str_eq(env.iss, KID, "speaks as its identity");
+	mob_env_clear(&env);
+	/* a's lower seq is not a replay of b's: state per kid */
+	cr_assert_eq(verify(v, TOPIC, KID "/0000000A", ta, now), 0);
+	cr_assert_eq(verify(v, TOPIC, KID "/0000000A", ta, now), MOB_EREPLAY);
+	/* bound to its kid: another run's or the bare identity's is refused */
+	cr_assert_eq(verify(v, TOPIC, KID, tb, now), MOB_EIDENTITY);
+	free(ta);
+	free(tb);
+	/*
+	 * iss must be the kid's identity; a malformed run is no run; a run
+	 * of another identity does not get this key
+	 */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = craft_std(k, bad[i].kid, bad[i].iss, TOPIC, now, 1);
+		cr_assert_eq(verify(v, TOPIC, NULL, t, now), bad[i].want,
+		    "kid %s, iss %s", bad[i].kid, bad[i].iss);
+		free(t);
+	}
+	mob_signer_free(a);
+	mob_signer_free(b);
+	cr_assert_eq(mob_signer_new(k, KID "/0000000a", &a), MOB_EINVAL);
+	cr_assert_eq(mob_signer_new(k, KID "/", &a), MOB_EINVAL);
+	cr_assert_null(a);
+	mob_verifier_free(v);
+}
+
 Test(envelope, rejects_a_wrong_expected_identity)
 {
 	struct mob_key *k = add_key(KID, MOB_ALG_HS256);

@@ -34,6 +34,7 @@
 #include "mobius/key.h"
 #include "mobius/keydist.h"
 #include "mobius/keyring.h"
+#include "mobius/proto.h"
 #include "mobius/token.h"
 #include "support/harness.h"
 
@@ -59,7 +60,7 @@ struct tmsg {
 
 struct tcli {
 	struct mosquitto *m;
-	char id[16];
+	char id[MOB_CID_MAX];
 	int connack;		/* -1 until CONNACK */
 	int gone;		/* disconnected */
 	int subacks;
@@ -944,6 +945,88 @@ Test(hub, a_flooding_requester_is_throttled_and_others_still_get_through)
 	tc_free(c);
 	tc_free(b);
 	tc_free(a);
+}
+
+/* A run cid (HID/SID/RUN) of the key in keyfile logs in as user. */
+static struct tcli *
+tc_run(const char *cid, const char *user, const char *keyfile)
+{
+	struct tcli *c = calloc(1, sizeof(*c));
+	char id[MOB_ID_MAX], *tok;
+
+	cr_assert_eq(mob_cid_split(cid, id), 1);
+	tc_init(c, cid, NULL);
+	c->key = load_key(keyfile, id);
+	cr_assert_eq(mob_signer_new(c->key, cid, &c->signer), 0);
+	tok = mint(c->key, id, user, 0);
+	tc_connect_pw(c, user, tok);
+	free(tok);
+	return c;
+}
+
+/*
+ * Runs of a CLI key (docs/hub.md, "Identities"): each its own client id,
+ * speaking as the key's identity with its own seqs, at most runs_max at
+ * once; a service's key may not run.
+ */
+Test(hub, runs_of_a_cli_key_log_in_side_by_side_within_runs_max)
+{
+	static const char *const opts[] = { "runs_max=2", NULL };
+	const char *rq = "mob/req/" B_ID;
+	char cli_key[512], log[512];
+	struct tcli *r0, *r1, *r2, *a, *b;
+	struct mob_jws jws;
+	int i;
+
+	th_node_add(&node, "00C1/0C1", cli_key, sizeof(cli_key));
+	th_stop(&node.hub, SIGTERM, 5000);
+	th_node_hub_start(&node, opts);
+	b = tc_new(B_ID, B_USER, b_key);
+	cr_assert_eq(tc_sub(b, rq, 1), 1);
+	r0 = tc_run(TH_HID "/0C1/0000000A", "00C1/0C1", cli_key);
+	cr_expect_eq(r0->connack, 0, "first run");
+	usleep(2000);	/* r1's seqs start above r0's */
+	r1 = tc_run(TH_HID "/0C1/0000000B", "00C1/0C1", cli_key);
+	cr_expect_eq(r1->connack, 0, "second run, r0 still connected");
+	r2 = tc_run(TH_HID "/0C1/0000000C", "00C1/0C1", cli_key);
+	cr_expect_neq(r2->connack, 0, "a third is over runs_max");
+	hub_log(log, sizeof(log));
+	cr_expect_eq(th_wait_log(log, "(runs_max 2)", WAIT_MS), 0);
+
+	/* the later run first: the earlier's lower seq is no replay */
+	tc_pub(r1, rq, "{\"id\":\"x1\",\"op\":\"read\"}", 1, 0);
+	tc_pub(r0, rq, "{\"id\":\"x0\",\"op\":\"read\"}", 1, 0);
+	for (int64_t end = mob_clock_mono_ms() + WAIT_MS;
+	    !has_msg_with(b, rq, 0, "\"x0\"") && mob_clock_mono_ms() < end;) {
+		pump(r1, 10);
+		pump(r0, 10);
+		pump(b, 10);
+	}
+	cr_expect(has_msg_with(b, rq, 0, "\"x1\""), "r1's request passed");
+	cr_expect(has_msg_with(b, rq, 0, "\"x0\""), "r0's request passed");
+	for (i = 0; i < b->nmsg; i++) {
+		char *d;
+
+		if (strcmp(b->msg[i].topic, rq) != 0)
+			continue;
+		d = dat_of(&b->msg[i]);
+		if (strstr(d, "\"x0\"") != NULL) {
+			cr_assert_eq(mob_jws_parse(b->msg[i].payload,
+			    (size_t)b->msg[i].len, 0, &jws), 0);
+			cr_expect_str_eq(jws.kid, TH_HID "/0C1/0000000A");
+			mob_jws_clear(&jws);
+		}
+		free(d);
+	}
+
+	/* a service is one process: its key may not take a run id */
+	a = tc_run(A_ID "/0000000A", A_USER, a_key);
+	cr_expect_neq(a->connack, 0, "a service key with a run id");
+	tc_free(a);
+	tc_free(r2);
+	tc_free(r1);
+	tc_free(r0);
+	tc_free(b);
 }
 
 Test(hub, a_will_message_is_never_delivered)

@@ -22,14 +22,16 @@
 #include "mobius/table.h"
 #include "mobius/uri.h"
 
-#define ENV_KID_MAX	16	/* sizeof(struct mob_env.iss) */
+/* a sender's kid: its identity (sizeof(struct mob_env.iss)) or a CLI run's client id */
+#define ENV_KID_MAX	MOB_CID_MAX
 
 
 /* --- signing ---------------------------------------------------------- */
 
 struct mob_signer {
 	struct mob_key *key;
-	char kid[MOB_ID_MAX];
+	char kid[MOB_CID_MAX];		/* HID/SID, or a CLI run's HID/SID/RUN */
+	char iss[MOB_ID_MAX];		/* HID/SID */
 	uint64_t seq;			/* last used */
 	int64_t iat;			/* of the last signed */
 	char hdr[MOB_B64URL_LEN(MOB_JWS_HDR_MAX) + 1];	/* encoded, cached */
@@ -40,11 +42,12 @@ int
 mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **out)
 {
 	struct mob_signer *s;
+	char iss[MOB_ID_MAX];
 	int r;
 
 	*out = NULL;
 	if (key == NULL || kid == NULL || !mob_key_can_sign(key) ||
-	    !mob_id_valid(kid))
+	    mob_cid_split(kid, iss) < 0)
 		return MOB_EINVAL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return MOB_ENOMEM;
@@ -52,6 +55,7 @@ mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **o
 	if ((r = mob_key_dup(mob_key_for(key, MOB_USE_MESSAGE), &s->key)) != 0)
 		goto fail;
 	memcpy(s->kid, kid, strlen(kid) + 1);
+	memcpy(s->iss, iss, sizeof(s->iss));
 	if ((r = mob_jws_header(s->key, s->kid, s->hdr, sizeof(s->hdr))) < 0)
 		goto fail;
 	s->hdrlen = (size_t)r;
@@ -136,7 +140,7 @@ mob_env_sign(struct mob_signer *s, const char *topic, const char *dat_json,
 		r = MOB_ENOMEM;
 		goto out;
 	}
-	if (cJSON_AddStringToObject(claims, "iss", s->kid) == NULL ||
+	if (cJSON_AddStringToObject(claims, "iss", s->iss) == NULL ||
 	    cJSON_AddStringToObject(claims, "top", topic) == NULL ||
 	    cJSON_AddNumberToObject(claims, "iat", (double)iat) == NULL ||
 	    cJSON_AddNumberToObject(claims, "seq", (double)seq) == NULL) {
@@ -375,6 +379,16 @@ claims_parse(const struct mob_jws *jws, struct mob_env *out)
 	return 0;
 }
 
+/* A CLI run signs with its identity's key: look that up for its kid. */
+static const struct mob_key *
+env_lookup(void *ctx, const char *kid, size_t idx)
+{
+	const struct mob_verifier *v = ctx;
+	char id[MOB_ID_MAX];
+
+	return v->lookup(v->ctx, mob_cid_split(kid, id) == 1 ? id : kid, idx);
+}
+
 int
 mob_env_verify(struct mob_verifier *v, const char *topic,
     const char *expect_kid, const char *msg, size_t len, int64_t now_ms,
@@ -383,6 +397,7 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 	struct mob_jws jws;
 	const cJSON *top;
 	struct sender *e;
+	char id[MOB_ID_MAX];
 	int64_t off;
 	int r;
 
@@ -391,14 +406,16 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 		return MOB_EINVAL;
 	if (len > v->max_len)
 		return MOB_ETOOLONG;
-	if ((r = mob_jws_parse_trusted(msg, len, v->max_len, v->lookup,
-	    v->ctx, MOB_USE_MESSAGE, v->hub_verified, &jws)) != 0)
+	if ((r = mob_jws_parse_trusted(msg, len, v->max_len, env_lookup,
+	    v, MOB_USE_MESSAGE, v->hub_verified, &jws)) != 0)
 		goto out;
 
 	/* Authentic from here on. */
 	if ((r = claims_parse(&jws, out)) != 0)
 		goto out;
-	if (strcmp(out->iss, jws.kid) != 0) {
+	/* iss == kid, or the identity of a CLI run's kid HID/SID/RUN */
+	if (strcmp(out->iss, mob_cid_split(jws.kid, id) == 1 ? id :
+	    jws.kid) != 0) {
 		r = MOB_EISSMISMATCH;
 		goto out;
 	}
@@ -420,12 +437,13 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 		goto out;
 	}
 
-	if ((e = mob_table_get(v->senders, out->iss, 0)) == NULL) {
+	/* replay state per kid: each run of a CLI key counts its own seq */
+	if ((e = mob_table_get(v->senders, jws.kid, 0)) == NULL) {
 		if (out->iat <= v->floor_iat) {
 			r = MOB_EREPLAY;
 			goto out;
 		}
-		if ((r = sender_add(v, out->iss, &e)) != 0)
+		if ((r = sender_add(v, jws.kid, &e)) != 0)
 			goto out;
 	}
 	off = now_ms - mob_clock_boot_ms();

@@ -42,6 +42,25 @@ mob_id_valid(const char *id)
 }
 
 int
+mob_cid_split(const char *cid, char id[MOB_ID_MAX])
+{
+	size_t n = cid != NULL ? strnlen(cid, MOB_CID_MAX) : 0;
+
+	id[0] = '\0';
+	if (n != MOB_ID_MAX - 1 && (n != MOB_CID_MAX - 1 ||
+	    cid[MOB_ID_MAX - 1] != '/' ||
+	    !mob_hex_valid(cid + MOB_ID_MAX, MOB_RUN_LEN)))
+		return MOB_EIDENTITY;
+	memcpy(id, cid, MOB_ID_MAX - 1);
+	id[MOB_ID_MAX - 1] = '\0';
+	if (!mob_id_valid(id)) {
+		id[0] = '\0';
+		return MOB_EIDENTITY;
+	}
+	return n == MOB_CID_MAX - 1;
+}
+
+int
 mob_user_valid(const char *user)
 {
 	return user != NULL &&

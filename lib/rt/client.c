@@ -49,6 +49,7 @@ enum cstate {
 	CS_KEYS,		/* CONNACK ok, waiting for the key distribution */
 	CS_READY,
 	CS_DOWN,		/* lost; reconnect at retry_at */
+	CS_TAKEN,		/* another client logged in as us: stopped */
 };
 
 struct rxmsg {
@@ -87,7 +88,9 @@ struct pending {
 
 struct mob_client {
 	struct mosquitto *mosq;
-	char id[MOB_ID_MAX];
+	char id[MOB_ID_MAX];		/* the identity HID/SID */
+	char cid[MOB_CID_MAX];		/* MQTT client id: id, or id/RUN (CLI) */
+	uint8_t instance[MOB_INSTANCE_LEN];	/* this process: login nonces' start */
 	char hid[7];
 	char sid[4];
 	char spid[5];
@@ -216,6 +219,35 @@ client_lookup(void *ctx, const char *kid, size_t idx)
 	return lookup_in(c->kr, kid, &idx, now);
 }
 
+/*
+ * The MQTT client id.  A service is its identity: a second process with
+ * the same key takes its place (and this one stops, client_events).  Each
+ * run of a command-line key is HID/SID/RUN, RUN drawn at random, so any
+ * number of `mobius` commands with one key are connected at once; the hub
+ * maps the run to the key's identity (docs/hub.md, "Identities").
+ */
+static int
+client_run_id(struct mob_client *c)
+{
+	uint8_t rnd[MOB_RUN_LEN / 2];
+
+	if (RAND_bytes(c->instance, sizeof(c->instance)) != 1) {
+		log_warnx("cannot draw a client id: %s", mob_strerror(MOB_ECRYPTO));
+		return MOB_ECRYPTO;
+	}
+	if (strcmp(c->spid, MOB_SPID_CLI) != 0) {
+		memcpy(c->cid, c->id, sizeof(c->id));
+		return 0;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		log_warnx("cannot draw a client id: %s", mob_strerror(MOB_ECRYPTO));
+		return MOB_ECRYPTO;
+	}
+	snprintf(c->cid, sizeof(c->cid), "%s/%02X%02X%02X%02X", c->id, rnd[0],
+	    rnd[1], rnd[2], rnd[3]);
+	return 0;
+}
+
 /* The key file: this service's private entry and the hub's public key. */
 static int
 client_load_keys(struct mob_client *c, const char *path)
@@ -244,7 +276,7 @@ client_load_keys(struct mob_client *c, const char *path)
 	c->sid[3] = '\0';
 	memcpy(c->spid, own->spid, 5);
 	snprintf(c->user, sizeof(c->user), "%s/%s", c->spid, c->sid);
-	return 0;
+	return client_run_id(c);
 }
 
 /* --- libmosquitto callbacks: record only ------------------------------ */
@@ -414,7 +446,7 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 		logged = 1;
 		goto fail;
 	}
-	if ((rc = mob_signer_new(c->own, c->id, &c->signer)) != 0)
+	if ((rc = mob_signer_new(c->own, c->cid, &c->signer)) != 0)
 		goto fail;
 	if ((rc = client_nothing_lost(c, cfg)) != 0)
 		goto fail;
@@ -436,7 +468,7 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	}
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(c->reqpfx + 2 * i, 3, "%02x", rnd[i]);
-	if ((c->mosq = mosquitto_new(c->id, true, c)) == NULL) {
+	if ((c->mosq = mosquitto_new(c->cid, true, c)) == NULL) {
 		rc = MOB_ENOMEM;
 		goto fail;
 	}
@@ -614,6 +646,20 @@ mob_client_stats(const struct mob_client *c, struct mob_client_stats *out)
 /* --- connecting ------------------------------------------------------- */
 
 /*
+ * A login nonce: this process's instance, then fresh random bytes.  The hub
+ * tells by the instance a process that another one replaced (it refuses
+ * its return) from the same process logging in again (docs/hub.md,
+ * "Identities").
+ */
+static int
+client_nonce(const struct mob_client *c, uint8_t nonce[MOB_TOKEN_NONCE_LEN])
+{
+	memcpy(nonce, c->instance, MOB_INSTANCE_LEN);
+	return RAND_bytes(nonce + MOB_INSTANCE_LEN,
+	    MOB_TOKEN_NONCE_LEN - MOB_INSTANCE_LEN) == 1 ? 0 : MOB_ECRYPTO;
+}
+
+/*
  * The hardened CONNECT: a fresh ephemeral key pair and a login token that
  * carries its public half, as authentication data (mobius/session.h).
  */
@@ -624,9 +670,8 @@ client_hello(struct mob_client *c, mosquitto_property **props)
 	int rc;
 
 	client_session_end(c);
-	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
-		return MOB_ECRYPTO;
-	if ((rc = mob_x25519_keypair(c->esk, epk)) != 0 ||
+	if ((rc = client_nonce(c, nonce)) != 0 ||
+	    (rc = mob_x25519_keypair(c->esk, epk)) != 0 ||
 	    (rc = mob_token_mint_ex(c->own, c->id, c->user, mob_clock_wall_ms(), nonce,
 	    epk, &c->login)) != 0)
 		return rc;
@@ -704,6 +749,7 @@ static int
 client_dial(struct mob_client *c)
 {
 	mosquitto_property *props = NULL;
+	uint8_t nonce[MOB_TOKEN_NONCE_LEN];
 	char *tok = NULL;
 	int rc, mrc, err;
 
@@ -713,8 +759,9 @@ client_dial(struct mob_client *c)
 			return rc;
 		}
 	} else {
-		if ((rc = mob_token_mint(c->own, c->id, c->user, mob_clock_wall_ms(),
-		    &tok)) != 0)
+		if ((rc = client_nonce(c, nonce)) != 0 ||
+		    (rc = mob_token_mint_ex(c->own, c->id, c->user,
+		    mob_clock_wall_ms(), nonce, NULL, &tok)) != 0)
 			return rc;
 		mrc = mosquitto_username_pw_set(c->mosq, c->user, tok);
 		free(tok);
@@ -785,6 +832,40 @@ client_down(struct mob_client *c)
 	}
 }
 
+/* The CONNACK refused our credentials: retrying will not change that. */
+static int
+client_refused(const struct mob_client *c)
+{
+	return c->handshake ?
+	    (c->connack_rc == MQTT_RC_NOT_AUTHORIZED ||
+	    c->connack_rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
+	    c->connack_rc == MQTT_RC_BAD_AUTHENTICATION_METHOD) :
+	    (c->connack_rc == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
+	    c->connack_rc == CONNACK_REFUSED_NOT_AUTHORIZED);
+}
+
+/*
+ * Refused when coming back after the link dropped: another process logged
+ * in with our key and client id and took our place (the hub refuses the
+ * replaced one's return: docs/hub.md, "Identities"), or the key was
+ * revoked meanwhile.  Reconnecting would not help (and took the place
+ * back, in a loop, before): say so once and stop; the owner's loop gets
+ * MOB_EIDENTITY from now on.  mosquitto 2.0.11 does not send the MQTT 5
+ * DISCONNECT "session taken over" (0x8E) the replaced client could read.
+ */
+static void
+client_taken(struct mob_client *c)
+{
+	c->state = CS_TAKEN;
+	client_session_end(c);
+	txq_flush(c);
+	log_warnx("another client logged in as %s (or the hub no longer "
+	    "accepts this key: see its log); stopping", c->id);
+	pending_fail(c, MOB_EIDENTITY);
+	if (c->conn_fn != NULL)
+		c->conn_fn(c, 0, c->arg);
+}
+
 static int
 client_subscribe_all(struct mob_client *c)
 {
@@ -811,6 +892,13 @@ client_events(struct mob_client *c)
 
 	if (c->ev_connect) {
 		c->ev_connect = 0;
+		if (c->connack_rc != 0 && c->ever_ready && client_refused(c)) {
+			/* the hub let us in before: it does not want us back */
+			mosquitto_disconnect(c->mosq);
+			c->ev_disconnect = 0;
+			client_taken(c);
+			return;
+		}
 		if (c->connack_rc != 0) {
 			log_warnx("hub refused the connection: %s", c->handshake ?
 			    mosquitto_reason_string(c->connack_rc) :
@@ -1152,7 +1240,7 @@ mob_client_pollfd(struct mob_client *c, struct pollfd *pfd)
 	pfd->fd = -1;
 	pfd->events = 0;
 	pfd->revents = 0;
-	if (c->state == CS_IDLE || c->state == CS_DOWN)
+	if (c->state == CS_IDLE || c->state == CS_DOWN || c->state == CS_TAKEN)
 		return;
 	pfd->fd = mosquitto_socket(c->mosq);
 	pfd->events = POLLIN;
@@ -1167,7 +1255,7 @@ mob_client_timeout(const struct mob_client *c)
 
 	if (c->state == CS_DOWN)
 		t = c->retry_at - now;
-	else if (c->state != CS_IDLE)
+	else if (c->state != CS_IDLE && c->state != CS_TAKEN)
 		t = c->last_misc + MISC_MS - now;
 	for (const struct pending *p = c->pending; p != NULL; p = p->next)
 		if (t < 0 || p->deadline - now < t)
@@ -1188,7 +1276,8 @@ mob_client_process(struct mob_client *c, short revents)
 	if (c->state == CS_DOWN && now >= c->retry_at) {
 		if (client_dial(c) != 0)
 			client_down(c);
-	} else if (c->state != CS_IDLE && c->state != CS_DOWN) {
+	} else if (c->state != CS_IDLE && c->state != CS_DOWN &&
+	    c->state != CS_TAKEN) {
 		if (revents & (POLLIN | POLLHUP | POLLERR)) {
 			mrc = mosquitto_loop_read(c->mosq, 1);
 			if (mrc != MOSQ_ERR_SUCCESS)
@@ -1210,7 +1299,7 @@ mob_client_process(struct mob_client *c, short revents)
 	client_release(c);
 	client_dispatch(c);
 	client_expire(c);
-	return 0;
+	return c->state == CS_TAKEN ? MOB_EIDENTITY : 0;
 }
 
 int
@@ -1269,12 +1358,7 @@ mob_client_connect(struct mob_client *c, int timeout_ms)
 		if (left <= 0)
 			break;
 		/* Refused credentials will not get better by retrying. */
-		if (c->state == CS_DOWN && (c->handshake ?
-		    (c->connack_rc == MQTT_RC_NOT_AUTHORIZED ||
-		    c->connack_rc == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
-		    c->connack_rc == MQTT_RC_BAD_AUTHENTICATION_METHOD) :
-		    (c->connack_rc == CONNACK_REFUSED_BAD_USERNAME_PASSWORD ||
-		    c->connack_rc == CONNACK_REFUSED_NOT_AUTHORIZED)))
+		if (c->state == CS_DOWN && client_refused(c))
 			return MOB_EDENIED;
 		if (c->state == CS_DOWN)
 			last = MOB_ESYS;

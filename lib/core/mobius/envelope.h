@@ -6,6 +6,10 @@
  * Verification order: size cap → parse → key lookup by kid → signature
  * (constant time) → claims (exactly iss/top/iat/seq/dat, MOB_ECLAIM) →
  * iss == kid → (expected identity) → top == topic → iat window → replay.
+ * A run of a CLI key (mobius/proto.h, mob_cid_split) signs with kid
+ * HID/SID/RUN and iss HID/SID: its identity's key verifies it, and its
+ * replay state is its own (per kid), so runs of one key never drop each
+ * other's messages as replays.
  * Freshness and replay are checked only after the signature verifies so
  * forgeries cannot poison the replay window.  iat and seq are JSON numbers
  * (doubles in cJSON): integers 0..2^53, exact.  A verifier is not
@@ -31,7 +35,10 @@ struct cJSON;
 
 struct mob_signer;
 
-/* key is copied (reference kept valid by the signer); seq starts at now µs. */
+/*
+ * key is copied (reference kept valid by the signer); seq starts at now µs.
+ * kid is HID/SID, or a CLI run's HID/SID/RUN (iss is then HID/SID).
+ */
 int mob_signer_new(const struct mob_key *key, const char *kid, struct mob_signer **out);
 void mob_signer_free(struct mob_signer *s);
 /*
@@ -100,8 +107,8 @@ struct mob_env {
 
 /*
  * Verify msg (len bytes, need not be NUL-terminated) received on topic.
- * expect_kid, when not NULL, is the identity the message must be signed by
- * (the hub passes the connection's authenticated HID/SID).
+ * expect_kid, when not NULL, is the kid the message must be signed with
+ * (the hub passes the connection's authenticated client id).
  * now_ms is the receiver's wall clock (mob_clock_wall_ms()).
  */
 int mob_env_verify(struct mob_verifier *v, const char *topic,

@@ -34,6 +34,23 @@ int mob_id_valid(const char *id);		/* HID/SID */
 int mob_user_valid(const char *user);		/* SPID/SID (MQTT username) */
 
 /*
+ * Client ids (docs/hub.md, "Identities"): a service connects as its
+ * identity HID/SID; each run of a command-line key (SPID MOB_SPID_CLI)
+ * as HID/SID/RUN, RUN MOB_RUN_LEN upper-case hex digits it draws at
+ * random, so any number of `mobius` commands with one key can be
+ * connected at once.  A run speaks as its identity (iss) and signs with
+ * its client id as kid, which keeps its seq apart from the other runs'.
+ */
+#define MOB_SPID_CLI	"00C1"
+#define MOB_RUN_LEN	8
+#define MOB_CID_MAX	(MOB_ID_MAX + 1 + MOB_RUN_LEN)	/* "HHHHHH/SSS/RRRRRRRR" + NUL */
+/*
+ * The identity of a client id into id: 0 for HID/SID, 1 for HID/SID/RUN,
+ * MOB_EIDENTITY for anything else.
+ */
+int mob_cid_split(const char *cid, char id[MOB_ID_MAX]);
+
+/*
  * Request ids name the rsp topic (mob/rsp/HID/SID/REQID): a string of
  * 1..MOB_REQID_MAX characters of A-Z a-z 0-9 _ - (base64url's alphabet,
  * which token nonces use too), or an integer 0..2^53-1 written in

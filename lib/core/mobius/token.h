@@ -16,6 +16,14 @@
 #include "mobius/envelope.h"
 
 #define MOB_TOKEN_NONCE_LEN	16	/* random bytes, 22 base64url characters */
+/*
+ * lib/rt/client.c starts every login nonce with the same MOB_INSTANCE_LEN
+ * random bytes per process (the rest fresh each time), the first
+ * MOB_INSTANCE_B64 characters of the nonce: the hub tells by them a
+ * process that another one replaced from the same one logging in again.
+ */
+#define MOB_INSTANCE_LEN	6
+#define MOB_INSTANCE_B64	8
 #define MOB_X25519_LEN		32
 
 /* Mint a token for identity id ("HID/SID") and username sub ("SPID/SID"). */

@@ -4,8 +4,10 @@
  *
  * A client:
  *  - connects over the hub's Unix socket (default) or TCP (+TLS),
- *    username "SPID/SID", client id "HID/SID", password a fresh token
- *    (mob_token_mint) signed with the key from the client's key file;
+ *    username "SPID/SID", client id "HID/SID" (a command-line key, SPID
+ *    MOB_SPID_CLI: "HID/SID/RUN", one per process, mobius/proto.h),
+ *    password a fresh token (mob_token_mint) signed with the key from
+ *    the client's key file;
  *  - subscribes to mob/key/HID/SID and mob/rsp/HID/SID/+ and keeps the
  *    peer keys the hub distributes (lib/keys/mobius/keydist.h);
  *  - signs every publish (mob_env_sign) and verifies every incoming
@@ -16,7 +18,10 @@
  *    checked those when it was published;
  *  - reconnects with exponential backoff (0.1 s doubling to 5 s) with a
  *    freshly minted token, resubscribes and calls the connect handler so
- *    the owner can republish its state.
+ *    the owner can republish its state; not when another process logged
+ *    in with the same client id (MQTT 5 DISCONNECT "session taken over"):
+ *    it logs "another client logged in as HID/SID" and stops, and
+ *    mob_client_process / mob_client_loop return MOB_EIDENTITY.
  *
  * Event loop: nothing runs in a background thread.  The owner either
  * calls mob_client_loop() or puts mob_client_pollfd() into its own poll()
@@ -206,7 +211,10 @@ void mob_client_pollfd(struct mob_client *c, struct pollfd *pfd);
  * activity (keepalive, reconnect backoff, request timeouts); -1 = never.
  */
 int mob_client_timeout(const struct mob_client *c);
-/* After poll(): revents of the pollfd (0 on a timeout).  0 or error. */
+/*
+ * After poll(): revents of the pollfd (0 on a timeout).  0, or
+ * MOB_EIDENTITY once another client took this one's place (stop).
+ */
 int mob_client_process(struct mob_client *c, short revents);
 /* poll the client alone for at most timeout_ms, then process.  0 or error. */
 int mob_client_loop(struct mob_client *c, int timeout_ms);

@@ -227,7 +227,9 @@ service_iter(struct mob_service *svc, int timeout_ms, const sigset_t *sigmask)
 		for (size_t i = 0; i < nfds; i++)
 			pfd[i + 1].revents = 0;
 	}
-	mob_client_process(svc->c, pfd[0].revents);
+	/* only another process with our key stops the client (it said so) */
+	if ((rc = mob_client_process(svc->c, pfd[0].revents)) != 0)
+		return rc;
 	for (size_t i = 0; i < nfds; i++)
 		if (pfd[i + 1].revents != 0)
 			fds[i].cb(svc, fds[i].fd, pfd[i + 1].revents, fds[i].arg);
