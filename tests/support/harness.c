@@ -413,6 +413,7 @@ th_node_hub_start(struct th_node *n, const char *const opts[])
 	char hub[512], state[300], log[300];
 	char *argv[16 + 2 * 16];
 	size_t i = 0;
+	int before, waited;
 
 	th_path("bin/mobius-hub", hub, sizeof(hub));
 	snprintf(state, sizeof(state), "%s/state", n->dir);
@@ -431,11 +432,19 @@ th_node_hub_start(struct th_node *n, const char *const opts[])
 		argv[i++] = (char *)opts[j];
 	}
 	argv[i] = NULL;
+	/*
+	 * A restarted hub appends to the log its predecessor wrote "running"
+	 * into, and the old socket file may still be there: wait for this
+	 * hub's own "running" (mosquitto says it once its listener is open).
+	 */
+	before = th_count_log(log, "running");
 	if (th_spawn(&n->hub, argv, NULL, log) != 0)
 		th_die("cannot start %s", hub);
-	/* mosquitto opens the listener after loading the plugin */
+	for (waited = 0; th_count_log(log, "running") <= before &&
+	    waited < 15000; waited += 20)
+		usleep(20 * 1000);
 	if (th_wait_path(n->sock, 15000) != 0 ||
-	    th_wait_log(log, "running", 15000) != 0) {
+	    th_count_log(log, "running") <= before) {
 		th_dump(log);
 		th_die("hub did not come up on %s", n->sock);
 	}
