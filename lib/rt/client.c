@@ -1152,7 +1152,7 @@ client_deliver(struct mob_client *c, const struct rxmsg *m, struct mob_env *env)
 	    cJSON_IsString(st = cJSON_GetObjectItemCaseSensitive(env->dat,
 	    "state")))
 		mob_recover_state(c->rec, m->topic + 10,
-		    strcmp(st->valuestring, "online") == 0);
+		    strcmp(st->valuestring, "online") == 0, m->retained);
 	if (c->msg_fn != NULL && client_wanted(c, m->topic))
 		c->msg_fn(c, m->topic, env, c->arg);
 }

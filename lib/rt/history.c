@@ -471,7 +471,8 @@ pub_answer(struct mob_client *c, int err, const cJSON *rsp, void *arg)
 			return;
 		}
 		p->state = PS_NEED;
-		if (p->again)
+		/* what it sent since says it is online: it may be subscribed now */
+		if (p->again || p->nheld > 0)
 			pub_ask(r, p);
 		return;
 	}
@@ -603,19 +604,27 @@ mob_recover_cov(struct mob_recover *r, const char *topic, struct mob_env *env)
 }
 
 void
-mob_recover_state(struct mob_recover *r, const char *id, int online)
+mob_recover_state(struct mob_recover *r, const char *id, int online,
+    int retained)
 {
 	struct pub *p = pub_find(r, id);
 
 	if (p == NULL || p->nohistory || !online)
 		return;
-	if (p->state == PS_ASKING)
+	if (p->state == PS_ASKING) {
 		p->again = 1;
-	else {
-		/* it reconnected: its link may have lost COVs */
-		p->state = PS_NEED;
-		pub_ask(r, p);
+		return;
 	}
+	/*
+	 * Live: it reconnected and its link may have lost COVs.  Ask at its
+	 * first COV, sent after it subscribed to its requests; "online" comes
+	 * before that.  Retained (this client resubscribed): it has been
+	 * online a while, ask now.
+	 */
+	if (!retained)
+		p->state = PS_NEED;
+	else if (p->state == PS_NEED)
+		pub_ask(r, p);
 }
 
 void

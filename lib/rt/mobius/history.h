@@ -79,8 +79,12 @@ void mob_recover_unwatch(struct mob_recover *r, const char *filter);
  */
 void mob_recover_cov(struct mob_recover *r, const char *topic,
     struct mob_env *env);
-/* The hub says publisher id is online (1) or offline (0). */
-void mob_recover_state(struct mob_recover *r, const char *id, int online);
+/*
+ * The hub says publisher id is online (1) or offline (0), live or as the
+ * retained state a (re)subscription delivers.
+ */
+void mob_recover_state(struct mob_recover *r, const char *id, int online,
+    int retained);
 /* The client is connected again: every publisher may have lost COVs. */
 void mob_recover_reconnected(struct mob_recover *r);
 void mob_recover_stats(const struct mob_recover *r,
