@@ -35,6 +35,7 @@
 #define RXQ_MAX		4096	/* messages queued between two dispatches */
 #define TXQ_MAX		4096	/* publishes waiting: default bound */
 #define MISC_MS		1000	/* mosquitto_loop_misc at least this often */
+#define REFUSED_MAX	3	/* refusals in a row, once in: stop (client_taken) */
 /*
  * Retained state (svc, obj, cov) is as old as its last change.  The hub
  * checked its freshness and replay when it was published, and only the
@@ -127,6 +128,7 @@ struct mob_client {
 	enum cstate state;
 	int connack_rc;			/* last CONNACK refusal, 0 if none */
 	int ever_ready;
+	int refused;			/* refusals in a row since it was ready */
 	int dial_once;			/* cfg.dial_once */
 	int dial_errno;			/* the last dial failure said, or 0 */
 	int64_t retry_at;		/* monotonic ms */
@@ -845,10 +847,10 @@ client_refused(const struct mob_client *c)
 }
 
 /*
- * Refused when coming back after the link dropped: another process logged
- * in with our key and client id and took our place (the hub refuses the
- * replaced one's return: docs/hub.md, "Identities"), or the key was
- * revoked meanwhile.  Reconnecting would not help (and took the place
+ * Refused REFUSED_MAX times in a row when coming back after the link
+ * dropped: another process logged in with our key and client id and took
+ * our place (the hub refuses the replaced one's return: docs/hub.md,
+ * "Identities"), or the key was revoked meanwhile.  Reconnecting would not help (and took the place
  * back, in a loop, before): say so once and stop; the owner's loop gets
  * MOB_EIDENTITY from now on.  mosquitto 2.0.11 does not send the MQTT 5
  * DISCONNECT "session taken over" (0x8E) the replaced client could read.
@@ -892,7 +894,8 @@ client_events(struct mob_client *c)
 
 	if (c->ev_connect) {
 		c->ev_connect = 0;
-		if (c->connack_rc != 0 && c->ever_ready && client_refused(c)) {
+		if (c->connack_rc != 0 && c->ever_ready && client_refused(c) &&
+		    ++c->refused >= REFUSED_MAX) {
 			/* the hub let us in before: it does not want us back */
 			mosquitto_disconnect(c->mosq);
 			c->ev_disconnect = 0;
@@ -900,9 +903,15 @@ client_events(struct mob_client *c)
 			return;
 		}
 		if (c->connack_rc != 0) {
-			log_warnx("hub refused the connection: %s", c->handshake ?
+			const char *why = c->handshake ?
 			    mosquitto_reason_string(c->connack_rc) :
-			    mosquitto_connack_string(c->connack_rc));
+			    mosquitto_connack_string(c->connack_rc);
+
+			/* once in, a refusal is said when it is final (above) */
+			if (c->refused > 0)
+				log_debug("hub refused the connection: %s", why);
+			else
+				log_warnx("hub refused the connection: %s", why);
 			mosquitto_disconnect(c->mosq);
 			c->ev_disconnect = 0;
 			client_down(c);
@@ -960,6 +969,7 @@ client_keydist(struct mob_client *c, const struct rxmsg *m)
 	if (c->state == CS_KEYS) {
 		c->state = CS_READY;
 		c->backoff = BACKOFF_MIN_MS;
+		c->refused = 0;
 		if (c->ever_ready) {
 			c->st.reconnects++;
 			log_info("reconnected to the hub");
