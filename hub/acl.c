@@ -6,7 +6,10 @@
  * A check for a client not in the table of logged-in clients is refused:
  * mosquitto checks a will message only when publishing it, after the
  * client's DISCONNECT event, and wills are never signed fresh, so they are
- * never delivered (presence comes from the hub instead).
+ * never delivered (presence comes from the hub instead).  One exception:
+ * reading for the offline persistent session a logged-in client left,
+ * under that client id's rules, so the hub queues what it subscribed to;
+ * only a fresh login with that id gets the session back (docs/hub.md).
  *
  * Responses are allowed only to a request the hub saw: message.c notes
  * (requester, reqid) -> target for every verified req, and a rsp on
@@ -159,6 +162,11 @@ hub_acl__check(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_ACL_DENIED;
 	if ((c = hub_clients__find(h, cid, ed->client)) == NULL ||
 	    mob_cid_split(cid, id) < 0) {
+		if (c == NULL && ed->access == MOSQ_ACL_READ &&
+		    hub_clients__offline(h, cid, ed->client) &&
+		    mob_cid_split(cid, id) >= 0)
+			return acl_read(h, id, ed->topic) ? MOSQ_ERR_SUCCESS :
+			    MOSQ_ERR_ACL_DENIED;
 		if (ed->access == MOSQ_ACL_WRITE)
 			hub_log__event(h, "refused publish from %s to %s: not "
 			    "logged in (will message?)", hub_log__safe(cid, s1,

@@ -229,3 +229,14 @@ hub_clients__was_session(struct hub *h, const char *cid,
 
 	return s != NULL && s->mosq == mosq && s->session;
 }
+
+int
+hub_clients__offline(struct hub *h, const char *cid,
+    const struct mosquitto *mosq)
+{
+	char id[MOB_ID_MAX];
+	const struct hub_session *s = htab_get(clients_offline(h, cid, id), cid,
+	    mob_clock_mono_ms());
+
+	return s != NULL && s->mosq == mosq;
+}

@@ -200,6 +200,9 @@ struct hub_client *hub_clients__find(struct hub *h, const char *id,
 #define HUB_GONE_OTHERS	2
 int hub_clients__gone(struct hub *h, const char *cid,
     const struct mosquitto *client);
+/* Is this client the offline session a logged-in client left? */
+int hub_clients__offline(struct hub *h, const char *cid,
+    const struct mosquitto *client);
 /* Is this the offline session client left, with the same login token? */
 int hub_clients__was(struct hub *h, const char *id,
     const struct mosquitto *client, const uint8_t pwhash[32]);

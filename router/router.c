@@ -56,6 +56,13 @@
 #define RT_REQ_TIMEOUT	10000	/* a forwarded request on the far side */
 #define RT_FUTURE_MS	60000	/* clock skew allowed on a frame's ts */
 #define RT_LIVE_AGE_MS	30000	/* a live frame older than this is stale */
+/*
+ * The router's session on its hub outlives a crash this long: COV,
+ * descriptions and presence the hub queues for it meanwhile (QoS 1, up to
+ * the hub's max_queued_messages) arrive when it is back (docs/router.md,
+ * "The hub session").  A systemd restart (RestartSec=5s) fits.
+ */
+#define RT_HUB_SESSION_S	60
 #define RT_SIDS_MAX	64
 #define RT_CACHE_MAX	4096
 #define RT_PEERS_CHECK_MS 1000	/* the peer file is looked at this often */
@@ -1199,9 +1206,11 @@ peer_add(struct router *r, const struct rt_peer_keys *k)
 		p->live_seq = (uint64_t)mob_clock_wall_us();
 	randombytes_buf(nonce, sizeof(nonce));
 	sodium_bin2hex(p->nonce, sizeof(p->nonce), nonce, sizeof(nonce));
-	/* requests of this node's services to that node */
+	/* requests of this node's services to that node; QoS 0: the hub
+	 * keeps none for a router that is down (its requester was answered
+	 * by then, a timeout: it must not run late) */
 	snprintf(f, sizeof(f), "mob/req/%s/+", p->hid);
-	if (mob_client_subscribe(r->hub, f, 1) != 0)
+	if (mob_client_subscribe(r->hub, f, 0) != 0)
 		log_warnx("peer %s: hub: cannot subscribe %s", p->hid, f);
 	r->npeers++;
 	log_info("peer %s: %zu key(s)%s", p->hid, k->nkeys,
@@ -1594,6 +1603,7 @@ main(int argc, char *argv[])
 		fatalx("libsodium cannot start");
 	signal(SIGPIPE, SIG_IGN);
 	/* mob_client_new says what is wrong with the key file, in one line */
+	o.ccfg.session_expiry = RT_HUB_SESSION_S;
 	if (mob_client_new(&o.ccfg, &r.hub) != 0)
 		return 1;
 	if (strcmp(mob_client_sid(r.hub), RT_ROUTER_SID) != 0)

@@ -114,115 +114,8 @@ teardown(void)
 	net_down();
 }
 
-/* ---- the COV stream: a publisher on node 2, a watcher on node 1 -------- */
-
-struct stream {
-	struct mob_client *pub, *sub;
-	long sent, next;	/* sent so far; the n the watcher expects */
-	long got, dups, gaps;	/* received once, again, past a hole */
-};
-
 static void
-on_cov(struct mob_client *c, const char *topic, const struct mob_env *env,
-    void *arg)
-{
-	struct stream *s = arg;
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(env->dat, "n");
-
-	(void)c;
-	if (strncmp(topic, "mob/cov/000002/0A0/", 19) != 0 || !cJSON_IsNumber(n))
-		return;
-	if ((long)n->valuedouble < s->next) {
-		s->dups++;
-		return;
-	}
-	if ((long)n->valuedouble > s->next)
-		s->gaps++;
-	s->got++;
-	s->next = (long)n->valuedouble + 1;
-}
-
-static void
-stream_open(struct stream *s)
-{
-	char pubkey[400], subkey[400];
-	char *add[] = { NULL, "--dir", w.n[1].keys, "add", "00A0/0A0", NULL };
-	char tool[512];
-	struct mob_client_cfg pc = { 0 }, sc = { 0 };
-
-	memset(s, 0, sizeof(*s));
-	th_path("bin/mobius-keytool", tool, sizeof(tool));
-	add[0] = tool;
-	cr_assert_eq(th_run(add, NULL, NULL, 0, 20000), 0);
-	th_hub_reload(w.n[1].hub.pid, w.n[1].dir);	/* learns the new key */
-	snprintf(pubkey, sizeof(pubkey), "%s/0A0.key", w.n[1].keys);
-	snprintf(subkey, sizeof(subkey), "%s/0C2.key", w.n[0].keys);
-	pc.keyfile = pubkey;
-	pc.socket = w.n[1].sock;
-	sc.keyfile = subkey;
-	sc.socket = w.n[0].sock;
-	cr_assert_eq(mob_client_new(&pc, &s->pub), 0);
-	cr_assert_eq(mob_client_new(&sc, &s->sub), 0);
-	cr_assert_eq(mob_client_connect(s->pub, 10000), 0);
-	cr_assert_eq(mob_client_connect(s->sub, 10000), 0);
-	mob_client_set_handlers(s->sub, on_cov, NULL, s);
-	cr_assert_eq(mob_client_subscribe(s->sub, "mob/cov/000002/0A0/#", 1), 0);
-}
-
-static void
-stream_close(struct stream *s)
-{
-	mob_client_free(s->pub);
-	mob_client_free(s->sub);
-}
-
-/* Run both clients for ms, publishing rate COV/s when rate > 0. */
-static void
-stream_run(struct stream *s, int rate, int ms)
-{
-	int64_t start = mob_clock_mono_ms(), now;
-	long base = s->sent;
-
-	while ((now = mob_clock_mono_ms()) - start < ms) {
-		struct pollfd pfd[2];
-
-		if (rate > 0) {
-			long due = base + (long)((now - start) * rate / 1000);
-
-			while (s->sent < due) {
-				char dat[64];
-
-				snprintf(dat, sizeof(dat), "{\"n\":%ld}", s->sent);
-				if (mob_client_publish(s->pub,
-				    "mob/cov/000002/0A0/0001/0001/40", dat, 1, 0) != 0)
-					break;
-				s->sent++;
-			}
-		}
-		mob_client_pollfd(s->pub, &pfd[0]);
-		mob_client_pollfd(s->sub, &pfd[1]);
-		if (poll(pfd, 2, 2) < 0)
-			continue;
-		mob_client_process(s->pub, pfd[0].revents);
-		mob_client_process(s->sub, pfd[1].revents);
-	}
-}
-
-/* Let the backlog drain: until every message arrived or 120 s of quiet. */
-static void
-stream_drain(struct stream *s)
-{
-	for (int i = 0; i < 1200 && s->next < s->sent; i++) {
-		long before = s->got;
-
-		stream_run(s, 0, 100);
-		if (s->got > before)
-			i = 0;
-	}
-}
-
-static void
-stream_check(const struct stream *s)
+stream_check(const struct tp_stream *s)
 {
 	cr_assert_gt(s->sent, 0);
 	cr_assert_eq(s->gaps, 0, "%ld messages skipped a hole", s->gaps);
@@ -244,55 +137,57 @@ TestSuite(router_netns, .init = setup, .fini = teardown, .timeout = 600);
 
 Test(router_netns, link_cut_loses_nothing_and_keeps_order)
 {
-	struct stream s;
+	struct tp_stream s;
 
-	stream_open(&s);
-	stream_run(&s, 1000, 2000);
+	tp_stream_open(&w, &s);
+	tp_stream_run(&s, 1000, 2000);
 	cr_assert_eq(sh("ip -n %s link set v2 down", ns_n[1]), 0);
-	stream_run(&s, 1000, cut_seconds() * 1000);
+	tp_stream_run(&s, 1000, cut_seconds() * 1000);
 	cr_assert_eq(sh("ip -n %s link set v2 up", ns_n[1]), 0);
-	stream_run(&s, 1000, 2000);
-	stream_drain(&s);
+	tp_stream_run(&s, 1000, 2000);
+	tp_stream_drain(&s);
 	fprintf(stderr, "link cut %d s at 1000 COV/s: %ld sent, %ld received "
 	    "once, %ld again\n", cut_seconds(), s.sent, s.got, s.dups);
 	stream_check(&s);
-	stream_close(&s);
+	tp_stream_close(&s);
 }
 
 Test(router_netns, router_killed_during_the_outage_loses_nothing)
 {
-	struct stream s;
+	struct tp_stream s;
 
-	stream_open(&s);
-	stream_run(&s, 1000, 2000);
+	tp_stream_open(&w, &s);
+	tp_stream_run(&s, 1000, 2000);
 	cr_assert_eq(sh("ip -n %s link set v2 down", ns_n[1]), 0);
-	stream_run(&s, 1000, 3000);
+	tp_stream_run(&s, 1000, 3000);
 	/* the hub has handed every message to the router, which queued it on
-	 * disk: its count stays still (the hub's own queue for a client is
-	 * not the router's to keep, docs/router.md) */
+	 * disk: its count stays still (what the hub holds for a dead router
+	 * is test_router_session's) */
 	for (double last = -1, now; (now = tp_stat(&w, 1, "queue_pushed")) != last;
 	    last = now)
-		stream_run(&s, 0, 1500);
+		tp_stream_run(&s, 0, 1500);
 	tp_router_kill(&w, 1, SIGKILL);
-	/* nothing is published while no router is there to take it (the
-	 * hub keeps no queue for it); what the dead one had queued on disk
-	 * must all arrive */
+	/* what the dead one had queued on disk must all arrive */
 	tp_router_start(&w, 1);
-	cr_assert_eq(th_wait_log(w.n[1].router.log, "hub connected", 20000), 0);
-	stream_run(&s, 0, 1000);
-	stream_run(&s, 1000, 3000);
+	/* the log keeps the first run's line too */
+	for (int t = 0; t < 200 && th_count_log(w.n[1].router.log,
+	    "hub connected") < 2; t++)
+		tp_stream_run(&s, 0, 100);
+	cr_assert_eq(th_count_log(w.n[1].router.log, "hub connected"), 2);
+	tp_stream_run(&s, 0, 1000);
+	tp_stream_run(&s, 1000, 3000);
 	cr_assert_eq(sh("ip -n %s link set v2 up", ns_n[1]), 0);
-	stream_run(&s, 1000, 2000);
-	stream_drain(&s);
+	tp_stream_run(&s, 1000, 2000);
+	tp_stream_drain(&s);
 	fprintf(stderr, "router killed during a cut: %ld sent, %ld received "
 	    "once, %ld again\n", s.sent, s.got, s.dups);
 	stream_check(&s);
-	stream_close(&s);
+	tp_stream_close(&s);
 }
 
 Test(router_netns, random_loss_and_a_rate_limit_lose_nothing)
 {
-	struct stream s;
+	struct tp_stream s;
 
 	/* 20 % of packets dropped both ways in node 2's namespace, and its
 	 * link limited to 256 kbit/s (this kernel has no netem) */
@@ -303,11 +198,11 @@ Test(router_netns, random_loss_and_a_rate_limit_lose_nothing)
 	    "}\nEOF", ns_n[1]), 0);
 	cr_assert_eq(sh("ip netns exec %s tc qdisc add dev v2 root tbf rate "
 	    "256kbit burst 16kbit latency 400ms", ns_n[1]), 0);
-	stream_open(&s);
-	stream_run(&s, 100, 10000);
-	stream_drain(&s);
+	tp_stream_open(&w, &s);
+	tp_stream_run(&s, 100, 10000);
+	tp_stream_drain(&s);
 	fprintf(stderr, "20%% loss and 256 kbit/s: %ld sent, %ld received once, "
 	    "%ld again\n", s.sent, s.got, s.dups);
 	stream_check(&s);
-	stream_close(&s);
+	tp_stream_close(&s);
 }

@@ -131,6 +131,7 @@ struct mob_client {
 	int refused;			/* refusals in a row since it was ready */
 	int dial_once;			/* cfg.dial_once */
 	int dial_errno;			/* the last dial failure said, or 0 */
+	int session_expiry;		/* cfg.session_expiry */
 	int64_t retry_at;		/* monotonic ms */
 	int backoff;
 	int64_t last_misc;
@@ -432,6 +433,7 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	c->keepalive = cfg->keepalive > 0 ? cfg->keepalive : MOB_CLIENT_KEEPALIVE;
 	c->txq_max = cfg->queue > 0 ? (size_t)cfg->queue : TXQ_MAX;
 	c->dial_once = cfg->dial_once;
+	c->session_expiry = cfg->session_expiry > 0 ? cfg->session_expiry : 0;
 	if (cfg->host != NULL) {
 		c->port = cfg->port > 0 ? cfg->port : (cfg->cafile ? 8883 : 1883);
 		if ((c->host = strdup(cfg->host)) == NULL) {
@@ -470,7 +472,7 @@ mob_client_new(const struct mob_client_cfg *cfg, struct mob_client **out)
 	}
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(c->reqpfx + 2 * i, 3, "%02x", rnd[i]);
-	if ((c->mosq = mosquitto_new(c->cid, true, c)) == NULL) {
+	if ((c->mosq = mosquitto_new(c->cid, c->session_expiry == 0, c)) == NULL) {
 		rc = MOB_ENOMEM;
 		goto fail;
 	}
@@ -756,9 +758,12 @@ client_dial(struct mob_client *c)
 	int rc, mrc, err;
 
 	if (c->handshake) {
-		if ((rc = client_hello(c, &props)) != 0) {
+		if ((rc = client_hello(c, &props)) != 0 ||
+		    (c->session_expiry > 0 && mosquitto_property_add_int32(&props,
+		    MQTT_PROP_SESSION_EXPIRY_INTERVAL, (uint32_t)c->session_expiry) !=
+		    MOSQ_ERR_SUCCESS)) {
 			mosquitto_property_free_all(&props);
-			return rc;
+			return rc != 0 ? rc : MOB_ENOMEM;
 		}
 	} else {
 		if ((rc = client_nonce(c, nonce)) != 0 ||
@@ -827,7 +832,8 @@ client_down(struct mob_client *c)
 	c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff * 2;
 	if (was_ready) {
 		log_info("lost connection to the hub; reconnecting");
-		/* The session is gone (clean session): no answer will come. */
+		/* This connection's answers are lost with it (a persistent
+		 * session's are late: dropped as unknown). */
 		pending_fail(c, MOB_EOFFLINE);
 		if (c->conn_fn != NULL)
 			c->conn_fn(c, 0, c->arg);

@@ -11,10 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "mobius/clock.h"
 #include "peers.h"
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -556,4 +558,105 @@ tp_frames_plaintext(const struct tp_frame *f, size_t n, char *why, size_t len)
 			}
 	}
 	return NULL;
+}
+
+/* ---- the COV stream: a publisher on node 2, a watcher on node 1 -------- */
+
+static void
+on_cov(struct mob_client *c, const char *topic, const struct mob_env *env,
+    void *arg)
+{
+	struct tp_stream *s = arg;
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(env->dat, "n");
+
+	(void)c;
+	if (strncmp(topic, "mob/cov/000002/0A0/", 19) != 0 || !cJSON_IsNumber(n))
+		return;
+	if ((long)n->valuedouble < s->next) {
+		s->dups++;
+		return;
+	}
+	if ((long)n->valuedouble > s->next)
+		s->gaps++;
+	s->got++;
+	s->next = (long)n->valuedouble + 1;
+}
+
+void
+tp_stream_open(struct tp_world *w, struct tp_stream *s)
+{
+	char pubkey[400], subkey[400];
+	char *add[] = { NULL, "--dir", w->n[1].keys, "add", "00A0/0A0", NULL };
+	char tool[512];
+	struct mob_client_cfg pc = { 0 }, sc = { 0 };
+
+	memset(s, 0, sizeof(*s));
+	th_path("bin/mobius-keytool", tool, sizeof(tool));
+	add[0] = tool;
+	if (th_run(add, NULL, NULL, 0, 20000) != 0)
+		tp_die("mobius-keytool add 00A0/0A0 failed");
+	th_hub_reload(w->n[1].hub.pid, w->n[1].dir);	/* learns the new key */
+	snprintf(pubkey, sizeof(pubkey), "%s/0A0.key", w->n[1].keys);
+	snprintf(subkey, sizeof(subkey), "%s/0C2.key", w->n[0].keys);
+	pc.keyfile = pubkey;
+	pc.socket = w->n[1].sock;
+	sc.keyfile = subkey;
+	sc.socket = w->n[0].sock;
+	if (mob_client_new(&pc, &s->pub) != 0 || mob_client_new(&sc, &s->sub) != 0 ||
+	    mob_client_connect(s->pub, 10000) != 0 ||
+	    mob_client_connect(s->sub, 10000) != 0)
+		tp_die("the stream's clients cannot connect");
+	mob_client_set_handlers(s->sub, on_cov, NULL, s);
+	if (mob_client_subscribe(s->sub, "mob/cov/000002/0A0/#", 1) != 0)
+		tp_die("the watcher cannot subscribe");
+}
+
+void
+tp_stream_close(struct tp_stream *s)
+{
+	mob_client_free(s->pub);
+	mob_client_free(s->sub);
+}
+
+void
+tp_stream_run(struct tp_stream *s, int rate, int ms)
+{
+	int64_t start = mob_clock_mono_ms(), now;
+	long base = s->sent;
+
+	while ((now = mob_clock_mono_ms()) - start < ms) {
+		struct pollfd pfd[2];
+
+		if (rate > 0) {
+			long due = base + (long)((now - start) * rate / 1000);
+
+			while (s->sent < due) {
+				char dat[64];
+
+				snprintf(dat, sizeof(dat), "{\"n\":%ld}", s->sent);
+				if (mob_client_publish(s->pub,
+				    "mob/cov/000002/0A0/0001/0001/40", dat, 1, 0) != 0)
+					break;
+				s->sent++;
+			}
+		}
+		mob_client_pollfd(s->pub, &pfd[0]);
+		mob_client_pollfd(s->sub, &pfd[1]);
+		if (poll(pfd, 2, 2) < 0)
+			continue;
+		mob_client_process(s->pub, pfd[0].revents);
+		mob_client_process(s->sub, pfd[1].revents);
+	}
+}
+
+void
+tp_stream_drain(struct tp_stream *s)
+{
+	for (int i = 0; i < 1200 && s->next < s->sent; i++) {
+		long before = s->got;
+
+		tp_stream_run(s, 0, 100);
+		if (s->got > before)
+			i = 0;
+	}
 }

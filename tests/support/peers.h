@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "harness.h"
+#include "mobius/client.h"
 
 struct tp_node {
 	char hid[7];
@@ -103,5 +104,24 @@ size_t tp_frames_read(const char *path, size_t from, struct tp_frame *f,
  * name, URI or verb of either node in clear; else what was seen where. */
 const char *tp_frames_plaintext(const struct tp_frame *f, size_t n,
     char *why, size_t len);
+
+/*
+ * A COV stream through the routers: a service of the test on node 2
+ * (000002/0A0, its key added and the hub reloaded) publishes {"n": N},
+ * N = 0, 1, ... on mob/cov/000002/0A0/0001/0001/40; a client of node 1
+ * (0C2) watches it and counts what arrives once, again, or past a hole.
+ */
+struct tp_stream {
+	struct mob_client *pub, *sub;
+	long sent, next;	/* sent so far; the n the watcher expects */
+	long got, dups, gaps;	/* received once, again, past a hole */
+};
+
+void tp_stream_open(struct tp_world *w, struct tp_stream *s);
+void tp_stream_close(struct tp_stream *s);
+/* Run both clients for ms, publishing rate COV/s when rate > 0. */
+void tp_stream_run(struct tp_stream *s, int rate, int ms);
+/* Let the backlog drain: until every message arrived or 120 s of quiet. */
+void tp_stream_drain(struct tp_stream *s);
 
 #endif

@@ -73,6 +73,11 @@ struct mob_client_cfg {
 	int recover;
 	/* publishes waiting for the hub (0 → 4096); beyond: MOB_ENOMEM */
 	int queue;
+	int session_expiry;	/* s; > 0: a persistent session (clean session
+				   off; MQTT 5 Session Expiry Interval): what
+				   the hub queues for this client while it is
+				   away is delivered when it comes back (the
+				   router, docs/router.md); 0: clean */
 };
 
 struct mob_client;
