@@ -1636,10 +1636,15 @@ main(int argc, char *argv[])
 	/* loop: queues, replay state and the broker listener made as the
 	 * service user; the hub's first bytes; then the broker's */
 	rt_open(&r);
-	if ((rc = mob_client_connect(r.hub, 30000)) != 0)
-		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
+	/*
+	 * Subscribed before the CONNACK is read: what the resumed hub session
+	 * delivers right after it (held since a crash) is for subscriptions
+	 * the client must already know, or it drops it as unasked.
+	 */
 	if ((rc = hub_subscribe(&r)) != 0)
 		fatalx("hub: subscribe: %s", mob_strerror(rc));
+	if ((rc = mob_client_connect(r.hub, 30000)) != 0)
+		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
 	signal(SIGTERM, rt_sig);
 	signal(SIGINT, rt_sig);
 	if (rt_ws_start(r.ws) != 0)
