@@ -579,8 +579,8 @@ void
 th_strace_argv(char *const argv[], const char *trace, char **out, size_t max)
 {
 	static char *pre[] = { STRACE, "-f", "-qq", "-s", "256", "-e",
-	    "trace=socket,connect,open,openat,close,read,readv,recvfrom,recvmsg,"
-	    "seccomp,prctl", "-o", NULL };
+	    "trace=socket,connect,accept,accept4,open,openat,close,read,readv,"
+	    "recvfrom,recvmsg,seccomp,prctl", "-o", NULL };
 	size_t n = 0;
 
 	for (size_t i = 0; pre[i] != NULL && n < max - 1; i++)
@@ -663,6 +663,10 @@ th_trace_confined_first(const char *trace, const char *hub_sock, char *why,
 		if ((fd = trace_fd(line, "connect")) >= 0 && fd < TRACE_FDS &&
 		    (strstr(line, hub) != NULL || strstr(line, "AF_INET") != NULL))
 			peer[fd] = 1;
+		/* a client accepted on a listening socket: an application */
+		if ((trace_fd(line, "accept") >= 0 || trace_fd(line, "accept4") >= 0) &&
+		    ret >= 0 && ret < TRACE_FDS)
+			peer[ret] = 1;
 		if ((strstr(line, " openat(") != NULL ||
 		    strstr(line, " open(") != NULL) &&
 		    strstr(line, ".in\"") != NULL && ret >= 0 && ret < TRACE_FDS)

@@ -66,7 +66,8 @@ void th_strace_argv(char *const argv[], const char *trace, char **out, size_t ma
 /*
  * Did the traced daemon read no byte from a peer before it was confined?
  * Peers: the hub (a connect() to hub_sock), devices over TCP (AF_INET,
- * AF_INET6) and simulated chips' FIFOs (an open of a "*.in" path);
+ * AF_INET6), clients accepted on a listening socket and simulated chips'
+ * FIFOs (an open of a "*.in" path);
  * confined: the first seccomp filter installed.  Returns how many reads
  * of peer bytes came after (> 0 for a daemon that did its job), or -1
  * with the first offending read (or a missing filter) in why.
