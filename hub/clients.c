@@ -207,15 +207,24 @@ hub_clients__gone(struct hub *h, const char *cid, const struct mosquitto *mosq)
 	return HUB_GONE_LAST;
 }
 
-int
-hub_clients__was(struct hub *h, const char *cid, const struct mosquitto *mosq,
-    const uint8_t pwhash[32])
+/* The offline session client (this very context) left under cid, or NULL. */
+static const struct hub_session *
+clients_left(struct hub *h, const char *cid, const struct mosquitto *mosq)
 {
 	char id[MOB_ID_MAX];
 	const struct hub_session *s = htab_get(clients_offline(h, cid, id), cid,
 	    mob_clock_mono_ms());
 
-	return s != NULL && s->mosq == mosq && !s->session &&
+	return s != NULL && s->mosq == mosq ? s : NULL;
+}
+
+int
+hub_clients__was(struct hub *h, const char *cid, const struct mosquitto *mosq,
+    const uint8_t pwhash[32])
+{
+	const struct hub_session *s = clients_left(h, cid, mosq);
+
+	return s != NULL && !s->session &&
 	    CRYPTO_memcmp(s->pwhash, pwhash, sizeof(s->pwhash)) == 0;
 }
 
@@ -223,20 +232,14 @@ int
 hub_clients__was_session(struct hub *h, const char *cid,
     const struct mosquitto *mosq)
 {
-	char id[MOB_ID_MAX];
-	const struct hub_session *s = htab_get(clients_offline(h, cid, id), cid,
-	    mob_clock_mono_ms());
+	const struct hub_session *s = clients_left(h, cid, mosq);
 
-	return s != NULL && s->mosq == mosq && s->session;
+	return s != NULL && s->session;
 }
 
 int
 hub_clients__offline(struct hub *h, const char *cid,
     const struct mosquitto *mosq)
 {
-	char id[MOB_ID_MAX];
-	const struct hub_session *s = htab_get(clients_offline(h, cid, id), cid,
-	    mob_clock_mono_ms());
-
-	return s != NULL && s->mosq == mosq;
+	return clients_left(h, cid, mosq) != NULL;
 }
