@@ -269,6 +269,55 @@ Test(router, started_as_root_it_reads_no_peer_byte_before_it_is_confined,
 }
 
 /*
+ * mobius-front, started as root, reads nothing from a WebSocket client or
+ * the broker before its seccomp filter is in: a second front on node
+ * 1's broker under strace -f carries one MQTT CONNECT and its CONNACK.
+ */
+Test(router, front_started_as_root_reads_no_peer_byte_before_it_is_confined,
+    .init = start_default, .fini = stop, .timeout = 120)
+{
+	char bin[512], port[16], broker[96], host[64], log[340], trace[340];
+	char why[512], py[512], *traced[40];
+	char *argv[] = { bin, "--listen", "127.0.0.1", "--port", port,
+	    "--broker", broker, NULL };
+	char *client[] = { "/usr/bin/python3", "-c", py, NULL };
+	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
+	const char *skip, *b = getenv("MOBIUS_BUILD");
+	struct th_proc front;
+	int mq, ws = th_free_port();
+
+	if (geteuid() != 0)
+		cr_skip_test("not root: the question is what a root daemon "
+		    "parses before it drops to its user");
+	if ((skip = th_strace_missing()) != NULL)
+		cr_skip_test("%s", skip);
+	if (b != NULL && strlen(b) >= 3 && strcmp(b + strlen(b) - 3, "san") == 0)
+		cr_skip_test("the sanitizer build runs mobius-front unconfined");
+	if (system("/usr/bin/python3 -c 'import websocket' 2>/dev/null") != 0)
+		cr_skip_test("python3-websocket is not installed");
+	tp_broker_addr(&w, host, sizeof(host), &mq);
+	snprintf(broker, sizeof(broker), "%s:%d", host, mq);
+	snprintf(port, sizeof(port), "%d", ws);
+	th_path("bin/mobius-front", bin, sizeof(bin));
+	snprintf(log, sizeof(log), "%s/front-traced.log", w.dir);
+	snprintf(trace, sizeof(trace), "%s/front.trace", w.dir);
+	th_strace_argv(argv, trace, traced, 40);
+	cr_assert_eq(th_spawn(&front, traced, env, log), 0);
+	cr_assert_eq(th_wait_log(log, "-> mqtt", 20000), 0, "the front did not start");
+	/* MQTT 3.1.1 CONNECT, clean session, empty client id; CONNACK back */
+	snprintf(py, sizeof(py), "import sys, websocket\n"
+	    "ws = websocket.create_connection('ws://127.0.0.1:%d/', "
+	    "subprotocols=['mqtt'], timeout=10)\n"
+	    "ws.send_binary(bytes([16, 12, 0, 4, 77, 81, 84, 84, 4, 2, 0, 60, 0, 0]))\n"
+	    "sys.exit(0 if ws.recv()[0] == 0x20 else 1)\n", ws);
+	cr_assert_eq(th_run(client, NULL, NULL, 0, 20000), 0, "no CONNACK through the front");
+	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
+	cr_assert(WIFEXITED(th_stop(&front, 0, 15000)));
+	cr_assert_gt(th_trace_confined_first(trace, "/nonexistent", why, sizeof(why)),
+	    0, "%s", why);
+}
+
+/*
  * mobius-front --coalesce holds the broker's bytes 50 ms and sends them as
  * one WebSocket frame: acks, heartbeats, responses and COV share frames.
  * The routers' MQTT keepalive is 60 s here, so a client that waited for
