@@ -225,6 +225,34 @@ Test(router, unreachable_node_is_reported_not_waited_for,
 	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
 }
 
+/* A read-order test: root (to drop to a user), strace, confined daemons. */
+static void
+need_traced_confinement(void)
+{
+	const char *skip, *b = getenv("MOBIUS_BUILD");
+
+	if (geteuid() != 0)
+		cr_skip_test("not root: the question is what a root daemon "
+		    "parses before it drops to its user");
+	if ((skip = th_strace_missing()) != NULL)
+		cr_skip_test("%s", skip);
+	if (b != NULL && strlen(b) >= 3 && strcmp(b + strlen(b) - 3, "san") == 0)
+		cr_skip_test("the sanitizer build runs the routers and mobius-front "
+		    "unconfined");
+}
+
+/* Stop the traced daemon p: it read peers' bytes, and only once confined. */
+static void
+assert_read_confined(struct th_proc *p, const char *trace, const char *hub_sock)
+{
+	char why[512];
+
+	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
+	cr_assert(WIFEXITED(th_stop(p, 0, 15000)));
+	cr_assert_gt(th_trace_confined_first(trace, hub_sock, why, sizeof(why)), 0,
+	    "%s", why);
+}
+
 /*
  * Started as root, the router reads nothing from its hub or the broker
  * before its seccomp filter is in (docs/security.md): node 1's router is
@@ -235,20 +263,13 @@ Test(router, started_as_root_it_reads_no_peer_byte_before_it_is_confined,
 {
 	struct tp_node *n = &w.n[0];
 	char bin[512], key[340], ext[340], log[340], peers[340], trace[340];
-	char why[512], *traced[40];
+	char *traced[40];
 	char *argv[] = { bin, "--config", n->rconf, "--key", key,
 	    "--external-key", ext, "--state", n->rstate, "--socket", n->sock,
 	    "--peers", peers, "-v", NULL };
 	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
-	const char *skip, *b = getenv("MOBIUS_BUILD");
 
-	if (geteuid() != 0)
-		cr_skip_test("not root: the question is what a root daemon "
-		    "parses before it drops to its user");
-	if ((skip = th_strace_missing()) != NULL)
-		cr_skip_test("%s", skip);
-	if (b != NULL && strlen(b) >= 3 && strcmp(b + strlen(b) - 3, "san") == 0)
-		cr_skip_test("the sanitizer build runs the routers unconfined");
+	need_traced_confinement();
 	tp_router_kill(&w, 0, SIGTERM);
 	th_path("bin/mobius-router", bin, sizeof(bin));
 	snprintf(key, sizeof(key), "%s/0F0.key", n->keys);
@@ -262,10 +283,7 @@ Test(router, started_as_root_it_reads_no_peer_byte_before_it_is_confined,
 	    "the traced router never reached node 2");
 	/* a request and its answer: peer bytes both ways */
 	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
-	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
-	cr_assert(WIFEXITED(th_stop(&n->router, 0, 15000)));
-	cr_assert_gt(th_trace_confined_first(trace, n->sock, why, sizeof(why)), 0,
-	    "%s", why);
+	assert_read_confined(&n->router, trace, n->sock);
 }
 
 /*
@@ -277,22 +295,15 @@ Test(router, front_started_as_root_reads_no_peer_byte_before_it_is_confined,
     .init = start_default, .fini = stop, .timeout = 120)
 {
 	char bin[512], port[16], broker[96], host[64], log[340], trace[340];
-	char why[512], py[512], *traced[40];
+	char py[512], *traced[40];
 	char *argv[] = { bin, "--listen", "127.0.0.1", "--port", port,
 	    "--broker", broker, NULL };
 	char *client[] = { "/usr/bin/python3", "-c", py, NULL };
 	char *env[] = { "MOBIUS_SANDBOX_USER=nobody", NULL };
-	const char *skip, *b = getenv("MOBIUS_BUILD");
 	struct th_proc front;
 	int mq, ws = th_free_port();
 
-	if (geteuid() != 0)
-		cr_skip_test("not root: the question is what a root daemon "
-		    "parses before it drops to its user");
-	if ((skip = th_strace_missing()) != NULL)
-		cr_skip_test("%s", skip);
-	if (b != NULL && strlen(b) >= 3 && strcmp(b + strlen(b) - 3, "san") == 0)
-		cr_skip_test("the sanitizer build runs mobius-front unconfined");
+	need_traced_confinement();
 	if (system("/usr/bin/python3 -c 'import websocket' 2>/dev/null") != 0)
 		cr_skip_test("python3-websocket is not installed");
 	tp_broker_addr(&w, host, sizeof(host), &mq);
@@ -311,10 +322,7 @@ Test(router, front_started_as_root_reads_no_peer_byte_before_it_is_confined,
 	    "ws.send_binary(bytes([16, 12, 0, 4, 77, 81, 84, 84, 4, 2, 0, 60, 0, 0]))\n"
 	    "sys.exit(0 if ws.recv()[0] == 0x20 else 1)\n", ws);
 	cr_assert_eq(th_run(client, NULL, NULL, 0, 20000), 0, "no CONNACK through the front");
-	cr_assert_eq(kill(th_trace_pid(trace), SIGTERM), 0);
-	cr_assert(WIFEXITED(th_stop(&front, 0, 15000)));
-	cr_assert_gt(th_trace_confined_first(trace, "/nonexistent", why, sizeof(why)),
-	    0, "%s", why);
+	assert_read_confined(&front, trace, "/nonexistent");
 }
 
 /*
