@@ -198,8 +198,8 @@ sh_in 'useradd -m -G mobius alice' >/dev/null 2>&1
 out=$(sh_in 'set -e
 mobius-keytool init --hid 000001
 mobius-keytool add 001F/01F
-mobius-keytool add 0010/020
-mobius-keytool add 0011/030
+mobius-keytool add 0030/020
+mobius-keytool add 0020/030
 mobius-keytool add 00C1/0C1 --user alice
 mobius-keytool add 00A0/0A0
 mobius-keytool api-token add check --scope "read:000001/#" > /root/api-token
@@ -285,6 +285,9 @@ check "mobius set 000001/01F/0102/0001/40 23.5 --priority 8" as_alice mobius set
 out=$(as_alice mobius get 000001/01F/0102/0001/40 2>&1)
 printf '%s' "$out" | grep -q '23\.5' && ok "mobius get reads back 23.5" || not_ok "mobius get reads back 23.5" "$out"
 check "mobius get 000001/030/0201/0001/41 (the Modbus device's temperature)" as_alice mobius get 000001/030/0201/0001/41
+w=$(journal -u 'mobius-*' | grep 'is a key of SPID')
+[ -z "$w" ] && ok "every service's key is of its own profile (no SPID warning)" ||
+    not_ok "every service's key is of its own profile (no SPID warning)" "$w"
 
 # --- mobius-api: HTTPS with a token, under its unit ---------------------------
 api_ok() {
