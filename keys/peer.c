@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "internal.h"
+#include "mobius/b64.h"
 #include "mobius/file.h"
 #include "mobius/log.h"
 #include "mobius/proto.h"
@@ -216,6 +217,115 @@ kt_external_load(const struct mob_keyring *kr, const char *sid,
 	return 0;
 }
 
+/*
+ * A rotation is signed by the key it replaces: what the old key says is
+ * id, the new public key and its own, so an import can take the new key
+ * on the word of the key it already trusts (docs/keys.md "Rotating a
+ * router's external key").  Text: "# rotation ID OLDFPR -> NEWFPR sig=B64".
+ */
+#define KT_ROT_CONTEXT	"mobius peer rotation v1"
+#define KT_ROT_MAX	8
+
+struct kt_rot {
+	char id[MOB_ID_MAX];
+	char old_fpr[MOB_FPR_LEN + 1], new_fpr[MOB_FPR_LEN + 1];
+	uint8_t sig[64];
+	size_t siglen;
+};
+
+/* The signed bytes: context NUL id NUL new public (32) old public (32). */
+static int
+kt_rot_msg(const char *id, const struct mob_key *neu, const struct mob_key *old,
+    uint8_t *msg, size_t len, size_t *n)
+{
+	size_t c = sizeof(KT_ROT_CONTEXT), i = strlen(id) + 1;
+
+	if (c + i + 64 > len ||
+	    mob_key_raw(neu, 0, msg + c + i, 32) != 32 ||
+	    mob_key_raw(old, 0, msg + c + i + 32, 32) != 32)
+		return MOB_EINVAL;
+	memcpy(msg, KT_ROT_CONTEXT, c);
+	memcpy(msg + c, id, i);
+	*n = c + i + 64;
+	return 0;
+}
+
+/* Print the rotation line of old (private, in its grace) to neu. */
+static int
+kt_rot_print(const char *id, const struct mob_key *neu,
+    const struct mob_key *old)
+{
+	uint8_t msg[128], sig[64];
+	char b64[MOB_B64URL_LEN(64) + 1];
+	char of[MOB_FPR_LEN + 1], nf[MOB_FPR_LEN + 1];
+	size_t n, slen;
+	int r;
+
+	if ((r = kt_rot_msg(id, neu, old, msg, sizeof(msg), &n)) != 0 ||
+	    (r = mob_key_sign(old, msg, n, sig, sizeof(sig), &slen)) != 0 ||
+	    (r = mob_b64url_encode(sig, slen, b64, sizeof(b64))) < 0)
+		return r < 0 ? r : MOB_EINVAL;
+	kt_fpr(old, of);
+	kt_fpr(neu, nf);
+	printf("# rotation %s %s -> %s sig=%s\n", id, of, nf, b64);
+	return 0;
+}
+
+/* The rotation lines of an export-peer text (at most KT_ROT_MAX). */
+static size_t
+kt_rot_read(const char *buf, size_t len, struct kt_rot *rot)
+{
+	const char *p = buf, *end = buf + len;
+	size_t n = 0;
+
+	while (p < end && n < KT_ROT_MAX) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = (size_t)((nl != NULL ? nl : end) - p);
+		char line[256], sig[128];
+		struct kt_rot *r = &rot[n];
+		int used = 0;
+
+		if (ll < sizeof(line) && ll > 11 &&
+		    memcmp(p, "# rotation ", 11) == 0) {
+			memcpy(line, p, ll);
+			line[ll] = '\0';
+			if (sscanf(line, "# rotation %10s %50s -> %50s "
+			    "sig=%127s%n", r->id, r->old_fpr, r->new_fpr, sig,
+			    &used) == 4 && (size_t)used == ll &&
+			    mob_b64url_decode(sig, strlen(sig), r->sig,
+			    sizeof(r->sig), &r->siglen) == 0 && r->siglen == 64)
+				n++;
+		}
+		p += ll + 1;
+	}
+	return n;
+}
+
+/*
+ * 1 if one of rot says, signed by old (the key this node has for id),
+ * that neu replaces it; else 0.
+ */
+static int
+kt_rot_valid(const struct kt_rot *rot, size_t nrot, const char *id,
+    const struct mob_key *neu, const struct mob_key *old)
+{
+	char of[MOB_FPR_LEN + 1], nf[MOB_FPR_LEN + 1];
+	uint8_t msg[128];
+	size_t n;
+
+	kt_fpr(old, of);
+	kt_fpr(neu, nf);
+	if (kt_rot_msg(id, neu, old, msg, sizeof(msg), &n) != 0)
+		return 0;
+	for (size_t i = 0; i < nrot; i++)
+		if (strcmp(rot[i].id, id) == 0 &&
+		    strcmp(rot[i].old_fpr, of) == 0 &&
+		    strcmp(rot[i].new_fpr, nf) == 0 &&
+		    mob_key_verify(old, msg, n, rot[i].sig, rot[i].siglen) == 0)
+			return 1;
+	return 0;
+}
+
 int
 cmd_export_peer(struct kt *kt, int argc, char **argv)
 {
@@ -264,8 +374,17 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 		goto fail;
 	kt_fpr(active->key, fpr);
 	printf("# Peer key of node %s (fingerprint %s): on the other node "
-	    "run\n#   mobius-keytool import-peer FILE\n%s", mob_keyring_hid(kr),
-	    fpr, strchr(text, '\n') + 1);
+	    "run\n#   mobius-keytool import-peer FILE\n", mob_keyring_hid(kr),
+	    fpr);
+	for (size_t i = 0; i < mob_keyring_count(ext); i++) {
+		const struct mob_kr_entry *e = mob_keyring_entry(ext, i);
+
+		if (e->state == MOB_KS_GRACE && e->not_after > now &&
+		    mob_key_can_sign(e->key) &&
+		    (r = kt_rot_print(active->id, active->key, e->key)) != 0)
+			goto fail;
+	}
+	printf("%s", strchr(text, '\n') + 1);
 	goto out;
  fail:
 	kt_err(r, "export");
@@ -411,10 +530,10 @@ kt_has_key(const struct mob_keyring *kr, const char *id, const char *fpr)
 static int
 kt_import_id(struct mob_keyring *peers, const struct mob_keyring *node,
     const struct mob_keyring *in, const char *id, const char *file,
-    int replace)
+    int replace, const struct kt_rot *rot, size_t nrot)
 {
 	const struct mob_kr_entry *have = mob_keyring_lookup(peers, id, 0,
-	    kt_now());
+	    kt_now()), *act = NULL;
 	char fpr[MOB_FPR_LEN + 1], hfpr[MOB_FPR_LEN + 1] = "", until[24];
 	size_t nact = 0, nnew = 0;
 	int rotated = 0, r;
@@ -441,6 +560,8 @@ kt_import_id(struct mob_keyring *peers, const struct mob_keyring *node,
 			return MOB_EIDENTITY;
 		}
 		kt_fpr(e->key, fpr);
+		if (e->state == MOB_KS_ACTIVE)
+			act = e;
 		nact += e->state == MOB_KS_ACTIVE;
 		nnew += !kt_has_key(peers, id, fpr);
 		rotated |= e->state == MOB_KS_GRACE && strcmp(fpr, hfpr) == 0;
@@ -457,6 +578,15 @@ kt_import_id(struct mob_keyring *peers, const struct mob_keyring *node,
 		    "not hold it as its previous key; --replace swaps it", file,
 		    id, hfpr);
 		return MOB_EEXIST;
+	}
+	/* a rotation is taken on the word of the key we have, not the file's */
+	if (have != NULL && rotated && !replace &&
+	    !kt_rot_valid(rot, nrot, id, act->key, have->key)) {
+		kt_fpr(act->key, fpr);
+		log_warnx("%s: peer %s's new key %s is not signed by the key this "
+		    "node has (%s); check the new fingerprint with the peer's "
+		    "operator, then --replace takes it", file, id, fpr, hfpr);
+		return MOB_EBADSIG;
 	}
 	mob_keyring_remove_id(peers, id);
 	for (size_t i = 0; i < mob_keyring_count(in); i++) {
@@ -487,8 +617,9 @@ int
 cmd_import_peer(struct kt *kt, int argc, char **argv)
 {
 	struct mob_keyring *kr = NULL, *in = NULL, *peers = NULL;
+	struct kt_rot rot[KT_ROT_MAX];
 	char err[512], *buf = NULL;
-	size_t len = 0, moved = 0;
+	size_t len = 0, moved = 0, nrot;
 	int lock = -1, r, replace = 0, added = 0;
 	const struct kt_opt opts[] = {
 		{ .name = "replace", .flag = &replace },
@@ -502,6 +633,7 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 	if ((r = kt_read_public(argv[optind], &buf, &len)) != 0)
 		return r;
 	r = mob_keyring_parse(buf, len, argv[optind], &in, err, sizeof(err));
+	nrot = kt_rot_read(buf, len, rot);
 	OPENSSL_cleanse(buf, len);
 	free(buf);
 	if (r != 0) {
@@ -527,7 +659,7 @@ cmd_import_peer(struct kt *kt, int argc, char **argv)
 		if (j < i)
 			continue;
 		if ((r = kt_import_id(peers, kr, in, id, argv[optind],
-		    replace)) < 0)
+		    replace, rot, nrot)) < 0)
 			goto out;
 		if (r == 0)
 			printf("peer %s: already imported\n", id);

@@ -635,6 +635,26 @@ Test(keytool, rotate_peer_exports_both_keys_and_import_takes_the_rotation)
 	cr_assert_not_null(strstr(exp2, "state=active"), "%s", exp2);
 	cr_assert_not_null(strstr(exp2, "state=grace not-after="), "%s", exp2);
 	cr_assert_null(strstr(exp2, "priv="), "%s", exp2);
+	/* a rotation is taken on the old key's signature, not on the file's
+	 * word: without the "# rotation" line (or with it forged) it is not */
+	{
+		char *rl = strstr(exp2, "# rotation 000002/0F0 SHA256:"), *sig;
+		char forged[4096];
+		size_t at;
+
+		cr_assert_not_null(rl, "%s", exp2);
+		at = (size_t)(rl - exp2);
+		snprintf(forged, sizeof(forged), "%.*s%s", (int)at, exp2,
+		    strchr(rl, '\n') + 1);
+		cr_assert_eq(run_in(dir, forged, "import-peer", "-", NULL), 1);
+		cr_assert_not_null(strstr(err, "is not signed by the key this "
+		    "node has"), "%s", err);
+		snprintf(forged, sizeof(forged), "%s", exp2);
+		sig = strstr(forged + at, "sig=") + 4;
+		sig[5] = sig[5] == 'A' ? 'B' : 'A';
+		cr_assert_eq(run_in(dir, forged, "import-peer", "-", NULL), 1);
+		cr_assert_not_null(strstr(err, "is not signed"), "%s", err);
+	}
 	cr_assert_eq(run_in(dir, exp2, "import-peer", "-", NULL), 0, "%s", err);
 	cr_assert_not_null(strstr(out, "rotated peer 000002/0F0"), "%s", out);
 	cr_assert_not_null(strstr(out, "its previous key"), "%s", out);
