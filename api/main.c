@@ -278,7 +278,7 @@ main(int argc, char *argv[])
 
 	/* loop: log in to the hub (its first bytes), then serve */
 	if ((r = api_hub_login(30000)) != 0)
-		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(r));
+		mob_daemon_hub_fatal(&o, r, 30000);
 	if (!api.cfg.plain)
 		lws_sul_schedule(api.ctx, 0, &cert_sul, cert_check, 2 * LWS_US_PER_SEC);
 	log_info("%s: listening on %s://%s:%d/", mob_client_id(api.c),

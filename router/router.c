@@ -1644,7 +1644,7 @@ main(int argc, char *argv[])
 	if ((rc = hub_subscribe(&r)) != 0)
 		fatalx("hub: subscribe: %s", mob_strerror(rc));
 	if ((rc = mob_client_connect(r.hub, 30000)) != 0)
-		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
+		mob_daemon_hub_fatal(&o, rc, 30000);
 	signal(SIGTERM, rt_sig);
 	signal(SIGINT, rt_sig);
 	if (rt_ws_start(r.ws) != 0)

@@ -10,6 +10,7 @@
 
 #include "mobius/daemon.h"
 #include "mobius/keyring.h"
+#include "mobius/err.h"
 #include "mobius/log.h"
 #include "mobius/version.h"
 
@@ -181,6 +182,15 @@ const char *
 mob_daemon_socket(const struct mob_daemon_opts *o)
 {
 	return o->ccfg.socket != NULL ? o->ccfg.socket : MOB_HUB_SOCKET_DEFAULT;
+}
+
+void
+mob_daemon_hub_fatal(const struct mob_daemon_opts *o, int rc, int timeout_ms)
+{
+	if (rc == MOB_ESYS || rc == MOB_ETIMEOUT)
+		fatalx("hub %s: not reachable within %d s (why is logged above); "
+		    "exiting", mob_daemon_socket(o), timeout_ms / 1000);
+	fatalx("hub %s: %s", mob_daemon_socket(o), mob_strerror(rc));
 }
 
 /*

@@ -278,7 +278,7 @@ main(int argc, char *argv[])
 	/* loop: log in, then serve */
 	if ((rc = mob_service_start(svc, 30000)) != 0) {
 		mob_gpio_close(s.g);
-		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
+		mob_daemon_hub_fatal(&o, rc, 30000);
 	}
 	log_info("%s: %zu lines on %s%s",
 	    mob_client_id(mob_service_client(svc)), s.cfg.nlines,

@@ -515,7 +515,7 @@ main(int argc, char *argv[])
 
 	/* loop: log in, then poll and serve */
 	if ((rc = mob_service_start(svc, 30000)) != 0)
-		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
+		mob_daemon_hub_fatal(&o, rc, 30000);
 	log_info("%s: %zu devices, %zu objects",
 	    mob_client_id(mob_service_client(svc)), s.cfg.ndevices,
 	    mob_service_nobjects(svc));

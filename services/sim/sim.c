@@ -315,7 +315,7 @@ main(int argc, char *argv[])
 
 	/* loop: log in (the hub's first bytes), publish, serve */
 	if ((rc = mob_service_start(svc, 30000)) != 0)
-		fatalx("hub %s: %s", mob_daemon_socket(&o), mob_strerror(rc));
+		mob_daemon_hub_fatal(&o, rc, 30000);
 	log_info("%s: %zu objects, %zu simulated resources",
 	    mob_client_id(mob_service_client(svc)), mob_service_nobjects(svc), sim.n);
 	rc = mob_service_run(svc);

@@ -95,6 +95,16 @@ void mob_daemon_usage(const struct mob_daemon *d, FILE *fp);
 const char *mob_daemon_socket(const struct mob_daemon_opts *o);
 
 /*
+ * The last line of a daemon whose first login to the hub failed (rc of
+ * mob_client_connect or mob_service_start): a hub still unreachable at
+ * the deadline is said as such, not as the errno of the last dial (each
+ * cause was logged once as it happened); exits 1 for the service manager
+ * to restart it.
+ */
+void mob_daemon_hub_fatal(const struct mob_daemon_opts *o, int rc,
+    int timeout_ms) __attribute__((noreturn));
+
+/*
  * The user the sandbox phase will switch to (mob_sandbox_user()), so that
  * the open phase can accept or hand over what that user must write; 0
  * when there is no switch.
