@@ -350,3 +350,63 @@ Test(fault_hub, a_publishers_own_reconnection_loses_nothing)
 	mob_client_free(watch);
 	th_node_stop(&node);
 }
+
+/*
+ * A gap larger than the publisher's history is said, never silent: the
+ * watcher's link drops while the publisher, keeping 10 COVs, sends 50;
+ * after the reconnection the watcher gets the 10 kept, in order, and
+ * counts (and logs) one gap for the 40 the history no longer has.
+ */
+Test(fault_hub, a_gap_larger_than_the_history_is_counted)
+{
+	char pkey[512], wkey[512], dat[64];
+	struct mob_client_cfg cfg = { 0 };
+	struct mob_client_stats ws;
+	struct pollfd pfd;
+
+	log_init("test_fault_hub", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, PUB_ID, pkey, sizeof(pkey));
+	th_node_add(&node, WATCH_ID, wkey, sizeof(wkey));
+	cfg.keyfile = pkey;
+	cfg.socket = node.sock;
+	cfg.history = 10;
+	cr_assert_eq(mob_client_new(&cfg, &pub), 0);
+	cr_assert_eq(mob_client_connect(pub, 10000), 0);
+	watch = client(wkey, 1);
+	mob_client_set_handlers(watch, on_msg, NULL, NULL);
+	cr_assert_eq(mob_client_subscribe(watch, "mob/cov/" TH_HID "/010/#", 1), 0);
+	for (int i = 0; i < 20; i++)
+		pump(10);
+	cr_assert_eq(mob_client_publish(pub, TOPIC, "{\"value\":0}", 1, 0), 0);
+	for (int64_t t = mob_clock_mono_ms(); delivered < 1 &&
+	    mob_clock_mono_ms() - t < DRAIN_MS;)
+		pump(20);
+	cr_assert_eq(delivered, 1);
+	/* the watcher's link drops; it is not run while the 50 go out */
+	mob_client_pollfd(watch, &pfd);
+	cr_assert_eq(shutdown(pfd.fd, SHUT_RDWR), 0);
+	mob_client_process(watch, POLLIN);
+	cr_assert_eq(mob_client_connected(watch), 0);
+	for (int n = 1; n <= 50; n++) {
+		snprintf(dat, sizeof(dat), "{\"value\":%d}", n);
+		cr_assert_eq(mob_client_publish(pub, TOPIC, dat, 1, 0), 0);
+		mob_client_loop(pub, 0);
+	}
+	for (int64_t t = mob_clock_mono_ms(); seen[50] == 0 &&
+	    mob_clock_mono_ms() - t < DRAIN_MS;)
+		pump(20);
+	mob_client_stats(watch, &ws);
+	fprintf(stderr, "fault_hub (small history): delivered %ld, recovered "
+	    "%llu, gaps %llu\n", delivered, (unsigned long long)ws.recovered,
+	    (unsigned long long)ws.gaps);
+	cr_expect_eq(ws.reconnects, 1, "the watcher reconnected by itself");
+	cr_expect_eq(seen[50], 1, "the last COV arrived once");
+	for (int n = 41; n <= 50; n++)
+		cr_expect_eq(seen[n], 1, "kept COV %d delivered once", n);
+	cr_expect_eq(out_of_order, 0, "in order");
+	cr_expect_eq(ws.gaps, 1, "the gap of COVs 1-40 is counted");
+	mob_client_free(pub);
+	mob_client_free(watch);
+	th_node_stop(&node);
+}
