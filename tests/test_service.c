@@ -1285,6 +1285,7 @@ Test(client, since_answers_the_covs_after_a_seq_a_page_at_a_time,
 	int n = 0, pages = 0, more = 1;
 
 	c = publisher_open(&cfg);
+	cr_assert_eq(mob_client_subscribe(cli, "mob/cov/" SVC "/#", 1), 0);
 	for (int i = 0; i < 300; i++) {
 		snprintf(dat, sizeof(dat), "{\"value\":%d,\"pad\":\"%0120d\"}",
 		    i, 0);
@@ -1292,6 +1293,18 @@ Test(client, since_answers_the_covs_after_a_seq_a_page_at_a_time,
 		    dat, 1, 0), 0);
 		pump2(c, 0);
 	}
+	/*
+	 * Its COVs reach cli: the hub took its SUBSCRIBEs (sent before them
+	 * on its link), so a since request is no longer early (the key
+	 * bundle, which makes a client ready, does not wait for them).
+	 */
+	for (int i = 0; i < 1000 && nrx == 0; i++) {
+		if (i % 100 == 99)	/* in case all went before cli subscribed */
+			mob_client_publish(c, "mob/cov/" SVC "/0104/0001/40",
+			    "{\"value\":0}", 1, 0);
+		pump2(c, 10);
+	}
+	cr_assert_gt(nrx, 0);
 	while (more) {
 		rsp = since(c, seq, NULL);
 		cr_assert_eq(mob_client_rsp_error(rsp, NULL), 0);
@@ -1303,8 +1316,9 @@ Test(client, since_answers_the_covs_after_a_seq_a_page_at_a_time,
 			cr_assert_gt(cJSON_GetArrayItem(e, 0)->valuedouble, seq,
 			    "rising seq");
 			seq = cJSON_GetArrayItem(e, 0)->valuedouble;
-			cr_assert_str_eq(cJSON_GetArrayItem(e, 2)->valuestring,
-			    "mob/cov/" SVC "/0101/0001/40");
+			if (strcmp(cJSON_GetArrayItem(e, 2)->valuestring,
+			    "mob/cov/" SVC "/0101/0001/40") != 0)
+				continue;	/* a marker */
 			cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(e, 3),
 			    "value")->valueint, n, "the COVs in order");
 			n++;
