@@ -340,7 +340,8 @@ main(int argc, char *argv[])
 		return CLI_EXIT_USAGE;
 	}
 	if (strcmp(argv[optind], "help") == 0) {
-		if (optind + 1 >= argc) {
+		if (optind + 1 >= argc || strcmp(argv[optind + 1], "--help") == 0 ||
+		    strcmp(argv[optind + 1], "-h") == 0) {
 			help_main(stdout);
 			return CLI_EXIT_OK;
 		}

@@ -295,6 +295,14 @@ token_revoke(const struct kt *kt, const char *name)
 	return r;
 }
 
+static int
+token_help(void)
+{
+	printf("usage: mobius-keytool [--dir DIR] api-token "
+	    KT_API_TOKEN_USAGE "\n");
+	return 0;
+}
+
 int
 cmd_api_token(struct kt *kt, int argc, char **argv)
 {
@@ -306,9 +314,11 @@ cmd_api_token(struct kt *kt, int argc, char **argv)
 	char *scopes[API_SCOPES_MAX];
 	int ch, n = 0;
 
-	/* argv[0] is "api-token", argv[1] the action */
+	/* argv[0] is "api-token", argv[1] the action (or --help) */
 	if (argc < 2)
 		goto usage;
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return token_help();
 	/* scan from the action on; optind = 0 makes glibc start afresh */
 	argc--;
 	argv++;
@@ -316,11 +326,9 @@ cmd_api_token(struct kt *kt, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "s:h", lo, NULL)) != -1) {
 		if (ch == 's' && n < API_SCOPES_MAX)
 			scopes[n++] = optarg;
-		else if (ch == 'h') {
-			printf("usage: mobius-keytool [--dir DIR] api-token "
-			    KT_API_TOKEN_USAGE "\n");
-			return 0;
-		} else
+		else if (ch == 'h')
+			return token_help();
+		else
 			goto usage;
 	}
 	if (strcmp(argv[0], "add") == 0 && optind == argc - 1)

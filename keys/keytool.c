@@ -38,7 +38,8 @@ kt_usage_all(FILE *f)
 		fprintf(f, "  %s %s\n      %s\n", c->name, c->args, c->help);
 	fprintf(f, "\noptions:\n"
 	    "  --dir DIR   key directory (default " MOB_KEYS_DIR_DEFAULT ")\n"
-	    "  -h, --help  this text; COMMAND --help for one command\n"
+	    "  -h, --help  this text (also: help); help COMMAND or COMMAND --help\n"
+	    "              for one command\n"
 	    "  --version   print the version and exit\n\n"
 	    "exit status: 0 success, 1 failure, 2 usage error\n");
 }
@@ -191,6 +192,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct kt kt = { MOB_KEYS_DIR_DEFAULT, "", "", "" };
+	char help_opt[] = "--help", *hargv[] = { NULL, help_opt, NULL };
 	const struct kt_cmd *c;
 	int ch;
 
@@ -213,6 +215,18 @@ main(int argc, char **argv)
 	}
 	if (optind == argc)
 		return kt_exit(kt_usage("a command is required"));
+	/* help [COMMAND]: the overview, or what COMMAND --help prints */
+	if (strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 == argc || strcmp(argv[optind + 1], "-h") == 0 ||
+		    strcmp(argv[optind + 1], "--help") == 0) {
+			kt_usage_all(stdout);
+			return 0;
+		}
+		hargv[0] = argv[++optind];
+		argv = hargv;
+		argc = 2;
+		optind = 0;
+	}
 	for (c = kt_cmds; c->name != NULL; c++)
 		if (strcmp(c->name, argv[optind]) == 0)
 			break;

@@ -251,11 +251,16 @@ elapsed_s(const struct timespec *t0)
 Test(cli, help_is_shown_for_every_command, .init = keys_setup,
     .fini = keys_teardown)
 {
-	static const char *cmds[] = { "discover", "get", "set", "clear", "watch" };
-	char out[OUT_MAX], want[64];
+	static const char *cmds[] = { "discover", "get", "set", "clear", "watch",
+	    "status" };
+	char out[OUT_MAX], main_help[OUT_MAX], want[64];
 	size_t i;
 
 	cr_assert_eq(mobius(out, sizeof(out), "--help"), 0);
+	snprintf(main_help, sizeof(main_help), "%s", out);
+	/* help about help is the overview too */
+	cr_assert_eq(mobius(out, sizeof(out), "help --help"), 0, "%s", out);
+	cr_assert_str_eq(out, main_help);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		cr_expect_not_null(strstr(out, cmds[i]), "main help lists %s", cmds[i]);
 	cr_expect_not_null(strstr(out, "exit status"), "main help: %s", out);

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -963,4 +964,43 @@ Test(keytool, writes_remove_temp_files_left_by_a_crash)
 		path_of(kept[i], p, sizeof(p));
 		cr_assert_eq(access(p, F_OK), 0, "%s removed", kept[i]);
 	}
+}
+
+/*
+ * `help` and `help COMMAND` (issue 15): every command the overview lists
+ * prints its own usage on stdout and exits 0, as COMMAND --help does.
+ */
+Test(keytool, help_names_every_command_and_each_has_its_own)
+{
+	char list[OUT_MAX], name[32];
+	const char *p;
+	int n = 0;
+
+	cr_assert_eq(run("help"), 0, "%s", err);
+	cpy(list, sizeof(list), out);
+	cr_assert_eq(run("help", "--help"), 0, "%s", err);
+	cr_assert_str_eq(out, list);
+	p = strstr(list, "commands:\n");
+	cr_assert_not_null(p, "%s", list);
+	/* command lines are indented two spaces, their help four */
+	for (p = strchr(p, '\n') + 1; *p != '\0'; p = strchr(p, '\n') + 1) {
+		if (*p != ' ' && *p != '\n')
+			break;		/* the next section: options */
+		if (strncmp(p, "  ", 2) == 0 && islower((unsigned char)p[2]) &&
+		    sscanf(p + 2, "%31[a-z-]", name) == 1) {
+			char want[64];
+
+			cr_assert_eq(run("help", name), 0, "help %s: %s", name, err);
+			snprintf(want, sizeof(want), "] %s", name);
+			cr_assert_not_null(strstr(out, want), "help %s: %s", name, out);
+			cr_assert_eq(run(name, "--help"), 0, "%s --help: %s", name,
+			    err);
+			n++;
+		}
+		if (strchr(p, '\n') == NULL)
+			break;
+	}
+	cr_assert_geq(n, 15, "only %d commands in: %s", n, list);
+	cr_assert_eq(run("help", "nosuch"), 2);
+	cr_assert_not_null(strstr(err, "unknown command \"nosuch\""), "%s", err);
 }
