@@ -42,6 +42,7 @@
 #define DRAIN_MS	60000	/* a generous bound, not a timing test */
 
 static struct th_node node;
+static char pkey[512], wkey[512];	/* the publisher's, the watcher's */
 static struct mob_client *pub, *watch;	/* watch: NULL for mobius watch */
 static struct th_proc cli;		/* mobius watch */
 static unsigned char sent[MAX_MSGS];	/* publish returned 0 */
@@ -76,7 +77,7 @@ on_msg(struct mob_client *c, const char *topic, const struct mob_env *env,
 }
 
 static struct mob_client *
-client(const char *keyfile, int recover)
+client(const char *keyfile, int recover, int history)
 {
 	struct mob_client_cfg cfg = { 0 };
 	struct mob_client *c;
@@ -84,6 +85,7 @@ client(const char *keyfile, int recover)
 	cfg.keyfile = keyfile;
 	cfg.socket = node.sock;
 	cfg.recover = recover;
+	cfg.history = history;
 	cr_assert_eq(mob_client_new(&cfg, &c), 0);
 	cr_assert_eq(mob_client_connect(c, 10000), 0);
 	return c;
@@ -103,6 +105,28 @@ pump(int ms)
 	mob_client_process(pub, pfd[0].revents);
 	if (w)
 		mob_client_process(watch, pfd[1].revents);
+}
+
+/* A hardened node with the publisher's and the watcher's keys. */
+static void
+node_up(void)
+{
+	log_init("test_fault_hub", 0);
+	th_node_start(&node, MOB_MODE_HARDENED);
+	th_node_add(&node, PUB_ID, pkey, sizeof(pkey));
+	th_node_add(&node, WATCH_ID, wkey, sizeof(wkey));
+}
+
+/* The publisher (history: cfg.history) and a recovering watcher. */
+static void
+clients_up(int history)
+{
+	pub = client(pkey, 0, history);
+	watch = client(wkey, 1, 0);
+	mob_client_set_handlers(watch, on_msg, NULL, NULL);
+	cr_assert_eq(mob_client_subscribe(watch, "mob/cov/" TH_HID "/010/#", 1), 0);
+	for (int i = 0; i < 20; i++)
+		pump(10);
 }
 
 /* The watcher stops reading (1) or reads again (0). */
@@ -171,20 +195,11 @@ TestSuite(fault_hub, .timeout = 150);
 
 Test(fault_hub, kill_9_mid_stream_nothing_lost_in_order_once)
 {
-	char pkey[512], wkey[512];
 	struct mob_client_stats ps, ws;
 	long n, lost, dups, offline, missing;
 
-	log_init("test_fault_hub", 0);
-	th_node_start(&node, MOB_MODE_HARDENED);
-	th_node_add(&node, PUB_ID, pkey, sizeof(pkey));
-	th_node_add(&node, WATCH_ID, wkey, sizeof(wkey));
-	pub = client(pkey, 0);
-	watch = client(wkey, 1);
-	mob_client_set_handlers(watch, on_msg, NULL, NULL);
-	cr_assert_eq(mob_client_subscribe(watch, "mob/cov/" TH_HID "/010/#", 1), 0);
-	for (int i = 0; i < 20; i++)
-		pump(10);
+	node_up();
+	clients_up(0);
 
 	n = stream(&offline, &missing);
 	/* until everything sent arrived */
@@ -226,18 +241,15 @@ Test(fault_hub, kill_9_mid_stream_nothing_lost_in_order_once)
  */
 Test(fault_hub, mobius_watch_prints_every_value_once_in_order_across_a_crash)
 {
-	char pkey[512], wkey[512], path[512], log[600], filter[40], needle[48];
+	char path[512], log[600], filter[40], needle[48];
 	char *argv[] = { path, "--socket", node.sock, "--key", wkey, "watch",
 	    "--json", filter, NULL };
 	long n, lost, dups, offline, missing, last = -1;
 	char *buf, *line, *save;
 	cJSON *j;
 
-	log_init("test_fault_hub", 0);
-	th_node_start(&node, MOB_MODE_HARDENED);
-	th_node_add(&node, PUB_ID, pkey, sizeof(pkey));
-	th_node_add(&node, WATCH_ID, wkey, sizeof(wkey));
-	pub = client(pkey, 0);
+	node_up();
+	pub = client(pkey, 0, 0);
 	watch = NULL;
 	th_path("bin/mobius", path, sizeof(path));
 	snprintf(filter, sizeof(filter), "%s/010/#", TH_HID);
@@ -296,21 +308,13 @@ Test(fault_hub, mobius_watch_prints_every_value_once_in_order_across_a_crash)
  */
 Test(fault_hub, a_publishers_own_reconnection_loses_nothing)
 {
-	char pkey[512], wkey[512], dat[64];
+	char dat[64];
 	struct mob_client_stats ps, ws;
 	struct pollfd pfd;
 	long n = 0, lost, dups;
 
-	log_init("test_fault_hub", 0);
-	th_node_start(&node, MOB_MODE_HARDENED);
-	th_node_add(&node, PUB_ID, pkey, sizeof(pkey));
-	th_node_add(&node, WATCH_ID, wkey, sizeof(wkey));
-	pub = client(pkey, 0);
-	watch = client(wkey, 1);
-	mob_client_set_handlers(watch, on_msg, NULL, NULL);
-	cr_assert_eq(mob_client_subscribe(watch, "mob/cov/" TH_HID "/010/#", 1), 0);
-	for (int i = 0; i < 20; i++)
-		pump(10);
+	node_up();
+	clients_up(0);
 	/* a burst the hub cannot take at once: most of it waits in the queue */
 	for (; n < 600; n++) {
 		snprintf(dat, sizeof(dat), "{\"value\":%ld}", n);
@@ -359,25 +363,12 @@ Test(fault_hub, a_publishers_own_reconnection_loses_nothing)
  */
 Test(fault_hub, a_gap_larger_than_the_history_is_counted)
 {
-	char pkey[512], wkey[512], dat[64];
-	struct mob_client_cfg cfg = { 0 };
+	char dat[64];
 	struct mob_client_stats ws;
 	struct pollfd pfd;
 
-	log_init("test_fault_hub", 0);
-	th_node_start(&node, MOB_MODE_HARDENED);
-	th_node_add(&node, PUB_ID, pkey, sizeof(pkey));
-	th_node_add(&node, WATCH_ID, wkey, sizeof(wkey));
-	cfg.keyfile = pkey;
-	cfg.socket = node.sock;
-	cfg.history = 10;
-	cr_assert_eq(mob_client_new(&cfg, &pub), 0);
-	cr_assert_eq(mob_client_connect(pub, 10000), 0);
-	watch = client(wkey, 1);
-	mob_client_set_handlers(watch, on_msg, NULL, NULL);
-	cr_assert_eq(mob_client_subscribe(watch, "mob/cov/" TH_HID "/010/#", 1), 0);
-	for (int i = 0; i < 20; i++)
-		pump(10);
+	node_up();
+	clients_up(10);
 	cr_assert_eq(mob_client_publish(pub, TOPIC, "{\"value\":0}", 1, 0), 0);
 	for (int64_t t = mob_clock_mono_ms(); delivered < 1 &&
 	    mob_clock_mono_ms() - t < DRAIN_MS;)
