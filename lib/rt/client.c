@@ -874,14 +874,17 @@ client_taken(struct mob_client *c)
 		c->conn_fn(c, 0, c->arg);
 }
 
+/*
+ * The key bundle's topic last: the hub handles a connection's packets in
+ * order, so when the bundle arrives (and the client is ready) every other
+ * subscription is in place, and a request sent to a service that just
+ * said it is ready cannot pass it by.
+ */
 static int
 client_subscribe_all(struct mob_client *c)
 {
 	char topic[MOB_TOPIC_MAX];
 
-	snprintf(topic, sizeof(topic), "mob/key/%s", c->id);
-	if (mosquitto_subscribe(c->mosq, NULL, topic, 1) != MOSQ_ERR_SUCCESS)
-		return MOB_ESYS;
 	snprintf(topic, sizeof(topic), "mob/rsp/%s/+", c->id);
 	if (mosquitto_subscribe(c->mosq, NULL, topic, 1) != MOSQ_ERR_SUCCESS)
 		return MOB_ESYS;
@@ -889,6 +892,9 @@ client_subscribe_all(struct mob_client *c)
 		if (mosquitto_subscribe(c->mosq, NULL, s->filter, s->qos) !=
 		    MOSQ_ERR_SUCCESS)
 			return MOB_ESYS;
+	snprintf(topic, sizeof(topic), "mob/key/%s", c->id);
+	if (mosquitto_subscribe(c->mosq, NULL, topic, 1) != MOSQ_ERR_SUCCESS)
+		return MOB_ESYS;
 	return 0;
 }
 
