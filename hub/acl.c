@@ -113,12 +113,18 @@ acl_write(struct hub *h, const char *id, const char *topic, int retain)
 	struct mob_topic t;
 	char tid[MOB_ID_MAX], err[128];
 	const char *target;
+	size_t hl, sl;
 	int local, router;
 
 	if (mob_topic_parse(topic, 0, &t, err, sizeof(err)) != 0)
 		return 0;
-	snprintf(tid, sizeof(tid), "%.6s/%.3s", t.uri.part[MOB_URI_HID],
-	    t.uri.part[MOB_URI_SID]);
+	/* "%.6s/%.3s" by hand: snprintf was a third of this per-message check */
+	hl = strnlen(t.uri.part[MOB_URI_HID], MOB_HID_LEN);
+	sl = strnlen(t.uri.part[MOB_URI_SID], MOB_SID_LEN);
+	memcpy(tid, t.uri.part[MOB_URI_HID], hl);
+	tid[hl] = '/';
+	memcpy(tid + hl + 1, t.uri.part[MOB_URI_SID], sl);
+	tid[hl + 1 + sl] = '\0';
 	local = strcmp(t.uri.part[MOB_URI_HID], mob_keyring_hid(h->kr)) == 0;
 	router = hub_ident__is_router(h, id);
 
