@@ -347,111 +347,24 @@ mob_verifier_forget(struct mob_verifier *v, const char *kid)
 	mob_table_del(v->senders, kid);
 }
 
-/*
- * The claims as mob_env_sign writes them, read without a tree for them
- * (the hub's per-message path: the strict parse with its tree cost half
- * the plugin's instructions after the MAC, docs/hub.md "Performance"):
- * {"iss":S,"top":S,"iat":N,"seq":N,"dat":V} with no whitespace, S of
- * printable ASCII without '"' or '\\', N digits without a leading zero up
- * to MOB_CLAIM_INT_MAX, V parsed strictly as the whole rest but the final
- * '}'.  Such a text reads to the same values under claims_parse (V checked
- * for duplicate names as there); for anything else this returns 1 and
- * claims_parse decides, so no text is accepted or refused by this path
- * alone.  *top points into the payload.
- */
 static int
-claims_scan_str(const char **p, const char *end, const char *name,
-    const char **val, size_t *len)
-{
-	size_t n = strlen(name);
-	const char *q;
-
-	if ((size_t)(end - *p) < n + 2 || memcmp(*p, name, n) != 0 ||
-	    (*p)[n] != '"')
-		return 1;
-	for (q = *p + n + 1; q < end && *q != '"'; q++)
-		if (*q < 0x20 || *q > 0x7e || *q == '\\')
-			return 1;
-	if (q == end)
-		return 1;
-	*val = *p + n + 1;
-	*len = (size_t)(q - *val);
-	*p = q + 1;
-	return 0;
-}
-
-static int
-claims_scan_int(const char **p, const char *end, const char *name,
-    uint64_t *val)
-{
-	size_t n = strlen(name), digits = 0;
-	const char *q;
-	uint64_t v = 0;
-
-	if ((size_t)(end - *p) < n || memcmp(*p, name, n) != 0)
-		return 1;
-	for (q = *p + n; q < end && *q >= '0' && *q <= '9' && digits < 17;
-	    q++, digits++)
-		v = v * 10 + (uint64_t)(*q - '0');
-	if (digits == 0 || digits > 16 || (digits > 1 && (*p)[n] == '0') ||
-	    (double)v > MOB_CLAIM_INT_MAX)
-		return 1;
-	*val = v;
-	*p = q;
-	return 0;
-}
-
-static int
-claims_scan(const struct mob_jws *jws, struct mob_env *out, const char **top,
-    size_t *toplen)
-{
-	const char *p = jws->payload, *end = p + jws->payload_len, *iss;
-	size_t isslen;
-	uint64_t iat, seq;
-	cJSON *dat;
-
-	if (claims_scan_str(&p, end, "{\"iss\":", &iss, &isslen) != 0 ||
-	    isslen >= sizeof(out->iss) ||
-	    claims_scan_str(&p, end, ",\"top\":", top, toplen) != 0 ||
-	    claims_scan_int(&p, end, ",\"iat\":", &iat) != 0 ||
-	    claims_scan_int(&p, end, ",\"seq\":", &seq) != 0 ||
-	    (size_t)(end - p) < 8 || memcmp(p, ",\"dat\":", 7) != 0 ||
-	    end[-1] != '}' ||
-	    mob_json_parse_strict(p + 7, (size_t)(end - 1 - (p + 7)), &dat) != 0)
-		return 1;
-	if (mob_json_check_unique(dat) != 0) {
-		cJSON_Delete(dat);
-		return 1;
-	}
-	memcpy(out->iss, iss, isslen);
-	out->iss[isslen] = '\0';
-	out->iat = (int64_t)iat;
-	out->seq = seq;
-	out->claims = dat;
-	out->dat = dat;
-	return 0;
-}
-
-static int
-claims_parse(const struct mob_jws *jws, struct mob_env *out, const char **top,
-    size_t *toplen)
+claims_parse(const struct mob_jws *jws, struct mob_env *out)
 {
 	static const char *const names[] = { "iss", "top", "iat", "seq",
 	    "dat" };
-	const cJSON *f[5] = { NULL }, *iss, *iat, *seq, *dat;
+	const cJSON *f[5] = { NULL }, *iss, *top, *iat, *seq, *dat;
 	double d;
 	int r;
 
-	if (claims_scan(jws, out, top, toplen) == 0)
-		return 0;
 	if ((r = mob_claims_open(jws, &out->claims)) != 0 ||
 	    (r = mob_claims_pick(out->claims, names, f, 5)) != 0)
 		return r;
 	iss = f[0];
+	top = f[1];
 	iat = f[2];
 	seq = f[3];
 	dat = f[4];
-	if (!cJSON_IsString(iss) || !cJSON_IsString(f[1]) || dat == NULL ||
+	if (!cJSON_IsString(iss) || !cJSON_IsString(top) || dat == NULL ||
 	    strlen(iss->valuestring) >= sizeof(out->iss))
 		return MOB_ECLAIM;
 	memcpy(out->iss, iss->valuestring, strlen(iss->valuestring) + 1);
@@ -463,8 +376,6 @@ claims_parse(const struct mob_jws *jws, struct mob_env *out, const char **top,
 	out->seq = (uint64_t)d;
 	out->dat = dat;
 	/* the caller compares top against the arrival topic */
-	*top = f[1]->valuestring;
-	*toplen = strlen(*top);
 	return 0;
 }
 
@@ -484,8 +395,7 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
     struct mob_env *out)
 {
 	struct mob_jws jws;
-	const char *top;
-	size_t toplen;
+	const cJSON *top;
 	struct sender *e;
 	char id[MOB_ID_MAX];
 	int64_t off;
@@ -501,7 +411,7 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 		goto out;
 
 	/* Authentic from here on. */
-	if ((r = claims_parse(&jws, out, &top, &toplen)) != 0)
+	if ((r = claims_parse(&jws, out)) != 0)
 		goto out;
 	/* iss == kid, or the identity of a CLI run's kid HID/SID/RUN */
 	if (strcmp(out->iss, mob_cid_split(jws.kid, id) == 1 ? id :
@@ -513,7 +423,8 @@ mob_env_verify(struct mob_verifier *v, const char *topic,
 		r = MOB_EIDENTITY;
 		goto out;
 	}
-	if (toplen != strlen(topic) || memcmp(top, topic, toplen) != 0) {
+	top = cJSON_GetObjectItemCaseSensitive(out->claims, "top");
+	if (strcmp(top->valuestring, topic) != 0) {
 		r = MOB_ETOPICMISMATCH;
 		goto out;
 	}

@@ -101,8 +101,8 @@ struct mob_env {
 	char iss[16];
 	int64_t iat;
 	uint64_t seq;
-	struct cJSON *claims;		/* owned, freed by mob_env_clear: the claims, or dat alone */
-	const struct cJSON *dat;	/* in (or is) claims; never NULL on success */
+	struct cJSON *claims;		/* owned; freed by mob_env_clear */
+	const struct cJSON *dat;	/* points into claims; never NULL on success */
 };
 
 /*
