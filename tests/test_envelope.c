@@ -710,6 +710,52 @@ Test(envelope, rejects_missing_and_mistyped_claims)
 	mob_verifier_free(v);
 }
 
+/*
+ * The claims however a signer spells them (whitespace, escapes, member
+ * order, 1000.0 for 1000) read the same, and each is then a replay: the
+ * strict cJSON parse decides, not the bytes.
+ */
+Test(envelope, the_claims_read_the_same_however_they_are_spelled)
+{
+	static const char *const spelt[] = {
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":#,\"dat\":{\"a\":[1,\"x\"]}}",
+		"{ \"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":#,\"dat\":{\"a\":[1,\"x\"]}}",
+		"{\"iss\":\"000001\\/01F\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":#,\"dat\":{\"a\":[1,\"x\"]}}",
+		"{\"iss\":\"" KID "\",\"top\":\"mob\\/cov/000001/01F/003A/0001/40\",\"iat\":@,\"seq\":#,\"dat\":{\"a\":[1,\"x\"]}}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":#,\"dat\":{\"a\":[1,\"x\"]}}\n",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":#,\"dat\": {\"a\" : [1, \"x\"]} }",
+		"{\"dat\":{\"a\":[1,\"x\"]},\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":#}",
+		"{\"iss\":\"" KID "\",\"top\":\"" TOPIC "\",\"iat\":@,\"seq\":#.0,\"dat\":{\"a\":[1,\"x\"]}}",
+	};
+	struct mob_key *k = add_key(KID, MOB_ALG_HS256);
+	struct mob_verifier *v = verifier(NULL);
+	int64_t now = mob_clock_wall_ms();
+	struct mob_env env;
+	char c[512], c2[512], *t, *dat, *hash;
+
+	for (size_t i = 0; i < sizeof(spelt) / sizeof(spelt[0]); i++) {
+		fill(c, sizeof(c), spelt[i], now);
+		/* seq: 1000 + i, after the fill of iat */
+		cr_assert_not_null(hash = strchr(c, '#'));
+		snprintf(c2, sizeof(c2), "%.*s%zu%s", (int)(hash - c), c,
+		    1000 + i, hash + 1);
+		t = craft(k, KID, c2);
+		cr_assert_eq(mob_env_verify(v, TOPIC, KID, t, strlen(t), now,
+		    &env), 0, "%s", c2);
+		cr_assert_str_eq(env.iss, KID, "%s", c2);
+		cr_assert_eq(env.iat, now, "%s", c2);
+		cr_assert_eq(env.seq, 1000 + i, "%s", c2);
+		cr_assert_not_null(dat = cJSON_PrintUnformatted(env.dat));
+		cr_assert_str_eq(dat, "{\"a\":[1,\"x\"]}", "%s", c2);
+		free(dat);
+		mob_env_clear(&env);
+		/* and the same text again is a replay */
+		cr_assert_eq(verify(v, TOPIC, NULL, t, now), MOB_EREPLAY, "%s", c2);
+		free(t);
+	}
+	mob_verifier_free(v);
+}
+
 Test(envelope, rejects_duplicate_claims_at_any_depth)
 {
 	static const char *const bad[] = {
