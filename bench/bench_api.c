@@ -142,9 +142,11 @@ flood(const char *key, const char *ins, int n)
 	for (i = 0; i < n; i++) {
 		snprintf(dat, sizeof(dat), "{\"value\":%d,\"status\":\"online\","
 		    "\"changed\":%lld}", i, (long long)mob_clock_wall_ms());
-		if (mob_client_publish(mc, topic, dat, 0, 0) != 0)
+		if (mob_client_publish(mc, topic, dat, 0, 0) != 0) {
+			/* queue full or reconnecting: let the hub take some */
 			i--;
-		if (i % 16 == 0)
+			mob_client_loop(mc, 1);
+		} else if (i % 16 == 0)
 			mob_client_loop(mc, 0);
 	}
 	for (i = 0; i < 20; i++)

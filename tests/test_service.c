@@ -1199,7 +1199,7 @@ Test(client, a_full_outgoing_queue_is_counted_and_said,
 	struct mob_client_stats st;
 	struct mob_client *c;
 	long ok = 0, refused = 0;
-	int rc = MOB_ENOMEM;
+	int rc = MOB_EBUSY;
 
 	cfg.queue = 8;
 	c = publisher_open(&cfg);
@@ -1209,7 +1209,7 @@ Test(client, a_full_outgoing_queue_is_counted_and_said,
 		if (rc == 0)
 			ok++;
 		else {
-			cr_assert_eq(rc, MOB_ENOMEM, "%s", mob_strerror(rc));
+			cr_assert_eq(rc, MOB_EBUSY, "%s", mob_strerror(rc));
 			refused++;
 		}
 	}

@@ -1601,7 +1601,8 @@ mob_client_publish(struct mob_client *c, const char *topic,
 
 	if (c->state != CS_READY)
 		return MOB_EOFFLINE;
-	if (c->session != NULL && (++c->session_msgs > MOB_SESSION_MAX_MSGS ||
+	/* the budget counts what was signed under the key, not attempts */
+	if (c->session != NULL && (c->session_msgs >= MOB_SESSION_MAX_MSGS ||
 	    mob_clock_mono_ms() - c->session_at > MOB_SESSION_MAX_MS)) {
 		/* rekey: a new connection, a new handshake */
 		log_info("session key used up; reconnecting for a new one");
@@ -1612,10 +1613,13 @@ mob_client_publish(struct mob_client *c, const char *topic,
 	}
 	if (c->txq == NULL && client_slot(c, qos)) {
 		if ((rc = mob_env_sign(c->signer, topic, dat_json, &tok,
-		    &len)) == 0 &&
-		    (rc = client_send(c, topic, tok, len, qos, retain)) == 0) {
-			c->st.tx++;
-			client_keep(c, topic, dat_json);
+		    &len)) == 0) {
+			c->session_msgs++;
+			if ((rc = client_send(c, topic, tok, len, qos,
+			    retain)) == 0) {
+				c->st.tx++;
+				client_keep(c, topic, dat_json);
+			}
 		}
 		free(tok);
 		return rc;
@@ -1630,7 +1634,7 @@ mob_client_publish(struct mob_client *c, const char *topic,
 			    "until it drains", c->txq_max);
 			c->txq_full = 1;
 		}
-		return MOB_ENOMEM;
+		return MOB_EBUSY;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return MOB_ENOMEM;
@@ -1641,6 +1645,7 @@ mob_client_publish(struct mob_client *c, const char *topic,
 		free(t);
 		return rc != 0 ? rc : MOB_ENOMEM;
 	}
+	c->session_msgs++;
 	client_keep(c, topic, dat_json);
 	t->qos = qos;
 	t->retain = retain;
