@@ -29,6 +29,7 @@
 #include "mobius/log.h"
 #include "mobius/service.h"
 #include "../tests/support/harness.h"
+#include "support/results.h"
 
 #define RTT_N		2000
 #define COV_SECONDS	2
@@ -37,6 +38,7 @@
 #define RSS_TARGET_KIB	4096
 
 static struct th_node node;
+static const char *mode_name;	/* "hardened" or "compat": figure names */
 
 
 static void
@@ -243,6 +245,14 @@ bench_rtt(const char *cli_key, const char *sim_id)
 	    (double)pct(rtt, RTT_N, 0.5), (double)pct(rtt, RTT_N, 0.99),
 	    (double)pct(rtt, RTT_N, 0.5) / (double)pct(base, RTT_N, 0.5),
 	    (double)pct(rtt, RTT_N, 0.99) / (double)pct(base, RTT_N, 0.99));
+	{
+		char n1[64], n2[64];
+
+		snprintf(n1, sizeof(n1), "service_read_rtt_p50_%s", mode_name);
+		snprintf(n2, sizeof(n2), "hub_loopback_rtt_p50_%s", mode_name);
+		bench_result(n1, (double)pct(rtt, RTT_N, 0.5), "us", NULL, 0);
+		bench_result(n2, (double)pct(base, RTT_N, 0.5), "us", NULL, 0);
+	}
 }
 
 /* --- 2. COV latency --------------------------------------------------- */
@@ -389,6 +399,17 @@ bench_cov(const char *svc_key, const char *cli_key)
 		    (unsigned long long)cst.rx_dropped,
 		    (double)pct(k.lat, k.n, 0.5), (double)pct(k.lat, k.n, 0.99),
 		    (double)(k.n ? k.lat[k.n - 1] : 0));
+		{
+			char n1[64], n2[64];
+
+			snprintf(n1, sizeof(n1), "service_cov_%d_p50_%s", rates[r],
+			    mode_name);
+			snprintf(n2, sizeof(n2), "service_cov_%d_p99_%s", rates[r],
+			    mode_name);
+			bench_result(n1, (double)pct(k.lat, k.n, 0.5), "us", NULL, 0);
+			bench_result(n2, (double)pct(k.lat, k.n, 0.99), "us", NULL,
+			    0);
+		}
 		mob_client_free(c);
 		mob_service_free(p.svc);
 		free(k.lat);
@@ -421,6 +442,12 @@ bench_rss(void)
 	    r1.vm > 0 ? (double)r100.vm / (double)r1.vm : 0, r100.vm - r1.vm);
 	printf("  target VmRSS <= %d KiB: %s\n", RSS_TARGET_KIB,
 	    r100.vm > 0 && r100.vm <= RSS_TARGET_KIB ? "met" : "MISSED");
+	bench_result("sim_rss_100_objects_kib", (double)r100.vm, "KiB",
+	    "<= 4096", r100.vm > 0 && r100.vm <= RSS_TARGET_KIB);
+	bench_result("sim_anon_100_objects_kib", (double)r100.anon, "KiB", NULL,
+	    0);
+	bench_result("sim_pss_100_objects_kib", (double)r100.pss, "KiB", NULL,
+	    0);
 }
 
 /* One node in mode: round trip and COV latency. */
@@ -430,6 +457,7 @@ bench_node(enum mob_mode mode, int with_rss)
 	struct th_proc sim;
 	char sim_key[512], cli_key[512], svc_key[512];
 
+	mode_name = mode == MOB_MODE_COMPAT ? "compat" : "hardened";
 	printf("== %s mode (%s)\n", mode == MOB_MODE_COMPAT ? "compat" : "hardened",
 	    mode == MOB_MODE_COMPAT ? "HS256" : "EdDSA");
 	th_node_start(&node, mode);
