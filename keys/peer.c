@@ -233,35 +233,43 @@ struct kt_rot {
 	size_t siglen;
 };
 
-/* The signed bytes: context NUL id NUL new public (32) old public (32). */
+/*
+ * The signed bytes: context NUL id NUL new public (32) old public (32)
+ * and the old key's not-after (8, big-endian): the old key also vouches
+ * for how long it stays accepted.
+ */
 static int
 kt_rot_msg(const char *id, const struct mob_key *neu, const struct mob_key *old,
-    uint8_t *msg, size_t len, size_t *n)
+    int64_t old_until, uint8_t *msg, size_t len, size_t *n)
 {
 	size_t c = sizeof(KT_ROT_CONTEXT), i = strlen(id) + 1;
 
-	if (c + i + 64 > len ||
+	if (c + i + 72 > len ||
 	    mob_key_raw(neu, 0, msg + c + i, 32) != 32 ||
 	    mob_key_raw(old, 0, msg + c + i + 32, 32) != 32)
 		return MOB_EINVAL;
 	memcpy(msg, KT_ROT_CONTEXT, c);
 	memcpy(msg + c, id, i);
-	*n = c + i + 64;
+	for (int k = 0; k < 8; k++)
+		msg[c + i + 64 + k] = (uint8_t)((uint64_t)old_until >>
+		    (56 - 8 * k));
+	*n = c + i + 72;
 	return 0;
 }
 
 /* Print the rotation line of old (private, in its grace) to neu. */
 static int
 kt_rot_print(const char *id, const struct mob_key *neu,
-    const struct mob_key *old)
+    const struct mob_key *old, int64_t old_until)
 {
-	uint8_t msg[128], sig[64];
+	uint8_t msg[160], sig[64];
 	char b64[MOB_B64URL_LEN(64) + 1];
 	char of[MOB_FPR_LEN + 1], nf[MOB_FPR_LEN + 1];
 	size_t n, slen;
 	int r;
 
-	if ((r = kt_rot_msg(id, neu, old, msg, sizeof(msg), &n)) != 0 ||
+	if ((r = kt_rot_msg(id, neu, old, old_until, msg, sizeof(msg),
+	    &n)) != 0 ||
 	    (r = mob_key_sign(old, msg, n, sig, sizeof(sig), &slen)) != 0 ||
 	    (r = mob_b64url_encode(sig, slen, b64, sizeof(b64))) < 0)
 		return r < 0 ? r : MOB_EINVAL;
@@ -307,15 +315,15 @@ kt_rot_read(const char *buf, size_t len, struct kt_rot *rot)
  */
 static int
 kt_rot_valid(const struct kt_rot *rot, size_t nrot, const char *id,
-    const struct mob_key *neu, const struct mob_key *old)
+    const struct mob_key *neu, const struct mob_key *old, int64_t old_until)
 {
 	char of[MOB_FPR_LEN + 1], nf[MOB_FPR_LEN + 1];
-	uint8_t msg[128];
+	uint8_t msg[160];
 	size_t n;
 
 	kt_fpr(old, of);
 	kt_fpr(neu, nf);
-	if (kt_rot_msg(id, neu, old, msg, sizeof(msg), &n) != 0)
+	if (kt_rot_msg(id, neu, old, old_until, msg, sizeof(msg), &n) != 0)
 		return 0;
 	for (size_t i = 0; i < nrot; i++)
 		if (strcmp(rot[i].id, id) == 0 &&
@@ -381,7 +389,8 @@ cmd_export_peer(struct kt *kt, int argc, char **argv)
 
 		if (e->state == MOB_KS_GRACE && e->not_after > now &&
 		    mob_key_can_sign(e->key) &&
-		    (r = kt_rot_print(active->id, active->key, e->key)) != 0)
+		    (r = kt_rot_print(active->id, active->key, e->key,
+		    e->not_after)) != 0)
 			goto fail;
 	}
 	printf("%s", strchr(text, '\n') + 1);
@@ -533,7 +542,7 @@ kt_import_id(struct mob_keyring *peers, const struct mob_keyring *node,
     int replace, const struct kt_rot *rot, size_t nrot)
 {
 	const struct mob_kr_entry *have = mob_keyring_lookup(peers, id, 0,
-	    kt_now()), *act = NULL;
+	    kt_now()), *act = NULL, *held = NULL;
 	char fpr[MOB_FPR_LEN + 1], hfpr[MOB_FPR_LEN + 1] = "", until[24];
 	size_t nact = 0, nnew = 0;
 	int rotated = 0, r;
@@ -564,8 +573,10 @@ kt_import_id(struct mob_keyring *peers, const struct mob_keyring *node,
 			act = e;
 		nact += e->state == MOB_KS_ACTIVE;
 		nnew += !kt_has_key(peers, id, fpr);
-		rotated |= e->state == MOB_KS_GRACE && strcmp(fpr, hfpr) == 0;
+		if (e->state == MOB_KS_GRACE && strcmp(fpr, hfpr) == 0)
+			held = e;
 	}
+	rotated = held != NULL;
 	if (nact != 1) {
 		log_warnx("%s: peer %s has %zu active keys; import only what "
 		    "export-peer prints", file, id, nact);
@@ -581,7 +592,8 @@ kt_import_id(struct mob_keyring *peers, const struct mob_keyring *node,
 	}
 	/* a rotation is taken on the word of the key we have, not the file's */
 	if (have != NULL && rotated && !replace &&
-	    !kt_rot_valid(rot, nrot, id, act->key, have->key)) {
+	    !kt_rot_valid(rot, nrot, id, act->key, have->key,
+	    held->not_after)) {
 		kt_fpr(act->key, fpr);
 		log_warnx("%s: peer %s's new key %s is not signed by the key this "
 		    "node has (%s); check the new fingerprint with the peer's "
@@ -595,6 +607,14 @@ kt_import_id(struct mob_keyring *peers, const struct mob_keyring *node,
 		if (strcmp(c.id, id) != 0 ||
 		    (c.state == MOB_KS_GRACE && c.not_after <= kt_now()))
 			continue;
+		/* on a signature, only what it covers: the new and the held key */
+		if (rotated && !replace && c.state == MOB_KS_GRACE &&
+		    mob_keyring_entry(in, i) != held) {
+			kt_fpr(c.key, fpr);
+			printf("  key %s in the file is not covered by the rotation "
+			    "signature: not imported\n", fpr);
+			continue;
+		}
 		c.user[0] = '\0';
 		if ((r = kt_add_copy(peers, &c, 1)) != 0) {
 			kt_err(r, id);

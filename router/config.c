@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -96,6 +97,12 @@ rt_peers_load(const char *path, const struct rt_own *own,
 		    "it; chmod go-w it", path, (unsigned)(st.st_mode & 07777));
 		return MOB_EPERM;
 	}
+	/* as sshd's StrictModes: written by root (keytool) or by us */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %u, neither root nor "
+		    "this router; chown root it", path, (unsigned)st.st_uid);
+		return MOB_EPERM;
+	}
 	if ((r = mob_file_read(path, MOB_KEYRING_MAX, MOB_FILE_NOFOLLOW, &buf,
 	    &len, lerr, sizeof(lerr))) != 0) {
 		snprintf(err, errlen, "%s", lerr);
@@ -130,8 +137,11 @@ rt_peers_load(const char *path, const struct rt_own *own,
 			pk = &out->p[out->n++];
 			snprintf(pk->hid, sizeof(pk->hid), "%.6s", e->id);
 		}
-		if (pk->nkeys == RT_PEER_KEYS)
-			continue;
+		if (pk->nkeys == RT_PEER_KEYS) {
+			if (e->state != MOB_KS_ACTIVE)
+				continue;
+			pk->nkeys--;	/* the active key always has a slot */
+		}
 		/* the active key first: frames to the peer use it */
 		if (e->state == MOB_KS_ACTIVE) {
 			memmove(&pk->keys[1], &pk->keys[0],

@@ -655,6 +655,38 @@ Test(keytool, rotate_peer_exports_both_keys_and_import_takes_the_rotation)
 		sig[5] = sig[5] == 'A' ? 'B' : 'A';
 		cr_assert_eq(run_in(dir, forged, "import-peer", "-", NULL), 1);
 		cr_assert_not_null(strstr(err, "is not signed"), "%s", err);
+		/* the old key's grace is signed too: a longer one is refused */
+		snprintf(forged, sizeof(forged), "%s", exp2);
+		sig = strstr(forged, "not-after=2");
+		cr_assert_not_null(sig, "%s", exp2);
+		sig[13] = sig[13] == '9' ? '8' : '9';	/* the year's last digit */
+		cr_assert_eq(run_in(dir, forged, "import-peer", "-", NULL), 1);
+		cr_assert_not_null(strstr(err, "is not signed"), "%s", err);
+	}
+	/* a grace key added to a signed rotation is not imported */
+	{
+		char third[PATH_MAX + 16], added[4096 + 512], line[512], *pub;
+
+		snprintf(third, sizeof(third), "%s/third", tmp);
+		cr_assert_eq(run_in(third, NULL, "init", "--hid", "000003", NULL),
+		    0);
+		cr_assert_eq(run_in(third, NULL, "export-peer", NULL), 0, "%s",
+		    err);
+		cr_assert_not_null(pub = strstr(out, " pub="), "%s", out);
+		snprintf(line, sizeof(line), "peer 000002/0F0 alg=EdDSA "
+		    "state=grace not-after=2036-01-01T00:00:00Z%.*s\n",
+		    (int)strcspn(pub, "\n"), pub);
+		snprintf(added, sizeof(added), "%s%s", exp2, line);
+		cr_assert_eq(run_in(dir, added, "import-peer", "-", NULL), 0,
+		    "%s", err);
+		cr_assert_not_null(strstr(out, "not covered by the rotation "
+		    "signature: not imported"), "%s", out);
+		OK("list");
+		cr_assert_null(strstr(out, "2036"), "%s", out);
+		/* undo, so the genuine import below is a rotation again */
+		OK("remove-peer", "000002/0F0");
+		cr_assert_eq(run_in(dir, exp1, "import-peer", "-", NULL), 0, "%s",
+		    err);
 	}
 	cr_assert_eq(run_in(dir, exp2, "import-peer", "-", NULL), 0, "%s", err);
 	cr_assert_not_null(strstr(out, "rotated peer 000002/0F0"), "%s", out);
