@@ -225,20 +225,29 @@ Test(router, unreachable_node_is_reported_not_waited_for,
 	cr_assert_eq(cli(0, "get", TEMP, NULL, NULL, NULL), 0, "%s", out);
 }
 
-/* A read-order test: root (to drop to a user), strace, confined daemons. */
+/*
+ * A read-order test: root (to drop to a user), strace, confined daemons.
+ * Criterion 2.4.1 runs no .fini after a test skips: the world is stopped
+ * here first, or its hubs, routers and broker would outlive the run.
+ */
 static void
 need_traced_confinement(void)
 {
-	const char *skip, *b = getenv("MOBIUS_BUILD");
+	const char *skip = NULL, *b = getenv("MOBIUS_BUILD");
 
 	if (geteuid() != 0)
-		cr_skip_test("not root: the question is what a root daemon "
-		    "parses before it drops to its user");
-	if ((skip = th_strace_missing()) != NULL)
+		skip = "not root: the question is what a root daemon parses "
+		    "before it drops to its user";
+	else if ((skip = th_strace_missing()) != NULL)
+		;
+	else if (b != NULL && strlen(b) >= 3 &&
+	    strcmp(b + strlen(b) - 3, "san") == 0)
+		skip = "the sanitizer build runs the routers and mobius-front "
+		    "unconfined";
+	if (skip != NULL) {
+		tp_stop(&w);
 		cr_skip_test("%s", skip);
-	if (b != NULL && strlen(b) >= 3 && strcmp(b + strlen(b) - 3, "san") == 0)
-		cr_skip_test("the sanitizer build runs the routers and mobius-front "
-		    "unconfined");
+	}
 }
 
 /* Stop the traced daemon p: it read peers' bytes, and only once confined. */
